@@ -1,1 +1,29 @@
-//! stub
+//! Digests, key files, and the [`Signer`] / [`Verifier`] traits that the rest of custody signs
+//! and verifies through.
+//!
+//! Design: nothing here knows about bundles, logs or TUF. Hashing streams (never reads a file
+//! whole); keys at rest are encrypted PKCS#8; a signing backend (file today, PKCS#11 tomorrow)
+//! only has to implement [`Signer`].
+//!
+//! ```
+//! use custody_crypto::{KeyAlgorithm, Signer, SigningKey, Verifier, Sha256Digest};
+//!
+//! let key = SigningKey::generate(KeyAlgorithm::Ed25519)?;
+//! let signature = key.sign(b"payload")?;
+//! key.public_key().verify(b"payload", &signature)?;
+//! assert_eq!(
+//!     Sha256Digest::of(b"abc").to_hex(),
+//!     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+//! );
+//! # Ok::<(), custody_crypto::Error>(())
+//! ```
+
+pub mod digest;
+mod error;
+pub mod key;
+
+pub use digest::{
+    Algorithms, Digests, Sha256Digest, Sha512Digest, digest_file, digest_files, digest_reader,
+};
+pub use error::Error;
+pub use key::{KeyAlgorithm, KeyHint, PublicKey, Signer, SigningKey, Verifier};
