@@ -1,0 +1,201 @@
+use jiff::Timestamp;
+
+/// Why an attestation, bundle, policy or trust file was rejected.
+///
+/// Each variant names the rule that was broken and carries the values that disagreed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The document is larger than custody will parse.
+    #[error("{what} is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// What kind of document.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not valid JSON, or JSON of the wrong shape.
+    #[error("{what} is not valid: {source}")]
+    Json {
+        /// What kind of document.
+        what: &'static str,
+        /// The parser's account, with line and column.
+        source: serde_json::Error,
+    },
+    /// A `mediaType` this version of custody does not understand.
+    #[error("unsupported {what} mediaType {found:?} (expected {expected:?})")]
+    UnknownMediaType {
+        /// What kind of document.
+        what: &'static str,
+        /// What the file says.
+        found: String,
+        /// What custody accepts.
+        expected: &'static str,
+    },
+    /// The bundle holds a message signature or certificate; custody signs DSSE with keys.
+    #[error(
+        "the bundle has no {missing}; custody bundles carry a DSSE envelope and a publicKey hint"
+    )]
+    UnsupportedBundleContent {
+        /// The part that is missing.
+        missing: &'static str,
+    },
+    /// The DSSE signature's keyid must equal the bundle's public-key hint.
+    #[error("DSSE keyid {keyid:?} differs from the bundle's publicKey hint {hint:?}")]
+    KeyIdMismatch {
+        /// The signature's keyid.
+        keyid: String,
+        /// The bundle's hint.
+        hint: String,
+    },
+    /// No key in the policy has this hint.
+    #[error("the policy trusts no key with hint {hint}")]
+    UnknownKey {
+        /// The bundle's hint.
+        hint: String,
+    },
+    /// The key is in the policy, but not for this moment.
+    #[error("key {hint} is valid from {start} until {}, not at {at}", end.map_or("(open)".to_owned(), |e| e.to_string()))]
+    KeyNotValidAt {
+        /// The key's hint.
+        hint: String,
+        /// When we checked.
+        at: Timestamp,
+        /// Start of its validity window.
+        start: Timestamp,
+        /// End of its validity window.
+        end: Option<Timestamp>,
+    },
+    /// The key may not sign for this product.
+    #[error("key {hint} may not sign product {product:?} (allowed: {allowed:?})")]
+    ProductNotAllowed {
+        /// The key's hint.
+        hint: String,
+        /// The product claimed.
+        product: String,
+        /// The products the policy allows.
+        allowed: Vec<String>,
+    },
+    /// The cryptographic check failed.
+    #[error("DSSE signature: {0}")]
+    Signature(#[source] custody_crypto::Error),
+    /// Signing failed in the backend.
+    #[error("signing failed: {0}")]
+    Signing(#[source] custody_crypto::Error),
+    /// A DSSE payload type other than in-toto's.
+    #[error("DSSE payloadType is {found:?}, expected {expected:?}")]
+    PayloadType {
+        /// What the envelope says.
+        found: String,
+        /// in-toto's payload type.
+        expected: &'static str,
+    },
+    /// The Statement's `_type` is not in-toto Statement v1.
+    #[error("statement _type is {found:?}, expected {expected:?}")]
+    StatementType {
+        /// What the payload says.
+        found: String,
+        /// The v1 type URI.
+        expected: &'static str,
+    },
+    /// The predicate is not the kind this check needs.
+    #[error("predicateType is {found:?}, expected {expected:?}")]
+    PredicateType {
+        /// What the statement says.
+        found: String,
+        /// What the check needs.
+        expected: &'static str,
+    },
+    /// No subject carries the artifact's digest.
+    #[error("no statement subject has the artifact's sha256 {sha256} (subjects: {subjects:?})")]
+    SubjectMismatch {
+        /// The artifact's SHA-256.
+        sha256: String,
+        /// The subjects' names.
+        subjects: Vec<String>,
+    },
+    /// A subject matched on SHA-256 but disagrees on SHA-512.
+    #[error("subject {name:?} matches sha256 but its sha512 differs from the artifact's")]
+    Sha512Mismatch {
+        /// The subject's name.
+        name: String,
+    },
+    /// The provenance names a builder the policy does not expect.
+    #[error("builder id is {found:?}, policy expects {expected:?}")]
+    BuilderMismatch {
+        /// The policy's builder id.
+        expected: String,
+        /// The provenance's builder id.
+        found: String,
+    },
+    /// The provenance names a different source repository.
+    #[error("source repository is {found:?}, policy expects {expected:?}")]
+    SourceMismatch {
+        /// The policy's repository.
+        expected: String,
+        /// The provenance's repository.
+        found: String,
+    },
+    /// The provenance was built from a different ref or commit than asked for.
+    #[error("source ref is {found:?} (commit {commit}), expected {expected:?}")]
+    SourceRefMismatch {
+        /// What the caller asked for.
+        expected: String,
+        /// The provenance's ref.
+        found: String,
+        /// The provenance's commit.
+        commit: String,
+    },
+    /// The release is not the version asked for.
+    #[error("version is {found:?}, expected {expected:?}")]
+    VersionMismatch {
+        /// What the caller asked for.
+        expected: String,
+        /// What the signed statement says.
+        found: String,
+    },
+    /// The release is not the product asked for.
+    #[error("product is {found:?}, expected {expected:?}")]
+    ProductMismatch {
+        /// What the caller or the provenance says.
+        expected: String,
+        /// What the manifest says.
+        found: String,
+    },
+    /// The manifest does not list the artifact.
+    #[error("the manifest of {product} {version} does not list an artifact with sha256 {sha256}")]
+    NotInManifest {
+        /// The manifest's product.
+        product: String,
+        /// The manifest's version.
+        version: String,
+        /// The artifact's digest.
+        sha256: String,
+    },
+    /// A policy or trust file that makes no sense.
+    #[error("{what}: {rule}")]
+    InvalidDocument {
+        /// Which document.
+        what: &'static str,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// A public key in a policy or trust file could not be read.
+    #[error("{what}: key {hint:?}: {source}")]
+    BadKey {
+        /// Which document.
+        what: &'static str,
+        /// The hint recorded beside the key.
+        hint: String,
+        /// Why the key was rejected.
+        source: custody_crypto::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn json(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
+        move |source| Self::Json { what, source }
+    }
+}

@@ -1,0 +1,304 @@
+//! The two files a customer trusts: Sigstore's `trusted_root.json` and `custody-policy.json`.
+//!
+//! `trusted_root.json` is Sigstore's `TrustedRoot` (mediaType
+//! `application/vnd.dev.sigstore.trustedroot+json;version=0.1`): transparency log keys, timestamp
+//! authorities, CAs. `custody-policy.json` says who may sign what: the supplier's keys with their
+//! validity windows and products, the builder id, the source repository.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use custody_crypto::{KeyAlgorithm, KeyHint, PublicKey};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Media type of Sigstore's trusted root.
+pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+
+/// Media type of custody's policy file.
+pub const POLICY_MEDIA_TYPE: &str = "application/vnd.custody.policy+json;version=1";
+
+/// Trust files are small; this bounds what a hostile one can make us allocate.
+pub const MAX_TRUST_FILE_BYTES: usize = 4 << 20;
+
+/// A validity window, as Sigstore's `TimeRange`: `end` absent means open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: Timestamp,
+    /// Inclusive end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+}
+
+impl TimeRange {
+    /// Whether `at` falls inside the window.
+    pub fn contains(&self, at: Timestamp) -> bool {
+        self.start <= at && self.end.is_none_or(|end| at <= end)
+    }
+}
+
+/// Sigstore `TrustedRoot`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedRoot {
+    /// [`TRUSTED_ROOT_MEDIA_TYPE`].
+    pub media_type: String,
+    /// Transparency logs whose checkpoints we accept.
+    #[serde(default)]
+    pub tlogs: Vec<TransparencyLogInstance>,
+    /// Certificate authorities (custody signs with keys, so normally empty).
+    #[serde(default)]
+    pub certificate_authorities: Vec<serde_json::Value>,
+    /// Certificate transparency logs (normally empty).
+    #[serde(default)]
+    pub ctlogs: Vec<TransparencyLogInstance>,
+    /// RFC 3161 timestamp authorities.
+    #[serde(default)]
+    pub timestamp_authorities: Vec<serde_json::Value>,
+}
+
+/// Sigstore `TransparencyLogInstance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransparencyLogInstance {
+    /// Where the log is served.
+    pub base_url: String,
+    /// Always `SHA2_256` for RFC 6962 trees.
+    pub hash_algorithm: String,
+    /// The log's key.
+    pub public_key: TrustedPublicKey,
+    /// The log id.
+    pub log_id: LogId,
+}
+
+/// Sigstore `PublicKey` in a trusted root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedPublicKey {
+    /// base64 SPKI DER.
+    pub raw_bytes: String,
+    /// `PKIX_ED25519`, `PKIX_ECDSA_P256_SHA_256`, ...
+    pub key_details: String,
+    /// When the key may be used.
+    pub valid_for: TimeRange,
+}
+
+/// Sigstore `LogId`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogId {
+    /// base64 key id.
+    pub key_id: String,
+}
+
+impl TrustedRoot {
+    /// A trusted root with no logs or authorities yet.
+    pub fn empty() -> Self {
+        Self {
+            media_type: TRUSTED_ROOT_MEDIA_TYPE.to_owned(),
+            tlogs: Vec::new(),
+            certificate_authorities: Vec::new(),
+            ctlogs: Vec::new(),
+            timestamp_authorities: Vec::new(),
+        }
+    }
+
+    /// Parse and check a `trusted_root.json`.
+    pub fn from_json(json: &[u8]) -> Result<Self, Error> {
+        check_size("trusted root", json)?;
+        let root: Self = serde_json::from_slice(json).map_err(Error::json("trusted root"))?;
+        if root.media_type != TRUSTED_ROOT_MEDIA_TYPE {
+            return Err(Error::UnknownMediaType {
+                what: "trusted root",
+                found: root.media_type,
+                expected: TRUSTED_ROOT_MEDIA_TYPE,
+            });
+        }
+        for log in &root.tlogs {
+            let der =
+                B64.decode(&log.public_key.raw_bytes)
+                    .map_err(|_| Error::InvalidDocument {
+                        what: "trusted root",
+                        rule: "a tlog publicKey.rawBytes is not base64",
+                    })?;
+            PublicKey::from_spki_der(&der).map_err(|source| Error::BadKey {
+                what: "trusted root",
+                hint: log.log_id.key_id.clone(),
+                source,
+            })?;
+        }
+        Ok(root)
+    }
+}
+
+/// `custody-policy.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// [`POLICY_MEDIA_TYPE`].
+    pub media_type: String,
+    /// Keys allowed to sign releases.
+    pub keys: Vec<PolicyKey>,
+    /// The builder whose provenance we accept.
+    pub builder: BuilderPolicy,
+    /// The source repository releases must come from.
+    pub source: SourcePolicy,
+}
+
+/// One trusted signing key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyKey {
+    /// base64(SHA-256(SPKI DER)), as in bundles' `publicKey.hint`.
+    pub hint: String,
+    /// `PKIX_ED25519` or `PKIX_ECDSA_P256_SHA_256`.
+    pub key_details: String,
+    /// SPKI PEM.
+    pub public_key: String,
+    /// When signatures by this key are accepted.
+    pub valid_for: TimeRange,
+    /// Products this key may sign; absent means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+    /// Parsed once at load.
+    #[serde(skip)]
+    parsed: Option<PublicKey>,
+}
+
+/// Expected builder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuilderPolicy {
+    /// Exact builder id.
+    pub id: String,
+}
+
+/// Expected source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePolicy {
+    /// Exact repository URL.
+    pub repository: String,
+}
+
+impl PolicyKey {
+    /// A policy entry for `key`, valid over `valid_for`.
+    pub fn new(key: &PublicKey, valid_for: TimeRange) -> Self {
+        Self {
+            hint: key.hint().to_string(),
+            key_details: key.algorithm().sigstore_key_details().to_owned(),
+            public_key: key.to_pem(),
+            valid_for,
+            products: None,
+            parsed: Some(key.clone()),
+        }
+    }
+
+    /// The parsed key (always present on a policy from [`Policy::from_json`] or [`Self::new`]).
+    pub fn key(&self) -> Option<&PublicKey> {
+        self.parsed.as_ref()
+    }
+}
+
+impl Policy {
+    /// Parse and check a `custody-policy.json`: every key must parse, match its declared
+    /// algorithm, and hash to its declared hint.
+    pub fn from_json(json: &[u8]) -> Result<Self, Error> {
+        check_size("policy", json)?;
+        let mut policy: Self = serde_json::from_slice(json).map_err(Error::json("policy"))?;
+        if policy.media_type != POLICY_MEDIA_TYPE {
+            return Err(Error::UnknownMediaType {
+                what: "policy",
+                found: policy.media_type,
+                expected: POLICY_MEDIA_TYPE,
+            });
+        }
+        if policy.keys.is_empty() {
+            return Err(Error::InvalidDocument {
+                what: "policy",
+                rule: "it trusts no keys",
+            });
+        }
+        for entry in &mut policy.keys {
+            let bad = |source| Error::BadKey {
+                what: "policy",
+                hint: entry.hint.clone(),
+                source,
+            };
+            let key = PublicKey::from_pem(&entry.public_key).map_err(bad)?;
+            let declared = KeyAlgorithm::parse(&entry.key_details).map_err(bad)?;
+            if declared != key.algorithm() || key.hint().as_str() != entry.hint {
+                return Err(Error::InvalidDocument {
+                    what: "policy",
+                    rule: "a key's hint or keyDetails does not match its publicKey",
+                });
+            }
+            if entry
+                .valid_for
+                .end
+                .is_some_and(|end| end < entry.valid_for.start)
+            {
+                return Err(Error::InvalidDocument {
+                    what: "policy",
+                    rule: "a key's validFor ends before it starts",
+                });
+            }
+            entry.parsed = Some(key);
+        }
+        Ok(policy)
+    }
+
+    /// Pretty JSON for publishing.
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string_pretty(self).map_err(Error::json("policy"))
+    }
+
+    /// The key with `hint`, if it may sign `product` at `at`.
+    pub fn key_for(
+        &self,
+        hint: &KeyHint,
+        at: Timestamp,
+        product: Option<&str>,
+    ) -> Result<&PublicKey, Error> {
+        let entry = self
+            .keys
+            .iter()
+            .find(|k| k.hint == hint.as_str())
+            .ok_or_else(|| Error::UnknownKey {
+                hint: hint.to_string(),
+            })?;
+        if !entry.valid_for.contains(at) {
+            return Err(Error::KeyNotValidAt {
+                hint: entry.hint.clone(),
+                at,
+                start: entry.valid_for.start,
+                end: entry.valid_for.end,
+            });
+        }
+        if let (Some(allowed), Some(product)) = (&entry.products, product)
+            && !allowed.iter().any(|p| p == product)
+        {
+            return Err(Error::ProductNotAllowed {
+                hint: entry.hint.clone(),
+                product: product.to_owned(),
+                allowed: allowed.clone(),
+            });
+        }
+        entry.parsed.as_ref().ok_or(Error::InvalidDocument {
+            what: "policy",
+            rule: "a key was not loaded through Policy::from_json",
+        })
+    }
+}
+
+fn check_size(what: &'static str, json: &[u8]) -> Result<(), Error> {
+    if json.len() > MAX_TRUST_FILE_BYTES {
+        return Err(Error::TooLarge {
+            what,
+            size: json.len(),
+            limit: MAX_TRUST_FILE_BYTES,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! Offline verification of one artifact: pure, over bytes already read, at a given `now`.
+//!
+//! The checks run in a fixed order and stop at the first failure, because each later check
+//! trusts what the earlier ones established (no statement is read before its signature holds).
+
+use custody_crypto::Digests;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::Error;
+use crate::bundle::{self, IN_TOTO_PAYLOAD_TYPE};
+use crate::provenance::{Provenance, RELEASE_MANIFEST_V1, ReleaseManifest, SLSA_PROVENANCE_V1};
+use crate::statement;
+use crate::trust::{Policy, TrustedRoot};
+
+/// What the customer additionally insists on.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// The product must be this.
+    pub product: Option<String>,
+    /// The version must be this.
+    pub version: Option<String>,
+    /// The source ref (`refs/tags/v1.4.2`, a branch, or a commit) must be this.
+    pub source_ref: Option<String>,
+}
+
+/// Everything one verification looks at, already in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The artifact's digests (SHA-256 required).
+    pub artifact: &'a Digests,
+    /// The artifact's bundle.
+    pub bundle: &'a [u8],
+    /// The release's `manifest.json`, when at hand.
+    pub manifest: Option<&'a [u8]>,
+    /// The supplier's policy.
+    pub policy: &'a Policy,
+    /// The supplier's trusted root.
+    pub trusted_root: &'a TrustedRoot,
+    /// Extra requirements.
+    pub expect: &'a Expectations,
+    /// The time keys must be valid at. Without a trusted timestamp, that is now.
+    pub now: Timestamp,
+}
+
+/// The checks, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CheckName {
+    /// The bundle is a well-formed v0.3 DSSE bundle whose keyid equals its hint.
+    Bundle,
+    /// The DSSE signature verifies with a key the policy trusts now.
+    Signature,
+    /// The statement names the artifact's digest.
+    Subject,
+    /// The SLSA provenance matches the policy and the expectations.
+    Provenance,
+    /// The signed release manifest lists the artifact under the same product and version.
+    Manifest,
+}
+
+impl CheckName {
+    /// Every check, in order.
+    pub const ALL: [Self; 5] = [
+        Self::Bundle,
+        Self::Signature,
+        Self::Subject,
+        Self::Provenance,
+        Self::Manifest,
+    ];
+
+    /// The kebab-case name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bundle => "bundle",
+            Self::Signature => "signature",
+            Self::Subject => "subject",
+            Self::Provenance => "provenance",
+            Self::Manifest => "manifest",
+        }
+    }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It held.
+    Pass,
+    /// It did not.
+    Fail,
+    /// It did not run (an earlier check failed, or its input was absent).
+    Skipped,
+}
+
+/// One check's result.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    /// Which check.
+    pub name: CheckName,
+    /// How it ended.
+    pub status: Status,
+    /// What was established, or why it failed or was skipped.
+    pub detail: String,
+    /// The failure, for callers that match on it.
+    #[serde(skip)]
+    pub error: Option<Error>,
+}
+
+/// What the signed statements say about the release, once verified.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Release {
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+    /// Subject name of the artifact.
+    pub artifact: String,
+    /// Builder id.
+    pub builder: String,
+    /// Source repository.
+    pub repository: String,
+    /// Source ref.
+    pub git_ref: String,
+    /// Source commit.
+    pub commit: String,
+    /// The signing key's hint.
+    pub key: String,
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// True only if no check failed.
+    pub verified: bool,
+    /// Each check, in order.
+    pub checks: Vec<Check>,
+    /// What was verified about the release (complete only when `verified`).
+    pub release: Release,
+}
+
+impl Report {
+    /// The first failing check.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| c.status == Status::Fail)
+    }
+}
+
+/// Verify one artifact against its bundle, the policy and the trusted root.
+pub fn verify(req: &Request<'_>) -> Report {
+    let mut checks = Vec::new();
+    let mut release = Release::default();
+    let outcome = run(req, &mut checks, &mut release);
+    let verified = outcome.is_ok();
+    if let Err((name, error)) = outcome {
+        checks.push(Check {
+            name,
+            status: Status::Fail,
+            detail: error.to_string(),
+            error: Some(error),
+        });
+    }
+    for name in CheckName::ALL {
+        if !checks.iter().any(|c| c.name == name) {
+            checks.push(Check {
+                name,
+                status: Status::Skipped,
+                detail: "not run: an earlier check failed".to_owned(),
+                error: None,
+            });
+        }
+    }
+    Report {
+        verified,
+        checks,
+        release,
+    }
+}
+
+fn pass(checks: &mut Vec<Check>, name: CheckName, detail: String) {
+    checks.push(Check {
+        name,
+        status: Status::Pass,
+        detail,
+        error: None,
+    });
+}
+
+fn run(
+    req: &Request<'_>,
+    checks: &mut Vec<Check>,
+    release: &mut Release,
+) -> Result<(), (CheckName, Error)> {
+    use CheckName as C;
+    let at = |name| move |e| (name, e);
+
+    let signed = bundle::parse(req.bundle).map_err(at(C::Bundle))?;
+    pass(
+        checks,
+        C::Bundle,
+        format!("Sigstore bundle v0.3, DSSE, key hint {}", signed.hint),
+    );
+    release.key = signed.hint.to_string();
+
+    let key = req
+        .policy
+        .key_for(&signed.hint, req.now, None)
+        .map_err(at(C::Signature))?;
+    bundle::verify_envelope(&signed.envelope, key).map_err(at(C::Signature))?;
+    if signed.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err((
+            C::Signature,
+            Error::PayloadType {
+                found: signed.envelope.payload_type.clone(),
+                expected: IN_TOTO_PAYLOAD_TYPE,
+            },
+        ));
+    }
+    pass(
+        checks,
+        C::Signature,
+        format!(
+            "{} signature by trusted key {} (valid at {})",
+            key.algorithm(),
+            signed.hint,
+            req.now
+        ),
+    );
+
+    let (stmt, provenance): (_, Provenance) =
+        statement::parse(signed.envelope.payload.as_bytes(), SLSA_PROVENANCE_V1)
+            .map_err(at(C::Subject))?;
+    let subject = statement::find_subject(&stmt, req.artifact).map_err(at(C::Subject))?;
+    release.artifact = subject.name.clone();
+    pass(
+        checks,
+        C::Subject,
+        format!(
+            "artifact digest matches subject {:?}{}",
+            subject.name,
+            if subject.digest.sha512.is_some() && req.artifact.sha512.is_some() {
+                " (sha256 and sha512)"
+            } else {
+                " (sha256)"
+            }
+        ),
+    );
+
+    let ext = &provenance.build_definition.external_parameters;
+    release.product = ext.product.clone();
+    release.version = ext.version.clone();
+    release.builder = provenance.run_details.builder.id.clone();
+    release.repository = ext.source.repository.clone();
+    release.git_ref = ext.source.git_ref.clone();
+    release.commit = provenance.source_commit().unwrap_or_default().to_owned();
+    check_provenance(req, &signed.hint, &provenance).map_err(at(C::Provenance))?;
+    pass(
+        checks,
+        C::Provenance,
+        format!(
+            "{} {} built by {} from {} at {} ({})",
+            ext.product,
+            ext.version,
+            provenance.run_details.builder.id,
+            ext.source.repository,
+            release.commit,
+            ext.source.git_ref
+        ),
+    );
+
+    match req.manifest {
+        None => checks.push(Check {
+            name: C::Manifest,
+            status: Status::Skipped,
+            detail: "no manifest.json beside the bundle (give --manifest to check it)".to_owned(),
+            error: None,
+        }),
+        Some(bytes) => {
+            let detail = check_manifest(req, bytes, release).map_err(at(C::Manifest))?;
+            pass(checks, C::Manifest, detail);
+        }
+    }
+    Ok(())
+}
+
+fn check_provenance(
+    req: &Request<'_>,
+    hint: &custody_crypto::KeyHint,
+    p: &Provenance,
+) -> Result<(), Error> {
+    let ext = &p.build_definition.external_parameters;
+    // The key may be limited to some products; only now do we know which product this is.
+    req.policy.key_for(hint, req.now, Some(&ext.product))?;
+    if p.run_details.builder.id != req.policy.builder.id {
+        return Err(Error::BuilderMismatch {
+            expected: req.policy.builder.id.clone(),
+            found: p.run_details.builder.id.clone(),
+        });
+    }
+    if ext.source.repository != req.policy.source.repository {
+        return Err(Error::SourceMismatch {
+            expected: req.policy.source.repository.clone(),
+            found: ext.source.repository.clone(),
+        });
+    }
+    let commit = p.source_commit().unwrap_or_default();
+    if let Some(want) = &req.expect.source_ref {
+        let short = ext.source.git_ref.rsplit('/').next().unwrap_or_default();
+        let matches = *want == ext.source.git_ref
+            || *want == short
+            || (want.len() >= 7 && commit.starts_with(want.as_str()));
+        if !matches {
+            return Err(Error::SourceRefMismatch {
+                expected: want.clone(),
+                found: ext.source.git_ref.clone(),
+                commit: commit.to_owned(),
+            });
+        }
+    }
+    if let Some(want) = &req.expect.version
+        && *want != ext.version
+    {
+        return Err(Error::VersionMismatch {
+            expected: want.clone(),
+            found: ext.version.clone(),
+        });
+    }
+    if let Some(want) = &req.expect.product
+        && *want != ext.product
+    {
+        return Err(Error::ProductMismatch {
+            expected: want.clone(),
+            found: ext.product.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn check_manifest(req: &Request<'_>, bytes: &[u8], release: &Release) -> Result<String, Error> {
+    let signed = bundle::parse(bytes)?;
+    let key = req
+        .policy
+        .key_for(&signed.hint, req.now, Some(&release.product))?;
+    bundle::verify_envelope(&signed.envelope, key)?;
+    let (stmt, manifest): (_, ReleaseManifest) =
+        statement::parse(signed.envelope.payload.as_bytes(), RELEASE_MANIFEST_V1)?;
+    if manifest.product != release.product {
+        return Err(Error::ProductMismatch {
+            expected: release.product.clone(),
+            found: manifest.product,
+        });
+    }
+    if manifest.version != release.version {
+        return Err(Error::VersionMismatch {
+            expected: release.version.clone(),
+            found: manifest.version,
+        });
+    }
+    statement::find_subject(&stmt, req.artifact).map_err(|_| Error::NotInManifest {
+        product: manifest.product.clone(),
+        version: manifest.version.clone(),
+        sha256: req.artifact.sha256.map(|d| d.to_hex()).unwrap_or_default(),
+    })?;
+    Ok(format!(
+        "signed manifest of {} {} lists the artifact among {} artifact(s)",
+        manifest.product,
+        manifest.version,
+        manifest.artifacts.len()
+    ))
+}
