@@ -8,7 +8,11 @@
 //! - [`note`] and [`checkpoint`]: c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature
 //!   (witness cosignatures) and tlog-proof files.
 //!
-//! Everything above is pure: bytes and structs in, bytes and structs out.
+//! - [`store`]: [`TileStore`] (get, put, put-if-absent), with [`MemoryStore`] and
+//!   [`DirStore`] (temp file, fsync, rename or link, fsync of the directory).
+//!
+//! The first three are pure: bytes and structs in, bytes and structs out. I/O lives in
+//! [`store`] and in the sequencer.
 //!
 //! ```
 //! use custody_tlog::{Checkpoint, NoteSigner, SignatureType, TiledTree, TlogProof};
@@ -57,6 +61,7 @@ pub mod checkpoint;
 mod error;
 pub mod merkle;
 pub mod note;
+pub mod store;
 pub mod tile;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint, TlogProof, WitnessPolicy};
@@ -69,6 +74,7 @@ pub use merkle::{
 pub use note::{
     KeyId, Note, NoteSignature, NoteSigner, NoteVerifier, SignatureType, VerifiedSignature,
 };
+pub use store::{DirStore, MemoryStore, StoreTiles, TileStore, put_immutable, read_tile};
 pub use tile::{
     EntryBundle, EntryBundleCoord, MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, Tile, TileCoord,
     TileHashReader, TileReader, TiledTree, encode_entry, new_entry_bundles, new_tiles,
