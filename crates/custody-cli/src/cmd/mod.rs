@@ -1,0 +1,5 @@
+pub mod digest;
+pub mod init;
+pub mod key;
+pub mod release;
+pub mod verify;

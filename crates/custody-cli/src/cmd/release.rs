@@ -1,0 +1,116 @@
+//! `custody release`: hash, attest, sign and publish a release.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use custody_attest::release::ReleaseFacts;
+use custody_site::config::Loaded;
+use custody_site::site::{Site, check_name};
+use custody_site::{Error as SiteError, git};
+
+use super::key;
+use crate::output::{CmdResult, Output, usage};
+
+/// Sign and publish a release.
+///
+/// Copies the artifacts into `site/releases/<product>/<version>/`, hashes the copies (SHA-256
+/// and SHA-512, in parallel), records SLSA provenance (source repository, commit and ref, whether
+/// the tree was clean, builder id, times), signs one DSSE bundle per artifact plus a provenance
+/// bundle and a release manifest, and publishes the directory atomically. Published versions are
+/// immutable: releasing the same version twice is refused.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The files to release.
+    #[arg(required = true)]
+    artifacts: Vec<PathBuf>,
+    /// Product name.
+    #[arg(long)]
+    product: String,
+    /// Version.
+    #[arg(long)]
+    version: String,
+    /// Release from a tree with uncommitted changes (recorded in the provenance).
+    #[arg(long)]
+    allow_dirty: bool,
+    /// Project directory (where custody.toml lives).
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Accept an unencrypted signing key file.
+    #[arg(long)]
+    insecure_unencrypted_key: bool,
+}
+
+pub fn run(args: Args, out: &Output) -> CmdResult {
+    check_name("product", &args.product).map_err(usage)?;
+    check_name("version", &args.version).map_err(usage)?;
+    let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
+    let site = Site::new(loaded.site_dir());
+    let target = site.release_dir(&args.product, &args.version);
+    if target.exists() {
+        return Err(SiteError::AlreadyPublished {
+            product: args.product,
+            version: args.version,
+            path: target,
+        }
+        .into());
+    }
+    let started_on = jiff::Timestamp::now();
+    let source = git::source_state(
+        &loaded.base,
+        loaded.config.provenance.source_repository.as_deref(),
+        &loaded.outputs(),
+    )?;
+    if !source.clean {
+        if args.allow_dirty {
+            out.warn("releasing from a tree with uncommitted changes (--allow-dirty); the provenance records it");
+        } else {
+            let (count, first) = git::dirty_paths(&loaded.base, &loaded.outputs())?;
+            return Err(SiteError::DirtyTree {
+                dir: loaded.base.clone(),
+                count,
+                first,
+            }
+            .into());
+        }
+    }
+    let signer = key::load_signer(&loaded.key_path(), args.insecure_unencrypted_key, out)?;
+    out.progress(format!(
+        "Releasing {} {} from {} at {} ({} artifact(s))",
+        args.product,
+        args.version,
+        source.repository,
+        &source.commit[..source.commit.len().min(12)],
+        args.artifacts.len()
+    ));
+    let facts = ReleaseFacts {
+        product: args.product,
+        version: args.version,
+        builder_id: loaded.config.provenance.builder_id.clone(),
+        source,
+        allow_dirty: args.allow_dirty,
+        invocation_id: format!("{}-{}", started_on.as_millisecond(), std::process::id()),
+        started_on,
+        finished_on: jiff::Timestamp::now(),
+    };
+    let published = site.publish(&signer, &facts, &args.artifacts)?;
+    out.result(&published, || {
+        let mut s = format!(
+            "Published {} {} at {}\n",
+            published.product,
+            published.version,
+            published.dir.display()
+        );
+        for a in &published.artifacts {
+            s.push_str(&format!(
+                "  {}  {} bytes  sha256:{}\n    bundle: {}\n",
+                a.name,
+                a.size,
+                a.sha256,
+                a.bundle.display()
+            ));
+        }
+        s.push_str(&format!("Signed with key {}", published.key));
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,76 @@
+//! `custody`: the chain of custody for shipped software.
+//!
+//! This binary only parses flags, calls the library crates, prints, and maps outcomes to exit
+//! codes: 0 success (verified), 1 failure (not verified, or refused), 2 bad usage or unreadable
+//! input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+mod passphrase;
+
+/// The chain of custody for shipped software: sign every release, publish it as a static site,
+/// and let customers verify it offline.
+///
+/// A supplier runs `custody init` once, then `custody release` for every version. A customer
+/// downloads an artifact, its `.sigstore.json` bundle and the site's `trusted_root.json` and
+/// `custody-policy.json`, and runs `custody verify`.
+#[derive(Debug, Parser)]
+#[command(name = "custody", version)]
+#[command(after_help = "Examples:
+  custody init                                   # custody.toml, an encrypted key, site/
+  custody release dist/app-1.4.2.tar.gz --product app --version 1.4.2
+  custody verify app-1.4.2.tar.gz --trust trusted_root.json --policy custody-policy.json
+
+Exit codes: 0 success or verified; 1 not verified or refused; 2 bad usage or unreadable input.
+Environment: CUSTODY_PASSPHRASE or CUSTODY_PASSPHRASE_FILE supply the key passphrase without a prompt.")]
+struct Cli {
+    /// Print one JSON document on standard output instead of human text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Print nothing on standard error but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(cmd::init::Args),
+    Release(cmd::release::Args),
+    Verify(cmd::verify::Args),
+    Key(cmd::key::Args),
+    Digest(cmd::digest::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output::new(cli.json, cli.quiet);
+    let result = match cli.command {
+        Command::Init(args) => cmd::init::run(args, &out),
+        Command::Release(args) => cmd::release::run(args, &out),
+        Command::Verify(args) => cmd::verify::run(args, &out),
+        Command::Key(args) => cmd::key::run(args, &out),
+        Command::Digest(args) => cmd::digest::run(args, &out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => out.error(&err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn flag_definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,68 @@
+//! Where a key passphrase comes from: the environment, a file named in the environment, or a
+//! prompt on the terminal. Never a command-line flag, which would land in shell history and `ps`.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, bail};
+use zeroize::Zeroizing;
+
+pub const ENV: &str = "CUSTODY_PASSPHRASE";
+pub const ENV_FILE: &str = "CUSTODY_PASSPHRASE_FILE";
+
+/// The passphrase for an existing key.
+pub fn for_unlock(key_path: &std::path::Path) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(p) = from_env()? {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{} is encrypted and no terminal is attached: set {ENV} or {ENV_FILE}",
+            key_path.display()
+        );
+    }
+    let p = rpassword::prompt_password(format!("Passphrase for {}: ", key_path.display()))
+        .context("reading the passphrase")?;
+    Ok(Zeroizing::new(p))
+}
+
+/// A passphrase for a new key, asked twice on a terminal.
+pub fn for_new_key(key_path: &std::path::Path) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(p) = from_env()? {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "a passphrase is needed to encrypt the new key {}: set {ENV} or {ENV_FILE}, or run on a terminal",
+            key_path.display()
+        );
+    }
+    let first = Zeroizing::new(
+        rpassword::prompt_password(format!("New passphrase for {}: ", key_path.display()))
+            .context("reading the passphrase")?,
+    );
+    let second = Zeroizing::new(
+        rpassword::prompt_password("Repeat the passphrase: ").context("reading the passphrase")?,
+    );
+    if first != second {
+        bail!("the two passphrases differ");
+    }
+    Ok(first)
+}
+
+fn from_env() -> anyhow::Result<Option<Zeroizing<String>>> {
+    if let Ok(p) = std::env::var(ENV) {
+        if p.is_empty() {
+            bail!("{ENV} is set but empty");
+        }
+        return Ok(Some(Zeroizing::new(p)));
+    }
+    if let Ok(path) = std::env::var(ENV_FILE) {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{ENV_FILE}={path}"))?;
+        let p = text.trim_end_matches(['\r', '\n']).to_owned();
+        if p.is_empty() {
+            bail!("{ENV_FILE}={path} is empty");
+        }
+        return Ok(Some(Zeroizing::new(p)));
+    }
+    Ok(None)
+}

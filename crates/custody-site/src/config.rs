@@ -1,0 +1,189 @@
+//! `custody.toml`: where the site and the key live, and what the provenance says about the
+//! builder and the source.
+
+use std::path::{Path, PathBuf};
+
+use custody_crypto::KeyAlgorithm;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The config file's name.
+pub const CONFIG_FILE: &str = "custody.toml";
+
+/// The builder id used when config names none: a local, developer-run release.
+pub const DEFAULT_BUILDER_ID: &str = "https://custody.dev/builders/local@v1";
+
+/// `custody.toml`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The release site.
+    #[serde(default)]
+    pub site: SiteConfig,
+    /// The signing key.
+    #[serde(default)]
+    pub signing: SigningConfig,
+    /// Provenance facts.
+    #[serde(default)]
+    pub provenance: ProvenanceConfig,
+}
+
+/// `[site]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Directory of the static release site, relative to the config file.
+    pub dir: PathBuf,
+}
+
+/// `[signing]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Encrypted PKCS#8 PEM key file, relative to the config file.
+    pub key: PathBuf,
+    /// `ed25519` or `ecdsa-p256`, for `custody init` to generate.
+    pub algorithm: String,
+}
+
+/// `[provenance]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenanceConfig {
+    /// The builder id recorded in provenance and expected by the policy.
+    pub builder_id: String,
+    /// The source repository URL; when absent, the git `origin` remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository: Option<String>,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("site"),
+        }
+    }
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        Self {
+            key: PathBuf::from(".custody/release.key"),
+            algorithm: KeyAlgorithm::Ed25519.name().to_owned(),
+        }
+    }
+}
+
+impl Default for ProvenanceConfig {
+    fn default() -> Self {
+        Self {
+            builder_id: DEFAULT_BUILDER_ID.to_owned(),
+            source_repository: None,
+        }
+    }
+}
+
+/// A config together with the directory its relative paths are resolved against.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The parsed file.
+    pub config: Config,
+    /// The directory holding `custody.toml`.
+    pub base: PathBuf,
+}
+
+impl Loaded {
+    /// Read `custody.toml` from `dir`.
+    pub fn from_dir(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join(CONFIG_FILE);
+        if !path.exists() {
+            return Err(Error::NotInitialised(dir.to_path_buf()));
+        }
+        let text = crate::fs::read_text(&path, 1 << 20, "config file")?;
+        let config = toml::from_str(&text).map_err(|source| Error::Config {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            config,
+            base: dir.to_path_buf(),
+        })
+    }
+
+    /// The site directory.
+    pub fn site_dir(&self) -> PathBuf {
+        self.base.join(&self.config.site.dir)
+    }
+
+    /// The key file.
+    pub fn key_path(&self) -> PathBuf {
+        self.base.join(&self.config.signing.key)
+    }
+
+    /// custody's own outputs inside the project (site, key directory), relative to it.
+    pub fn outputs(&self) -> Vec<&Path> {
+        let mut v = vec![self.config.site.dir.as_path()];
+        if let Some(dir) = self
+            .config
+            .signing
+            .key
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            v.push(dir);
+        } else {
+            v.push(self.config.signing.key.as_path());
+        }
+        v
+    }
+
+    /// The key algorithm.
+    pub fn algorithm(&self) -> Result<KeyAlgorithm, Error> {
+        Ok(KeyAlgorithm::parse(&self.config.signing.algorithm)?)
+    }
+}
+
+impl Config {
+    /// TOML text with a header that explains the file.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).unwrap_or_default();
+        format!(
+            "# custody configuration. Paths are relative to this file.\n\
+             # [site] dir: the static release site customers download from.\n\
+             # [signing] key: encrypted PKCS#8 key (passphrase from a prompt or CUSTODY_PASSPHRASE).\n\
+             # [provenance] builder_id: recorded in every provenance and required by the policy.\n\n{body}"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_unknown_keys_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::default();
+        std::fs::write(dir.path().join(CONFIG_FILE), cfg.to_toml()).unwrap();
+        let loaded = Loaded::from_dir(dir.path()).unwrap();
+        assert_eq!(loaded.config, cfg);
+        assert_eq!(loaded.site_dir(), dir.path().join("site"));
+
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[site]\ndir = 'x'\ntypo = 1\n",
+        )
+        .unwrap();
+        let err = Loaded::from_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        assert!(err.to_string().contains("custody.toml"));
+    }
+
+    #[test]
+    fn missing_config_says_run_init() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Loaded::from_dir(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("custody init"));
+    }
+}

@@ -1,0 +1,112 @@
+use std::path::PathBuf;
+
+/// What went wrong reading config, inspecting the source, or reading and writing the site.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A file is larger than custody reads for its kind.
+    #[error("{}: {size} bytes is over the {limit}-byte limit for a {what}", path.display())]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// What it was supposed to be.
+        what: &'static str,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// `custody.toml` is not valid.
+    #[error("{}: {source}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's account.
+        source: toml::de::Error,
+    },
+    /// No `custody.toml` where one was expected.
+    #[error("{}: no custody.toml here; run `custody init` first", .0.display())]
+    NotInitialised(PathBuf),
+    /// A document (policy, trusted root, bundle) was rejected.
+    #[error("{}: {source}", path.display())]
+    Document {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: custody_attest::Error,
+    },
+    /// Hashing or key handling failed.
+    #[error("{0}")]
+    Crypto(#[from] custody_crypto::Error),
+    /// A key file was rejected.
+    #[error("{}: {source}", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        source: custody_crypto::Error,
+    },
+    /// Signing failed.
+    #[error("signing: {0}")]
+    Attest(#[from] custody_attest::Error),
+    /// `git` could not be run or failed.
+    #[error("git {args}: {reason}")]
+    Git {
+        /// The git arguments.
+        args: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The working tree has uncommitted changes.
+    #[error("the source tree at {} has uncommitted changes ({count} path(s), first: {first}); commit them or pass --allow-dirty (recorded in the provenance)", dir.display())]
+    DirtyTree {
+        /// The tree.
+        dir: PathBuf,
+        /// How many paths differ.
+        count: usize,
+        /// The first of them.
+        first: String,
+    },
+    /// Published versions are immutable.
+    #[error("{product} {version} is already published at {}; published versions are immutable, release a new version", path.display())]
+    AlreadyPublished {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+        /// Where it is.
+        path: PathBuf,
+    },
+    /// A product or version that cannot be a path component.
+    #[error(
+        "invalid {what} {value:?}: use letters, digits, '.', '-', '_' and '+', not starting with '.'"
+    )]
+    BadName {
+        /// `product` or `version`.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// Two artifacts with the same file name would overwrite each other.
+    #[error("two artifacts are named {0:?}; artifact file names must be unique in a release")]
+    DuplicateArtifact(String),
+    /// The signing key is not among the keys the site's policy trusts.
+    #[error("the signing key {hint} is not in {}; customers could not verify this release", policy.display())]
+    KeyNotInPolicy {
+        /// The key's hint.
+        hint: String,
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// The passphrase could not be obtained.
+    #[error("no passphrase: {0}")]
+    Passphrase(&'static str),
+}

@@ -1,0 +1,433 @@
+//! The static release site: layout, initialisation, immutable publishing, the index page.
+
+use std::path::{Path, PathBuf};
+
+use custody_attest::bundle;
+use custody_attest::release::{self, Artifact, ReleaseFacts, bundle_name};
+use custody_attest::trust::{
+    BuilderPolicy, POLICY_MEDIA_TYPE, Policy, PolicyKey, SourcePolicy, TimeRange, TrustedRoot,
+};
+use custody_crypto::{Algorithms, PublicKey, Signer, digest_files};
+use serde::Serialize;
+
+use crate::Error;
+use crate::fs::{read_bounded, sync_dir, write_atomic};
+
+/// `trusted_root.json`.
+pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
+/// `custody-policy.json`.
+pub const POLICY_FILE: &str = "custody-policy.json";
+/// A release's signed manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Provenance naming every artifact of a release.
+pub const PROVENANCE_FILE: &str = "provenance.sigstore.json";
+
+/// A release site rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct Site {
+    root: PathBuf,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitOutcome {
+    /// The site directory.
+    pub site: PathBuf,
+    /// Whether `trusted_root.json` was written now (false: it existed).
+    pub wrote_trusted_root: bool,
+    /// Whether the key was added to the policy now (false: it was there).
+    pub added_key_to_policy: bool,
+}
+
+/// What `publish` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// The release directory.
+    pub dir: PathBuf,
+    /// Each artifact with its digests and bundle.
+    pub artifacts: Vec<PublishedArtifact>,
+    /// The signing key's hint.
+    pub key: String,
+    /// Whether the source tree was clean.
+    pub source_clean: bool,
+    /// The source commit.
+    pub commit: String,
+}
+
+/// One artifact of a [`Published`] release.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedArtifact {
+    /// File name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// SHA-512, hex.
+    pub sha512: String,
+    /// Its bundle's path.
+    pub bundle: PathBuf,
+}
+
+/// Where the bundle for an artifact lives by default: beside it.
+pub fn default_bundle_path(artifact: &Path) -> PathBuf {
+    let mut name = artifact.file_name().unwrap_or_default().to_os_string();
+    name.push(".sigstore.json");
+    artifact.with_file_name(name)
+}
+
+/// Product and version become directory names; keep them to a safe alphabet.
+pub fn check_name(what: &'static str, value: &str) -> Result<(), Error> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && !value.starts_with('.')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadName {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+impl Site {
+    /// The site at `root` (which need not exist yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Its directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `trusted_root.json`.
+    pub fn trusted_root_path(&self) -> PathBuf {
+        self.root.join(TRUSTED_ROOT_FILE)
+    }
+
+    /// `custody-policy.json`.
+    pub fn policy_path(&self) -> PathBuf {
+        self.root.join(POLICY_FILE)
+    }
+
+    /// `releases/<product>/<version>/`.
+    pub fn release_dir(&self, product: &str, version: &str) -> PathBuf {
+        self.root.join("releases").join(product).join(version)
+    }
+
+    /// Load and check the site's policy.
+    pub fn policy(&self) -> Result<Policy, Error> {
+        load_policy(&self.policy_path())
+    }
+
+    /// Create the site's trust files, or add `key` to an existing policy.
+    pub fn init(
+        &self,
+        key: &PublicKey,
+        builder_id: &str,
+        repository: &str,
+        now: jiff::Timestamp,
+    ) -> Result<InitOutcome, Error> {
+        std::fs::create_dir_all(&self.root).map_err(|source| Error::Io {
+            path: self.root.clone(),
+            source,
+        })?;
+        let root_path = self.trusted_root_path();
+        let wrote_trusted_root = !root_path.exists();
+        if wrote_trusted_root {
+            let json = serde_json::to_string_pretty(&TrustedRoot::empty()).map_err(|e| {
+                custody_attest::Error::Json {
+                    what: "trusted root",
+                    source: e,
+                }
+            })?;
+            write_atomic(&root_path, json.as_bytes())?;
+        }
+        let policy_path = self.policy_path();
+        let entry = PolicyKey::new(
+            key,
+            TimeRange {
+                start: now,
+                end: None,
+            },
+        );
+        let (policy, added) = if policy_path.exists() {
+            let mut policy = self.policy()?;
+            let present = policy.keys.iter().any(|k| k.hint == entry.hint);
+            if !present {
+                policy.keys.push(entry);
+            }
+            (policy, !present)
+        } else {
+            let policy = Policy {
+                media_type: POLICY_MEDIA_TYPE.to_owned(),
+                keys: vec![entry],
+                builder: BuilderPolicy {
+                    id: builder_id.to_owned(),
+                },
+                source: SourcePolicy {
+                    repository: repository.to_owned(),
+                },
+            };
+            (policy, true)
+        };
+        if added {
+            write_atomic(&policy_path, policy.to_json()?.as_bytes())?;
+        }
+        write_index(&self.root)?;
+        Ok(InitOutcome {
+            site: self.root.clone(),
+            wrote_trusted_root,
+            added_key_to_policy: added,
+        })
+    }
+
+    /// Copy `artifacts` into a new release directory, hash the copies, sign, and publish
+    /// atomically: the version directory appears whole or not at all, and never twice.
+    pub fn publish(
+        &self,
+        signer: &dyn Signer,
+        facts: &ReleaseFacts,
+        artifacts: &[PathBuf],
+    ) -> Result<Published, Error> {
+        check_name("product", &facts.product)?;
+        check_name("version", &facts.version)?;
+        let final_dir = self.release_dir(&facts.product, &facts.version);
+        let already = || Error::AlreadyPublished {
+            product: facts.product.clone(),
+            version: facts.version.clone(),
+            path: final_dir.clone(),
+        };
+        if final_dir.exists() {
+            return Err(already());
+        }
+        let policy = self.policy()?;
+        let hint = signer.public_key().hint();
+        if !policy.keys.iter().any(|k| k.hint == hint.as_str()) {
+            return Err(Error::KeyNotInPolicy {
+                hint: hint.to_string(),
+                policy: self.policy_path(),
+            });
+        }
+        let mut names = Vec::with_capacity(artifacts.len());
+        for path in artifacts {
+            let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if meta.is_dir() {
+                return Err(custody_crypto::Error::IsDirectory(path.clone()).into());
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            check_name("artifact file name", &name)?;
+            if names.contains(&name) {
+                return Err(Error::DuplicateArtifact(name));
+            }
+            names.push(name);
+        }
+
+        let product_dir = final_dir.parent().unwrap_or(&self.root).to_path_buf();
+        let staging =
+            product_dir.join(format!(".staging-{}-{}", facts.version, std::process::id()));
+        let result = self.stage_and_rename(signer, facts, artifacts, &names, &staging, &final_dir);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        let (published_artifacts, commit) = result?;
+        write_index(&self.root)?;
+        Ok(Published {
+            product: facts.product.clone(),
+            version: facts.version.clone(),
+            dir: final_dir,
+            artifacts: published_artifacts,
+            key: hint.to_string(),
+            source_clean: facts.source.clean,
+            commit,
+        })
+    }
+
+    fn stage_and_rename(
+        &self,
+        signer: &dyn Signer,
+        facts: &ReleaseFacts,
+        artifacts: &[PathBuf],
+        names: &[String],
+        staging: &Path,
+        final_dir: &Path,
+    ) -> Result<(Vec<PublishedArtifact>, String), Error> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        std::fs::create_dir_all(staging).map_err(io(staging))?;
+        // Hash the copies, not the originals, so what is signed is exactly what is served even
+        // if a source file changes while we work.
+        let mut staged = Vec::with_capacity(artifacts.len());
+        for (src, name) in artifacts.iter().zip(names) {
+            let dst = staging.join(name);
+            std::fs::copy(src, &dst).map_err(io(src))?;
+            std::fs::File::open(&dst)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&dst))?;
+            staged.push(dst);
+        }
+        let mut hashed = Vec::with_capacity(staged.len());
+        for ((result, name), src) in digest_files(&staged, Algorithms::Both)
+            .into_iter()
+            .zip(names)
+            .zip(artifacts)
+        {
+            let digests = result.map_err(|e| match e {
+                custody_crypto::Error::Io { source, .. } => Error::Io {
+                    path: src.clone(),
+                    source,
+                },
+                other => other.into(),
+            })?;
+            hashed.push(Artifact {
+                name: name.clone(),
+                digests,
+            });
+        }
+        let docs = release::attest(signer, facts, &hashed)?;
+        for (name, b) in &docs.artifact_bundles {
+            write_atomic(
+                &staging.join(bundle_name(name)),
+                bundle::to_json(b)?.as_bytes(),
+            )?;
+        }
+        write_atomic(
+            &staging.join(PROVENANCE_FILE),
+            bundle::to_json(&docs.provenance)?.as_bytes(),
+        )?;
+        write_atomic(
+            &staging.join(MANIFEST_FILE),
+            bundle::to_json(&docs.manifest)?.as_bytes(),
+        )?;
+        sync_dir(staging)?;
+        if final_dir.exists() {
+            return Err(Error::AlreadyPublished {
+                product: facts.product.clone(),
+                version: facts.version.clone(),
+                path: final_dir.to_path_buf(),
+            });
+        }
+        std::fs::rename(staging, final_dir).map_err(io(final_dir))?;
+        if let Some(parent) = final_dir.parent() {
+            sync_dir(parent)?;
+        }
+        let published = hashed
+            .iter()
+            .map(|a| PublishedArtifact {
+                name: a.name.clone(),
+                size: a.digests.size,
+                sha256: a.digests.sha256.map(|d| d.to_hex()).unwrap_or_default(),
+                sha512: a.digests.sha512.map(|d| d.to_hex()).unwrap_or_default(),
+                bundle: final_dir.join(bundle_name(&a.name)),
+            })
+            .collect();
+        Ok((published, facts.source.commit.clone()))
+    }
+}
+
+/// Read and check a policy file.
+pub fn load_policy(path: &Path) -> Result<Policy, Error> {
+    let bytes = read_bounded(
+        path,
+        custody_attest::trust::MAX_TRUST_FILE_BYTES as u64,
+        "policy file",
+    )?;
+    Policy::from_json(&bytes).map_err(|source| Error::Document {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Read and check a trusted root.
+pub fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Error> {
+    let bytes = read_bounded(
+        path,
+        custody_attest::trust::MAX_TRUST_FILE_BYTES as u64,
+        "trusted root",
+    )?;
+    TrustedRoot::from_json(&bytes).map_err(|source| Error::Document {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn sorted_dirs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `index.html`: a human summary of every release, rebuilt from the directory tree.
+fn write_index(root: &Path) -> Result<(), Error> {
+    let releases = root.join("releases");
+    let mut body = String::new();
+    for product in sorted_dirs(&releases) {
+        body.push_str(&format!("<h2>{}</h2>\n<ul>\n", html_escape(&product)));
+        for version in sorted_dirs(&releases.join(&product)).into_iter().rev() {
+            let dir = releases.join(&product).join(&version);
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| !n.starts_with('.'))
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            let links: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    let href = format!("releases/{product}/{version}/{f}");
+                    format!("<a href=\"{}\">{}</a>", html_escape(&href), html_escape(f))
+                })
+                .collect();
+            body.push_str(&format!(
+                "<li><strong>{}</strong>: {}</li>\n",
+                html_escape(&version),
+                links.join(" · ")
+            ));
+        }
+        body.push_str("</ul>\n");
+    }
+    if body.is_empty() {
+        body.push_str("<p>No releases yet.</p>\n");
+    }
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Releases</title></head>\n<body>\n<h1>Releases</h1>\n\
+         <p>Verify any artifact offline with <code>custody verify ARTIFACT --trust {TRUSTED_ROOT_FILE} --policy {POLICY_FILE}</code>, \
+         using the <a href=\"{TRUSTED_ROOT_FILE}\">trusted root</a> and <a href=\"{POLICY_FILE}\">policy</a> of this site.</p>\n{body}</body></html>\n"
+    );
+    write_atomic(&root.join("index.html"), html.as_bytes())
+}
