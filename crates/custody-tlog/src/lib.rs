@@ -61,6 +61,7 @@ pub mod checkpoint;
 mod error;
 pub mod merkle;
 pub mod note;
+pub mod sequencer;
 pub mod store;
 pub mod tile;
 
@@ -73,6 +74,10 @@ pub use merkle::{
 };
 pub use note::{
     KeyId, Note, NoteSignature, NoteSigner, NoteVerifier, SignatureType, VerifiedSignature,
+};
+pub use sequencer::{
+    Acknowledged, Appended, ArtifactDigest, CHECKPOINT_PATH, LogEntry, Receipt, Sequencer,
+    SequencerService, prove_consistency, prove_inclusion, read_entry,
 };
 pub use store::{DirStore, MemoryStore, StoreTiles, TileStore, put_immutable, read_tile};
 pub use tile::{

@@ -180,6 +180,11 @@ impl EntryBundleCoord {
         Ok(EntryBundleCoord { index, width })
     }
 
+    /// Whether this is a partial bundle (fewer than 256 entries).
+    pub fn is_partial(&self) -> bool {
+        u64::from(self.width) < TILE_WIDTH
+    }
+
     /// The path `tile/entries/<N>[.p/<W>]`.
     pub fn path(&self) -> String {
         let mut out = String::from("tile/entries/");
