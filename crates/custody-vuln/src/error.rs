@@ -1,0 +1,144 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+use crate::version::VersionScheme;
+
+/// Everything that can go wrong in custody-vuln. Each variant names the rule
+/// that was broken and carries the values involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An advisory file is larger than the import limit.
+    #[error("{origin}: advisory is {size} bytes, over the {limit}-byte limit")]
+    AdvisoryTooLarge {
+        /// Where the advisory came from (a path or a caller-given name).
+        origin: String,
+        /// Its size.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// An advisory is not valid OSV JSON.
+    #[error("{origin}: not a valid OSV advisory in JSON: {source}")]
+    MalformedJson {
+        /// Where the advisory came from.
+        origin: String,
+        /// The parser's account, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An advisory is not valid OSV YAML.
+    #[error("{origin}: not a valid OSV advisory in YAML: {source}")]
+    MalformedYaml {
+        /// Where the advisory came from.
+        origin: String,
+        /// The parser's account, with line and column.
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    /// OSV requires a non-empty `id`.
+    #[error("{origin}: the advisory has an empty id")]
+    EmptyId {
+        /// Where the advisory came from.
+        origin: String,
+    },
+    /// A file name whose extension is neither `.json` nor `.yaml`/`.yml`.
+    #[error("{path}: not an OSV file (expected .json, .yaml or .yml)")]
+    UnknownFileFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A RustSec advisory (TOML front matter in Markdown) did not parse.
+    #[error("{path}: not a valid RustSec advisory: {source}")]
+    MalformedRustSec {
+        /// The file.
+        path: PathBuf,
+        /// The `rustsec` crate's account.
+        #[source]
+        source: Box<rustsec::Error>,
+    },
+    /// A directory does not have the layout its importer expects.
+    #[error("{path}: expected {expected}")]
+    UnexpectedLayout {
+        /// The directory.
+        path: PathBuf,
+        /// What should have been there.
+        expected: &'static str,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's account.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A version string is longer than any parser accepts.
+    #[error("{scheme} version of {len} bytes is over the {limit}-byte limit")]
+    VersionTooLong {
+        /// The scheme it was parsed under.
+        scheme: VersionScheme,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not a SemVer 2.0 version.
+    #[error("{version:?} is not a SemVer 2.0 version: {source}")]
+    InvalidSemVer {
+        /// The text.
+        version: String,
+        /// What the `semver` crate objected to.
+        #[source]
+        source: semver::Error,
+    },
+    /// Not a PEP 440 version.
+    #[error("{version:?} is not a PEP 440 version: {source}")]
+    InvalidPep440 {
+        /// The text.
+        version: String,
+        /// What `pep440_rs` objected to (boxed: it is large).
+        #[source]
+        source: Box<pep440_rs::VersionParseError>,
+    },
+    /// A version broke a rule of its scheme's grammar.
+    #[error("{version:?} is not a {scheme} version: {rule}")]
+    InvalidVersion {
+        /// The scheme.
+        scheme: VersionScheme,
+        /// The text.
+        version: String,
+        /// The grammar rule it broke.
+        rule: &'static str,
+    },
+    /// A CVSS vector did not parse.
+    #[error("{vector:?} is not a valid CVSS vector: {source}")]
+    InvalidCvss {
+        /// The vector.
+        vector: String,
+        /// The `cvss` crate's account.
+        #[source]
+        source: cvss::Error,
+    },
+    /// The on-disk index was written by another format version.
+    #[error("{path}: index format {found}, this build reads {expected}")]
+    IndexFormatMismatch {
+        /// The index file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The version this build writes.
+        expected: u32,
+    },
+    /// The on-disk index did not decode.
+    #[error("{path}: the index file is corrupt: {source}")]
+    IndexCorrupt {
+        /// The index file.
+        path: PathBuf,
+        /// The decoder's account.
+        #[source]
+        source: serde_json::Error,
+    },
+}
