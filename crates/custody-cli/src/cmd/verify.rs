@@ -89,8 +89,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     report.release.version
                 )),
                 Some(f) => s.push_str(&format!(
-                    "NOT VERIFIED {}: {} check failed: {}",
+                    "NOT VERIFIED {} (bundle {}): {} check failed: {}",
                     used.artifact.display(),
+                    used.bundle.display(),
                     f.name.as_str(),
                     f.detail
                 )),
@@ -104,7 +105,13 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         if out.json {
             // The JSON document already says why; keep stderr to one line for scripts.
             if let Some(f) = report.first_failure() {
-                eprintln!("not verified: {}: {}", f.name.as_str(), f.detail);
+                eprintln!(
+                    "not verified: {} (bundle {}): {}: {}",
+                    used.artifact.display(),
+                    used.bundle.display(),
+                    f.name.as_str(),
+                    f.detail
+                );
             }
         }
         Ok(ExitCode::from(EXIT_FAILED))

@@ -1,0 +1,152 @@
+//! A supplier project in a temp dir, and the `custody` binary run against it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const PASS: &str = "correct horse battery staple";
+
+pub fn custody() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custody"));
+    c.env_remove("CUSTODY_PASSPHRASE_FILE");
+    c.env("CUSTODY_PASSPHRASE", PASS);
+    c
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub struct Project {
+    pub tmp: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+impl Project {
+    /// A git repo with an `origin`, `custody init` done and committed.
+    pub fn new(algorithm: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let dir = dir.as_path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        git(
+            dir,
+            &[
+                "remote",
+                "add",
+                "origin",
+                "https://example.com/acme/app.git",
+            ],
+        );
+        std::fs::create_dir_all(dir.join("dist")).unwrap();
+        std::fs::write(dir.join(".gitignore"), "dist/\n").unwrap();
+        let p = Self { tmp };
+        let r = p.run(&[
+            "init",
+            "--algorithm",
+            algorithm,
+            "--builder-id",
+            "https://example.com/ci@v1",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", "init"]);
+        p
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        custody()
+            .current_dir(self.dir())
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    }
+
+    pub fn artifact(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let p = self.dir().join("dist").join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    pub fn site(&self) -> PathBuf {
+        self.dir().join("site")
+    }
+
+    pub fn release_dir(&self, product: &str, version: &str) -> PathBuf {
+        self.site().join("releases").join(product).join(version)
+    }
+
+    /// Release two artifacts as app 1.4.2.
+    pub fn release(&self) -> PathBuf {
+        self.artifact("app-1.4.2.tar.gz", b"tarball bytes");
+        self.artifact("app-1.4.2.zip", b"zip bytes");
+        let r = self.run(&[
+            "release",
+            "dist/app-1.4.2.tar.gz",
+            "dist/app-1.4.2.zip",
+            "--product",
+            "app",
+            "--version",
+            "1.4.2",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        self.release_dir("app", "1.4.2")
+    }
+
+    /// `custody verify` with the site's trust files and extra args.
+    pub fn verify(&self, artifact: &Path, extra: &[&str]) -> Run {
+        let trust = self.site().join("trusted_root.json");
+        let policy = self.site().join("custody-policy.json");
+        let mut args: Vec<&str> = vec!["verify"];
+        args.push(artifact.to_str().unwrap());
+        args.extend([
+            "--trust",
+            trust.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ]);
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    pub fn public_key_pem(&self) -> PathBuf {
+        self.dir().join(".custody/release.key.pub")
+    }
+}

@@ -1,0 +1,336 @@
+//! The supplier's release and the customer's verification, end to end through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Project, git};
+
+#[test]
+fn release_then_verify_every_artifact_with_both_algorithms() {
+    for alg in ["ed25519", "ecdsa-p256"] {
+        let p = Project::new(alg);
+        let dir = p.release();
+        for name in ["app-1.4.2.tar.gz", "app-1.4.2.zip"] {
+            let r = p.verify(&dir.join(name), &[]);
+            assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+            assert!(r.stdout.contains("VERIFIED"), "{}", r.stdout);
+            for check in ["bundle", "signature", "subject", "provenance", "manifest"] {
+                assert!(
+                    r.stdout.contains(&format!("PASS  {check}")),
+                    "{check}: {}",
+                    r.stdout
+                );
+            }
+        }
+        let r = p.verify(
+            &dir.join("app-1.4.2.zip"),
+            &[
+                "--version",
+                "1.4.2",
+                "--source-ref",
+                "main",
+                "--product",
+                "app",
+                "--json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v = r.json();
+        assert_eq!(v["verified"], true);
+        assert_eq!(
+            v["release"]["repository"],
+            "https://example.com/acme/app.git"
+        );
+        assert_eq!(v["release"]["builder"], "https://example.com/ci@v1");
+        assert_eq!(v["release"]["git_ref"], "refs/heads/main");
+        assert_eq!(v["checks"].as_array().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn site_layout_is_complete() {
+    let p = Project::new("ed25519");
+    let dir = p.release();
+    for f in [
+        "app-1.4.2.tar.gz",
+        "app-1.4.2.tar.gz.sigstore.json",
+        "app-1.4.2.zip",
+        "app-1.4.2.zip.sigstore.json",
+        "provenance.sigstore.json",
+        "manifest.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    for f in ["trusted_root.json", "custody-policy.json", "index.html"] {
+        assert!(p.site().join(f).is_file(), "{f} missing");
+    }
+    let index = std::fs::read_to_string(p.site().join("index.html")).unwrap();
+    assert!(index.contains("releases/app/1.4.2/app-1.4.2.tar.gz"));
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.site().join("trusted_root.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        root["mediaType"],
+        "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+    );
+    // No staging leftovers are visible to customers.
+    let product_dir = p.site().join("releases/app");
+    let names: Vec<_> = std::fs::read_dir(product_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("1.4.2")]);
+}
+
+#[test]
+fn provenance_records_source_builder_and_times() {
+    let p = Project::new("ed25519");
+    let dir = p.release();
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("provenance.sigstore.json")).unwrap())
+            .unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let stmt: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(stmt["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(stmt["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(stmt["subject"].as_array().unwrap().len(), 2);
+    let pred = &stmt["predicate"];
+    let dep = &pred["buildDefinition"]["resolvedDependencies"][0];
+    assert_eq!(
+        dep["uri"],
+        "git+https://example.com/acme/app.git@refs/heads/main"
+    );
+    assert_eq!(dep["digest"]["gitCommit"].as_str().unwrap().len(), 40);
+    assert_eq!(dep["annotations"]["treeClean"], true);
+    assert_eq!(
+        pred["buildDefinition"]["internalParameters"]["allowDirty"],
+        false
+    );
+    assert_eq!(
+        pred["runDetails"]["builder"]["id"],
+        "https://example.com/ci@v1"
+    );
+    assert!(pred["runDetails"]["metadata"]["startedOn"].is_string());
+    assert!(pred["runDetails"]["metadata"]["finishedOn"].is_string());
+    for s in stmt["subject"].as_array().unwrap() {
+        assert_eq!(s["digest"]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(s["digest"]["sha512"].as_str().unwrap().len(), 128);
+    }
+}
+
+#[test]
+fn published_versions_are_immutable() {
+    let p = Project::new("ed25519");
+    let dir = p.release();
+    let before = std::fs::read(dir.join("app-1.4.2.tar.gz.sigstore.json")).unwrap();
+    p.artifact("app-1.4.2.tar.gz", b"different bytes");
+    let r = p.run(&[
+        "release",
+        "dist/app-1.4.2.tar.gz",
+        "--product",
+        "app",
+        "--version",
+        "1.4.2",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("already published"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(dir.join("app-1.4.2.tar.gz.sigstore.json")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read(dir.join("app-1.4.2.tar.gz")).unwrap(),
+        b"tarball bytes"
+    );
+}
+
+#[test]
+fn dirty_tree_is_refused_unless_allowed_and_then_recorded() {
+    let p = Project::new("ed25519");
+    std::fs::write(p.dir().join("uncommitted.rs"), "fn main() {}").unwrap();
+    p.artifact("a.bin", b"a");
+    let r = p.run(&[
+        "release",
+        "dist/a.bin",
+        "--product",
+        "app",
+        "--version",
+        "2.0.0",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("uncommitted changes") && r.stderr.contains("uncommitted.rs"),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.release_dir("app", "2.0.0").exists());
+
+    let r = p.run(&[
+        "release",
+        "dist/a.bin",
+        "--product",
+        "app",
+        "--version",
+        "2.0.0",
+        "--allow-dirty",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["source_clean"], false);
+    let bundle = std::fs::read_to_string(
+        p.release_dir("app", "2.0.0")
+            .join("provenance.sigstore.json"),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let stmt: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        stmt["predicate"]["buildDefinition"]["internalParameters"]["allowDirty"],
+        true
+    );
+    assert_eq!(
+        stmt["predicate"]["buildDefinition"]["resolvedDependencies"][0]["annotations"]["treeClean"],
+        false
+    );
+}
+
+#[test]
+fn release_outside_git_is_refused_with_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = common::custody()
+        .current_dir(tmp.path())
+        .args(["init"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    std::fs::write(tmp.path().join("a"), b"a").unwrap();
+    let r = common::custody()
+        .current_dir(tmp.path())
+        .args(["release", "a", "--product", "p", "--version", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("not inside a git repository"));
+}
+
+#[test]
+fn key_is_encrypted_and_wrong_passphrase_is_refused() {
+    let p = Project::new("ed25519");
+    let key = std::fs::read_to_string(p.dir().join(".custody/release.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(p.dir().join(".custody/release.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "key readable by others: {mode:o}");
+    }
+    p.artifact("a.bin", b"a");
+    let r = common::custody()
+        .current_dir(p.dir())
+        .env("CUSTODY_PASSPHRASE", "wrong")
+        .args([
+            "release",
+            "dist/a.bin",
+            "--product",
+            "app",
+            "--version",
+            "3.0.0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("wrong passphrase"));
+    assert!(!p.release_dir("app", "3.0.0").exists());
+    // With no passphrase and no terminal, the error says how to give one.
+    let r = common::custody()
+        .current_dir(p.dir())
+        .env_remove("CUSTODY_PASSPHRASE")
+        .stdin(std::process::Stdio::null())
+        .args([
+            "release",
+            "dist/a.bin",
+            "--product",
+            "app",
+            "--version",
+            "3.0.0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("CUSTODY_PASSPHRASE"));
+}
+
+#[test]
+fn unencrypted_key_needs_the_explicit_flag_and_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    git(tmp.path(), &["init", "-q"]);
+    let r = common::custody()
+        .current_dir(tmp.path())
+        .env_remove("CUSTODY_PASSPHRASE")
+        .args(["init", "--insecure-unencrypted-key"])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("UNENCRYPTED"));
+    git(tmp.path(), &["add", "-A"]);
+    git(tmp.path(), &["commit", "-q", "-m", "init"]);
+    std::fs::create_dir_all(tmp.path().join("out")).unwrap();
+    std::fs::write(tmp.path().join("out/a"), b"a").unwrap();
+    let release = |extra: &[&str]| {
+        let mut c = common::custody();
+        c.current_dir(tmp.path()).env_remove("CUSTODY_PASSPHRASE");
+        c.args([
+            "release",
+            "out/a",
+            "--product",
+            "p",
+            "--version",
+            "1",
+            "--allow-dirty",
+        ])
+        .args(extra);
+        c.output().unwrap()
+    };
+    let r = release(&[]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--insecure-unencrypted-key"));
+    let r = release(&["--insecure-unencrypted-key"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("UNENCRYPTED"));
+}
+
+#[test]
+fn bad_names_and_directory_artifacts_are_refused() {
+    let p = Project::new("ed25519");
+    p.artifact("a.bin", b"a");
+    for (product, version) in [
+        ("../evil", "1"),
+        ("app", "../../x"),
+        ("app", ".hidden"),
+        ("", "1"),
+    ] {
+        let r = p.run(&[
+            "release",
+            "dist/a.bin",
+            "--product",
+            product,
+            "--version",
+            version,
+        ]);
+        assert_eq!(r.code, 2, "{product} {version}: {}", r.stderr);
+    }
+    let r = p.run(&["release", "dist", "--product", "app", "--version", "1"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
+    assert!(!p.release_dir("app", "1").exists());
+}
