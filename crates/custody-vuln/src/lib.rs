@@ -54,6 +54,7 @@ pub mod import;
 pub mod index;
 pub mod osv;
 pub mod range;
+pub mod rustsec;
 pub mod severity;
 pub mod version;
 
