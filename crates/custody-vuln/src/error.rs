@@ -122,6 +122,14 @@ pub enum Error {
         #[source]
         source: cvss::Error,
     },
+    /// A database source name must be usable as a file name.
+    #[error(
+        "{name:?} is not a valid source name (letters, digits, '.', '_', '-'; not starting with '.')"
+    )]
+    InvalidSourceName {
+        /// The name given.
+        name: String,
+    },
     /// The on-disk index was written by another format version.
     #[error("{path}: index format {found}, this build reads {expected}")]
     IndexFormatMismatch {

@@ -56,6 +56,7 @@ pub mod osv;
 pub mod range;
 pub mod rustsec;
 pub mod severity;
+pub mod store;
 pub mod version;
 
 pub use ecosystem::Ecosystem;
@@ -66,4 +67,5 @@ pub use index::{
 pub use osv::{Advisory, Affected, Event, Package, Range, RangeKind, Severity};
 pub use range::{CompiledAffected, QueryVersion, UnknownReason, Verdict};
 pub use severity::{Rating, Score, SeverityReport};
+pub use store::{ImportSummary, SourceKind, Store};
 pub use version::{Version, VersionScheme};
