@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Project, Run};
+use common::{Project, Run, payload};
 
 struct Released {
     p: Project,
@@ -67,13 +67,6 @@ fn assert_unreadable(r: &Run, path: &Path, reason: &str) {
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-}
-
-fn payload(v: &serde_json::Value) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
-        .unwrap()
 }
 
 fn set_payload(v: &mut serde_json::Value, bytes: &[u8]) {

@@ -86,14 +86,7 @@ fn site_layout_is_complete() {
 fn provenance_records_source_builder_and_times() {
     let p = Project::new("ed25519");
     let dir = p.release();
-    let bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("provenance.sigstore.json")).unwrap())
-            .unwrap();
-    use base64::Engine as _;
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
-        .unwrap();
-    let stmt: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let stmt = common::statement(&dir.join("provenance.sigstore.json"));
     assert_eq!(stmt["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(stmt["predicateType"], "https://slsa.dev/provenance/v1");
     assert_eq!(stmt["subject"].as_array().unwrap().len(), 2);
@@ -180,17 +173,10 @@ fn dirty_tree_is_refused_unless_allowed_and_then_recorded() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["source_clean"], false);
-    let bundle = std::fs::read_to_string(
-        p.release_dir("app", "2.0.0")
+    let stmt = common::statement(
+        &p.release_dir("app", "2.0.0")
             .join("provenance.sigstore.json"),
-    )
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
-    use base64::Engine as _;
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
-        .unwrap();
-    let stmt: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    );
     assert_eq!(
         stmt["predicate"]["buildDefinition"]["internalParameters"]["allowDirty"],
         true

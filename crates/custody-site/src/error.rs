@@ -54,8 +54,8 @@ pub enum Error {
         /// Why.
         source: custody_crypto::Error,
     },
-    /// Signing failed.
-    #[error("signing: {0}")]
+    /// Building, signing or checking a document failed.
+    #[error("{0}")]
     Attest(#[from] custody_attest::Error),
     /// `git` could not be run or failed.
     #[error("git {args}: {reason}")]

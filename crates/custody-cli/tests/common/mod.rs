@@ -150,3 +150,17 @@ impl Project {
         self.dir().join(".custody/release.key.pub")
     }
 }
+
+/// The in-toto Statement inside a bundle file's DSSE envelope.
+pub fn statement(bundle: &Path) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    serde_json::from_slice(&payload(&v)).unwrap()
+}
+
+/// The decoded DSSE payload of a parsed bundle.
+pub fn payload(bundle: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap()
+}
