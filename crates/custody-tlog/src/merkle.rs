@@ -89,10 +89,11 @@ pub fn empty_tree_hash() -> Hash {
 
 /// Number of hashes stored for a log of `n` records: `n + n/2 + n/4 + …`.
 pub fn stored_hash_count(n: u64) -> u64 {
+    // Saturates instead of wrapping for n beyond 2^63, which no supported tree reaches.
     let mut count = 0u64;
     let mut m = n;
     while m > 0 {
-        count += m;
+        count = count.saturating_add(m);
         m >>= 1;
     }
     count
@@ -102,30 +103,33 @@ pub fn stored_hash_count(n: u64) -> u64 {
 ///
 /// That hash is stored right after the leaf hash of the last record it covers.
 pub fn stored_hash_index(level: u8, n: u64) -> Result<u64, Error> {
-    let last_leaf = n
-        .checked_add(1)
-        .and_then(|m| m.checked_shl(u32::from(level)))
-        .filter(|&m| m <= MAX_TREE_SIZE && level < 63)
-        .ok_or(Error::TreeTooLarge {
-            size: n.saturating_add(1).saturating_mul(1u64 << level.min(63)),
-            max: MAX_TREE_SIZE,
-        })?
-        - 1;
+    let too_large = || Error::TreeTooLarge {
+        size: n.saturating_add(1).saturating_mul(1u64 << level.min(63)),
+        max: MAX_TREE_SIZE,
+    };
+    // (n + 1) · 2^level <= MAX_TREE_SIZE, written so that nothing can overflow.
+    if level >= 63 || n >= MAX_TREE_SIZE >> level {
+        return Err(too_large());
+    }
+    let last_leaf = ((n + 1) << level) - 1;
     Ok(stored_hash_count(last_leaf) + u64::from(level))
 }
 
 /// The inverse of [`stored_hash_index`]: the `(level, n)` of a stored-hash index.
+///
+/// Indexes beyond the largest supported tree give a level above 63, which no reader has.
 pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
     // stored_hash_count(index / 2) <= index, and the true record is at most 64 records later.
     let mut record = index / 2;
-    while stored_hash_count(record + 1) <= index {
+    for _ in 0..128 {
+        if stored_hash_count(record + 1) > index {
+            break;
+        }
         record += 1;
     }
-    let level = index - stored_hash_count(record);
-    // `level` never exceeds the number of trailing one bits of `record` for a valid index,
-    // so it is at most 63.
+    let level = index.saturating_sub(stored_hash_count(record));
     let level = u8::try_from(level).unwrap_or(u8::MAX);
-    (level, record >> level)
+    (level, record.checked_shr(u32::from(level)).unwrap_or(0))
 }
 
 /// Source of stored hashes, by stored-hash index.
@@ -607,7 +611,13 @@ mod tests {
         assert_eq!(stored_hash_index(0, 2).unwrap(), 3);
         assert_eq!(stored_hash_index(2, 0).unwrap(), 6);
         assert!(stored_hash_index(0, MAX_TREE_SIZE).is_err());
+        assert!(stored_hash_index(0, MAX_TREE_SIZE - 1).is_ok());
+        assert!(stored_hash_index(2, 1 << 62).is_err());
         assert!(stored_hash_index(70, 1).is_err());
+        // Nonsense indexes neither panic nor hang.
+        for i in [u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) + 12345] {
+            let _ = split_stored_hash_index(i);
+        }
     }
 
     #[test]

@@ -212,6 +212,7 @@ impl<S: TileStore> Sequencer<S> {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &lock_path)(e)),
         }
+        store.recover()?;
 
         let existing = store.get(CHECKPOINT_PATH)?;
         let (checkpoint, fresh) = match &existing {

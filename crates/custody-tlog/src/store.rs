@@ -23,6 +23,11 @@ pub trait TileStore: Send + Sync {
     /// Creates a file only if it does not exist; returns `false`, leaving the file alone,
     /// if it does. Two writers can never overwrite each other's tiles.
     fn put_if_absent(&self, path: &str, data: &[u8]) -> Result<bool, Error>;
+    /// Cleans up what a crashed writer left behind (temporary files). Only the single
+    /// writer calls this, after taking its lock; others' writes may be in flight otherwise.
+    fn recover(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 impl<S: TileStore + ?Sized> TileStore for &S {
@@ -35,6 +40,9 @@ impl<S: TileStore + ?Sized> TileStore for &S {
     fn put_if_absent(&self, path: &str, data: &[u8]) -> Result<bool, Error> {
         (**self).put_if_absent(path, data)
     }
+    fn recover(&self) -> Result<(), Error> {
+        (**self).recover()
+    }
 }
 
 impl<S: TileStore + ?Sized> TileStore for std::sync::Arc<S> {
@@ -46,6 +54,9 @@ impl<S: TileStore + ?Sized> TileStore for std::sync::Arc<S> {
     }
     fn put_if_absent(&self, path: &str, data: &[u8]) -> Result<bool, Error> {
         (**self).put_if_absent(path, data)
+    }
+    fn recover(&self) -> Result<(), Error> {
+        (**self).recover()
     }
 }
 
@@ -223,18 +234,25 @@ impl DirStore {
         Ok(())
     }
 
-    /// Writes `data` to a fresh fsynced temporary file next to `target`.
+    /// Writes `data` to a fresh fsynced temporary file in `<root>/.tmp`, on the same file
+    /// system as its target so that rename and link stay atomic.
     fn write_temp(&self, target: &Path, data: &[u8]) -> Result<PathBuf, Error> {
         let dir = target.parent().unwrap_or(&self.root);
         self.ensure_dir(dir)?;
+        let tmp_dir = self.root.join(TEMP_DIR);
+        self.ensure_dir(&tmp_dir)?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
+        let tmp = tmp_dir.join(format!("{}-{n}", std::process::id()));
         let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
         f.write_all(data).map_err(io("write", &tmp))?;
         f.sync_all().map_err(io("fsync", &tmp))?;
         Ok(tmp)
     }
 }
+
+/// Where [`DirStore`] stages writes; no store path can name it (components never start
+/// with `.`).
+const TEMP_DIR: &str = ".tmp";
 
 impl TileStore for DirStore {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
@@ -275,6 +293,20 @@ impl TileStore for DirStore {
         fs::remove_file(&tmp).map_err(io("remove", &tmp))?;
         sync_dir(&dir)?;
         Ok(linked)
+    }
+
+    fn recover(&self) -> Result<(), Error> {
+        let tmp_dir = self.root.join(TEMP_DIR);
+        let entries = match fs::read_dir(&tmp_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("read directory", &tmp_dir)(e)),
+        };
+        for e in entries {
+            let p = e.map_err(io("read directory", &tmp_dir))?.path();
+            fs::remove_file(&p).map_err(io("remove", &p))?;
+        }
+        Ok(())
     }
 }
 
@@ -333,20 +365,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::open(dir.path().join("log")).unwrap();
         exercise(&store);
-        let mut stack = vec![store.root().to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                assert!(
-                    !e.file_name().to_string_lossy().starts_with(".tmp"),
-                    "{:?}",
-                    e.path()
-                );
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
-                }
-            }
-        }
+        let tmp = store.root().join(TEMP_DIR);
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+        // A crashed writer's leftovers go on recovery.
+        fs::write(tmp.join("123-4"), b"half").unwrap();
+        store.recover().unwrap();
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+        // Only the files written are visible: the checkpoint and the tile directory.
+        let mut names: Vec<String> = fs::read_dir(store.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".tmp", "checkpoint", "tile"]);
     }
 
     #[test]

@@ -441,11 +441,8 @@ impl<R: TileReader> HashReader for TileHashReader<R> {
         let mut out = Vec::with_capacity(indexes.len());
         for &i in indexes {
             let (level, n) = split_stored_hash_index(i);
-            let covered = n
-                .checked_add(1)
-                .and_then(|m| m.checked_shl(u32::from(level)))
-                .filter(|_| level < 63);
-            if covered.is_none_or(|c| c > self.size) {
+            // The hash exists iff (n + 1) · 2^level <= size, checked without overflow.
+            if level >= 64 || n >= self.size >> level {
                 return Err(Error::HashNotAvailable { index: i });
             }
             let tile_level = level / TILE_HEIGHT as u8;
@@ -861,6 +858,12 @@ mod tests {
         let mut tiles = MemTiles(HashMap::new());
         let r = TileHashReader::new(3, &tiles);
         assert!(matches!(tree_hash(3, &r), Err(Error::TileMissing { .. })));
+        for bad in [u64::MAX, 1 << 63, 5, 4] {
+            assert!(matches!(
+                r.read_hashes(&[bad]),
+                Err(Error::HashNotAvailable { .. })
+            ));
+        }
         assert!(matches!(
             tree_hash(4, &r),
             Err(Error::HashNotAvailable { .. })
