@@ -294,6 +294,24 @@ pub enum Error {
         verified: usize,
     },
 
+    /// An add-checkpoint request built on a size other than the witness's latest
+    /// (c2sp.org/tlog-witness: answered with 409 Conflict and the witness's size).
+    #[error("request is based on size {claimed}, the witness has cosigned size {witness}")]
+    WitnessOldSize {
+        /// Size the witness last cosigned.
+        witness: u64,
+        /// Size the request claims.
+        claimed: u64,
+    },
+    /// A malformed add-checkpoint request body.
+    #[error("add-checkpoint request line {line}: {rule}")]
+    BadWitnessRequest {
+        /// 1-based line number.
+        line: usize,
+        /// The rule broken.
+        rule: &'static str,
+    },
+
     // ---- tlog-proof (c2sp.org/tlog-proof) ----
     /// A tlog-proof file that breaks the format.
     #[error("tlog-proof line {line}: {rule}")]

@@ -7,6 +7,7 @@
 //!   prove from tiles, and [`TiledTree`], the right edge a sequencer keeps in memory.
 //! - [`note`] and [`checkpoint`]: c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature
 //!   (witness cosignatures) and tlog-proof files.
+//! - [`witness`]: c2sp.org/tlog-witness `add-checkpoint` requests and the witness's decision.
 //!
 //! - [`store`]: [`TileStore`] (get, put, put-if-absent), with [`MemoryStore`] and
 //!   [`DirStore`] (temp file, fsync, rename or link, fsync of the directory).
@@ -64,6 +65,7 @@ pub mod note;
 pub mod sequencer;
 pub mod store;
 pub mod tile;
+pub mod witness;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint, TlogProof, WitnessPolicy};
 pub use error::Error;
@@ -85,3 +87,4 @@ pub use tile::{
     TileHashReader, TileReader, TiledTree, encode_entry, new_entry_bundles, new_tiles,
     partial_tiles,
 };
+pub use witness::{AddCheckpointRequest, WitnessedLog};

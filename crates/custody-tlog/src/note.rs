@@ -503,10 +503,22 @@ impl NoteSigner {
     /// Signs `note`'s text and appends the signature line. For a cosignature/v1 key,
     /// `timestamp` (seconds since the epoch) is required and bound into the signature.
     pub fn sign(&self, note: &mut Note, timestamp: Option<u64>) -> Result<(), Error> {
+        let sig = self.signature_for(&note.text, timestamp)?;
+        note.push_signature(sig);
+        Ok(())
+    }
+
+    /// The signature line this key makes over `text` (see [`NoteSigner::sign`]).
+    pub fn signature_for(
+        &self,
+        text: &str,
+        timestamp: Option<u64>,
+    ) -> Result<NoteSignature, Error> {
+        check_text(text)?;
         let signature = match (self.verifier.signature_type, timestamp) {
-            (SignatureType::Ed25519, _) => self.key.sign(note.text.as_bytes()).to_bytes().to_vec(),
+            (SignatureType::Ed25519, _) => self.key.sign(text.as_bytes()).to_bytes().to_vec(),
             (SignatureType::CosignatureV1, Some(t)) => {
-                let s = self.key.sign(&cosigned_message(t, note.text.as_bytes()));
+                let s = self.key.sign(&cosigned_message(t, text.as_bytes()));
                 let mut out = t.to_be_bytes().to_vec();
                 out.extend_from_slice(&s.to_bytes());
                 out
@@ -518,12 +530,11 @@ impl NoteSigner {
                 });
             }
         };
-        note.push_signature(NoteSignature {
+        Ok(NoteSignature {
             name: self.verifier.name.clone(),
             key_id: self.verifier.key_id,
             signature,
-        });
-        Ok(())
+        })
     }
 }
 
