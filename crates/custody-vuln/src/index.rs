@@ -148,6 +148,9 @@ struct Entry {
     digest: Option<String>,
     compiled: Vec<CompiledAffected>,
     informational: Option<String>,
+    /// Scored once at insertion: top-level, then per `affected[]` entry.
+    severity: SeverityReport,
+    affected_severity: Vec<SeverityReport>,
 }
 
 type Key = (Ecosystem, String);
@@ -200,15 +203,22 @@ impl Index {
             if let Some(package) = &affected.package {
                 let ecosystem = package.ecosystem();
                 let name = ecosystem.normalise_name(&package.name);
-                let list = self.by_package.entry((ecosystem, name)).or_default();
-                if !list.contains(&(slot, i)) {
-                    list.push((slot, i));
-                }
+                // `slot` is new, so the pair cannot be listed yet.
+                self.by_package
+                    .entry((ecosystem, name))
+                    .or_default()
+                    .push((slot, i));
             }
         }
         self.by_id.insert(advisory.id.clone(), slot);
         self.entries.push(Some(Entry {
             informational: advisory.informational().map(str::to_owned),
+            severity: SeverityReport::from_entries(&advisory.severity),
+            affected_severity: advisory
+                .affected
+                .iter()
+                .map(|a| SeverityReport::from_entries(&a.severity))
+                .collect(),
             advisory,
             source: source.to_owned(),
             digest,
@@ -273,7 +283,9 @@ impl Index {
                 continue;
             }
             let verdict = entry.compiled[i].evaluate(&mut q);
-            match hits.iter_mut().find(|(s, _, _)| *s == slot) {
+            // An advisory's entries sit next to each other in `candidates`
+            // (inserted together), so only the last hit can be the same one.
+            match hits.last_mut().filter(|(s, _, _)| *s == slot) {
                 Some((_, v, list)) => {
                     list.push(i);
                     if rank(&verdict) > rank(v) {
@@ -296,6 +308,9 @@ impl Index {
     /// Union-find over the advisories' id sets: two advisories sharing any id
     /// (own id or alias) are one vulnerability.
     fn group(&self, hits: &[(usize, Verdict, Vec<usize>)]) -> Vec<Vec<usize>> {
+        if hits.len() == 1 {
+            return vec![vec![0]];
+        }
         let mut parent: Vec<usize> = (0..hits.len()).collect();
         fn find(parent: &mut [usize], mut x: usize) -> usize {
             while parent[x] != x {
@@ -390,13 +405,9 @@ impl Index {
             FindingStatus::Unknown { reason }
         };
 
-        let severity = SeverityReport::from_entries(entries.iter().flat_map(|(e, _, affected)| {
-            e.advisory.severity.iter().chain(
-                affected
-                    .iter()
-                    .filter_map(|&i| e.advisory.affected.get(i))
-                    .flat_map(|a| a.severity.iter()),
-            )
+        let severity = SeverityReport::merge(entries.iter().flat_map(|(e, _, affected)| {
+            std::iter::once(&e.severity)
+                .chain(affected.iter().filter_map(|&i| e.affected_severity.get(i)))
         }));
 
         let compiled: Vec<&CompiledAffected> = entries

@@ -107,7 +107,9 @@ enum CompiledRange {
 pub struct CompiledAffected {
     scheme: Option<VersionScheme>,
     ranges: Vec<CompiledRange>,
-    versions: Vec<(String, Option<Version>)>,
+    versions: Vec<String>,
+    /// The listed versions that parse, sorted, for binary search.
+    versions_parsed: Vec<Version>,
     fixed: Vec<(String, Option<Version>)>,
     ecosystem: String,
 }
@@ -243,15 +245,20 @@ impl CompiledAffected {
                 }
             })
             .collect();
-        let versions = affected
-            .versions
-            .iter()
-            .map(|v| (v.clone(), scheme.and_then(|s| s.parse(v).ok())))
-            .collect();
+        let mut versions_parsed: Vec<Version> = match scheme {
+            Some(s) => affected
+                .versions
+                .iter()
+                .filter_map(|v| s.parse(v).ok())
+                .collect(),
+            None => Vec::new(),
+        };
+        versions_parsed.sort_by(|a, b| a.compare(b).unwrap_or(Ordering::Equal));
         Self {
             scheme,
             ranges,
-            versions,
+            versions: affected.versions.clone(),
+            versions_parsed,
             fixed,
             ecosystem: ecosystem.as_str().to_owned(),
         }
@@ -321,7 +328,7 @@ impl CompiledAffected {
         if self.versions.is_empty() {
             return false;
         }
-        if self.versions.iter().any(|(s, _)| s == q.raw()) {
+        if self.versions.iter().any(|s| s == q.raw()) {
             return true;
         }
         let Some(scheme) = self.scheme else {
@@ -330,10 +337,9 @@ impl CompiledAffected {
         let Ok(v) = q.get(scheme) else {
             return false;
         };
-        self.versions.iter().any(|(_, p)| {
-            p.as_ref()
-                .is_some_and(|p| p.compare(v) == Some(Ordering::Equal))
-        })
+        self.versions_parsed
+            .binary_search_by(|p| p.compare(v).unwrap_or(Ordering::Less))
+            .is_ok()
     }
 
     /// The ecosystem as the advisory spells it (without release suffix).

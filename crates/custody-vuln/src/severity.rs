@@ -89,6 +89,12 @@ impl Score {
     }
 }
 
+fn best(all: &[Score]) -> Option<Score> {
+    all.iter()
+        .max_by(|a, b| a.version.cmp(&b.version).then(a.score.total_cmp(&b.score)))
+        .cloned()
+}
+
 fn rating_of(version: CvssVersion, score: f64, parsed: &cvss::Cvss) -> Rating {
     // CVSS v2 has no official ratings; NVD's bands are the common reading.
     if version == CvssVersion::V2 {
@@ -141,6 +147,30 @@ impl SeverityReport {
             .cloned();
         Self {
             score,
+            all,
+            invalid,
+        }
+    }
+
+    /// Combines reports (of the advisories grouped in one finding), choosing
+    /// the score again over all of them.
+    pub fn merge<'a>(reports: impl IntoIterator<Item = &'a SeverityReport>) -> Self {
+        let mut all: Vec<Score> = Vec::new();
+        let mut invalid = Vec::new();
+        for r in reports {
+            for s in &r.all {
+                if !all.contains(s) {
+                    all.push(s.clone());
+                }
+            }
+            for i in &r.invalid {
+                if !invalid.contains(i) {
+                    invalid.push(i.clone());
+                }
+            }
+        }
+        Self {
+            score: best(&all),
             all,
             invalid,
         }
