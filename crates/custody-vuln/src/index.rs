@@ -15,6 +15,7 @@ use crate::ecosystem::Ecosystem;
 use crate::osv::Advisory;
 use crate::range::{CompiledAffected, QueryVersion, UnknownReason, Verdict};
 use crate::severity::SeverityReport;
+use crate::version::{Version, sort_by_cmp};
 
 /// A package to check: what an SBOM component or lockfile entry says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -414,7 +415,7 @@ impl Index {
             .iter()
             .flat_map(|(e, _, affected)| affected.iter().filter_map(|&i| e.compiled.get(i)))
             .collect();
-        let mut fixed: Vec<(&str, Option<&crate::Version>)> = Vec::new();
+        let mut fixed: Vec<(&str, Option<&Version>)> = Vec::new();
         for c in &compiled {
             for (text, parsed) in c.fixed_versions() {
                 if !fixed.iter().any(|(t, _)| *t == text) {
@@ -422,10 +423,13 @@ impl Index {
                 }
             }
         }
-        fixed.sort_by(|(ta, a), (tb, b)| match (a, b) {
-            (Some(a), Some(b)) => a.compare(b).unwrap_or(Ordering::Equal).then(ta.cmp(tb)),
-            _ => ta.cmp(tb),
-        });
+        let fixed = sort_by_cmp(
+            fixed,
+            &|(ta, a): &(&str, Option<&Version>), (tb, b)| match (a, b) {
+                (Some(a), Some(b)) => a.compare(b).unwrap_or(Ordering::Equal).then(ta.cmp(tb)),
+                _ => ta.cmp(tb),
+            },
+        );
         let smallest_fix = smallest_fix(&fixed, &compiled, q);
 
         Finding {
@@ -454,7 +458,7 @@ impl Index {
 /// fix on another branch (1.2.5 for 1.2.x while 1.3.0 is still affected)
 /// is skipped for the next one.
 fn smallest_fix(
-    fixed: &[(&str, Option<&crate::Version>)],
+    fixed: &[(&str, Option<&Version>)],
     compiled: &[&CompiledAffected],
     q: &mut QueryVersion<'_>,
 ) -> Option<String> {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::ecosystem::Ecosystem;
 use crate::osv::{Affected, Event, RangeKind};
-use crate::version::{Version, VersionScheme};
+use crate::version::{Version, VersionScheme, sort_by_cmp};
 
 /// The outcome of asking whether a version is affected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,7 +32,7 @@ pub enum Verdict {
 
 /// Why a verdict is unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum UnknownReason {
     /// The scanned package's version does not parse under the scheme.
@@ -61,7 +61,7 @@ pub enum UnknownReason {
     /// A range type other than SEMVER, ECOSYSTEM or GIT.
     UnsupportedRangeType {
         /// The type.
-        kind: String,
+        range_type: String,
     },
     /// OSV requires at least one `introduced` event per range.
     RangeWithoutIntroduced,
@@ -167,7 +167,9 @@ fn scheme_for(
                     ecosystem: ecosystem.as_str().to_owned(),
                 })
         }
-        RangeKind::Other(k) => Err(UnknownReason::UnsupportedRangeType { kind: k.clone() }),
+        RangeKind::Other(k) => Err(UnknownReason::UnsupportedRangeType {
+            range_type: k.clone(),
+        }),
     }
 }
 
@@ -237,7 +239,8 @@ impl CompiledAffected {
                 if !events.iter().any(|(k, _)| *k == Kind::Introduced) {
                     return CompiledRange::Undecidable(UnknownReason::RangeWithoutIntroduced);
                 }
-                events.sort_by(|(ka, a), (kb, b)| cmp_bound(a, b).then(ka.cmp(kb)));
+                let events =
+                    sort_by_cmp(events, &|(ka, a), (kb, b)| cmp_bound(a, b).then(ka.cmp(kb)));
                 CompiledRange::Ordered {
                     scheme,
                     events,
@@ -337,9 +340,14 @@ impl CompiledAffected {
         let Ok(v) = q.get(scheme) else {
             return false;
         };
-        self.versions_parsed
-            .binary_search_by(|p| p.compare(v).unwrap_or(Ordering::Less))
-            .is_ok()
+        let equal = |p: &Version| p.compare(v) == Some(Ordering::Equal);
+        if scheme.is_total_order() {
+            self.versions_parsed
+                .binary_search_by(|p| p.compare(v).unwrap_or(Ordering::Less))
+                .is_ok()
+        } else {
+            self.versions_parsed.iter().any(equal)
+        }
     }
 
     /// The ecosystem as the advisory spells it (without release suffix).

@@ -1,6 +1,6 @@
 //! Version parsers of every scheme: no panics, and where two versions parse
-//! their order is a consistent total order (antisymmetric, reflexive,
-//! transitive over three inputs).
+//! their order is consistent: antisymmetric and reflexive everywhere, and
+//! transitive over three inputs for every scheme whose order is total.
 #![no_main]
 
 use std::cmp::Ordering;
@@ -28,6 +28,10 @@ fuzz_target!(|input: (u8, &str, &str, &str)| {
     let ba = b.compare(&a).expect("same scheme");
     assert_eq!(ab, ba.reverse());
     assert_eq!(a.compare(&a), Some(Ordering::Equal));
+    // Maven's published order is not transitive; see `is_total_order`.
+    if !scheme.is_total_order() {
+        return;
+    }
     let bc = b.compare(&c).expect("same scheme");
     let ac = a.compare(&c).expect("same scheme");
     if ab != Ordering::Greater && bc != Ordering::Greater {

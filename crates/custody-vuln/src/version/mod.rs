@@ -156,6 +156,41 @@ impl fmt::Display for Version {
     }
 }
 
+impl VersionScheme {
+    /// Whether this scheme's order is a total order on every input. Maven's
+    /// published order is not (its padding rules make `1-1 < 1.0.b1 < 1 <
+    /// 1-1` a cycle), so code that sorts or bisects must not rely on it.
+    pub fn is_total_order(self) -> bool {
+        self != Self::Maven
+    }
+}
+
+/// A stable merge sort that never panics, whatever `cmp` returns. The
+/// standard library's sorts may panic on a comparison that is not a total
+/// order, and version orders come from outside (Maven's is not total).
+pub(crate) fn sort_by_cmp<T>(items: Vec<T>, cmp: &impl Fn(&T, &T) -> Ordering) -> Vec<T> {
+    if items.len() <= 1 {
+        return items;
+    }
+    let mut left = items;
+    let right = left.split_off(left.len() / 2);
+    let left = sort_by_cmp(left, cmp);
+    let right = sort_by_cmp(right, cmp);
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut l = left.into_iter().peekable();
+    let mut r = right.into_iter().peekable();
+    loop {
+        let take_right = match (l.peek(), r.peek()) {
+            (Some(a), Some(b)) => cmp(b, a) == Ordering::Less,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => break,
+        };
+        out.extend(if take_right { r.next() } else { l.next() });
+    }
+    out
+}
+
 /// SemVer 2.0, strict as crates.io is; a leading `v` or `=` is tolerated
 /// because npm's `semver.valid()` accepts both and lockfiles carry them.
 pub fn parse_semver(s: &str) -> Result<semver::Version, Error> {
@@ -239,6 +274,23 @@ mod tests {
         let a = VersionScheme::SemVer.parse("1.0.0").unwrap();
         let b = VersionScheme::Pep440.parse("1.0.0").unwrap();
         assert_eq!(a.compare(&b), None);
+    }
+
+    #[test]
+    fn merge_sort_survives_an_inconsistent_comparison() {
+        let sorted = sort_by_cmp((0..100).collect(), &|a: &i32, b: &i32| a.cmp(b));
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        let reversed = sort_by_cmp((0..100).collect(), &|a: &i32, b: &i32| b.cmp(a));
+        assert_eq!(reversed[0], 99);
+        // A comparison that is not an order at all: no panic, nothing lost.
+        let chaos = sort_by_cmp((0..1000).collect(), &|a: &i32, b: &i32| {
+            if (a ^ b) % 3 == 0 {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        });
+        assert_eq!(chaos.len(), 1000);
     }
 
     #[test]
