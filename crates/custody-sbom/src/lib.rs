@@ -1,0 +1,216 @@
+//! Software bills of materials: lockfiles in, a component graph in the middle, CycloneDX 1.6 /
+//! 1.5 and SPDX 2.3 JSON out, and those two formats read back in.
+//!
+//! # Design
+//! - **Readers** ([`parse_cargo_lock`], [`parse_package_lock`]) are pure functions over bytes: they
+//!   need no package manager and do no I/O. [`read_lockfile`] and [`read_dir`] are the thin file
+//!   edge. Every input is size-limited ([`Limits`]), and every error names the file and line.
+//! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
+//!   [`Scope`] and [`Source`] (registry, git or path), and the dependency edges. The vulnerability
+//!   scanner takes `(ecosystem, name, version, purl)` from it.
+//! - **Writers** ([`to_cyclonedx`], [`to_spdx`]) are deterministic: components and edges are
+//!   sorted and the timestamp comes from the caller, so the same graph always gives the same bytes.
+//! - **The SBOM reader** ([`parse_sbom`]) reads either format back into a graph, for `sbom diff`,
+//!   the scanner and a customer's own SBOMs.
+//!
+//! # Example
+//! ```
+//! use custody_sbom::{CycloneDxVersion, Limits, Metadata, parse_cargo_lock, parse_sbom, to_cyclonedx};
+//!
+//! let lock = br#"
+//! version = 4
+//!
+//! [[package]]
+//! name = "app"
+//! version = "0.1.0"
+//! dependencies = ["itoa"]
+//!
+//! [[package]]
+//! name = "itoa"
+//! version = "1.0.15"
+//! source = "registry+https://github.com/rust-lang/crates.io-index"
+//! checksum = "4a5f13b858c8d314ee3e8f639011f7ccefe71f97f96e50151fb991f267928e2c"
+//! "#;
+//! let manifest = custody_sbom::CargoManifest { file: "Cargo.toml", bytes: b"[package]\nname = \"app\"\n" };
+//! let sbom = parse_cargo_lock("Cargo.lock", lock, Some(manifest), &Limits::default())?;
+//! assert_eq!(sbom.primary().map(|c| c.name.as_str()), Some("app"));
+//!
+//! let meta = Metadata::new("2026-01-01T00:00:00Z".parse()?);
+//! let json = to_cyclonedx(&sbom, CycloneDxVersion::V1_6, &meta);
+//! assert!(json.contains("pkg:cargo/itoa@1.0.15"));
+//!
+//! let back = parse_sbom("sbom.cdx.json", json.as_bytes(), &Limits::default())?;
+//! assert_eq!(back.len(), sbom.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cargo;
+mod cyclonedx;
+mod error;
+mod model;
+mod npm;
+pub mod purl;
+mod read;
+mod spdx;
+
+use std::path::{Path, PathBuf};
+
+pub use cargo::{CargoManifest, parse_cargo_lock};
+pub use cyclonedx::{CycloneDxVersion, to_cyclonedx};
+pub use error::{Error, Result};
+pub use model::{
+    Component, ComponentId, Dependency, Ecosystem, Hash, HashAlgorithm, Purl, Sbom, Scope, Source,
+};
+pub use npm::{PackageJson, parse_package_lock};
+pub use read::parse_sbom;
+pub use spdx::to_spdx;
+
+/// Input size limits. Real lockfiles are a few MB at most; the limit keeps a hostile or broken
+/// input from taking the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input file, in bytes.
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+pub(crate) fn check_size(file: &str, len: usize, limits: &Limits) -> Result<()> {
+    let size = len as u64;
+    if size > limits.max_bytes {
+        return Err(Error::TooLarge {
+            file: file.to_owned(),
+            size,
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn to_utf8<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+        file: file.to_owned(),
+        offset: e.valid_up_to(),
+    })
+}
+
+/// Who made the SBOM, and when: the parts of the document that do not come from the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// The document's creation time; the caller's clock, so output is reproducible.
+    pub timestamp: jiff::Timestamp,
+    /// The tool that wrote the document.
+    pub tool_name: String,
+    pub tool_version: String,
+    /// The organisation that made the SBOM (SPDX `Organization:` creator, CycloneDX
+    /// `metadata.supplier`), if given.
+    pub organization: Option<String>,
+    /// The document's name; defaults to the primary component's name.
+    pub name: Option<String>,
+}
+
+impl Metadata {
+    /// Metadata naming this crate as the tool.
+    pub fn new(timestamp: jiff::Timestamp) -> Self {
+        Metadata {
+            timestamp,
+            tool_name: "custody".to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            organization: None,
+            name: None,
+        }
+    }
+}
+
+fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > limits.max_bytes {
+        return Err(Error::TooLarge {
+            file: path.display().to_string(),
+            size: len,
+            limit: limits.max_bytes,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    // The file may have grown since the metadata call.
+    check_size(&path.display().to_string(), bytes.len(), limits)?;
+    Ok(bytes)
+}
+
+fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
+    match std::fs::metadata(path) {
+        Ok(_) => read_limited(path, limits).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Reads one lockfile, chosen by its file name, with its manifest from the same directory when
+/// there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside `package-lock.json`).
+pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file = path.display().to_string();
+    let bytes = read_limited(path, limits)?;
+    match name {
+        "Cargo.lock" => {
+            let manifest_path = dir.join("Cargo.toml");
+            let manifest = read_optional(&manifest_path, limits)?;
+            let manifest_file = manifest_path.display().to_string();
+            let manifest = manifest.as_deref().map(|bytes| CargoManifest {
+                file: &manifest_file,
+                bytes,
+            });
+            parse_cargo_lock(&file, &bytes, manifest, limits)
+        }
+        "package-lock.json" | "npm-shrinkwrap.json" => {
+            let pj_path = dir.join("package.json");
+            let pj = read_optional(&pj_path, limits)?;
+            let pj_file = pj_path.display().to_string();
+            let pj = pj.as_deref().map(|bytes| PackageJson {
+                file: &pj_file,
+                bytes,
+            });
+            parse_package_lock(&file, &bytes, pj, limits)
+        }
+        _ => Err(Error::UnknownLockfile {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+/// The lockfile names [`read_dir`] looks for, in the order it reads them.
+pub const LOCKFILE_NAMES: [&str; 3] = ["Cargo.lock", "package-lock.json", "npm-shrinkwrap.json"];
+
+/// Reads every lockfile in `dir` (not its subdirectories) into one graph. The primary component
+/// is that of the first lockfile in [`LOCKFILE_NAMES`] order that names one.
+pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Sbom> {
+    let found: Vec<PathBuf> = LOCKFILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect();
+    if found.is_empty() {
+        return Err(Error::NoLockfile {
+            dir: dir.to_owned(),
+        });
+    }
+    let mut sbom = Sbom::new();
+    for path in found {
+        sbom.merge(read_lockfile(&path, limits)?);
+    }
+    Ok(sbom)
+}

@@ -1,0 +1,121 @@
+//! Package URLs, built with the `packageurl` crate after the per-type name rules of the purl spec
+//! (PURL-TYPES.rst) that it does not apply itself.
+
+use crate::model::{Ecosystem, Purl};
+
+/// PEP 503 normalised name: lower case, each run of `-`, `_` and `.` becomes one `-`.
+pub fn pep503_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_run = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_run {
+                out.push('-');
+            }
+            in_run = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_run = false;
+        }
+    }
+    out
+}
+
+/// The purl of `name` at `version` in `ecosystem`, with `qualifiers` (key, value).
+///
+/// npm `@scope/name` becomes namespace `@scope` (written `%40scope`), Go module paths split at
+/// the last `/`, PyPI names are PEP 503 normalised.
+pub fn purl(
+    ecosystem: &Ecosystem,
+    name: &str,
+    version: Option<&str>,
+    qualifiers: &[(&str, &str)],
+) -> Result<Purl, packageurl::Error> {
+    let pypi_name;
+    let (namespace, short) = match ecosystem {
+        Ecosystem::Npm | Ecosystem::Go | Ecosystem::Composer => match name.rsplit_once('/') {
+            Some((ns, n)) => (Some(ns), n),
+            None => (None, name),
+        },
+        Ecosystem::PyPi => {
+            pypi_name = pep503_name(name);
+            (None, pypi_name.as_str())
+        }
+        _ => (None, name),
+    };
+    let mut p = packageurl::PackageUrl::new(ecosystem.purl_type(), short)?;
+    if let Some(ns) = namespace {
+        p.with_namespace(ns)?;
+    }
+    if let Some(v) = version {
+        p.with_version(v)?;
+    }
+    for (k, v) in qualifiers {
+        p.add_qualifier(*k, *v)?;
+    }
+    Ok(Purl(p.to_string()))
+}
+
+/// The parts of a purl that the graph keeps: ecosystem, full name (namespace joined back with
+/// `/`), version.
+pub fn parse(purl: &str) -> Result<(Ecosystem, String, Option<String>), packageurl::Error> {
+    let p: packageurl::PackageUrl<'_> = purl.parse()?;
+    let name = match p.namespace() {
+        Some(ns) => format!("{ns}/{}", p.name()),
+        None => p.name().to_owned(),
+    };
+    Ok((
+        Ecosystem::from_purl_type(p.ty()),
+        name,
+        p.version().map(str::to_owned),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_scope_is_percent_encoded_namespace() {
+        let p = purl(&Ecosystem::Npm, "@sindresorhus/slugify", Some("2.2.1"), &[]).unwrap();
+        assert_eq!(p.0, "pkg:npm/%40sindresorhus/slugify@2.2.1");
+        let (eco, name, version) = parse(&p.0).unwrap();
+        assert_eq!(eco, Ecosystem::Npm);
+        assert_eq!(name, "@sindresorhus/slugify");
+        assert_eq!(version.as_deref(), Some("2.2.1"));
+    }
+
+    #[test]
+    fn pypi_names_are_pep503() {
+        assert_eq!(pep503_name("Zope.Interface__x"), "zope-interface-x");
+        let p = purl(&Ecosystem::PyPi, "Flask_SQLAlchemy", Some("3.1.1"), &[]).unwrap();
+        assert_eq!(p.0, "pkg:pypi/flask-sqlalchemy@3.1.1");
+    }
+
+    #[test]
+    fn cargo_with_qualifier() {
+        let p = purl(
+            &Ecosystem::Cargo,
+            "serde",
+            Some("1.0.0"),
+            &[("vcs_url", "git+https://github.com/serde-rs/serde@abc")],
+        )
+        .unwrap();
+        assert_eq!(
+            p.0,
+            "pkg:cargo/serde@1.0.0?vcs_url=git%2Bhttps:%2F%2Fgithub.com%2Fserde-rs%2Fserde%40abc"
+        );
+    }
+
+    #[test]
+    fn go_module_path_splits_at_last_slash() {
+        let p = purl(
+            &Ecosystem::Go,
+            "github.com/gin-gonic/gin",
+            Some("v1.9.1"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.0, "pkg:golang/github.com/gin-gonic/gin@v1.9.1");
+    }
+}
