@@ -24,6 +24,7 @@ mod passphrase;
   custody init                                   # custody.toml, an encrypted key, site/
   custody release dist/app-1.4.2.tar.gz --product app --version 1.4.2
   custody verify app-1.4.2.tar.gz --trust trusted_root.json --policy custody-policy.json
+  custody sbom . -o sbom.cdx.json                # CycloneDX 1.6 from every lockfile here
 
 Exit codes: 0 success or verified; 1 not verified or refused; 2 bad usage or unreadable input.
 Environment: CUSTODY_PASSPHRASE or CUSTODY_PASSPHRASE_FILE supply the key passphrase without a prompt.")]
@@ -45,6 +46,7 @@ enum Command {
     Init(cmd::init::Args),
     Release(cmd::release::Args),
     Verify(cmd::verify::Args),
+    Sbom(cmd::sbom::Args),
     Key(cmd::key::Args),
     Digest(cmd::digest::Args),
 }
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(args, &out),
         Command::Release(args) => cmd::release::run(args, &out),
         Command::Verify(args) => cmd::verify::run(args, &out),
+        Command::Sbom(args) => cmd::sbom::run(args, &out),
         Command::Key(args) => cmd::key::run(args, &out),
         Command::Digest(args) => cmd::digest::run(args, &out),
     };
