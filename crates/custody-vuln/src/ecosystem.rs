@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::version::VersionScheme;
 
@@ -11,7 +11,7 @@ use crate::version::VersionScheme;
 /// A release suffix such as `Debian:11` is dropped here: the index matches a
 /// Debian package against every Debian advisory, and the full string stays in
 /// the advisory for callers that filter by release.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Ecosystem {
     /// `crates.io`
@@ -89,15 +89,30 @@ impl Ecosystem {
     /// side and the scanned side meet on one spelling.
     ///
     /// PyPI: PEP 503 (lowercase, runs of `-`, `_`, `.` become one `-`).
-    /// Packagist and npm names are case-insensitive in practice but their
-    /// registries already force lowercase, so they are only lowercased.
-    /// Everything else is case-sensitive and kept as is.
+    /// Packagist: Composer package names are case-insensitive, lowercased.
+    /// npm is left case-sensitive on purpose: legacy names with capitals
+    /// (`JSONStream`) are different packages from their lowercase twins.
+    /// Everything else (crates.io, Go module paths, Maven coordinates) is
+    /// matched exactly as lockfiles and advisories spell it.
     pub fn normalise_name(&self, name: &str) -> String {
         match self {
             Self::PyPI => pep503_normalise(name),
-            Self::Packagist | Self::Npm => name.trim().to_ascii_lowercase(),
+            Self::Packagist => name.trim().to_ascii_lowercase(),
             _ => name.trim().to_owned(),
         }
+    }
+}
+
+/// Serialized as OSV spells it (`"crates.io"`), so reports read like OSV.
+impl Serialize for Ecosystem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Ecosystem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
     }
 }
 

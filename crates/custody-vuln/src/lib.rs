@@ -14,9 +14,30 @@
 //!   [`Finding`]s, one per vulnerability (aliases grouped transitively).
 //! - [`import`] and [`rustsec`]: reading OSV directories and the RustSec
 //!   database; a malformed advisory is reported and skipped.
+//! - [`store`]: the persistent, incrementally updated advisory index on disk
+//!   (one JSON file per source, change detection by SHA-256).
 //!
+//! # Design
 //! The matching core does no I/O: the index is built from parsed advisories
-//! and answers queries from memory. Reading directories is at the edge.
+//! and answers queries from memory; reading directories and the store sit at
+//! the edge. Every `affected[]` entry is compiled once (event versions parsed
+//! and sorted under the ecosystem's scheme), so a scan parses only the
+//! scanned version, once per scheme. Undecidable questions are "unknown"
+//! findings with a reason; no version order is trusted to be total before
+//! sorting (Maven's is not), so no input can make a sort panic.
+//!
+//! | ecosystem | order | notes |
+//! |---|---|---|
+//! | crates.io, npm | SemVer 2.0 (`semver`) | pre-releases ordered; build metadata ignored |
+//! | Go | SemVer with optional `v` | pseudo-versions, `+incompatible`, `go1.21rc2` for `stdlib` |
+//! | PyPI | PEP 440 (`pep440_rs`) | names normalised per PEP 503 on both sides |
+//! | RubyGems | `Gem::Version` | |
+//! | Maven | the published Version Order Specification | not a total order on odd inputs |
+//! | Packagist | Composer normalisation + PHP `version_compare` | branches (`dev-main`) rejected |
+//! | Debian, Ubuntu | dpkg | epochs, `~` |
+//!
+//! Severity is scored with RustSec's `cvss` crate, whose 3.x releases score
+//! CVSS v2, v3.0, v3.1 and v4.0 vectors.
 //!
 //! # Example
 //! ```

@@ -279,6 +279,23 @@ impl CompiledAffected {
         }
         let mut unknown = None;
         let mut decided_any = !self.versions.is_empty();
+        // A `versions` list settles a version only if that version could
+        // have been recognised in it: when it does not parse, a spelling the
+        // list holds in normal form (`1.0` for `1.0.0`) would go unseen.
+        // Where the ecosystem has no order, text is all the list offers.
+        if let Some(scheme) = self.scheme
+            && decided_any
+        {
+            let raw = q.raw();
+            if let Err(error) = q.get(scheme) {
+                decided_any = false;
+                unknown = Some(UnknownReason::UnparsablePackageVersion {
+                    scheme,
+                    version: raw.to_owned(),
+                    error: error.to_owned(),
+                });
+            }
+        }
         for range in &self.ranges {
             match range {
                 CompiledRange::Git => {}

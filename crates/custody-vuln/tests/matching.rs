@@ -307,3 +307,29 @@ fn full_databases_scan_without_panics() {
     assert!(findings.iter().any(|f| f.is_affected()));
     assert!(findings.iter().any(|f| !f.is_affected()));
 }
+
+#[test]
+fn findings_serialise_to_plain_json() {
+    // RUSTSEC-2016-0001 against openssl 0.8.3, and GO-2020-0001 against an
+    // unparsable version: the JSON a scanner would print.
+    let index = index_of(&["crates.io/RUSTSEC-2016-0001.json", "Go/GO-2020-0001.json"]);
+    let pkgs = [
+        PackageRef::new(Ecosystem::CratesIo, "openssl", "0.8.3")
+            .with_purl("pkg:cargo/openssl@0.8.3"),
+        PackageRef::new(Ecosystem::Go, "github.com/gin-gonic/gin", "master"),
+    ];
+    let json = serde_json::to_value(index.scan(&pkgs, &MatchOptions::default())).unwrap();
+    let v = &json[0];
+    assert_eq!(v["id"], "RUSTSEC-2016-0001");
+    assert_eq!(v["kind"], "vulnerability");
+    assert_eq!(v["status"], "affected");
+    assert_eq!(v["package"]["ecosystem"], "crates.io");
+    assert_eq!(v["package"]["purl"], "pkg:cargo/openssl@0.8.3");
+    assert_eq!(v["severity"]["score"]["rating"], "high");
+    assert_eq!(v["smallest_fix"], "0.9.0");
+    assert_eq!(v["advisories"][0]["source"], "crates.io");
+    let u = &json[1];
+    assert_eq!(u["status"], "unknown");
+    assert_eq!(u["reason"]["kind"], "unparsable_package_version");
+    assert_eq!(u["reason"]["version"], "master");
+}

@@ -280,3 +280,26 @@ fn unknown_range_type_and_ecosystem_are_unknown() {
         }
     ));
 }
+
+#[test]
+fn unparsable_version_against_a_versions_list_is_unknown() {
+    // PYSEC-2020-342 (apache-skywalking) lists ten versions. A version that
+    // is not PEP 440 cannot be compared with them by value: unknown, even
+    // though its text is not in the list.
+    let a = common::advisory("PyPI/vulns/apache-skywalking/PYSEC-2020-342.yaml");
+    let mut listed_only = a.clone();
+    listed_only.affected[0].ranges.clear();
+    assert!(matches!(
+        verdict(
+            &listed_only,
+            "apache-skywalking",
+            "1.0.1-this is not pep440"
+        ),
+        Verdict::Unknown {
+            reason: UnknownReason::UnparsablePackageVersion { .. }
+        }
+    ));
+    // Parsable versions are decided by the list: 1.0.1 listed, 1.0.2 not.
+    assert!(affected(&listed_only, "apache-skywalking", "1.0.1"));
+    assert!(!affected(&listed_only, "apache-skywalking", "1.0.2"));
+}
