@@ -84,7 +84,7 @@ pub use sequencer::{
 pub use store::{DirStore, MemoryStore, StoreTiles, TileStore, put_immutable, read_tile};
 pub use tile::{
     EntryBundle, EntryBundleCoord, MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, Tile, TileCoord,
-    TileHashReader, TileReader, TiledTree, encode_entry, new_entry_bundles, new_tiles,
-    partial_tiles,
+    TileHashReader, TileReader, TiledTree, cache_control, encode_entry, new_entry_bundles,
+    new_tiles, partial_tiles,
 };
 pub use witness::{AddCheckpointRequest, WitnessedLog};

@@ -205,6 +205,19 @@ impl EntryBundleCoord {
     }
 }
 
+/// The `Cache-Control` value to serve a log file with: tiles and entry bundles, partial ones
+/// included, never change once written (c2sp.org/tlog-tiles), while the checkpoint changes with
+/// every batch. `None` for a path that is not part of a log.
+pub fn cache_control(path: &str) -> Option<&'static str> {
+    if path == "checkpoint" {
+        Some("no-cache")
+    } else if TileCoord::parse_path(path).is_ok() || EntryBundleCoord::parse_path(path).is_ok() {
+        Some("public, max-age=31536000, immutable")
+    } else {
+        None
+    }
+}
+
 /// A hash tile: its coordinates and its hashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tile {
@@ -735,6 +748,21 @@ mod tests {
                 max: 65535
             })
         ));
+    }
+
+    #[test]
+    fn cache_headers_follow_mutability() {
+        assert_eq!(cache_control("checkpoint"), Some("no-cache"));
+        assert_eq!(
+            cache_control("tile/0/x001/234.p/5"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(
+            cache_control("tile/entries/000"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(cache_control("tile/0/1"), None);
+        assert_eq!(cache_control("../etc/passwd"), None);
     }
 
     #[test]
