@@ -170,19 +170,31 @@ impl Store {
         dir: &Path,
     ) -> Result<ImportSummary, Error> {
         validate_name(name)?;
-        let previous = self.sources.remove(name);
-        let old: BTreeMap<PathBuf, StoredAdvisory> = previous
+        let mut previous_meta = self.sources.remove(name);
+        let old: BTreeMap<PathBuf, StoredAdvisory> = previous_meta
+            .as_mut()
             .map(|s| {
-                s.advisories
+                std::mem::take(&mut s.advisories)
                     .into_iter()
                     .map(|a| (a.path.clone(), a))
                     .collect()
             })
             .unwrap_or_default();
         let known = |path: &Path, digest: &str| old.get(path).is_some_and(|a| a.digest == digest);
-        let import: Import = match kind {
-            SourceKind::Osv => read_osv_directory_incremental(dir, known)?,
-            SourceKind::RustSec => read_rustsec_directory_incremental(dir, known)?,
+        let import: Result<Import, Error> = match kind {
+            SourceKind::Osv => read_osv_directory_incremental(dir, known),
+            SourceKind::RustSec => read_rustsec_directory_incremental(dir, known),
+        };
+        let import = match import {
+            Ok(i) => i,
+            Err(e) => {
+                // Nothing was written: keep the source as it was.
+                if let Some(mut p) = previous_meta {
+                    p.advisories = old.into_values().collect();
+                    self.sources.insert(name.to_owned(), p);
+                }
+                return Err(e);
+            }
         };
 
         let mut summary = ImportSummary {

@@ -164,3 +164,19 @@ fn full_go_database_reimport_parses_nothing() {
     assert_eq!(second.unchanged, 4291);
     assert!(second.added.is_empty() && second.changed.is_empty());
 }
+
+#[test]
+fn a_failed_reimport_keeps_the_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("go-src");
+    copy_go(&src);
+    let mut store = Store::open(&tmp.path().join("db")).unwrap();
+    store.import("Go", SourceKind::Osv, &src).unwrap();
+    std::fs::remove_dir_all(&src).unwrap();
+    assert!(matches!(
+        store.import("Go", SourceKind::Osv, &src),
+        Err(Error::Io { .. })
+    ));
+    assert_eq!(store.sources()[0].advisories, 4);
+    assert_eq!(store.index().len(), 4);
+}
