@@ -312,6 +312,13 @@ pub enum Error {
         rule: &'static str,
     },
 
+    /// Two checkpoints signed by the log that no consistency proof reconciles.
+    #[error("split view: {}", evidence.reason)]
+    SplitView {
+        /// Both signed checkpoints and the proof that failed.
+        evidence: Box<crate::monitor::SplitViewEvidence>,
+    },
+
     // ---- tlog-proof (c2sp.org/tlog-proof) ----
     /// A tlog-proof file that breaks the format.
     #[error("tlog-proof line {line}: {rule}")]

@@ -7,6 +7,7 @@
 //!   prove from tiles, and [`TiledTree`], the right edge a sequencer keeps in memory.
 //! - [`note`] and [`checkpoint`]: c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature
 //!   (witness cosignatures) and tlog-proof files.
+//! - [`monitor`]: follows a log's checkpoints and reports a split view with its evidence.
 //! - [`witness`]: c2sp.org/tlog-witness `add-checkpoint` requests and the witness's decision.
 //!
 //! - [`store`]: [`TileStore`] (get, put, put-if-absent), with [`MemoryStore`] and
@@ -61,6 +62,7 @@
 pub mod checkpoint;
 mod error;
 pub mod merkle;
+pub mod monitor;
 pub mod note;
 pub mod sequencer;
 pub mod store;
@@ -74,6 +76,7 @@ pub use merkle::{
     prove_record, prove_tree, record_hash, split_stored_hash_index, stored_hash_count,
     stored_hash_index, stored_hashes, tree_hash,
 };
+pub use monitor::{Monitor, Observation, SplitViewEvidence};
 pub use note::{
     KeyId, Note, NoteSignature, NoteSigner, NoteVerifier, SignatureType, VerifiedSignature,
 };

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 
-/// Size in bytes of a [`Hash`].
+/// Size in bytes of a [`Hash`](struct@Hash).
 pub const HASH_SIZE: usize = 32;
 
 /// Largest tree size supported by proof generation and stored-hash indexing.
