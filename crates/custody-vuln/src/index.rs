@@ -1,13 +1,14 @@
 //! The in-memory advisory index and the matcher.
 //!
 //! Advisories are indexed by (ecosystem, normalised package name); each
-//! `affected[]` entry is compiled once. A scan evaluates only the entries
+//! `affected[]` entry is compiled once, the first time a scan needs it. A scan evaluates only the entries
 //! under the scanned package's key, groups the advisories that matched by
 //! shared ids (transitively: `A ~ CVE-1 ~ B` is one group), and turns each
 //! group into one [`Finding`].
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -147,11 +148,36 @@ struct Entry {
     advisory: Advisory,
     source: String,
     digest: Option<String>,
-    compiled: Vec<CompiledAffected>,
+    /// Compiled on first use: a scan touches few packages, so building an
+    /// index of every database stays cheap and only matched entries pay.
+    compiled: Vec<OnceLock<CompiledAffected>>,
     informational: Option<String>,
-    /// Scored once at insertion: top-level, then per `affected[]` entry.
-    severity: SeverityReport,
-    affected_severity: Vec<SeverityReport>,
+    /// Scored on first use: top-level, then per `affected[]` entry.
+    severity: OnceLock<(SeverityReport, Vec<SeverityReport>)>,
+}
+
+impl Entry {
+    fn compiled(&self, i: usize) -> Option<&CompiledAffected> {
+        let affected = self.advisory.affected.get(i)?;
+        Some(
+            self.compiled
+                .get(i)?
+                .get_or_init(|| CompiledAffected::compile(affected)),
+        )
+    }
+
+    fn severity(&self) -> &(SeverityReport, Vec<SeverityReport>) {
+        self.severity.get_or_init(|| {
+            (
+                SeverityReport::from_entries(&self.advisory.severity),
+                self.advisory
+                    .affected
+                    .iter()
+                    .map(|a| SeverityReport::from_entries(&a.severity))
+                    .collect(),
+            )
+        })
+    }
 }
 
 type Key = (Ecosystem, String);
@@ -198,9 +224,7 @@ impl Index {
     pub fn insert(&mut self, advisory: Advisory, source: &str, digest: Option<String>) {
         self.remove(&advisory.id);
         let slot = self.entries.len();
-        let mut compiled = Vec::with_capacity(advisory.affected.len());
         for (i, affected) in advisory.affected.iter().enumerate() {
-            compiled.push(CompiledAffected::compile(affected));
             if let Some(package) = &affected.package {
                 let ecosystem = package.ecosystem();
                 let name = ecosystem.normalise_name(&package.name);
@@ -214,16 +238,11 @@ impl Index {
         self.by_id.insert(advisory.id.clone(), slot);
         self.entries.push(Some(Entry {
             informational: advisory.informational().map(str::to_owned),
-            severity: SeverityReport::from_entries(&advisory.severity),
-            affected_severity: advisory
-                .affected
-                .iter()
-                .map(|a| SeverityReport::from_entries(&a.severity))
-                .collect(),
+            compiled: advisory.affected.iter().map(|_| OnceLock::new()).collect(),
+            severity: OnceLock::new(),
             advisory,
             source: source.to_owned(),
             digest,
-            compiled,
         }));
         self.live += 1;
     }
@@ -283,7 +302,10 @@ impl Index {
             if !applies_to_target(affected.ecosystem_specific.as_ref(), options) {
                 continue;
             }
-            let verdict = entry.compiled[i].evaluate(&mut q);
+            let Some(compiled) = entry.compiled(i) else {
+                continue;
+            };
+            let verdict = compiled.evaluate(&mut q);
             // An advisory's entries sit next to each other in `candidates`
             // (inserted together), so only the last hit can be the same one.
             match hits.last_mut().filter(|(s, _, _)| *s == slot) {
@@ -407,13 +429,13 @@ impl Index {
         };
 
         let severity = SeverityReport::merge(entries.iter().flat_map(|(e, _, affected)| {
-            std::iter::once(&e.severity)
-                .chain(affected.iter().filter_map(|&i| e.affected_severity.get(i)))
+            let (top, per_affected) = e.severity();
+            std::iter::once(top).chain(affected.iter().filter_map(|&i| per_affected.get(i)))
         }));
 
         let compiled: Vec<&CompiledAffected> = entries
             .iter()
-            .flat_map(|(e, _, affected)| affected.iter().filter_map(|&i| e.compiled.get(i)))
+            .flat_map(|(e, _, affected)| affected.iter().filter_map(|&i| e.compiled(i)))
             .collect();
         let mut fixed: Vec<(&str, Option<&Version>)> = Vec::new();
         for c in &compiled {

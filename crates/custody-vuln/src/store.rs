@@ -288,6 +288,17 @@ impl Store {
         index
     }
 
+    /// Like [`Store::index`], without copying the advisories.
+    pub fn into_index(self) -> Index {
+        let mut index = Index::new();
+        for s in self.sources.into_values() {
+            for a in s.advisories {
+                index.insert(a.advisory, &s.name, Some(a.digest));
+            }
+        }
+        index
+    }
+
     /// The digest of every stored advisory, by id, for change tracking.
     pub fn digests(&self) -> BTreeMap<&str, &str> {
         self.sources

@@ -333,3 +333,19 @@ fn findings_serialise_to_plain_json() {
     assert_eq!(u["reason"]["kind"], "unparsable_package_version");
     assert_eq!(u["reason"]["version"], "master");
 }
+
+#[test]
+fn the_index_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Index>();
+    // Concurrent first use of the lazily compiled entries.
+    let index = index_of(&["Go/GO-2022-0515.json", "crates.io/RUSTSEC-2016-0001.json"]);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let f = scan(&index, PackageRef::new(Ecosystem::Go, "stdlib", "go1.17.5"));
+                assert_eq!(f[0].smallest_fix.as_deref(), Some("1.17.12"));
+            });
+        }
+    });
+}
