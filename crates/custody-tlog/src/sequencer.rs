@@ -753,6 +753,96 @@ mod tests {
         ));
     }
 
+    /// A store whose writes start failing after a budget, like a disk filling up mid-batch.
+    struct FailingStore {
+        inner: MemoryStore,
+        budget: std::sync::atomic::AtomicI64,
+    }
+    impl TileStore for FailingStore {
+        fn get(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
+            self.inner.get(path)
+        }
+        fn put(&self, path: &str, data: &[u8]) -> Result<(), Error> {
+            self.spend(path)?;
+            self.inner.put(path, data)
+        }
+        fn put_if_absent(&self, path: &str, data: &[u8]) -> Result<bool, Error> {
+            self.spend(path)?;
+            self.inner.put_if_absent(path, data)
+        }
+    }
+    impl FailingStore {
+        fn spend(&self, path: &str) -> Result<(), Error> {
+            if self
+                .budget
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                <= 0
+            {
+                return Err(Error::Io {
+                    op: "write",
+                    path: path.into(),
+                    source: std::io::Error::other("disk full"),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_sequencer_until_reopened() {
+        // The batch 300 -> 900 makes 8 writes: 3 bundles, 4 tiles, the checkpoint.
+        for budget in 0..8 {
+            let store = std::sync::Arc::new(FailingStore {
+                inner: MemoryStore::new(),
+                budget: std::sync::atomic::AtomicI64::new(i64::MAX),
+            });
+            let state = tempfile::tempdir().unwrap();
+            let mut seq = Sequencer::open(store.clone(), state.path(), ORIGIN, signer()).unwrap();
+            seq.append_batch(&(0..300).map(entry).collect::<Vec<_>>())
+                .unwrap();
+            let published = seq.checkpoint().clone();
+            store
+                .budget
+                .store(budget, std::sync::atomic::Ordering::SeqCst);
+            assert!(
+                matches!(
+                    seq.append_batch(&(300..900).map(entry).collect::<Vec<_>>()),
+                    Err(Error::Io { .. })
+                ),
+                "budget {budget}"
+            );
+            // Memory may be ahead of storage now: refuse to go on.
+            assert!(matches!(
+                seq.append_batch(&[entry(900)]),
+                Err(Error::SequencerStopped)
+            ));
+            drop(seq);
+            // Reopening recovers: whatever was written is integrated, the tree extends the
+            // published checkpoint, and appends continue.
+            store
+                .budget
+                .store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+            let mut seq = Sequencer::open(store.clone(), state.path(), ORIGIN, signer()).unwrap();
+            let size = seq.size();
+            assert!(
+                size == 300 || size == 512 || size == 768 || size == 900,
+                "size {size}"
+            );
+            prove_consistency(&store, size, 300)
+                .unwrap()
+                .verify(
+                    300,
+                    published.checkpoint.root,
+                    size,
+                    seq.checkpoint().checkpoint.root,
+                )
+                .unwrap();
+            let next = seq.append_batch(&[entry(size)]).unwrap();
+            assert_eq!(next.first_index, size);
+            check_log(&store, signer().verifier(), size + 1);
+        }
+    }
+
     #[test]
     fn service_batches_concurrent_submissions() {
         let dir = tempfile::tempdir().unwrap();
