@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{Error, Result, line_of_offset};
+use crate::error::{Error, LineIndex, Result, line_of_offset};
 use crate::model::{Component, ComponentId, Ecosystem, Hash, HashAlgorithm, Sbom, Scope, Source};
 use crate::{Limits, check_size, to_utf8};
 
@@ -134,8 +134,9 @@ pub fn parse_cargo_lock(
     let mut seen: HashMap<(&str, &str, Option<&str>), usize> = HashMap::new();
     let mut sbom = Sbom::new();
 
+    let lines = LineIndex::new(text);
     for spanned in &raw.package {
-        let line = line_of_offset(text, spanned.span().start);
+        let line = lines.line(spanned.span().start);
         let pkg = spanned.get_ref();
         let label = || format!("{} {}", pkg.name, pkg.version);
         for (field, value) in [("name", &pkg.name), ("version", &pkg.version)] {

@@ -190,7 +190,8 @@ fn component<'a>(c: &'a Component, version: CycloneDxVersion, primary: bool) -> 
             url: url.trim_start_matches("git+").to_owned(),
             comment: rev.as_deref(),
         }),
-        Source::Registry { url: Some(u) } if u.starts_with("http") => {
+        // Only an archive URL (npm's `resolved`) is a distribution; Cargo's is a registry index.
+        Source::Registry { url: Some(u) } if u.starts_with("http") && u.ends_with(".tgz") => {
             external_references.push(ExternalReference {
                 kind: "distribution",
                 url: u.clone(),
@@ -203,6 +204,19 @@ fn component<'a>(c: &'a Component, version: CycloneDxVersion, primary: bool) -> 
         name: "custody:source",
         value: c.source.kind(),
     }];
+    if let Source::Registry { url: Some(u) } = &c.source {
+        properties.push(Property {
+            name: "custody:registry",
+            value: u,
+        });
+    }
+    // Without a purl nothing else in the document says which ecosystem a component is from.
+    if c.purl.is_none() {
+        properties.push(Property {
+            name: "custody:ecosystem",
+            value: c.ecosystem.purl_type(),
+        });
+    }
     if let Source::Path { path: Some(p) } = &c.source {
         properties.push(Property {
             name: "custody:path",

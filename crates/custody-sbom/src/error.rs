@@ -79,6 +79,14 @@ pub enum Error {
         version: String,
     },
 
+    #[error("{file}:{line}: key `{key}` is repeated (first at line {first_line})")]
+    DuplicateKey {
+        file: String,
+        line: usize,
+        first_line: usize,
+        key: String,
+    },
+
     #[error(
         "{file}:{line}: package {package}: source `{source_value}` is not registry+, sparse+, git+ or path"
     )]
@@ -154,4 +162,41 @@ pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Line numbers of byte offsets, for inputs where many positions are looked up.
+pub(crate) struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        LineIndex {
+            newlines: text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// 1-based line of `offset`.
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_counting() {
+        let text = "a\nbb\n\nccc";
+        let idx = LineIndex::new(text);
+        for offset in 0..=text.len() {
+            assert_eq!(idx.line(offset), line_of_offset(text, offset), "{offset}");
+        }
+    }
 }

@@ -31,8 +31,78 @@ struct RawLock {
     version: Option<String>,
     #[serde(rename = "lockfileVersion")]
     lockfile_version: Option<serde_json::Value>,
-    packages: Option<BTreeMap<String, RawPackage>>,
-    dependencies: Option<BTreeMap<String, RawV1Dependency>>,
+    packages: Option<Unique<RawPackage>>,
+    dependencies: Option<Unique<RawV1Dependency>>,
+}
+
+/// A JSON object as a map that remembers the first repeated key: serde_json keeps the last
+/// value of a repeated key, which would silently drop the package the first one described.
+struct Unique<V> {
+    map: BTreeMap<String, V>,
+    repeated: Option<String>,
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Unique<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+            type Value = Unique<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of packages")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Unique {
+                    map: BTreeMap::new(),
+                    repeated: None,
+                };
+                while let Some((k, v)) = access.next_entry::<String, V>()? {
+                    match out.map.entry(k) {
+                        std::collections::btree_map::Entry::Occupied(e) => {
+                            out.repeated.get_or_insert_with(|| e.key().clone());
+                        }
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(v);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// Lines of the occurrences of `"key":` in `text`; the JSON parser keeps no positions.
+fn key_lines(text: &str, key: &str) -> Vec<usize> {
+    let quoted = format!("\"{key}\"");
+    let mut lines = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&quoted) {
+        let at = from + i;
+        from = at + quoted.len();
+        if text[from..].trim_start().starts_with(':') {
+            lines.push(line_of_offset(text, at));
+        }
+    }
+    lines
+}
+
+fn check_unique<V>(file: &str, text: &str, u: Unique<V>) -> Result<BTreeMap<String, V>> {
+    match u.repeated {
+        None => Ok(u.map),
+        Some(key) => {
+            let lines = key_lines(text, &key);
+            Err(Error::DuplicateKey {
+                file: file.to_owned(),
+                line: lines.get(1).copied().unwrap_or(1),
+                first_line: lines.first().copied().unwrap_or(1),
+                key,
+            })
+        }
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -72,8 +142,7 @@ struct RawV1Dependency {
     optional: bool,
     #[serde(default)]
     requires: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    dependencies: BTreeMap<String, RawV1Dependency>,
+    dependencies: Option<Unique<RawV1Dependency>>,
 }
 
 fn parse_json<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T> {
@@ -97,7 +166,7 @@ pub fn parse_package_lock(
     let raw: RawLock = parse_json(file, text)?;
     let version = raw.lockfile_version.as_ref().and_then(|v| v.as_u64());
     let packages = match (version, raw.packages, raw.dependencies) {
-        (Some(2 | 3), Some(p), _) => p,
+        (Some(2 | 3), Some(p), _) => check_unique(file, text, p)?,
         (Some(1), _, Some(deps)) => {
             let root_json = match package_json {
                 Some(pj) => {
@@ -109,7 +178,7 @@ pub fn parse_package_lock(
                 }
                 None => None,
             };
-            flatten_v1(raw.name, raw.version, root_json, deps)
+            flatten_v1(file, text, raw.name, raw.version, root_json, deps)?
         }
         _ => {
             return Err(Error::UnsupportedLockfileVersion {
@@ -131,11 +200,14 @@ pub fn parse_package_lock(
 
 /// Turns the v1 nested tree into v2's path-keyed map.
 fn flatten_v1(
+    file: &str,
+    text: &str,
     name: Option<String>,
     version: Option<String>,
     root_json: Option<RawPackage>,
-    deps: BTreeMap<String, RawV1Dependency>,
-) -> BTreeMap<String, RawPackage> {
+    deps: Unique<RawV1Dependency>,
+) -> Result<BTreeMap<String, RawPackage>> {
+    let deps = check_unique(file, text, deps)?;
     let mut out = BTreeMap::new();
     let mut root = root_json.unwrap_or_default();
     if root.name.is_none() {
@@ -192,12 +264,15 @@ fn flatten_v1(
                     ..RawPackage::default()
                 },
             );
-            if !d.dependencies.is_empty() {
-                stack.push((key, d.dependencies));
+            if let Some(nested) = d.dependencies {
+                let nested = check_unique(file, text, nested)?;
+                if !nested.is_empty() {
+                    stack.push((key, nested));
+                }
             }
         }
     }
-    out
+    Ok(out)
 }
 
 struct Graph<'a> {
@@ -209,10 +284,7 @@ struct Graph<'a> {
 impl Graph<'_> {
     /// Line of an entry's key; the JSON parser keeps no positions, so the key is searched for.
     fn line(&self, key: &str) -> usize {
-        let quoted = format!("\"{key}\"");
-        self.text
-            .find(&quoted)
-            .map_or(1, |o| line_of_offset(self.text, o))
+        key_lines(self.text, key).first().copied().unwrap_or(1)
     }
 
     fn name_of(&self, key: &str, pkg: &RawPackage, link_names: &HashMap<&str, &str>) -> String {

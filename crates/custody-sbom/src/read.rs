@@ -225,7 +225,13 @@ fn cdx_insert(
     let (ecosystem, name) = match from_purl(file, c.purl.as_deref())? {
         Some(x) => x,
         None => (
-            Ecosystem::Other("generic".to_owned()),
+            Ecosystem::from_purl_type(
+                c.properties
+                    .iter()
+                    .find(|p| p.name == "custody:ecosystem")
+                    .and_then(|p| p.value.as_deref())
+                    .unwrap_or("generic"),
+            ),
             match &c.group {
                 Some(g) if !g.is_empty() => format!("{g}/{}", c.name),
                 _ => c.name.clone(),
@@ -257,7 +263,8 @@ fn cdx_insert(
             path: property("custody:path"),
         },
         _ => Source::Registry {
-            url: reference_of("distribution").map(|r| r.url.clone()),
+            url: property("custody:registry")
+                .or_else(|| reference_of("distribution").map(|r| r.url.clone())),
         },
     };
     let mut comp = Component::new(id.clone(), ecosystem, name, c.version);
@@ -412,6 +419,9 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
             Some(s) if s.starts_with("path dependency: ") => Source::Path {
                 path: Some(s["path dependency: ".len()..].to_owned())
                     .filter(|p| p != "(not recorded)"),
+            },
+            Some(s) if s.starts_with("registry: ") => Source::Registry {
+                url: Some(s["registry: ".len()..].to_owned()),
             },
             _ => Source::Registry {
                 url: p

@@ -167,7 +167,7 @@ fn package<'a>(c: &'a Component, primary: bool) -> Package<'a> {
         license_comments,
         copyright_text: NOASSERTION,
         source_info: match &c.source {
-            Source::Registry { .. } => None,
+            Source::Registry { url } => url.as_ref().map(|u| format!("registry: {u}")),
             Source::Git { url, rev } => Some(format!(
                 "git dependency: {url}{}",
                 rev.as_deref().map(|r| format!("#{r}")).unwrap_or_default()

@@ -1,0 +1,251 @@
+//! Truncated, garbage, duplicate, cyclic, deeply nested and oversized inputs of every kind the
+//! crate reads: each gives a clear error or a correct graph, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use custody_sbom::{
+    CargoManifest, ComponentId, CycloneDxVersion, Error, Limits, Metadata, PackageJson,
+    parse_cargo_lock, parse_package_lock, parse_sbom, read_lockfile, to_cyclonedx, to_spdx,
+};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn bytes(rel: &str) -> Vec<u8> {
+    std::fs::read(fixture(rel)).unwrap()
+}
+
+type Parser = fn(&[u8]) -> Result<usize, Error>;
+
+fn cargo(b: &[u8]) -> Result<usize, Error> {
+    let manifest = bytes("cargo/small/Cargo.toml");
+    let m = CargoManifest {
+        file: "Cargo.toml",
+        bytes: &manifest,
+    };
+    parse_cargo_lock("Cargo.lock", b, Some(m), &Limits::default()).map(|s| s.len())
+}
+
+fn npm(b: &[u8]) -> Result<usize, Error> {
+    let pj = bytes("npm/small/package.json");
+    let pj = PackageJson {
+        file: "package.json",
+        bytes: &pj,
+    };
+    parse_package_lock("package-lock.json", b, Some(pj), &Limits::default()).map(|s| s.len())
+}
+
+fn sbom(b: &[u8]) -> Result<usize, Error> {
+    parse_sbom("sbom.json", b, &Limits::default()).map(|s| s.len())
+}
+
+fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
+    let small = custody_sbom::read_dir(&fixture("npm/small"), &Limits::default()).unwrap();
+    let meta = Metadata::new("2026-03-01T12:00:00Z".parse().unwrap());
+    vec![
+        (
+            "Cargo.lock v4",
+            bytes("cargo/small/Cargo.lock"),
+            cargo as Parser,
+        ),
+        ("Cargo.lock v3", bytes("cargo/lock-v3/Cargo.lock"), cargo),
+        ("Cargo.lock v2", bytes("cargo/lock-v2/Cargo.lock"), cargo),
+        ("Cargo.lock v1", bytes("cargo/lock-v1/Cargo.lock"), cargo),
+        ("package-lock v3", bytes("npm/small/package-lock.json"), npm),
+        (
+            "package-lock v2",
+            bytes("npm/lock-v2/package-lock.json"),
+            npm,
+        ),
+        (
+            "package-lock v1",
+            bytes("npm/lock-v1/package-lock.json"),
+            npm,
+        ),
+        (
+            "CycloneDX",
+            to_cyclonedx(&small, CycloneDxVersion::V1_6, &meta).into_bytes(),
+            sbom,
+        ),
+        ("SPDX", to_spdx(&small, &meta).into_bytes(), sbom),
+    ]
+}
+
+#[test]
+fn truncated_inputs_never_panic_and_mostly_fail() {
+    for (what, full, parse) in all_inputs() {
+        assert!(parse(&full).is_ok(), "{what} untruncated");
+        let step = (full.len() / 300).max(1);
+        let mut errors = 0;
+        let mut cuts = 0;
+        for cut in (0..full.len()).step_by(step) {
+            cuts += 1;
+            if parse(&full[..cut]).is_err() {
+                errors += 1;
+            }
+        }
+        // A Cargo.lock cut between packages is itself a valid lockfile; most cuts are not.
+        assert!(
+            errors * 2 > cuts,
+            "{what}: only {errors} of {cuts} cuts rejected"
+        );
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (what, full, parse) in all_inputs() {
+        for _ in 0..200 {
+            // Flip a few bytes of a real input, so the parser gets past the first line.
+            let mut b = full.clone();
+            for _ in 0..1 + next() % 8 {
+                let i = (next() as usize) % b.len();
+                b[i] = next() as u8;
+            }
+            let _ = parse(&b);
+        }
+        for junk in [
+            &b""[..],
+            b"\0\0\0\xff\xfe",
+            b"{}",
+            b"[]",
+            b"null",
+            b"version = 4",
+            b"[[package]]",
+            b"{\"lockfileVersion\":3}",
+            b"{\"lockfileVersion\":1,\"dependencies\":{}}",
+            b"{\"bomFormat\":\"CycloneDX\"}",
+            b"{\"spdxVersion\":\"SPDX-2.3\"}",
+        ] {
+            let _ = parse(junk);
+        }
+        let _ = what;
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let depth = 100_000;
+    let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(npm(json.as_bytes()).is_err());
+    assert!(sbom(json.as_bytes()).is_err());
+    let toml = format!("x = {}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(cargo(toml.as_bytes()).is_err());
+}
+
+#[test]
+fn duplicate_cargo_package_names_both_lines() {
+    let lock = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n";
+    let err = cargo(lock.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Cargo.lock:7: package a 1.0.0 is listed twice (first at line 3)"
+    );
+}
+
+#[test]
+fn duplicate_npm_package_key_is_an_error_with_its_line() {
+    let lock = "{\"lockfileVersion\":3,\"packages\":{\n\"node_modules/a\":{\"version\":\"1.0.0\"},\n\"node_modules/a\":{\"version\":\"2.0.0\"}\n}}";
+    let err = npm(lock.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "package-lock.json:3: key `node_modules/a` is repeated (first at line 2)"
+    );
+}
+
+#[test]
+fn cyclic_graphs_are_read_and_written() {
+    let lock = r#"{"lockfileVersion":3,"packages":{
+        "":{"name":"app","version":"1.0.0","dependencies":{"a":"1"}},
+        "node_modules/a":{"version":"1.0.0","dependencies":{"b":"1"}},
+        "node_modules/b":{"version":"1.0.0","dependencies":{"a":"1"}}}}"#;
+    let s = parse_package_lock(
+        "package-lock.json",
+        lock.as_bytes(),
+        None,
+        &Limits::default(),
+    )
+    .unwrap();
+    let a = ComponentId("npm/a@1.0.0".into());
+    let b = ComponentId("npm/b@1.0.0".into());
+    assert!(s.dependencies_of(&a).any(|d| d == &b));
+    assert!(s.dependencies_of(&b).any(|d| d == &a));
+    let meta = Metadata::new("2026-03-01T12:00:00Z".parse().unwrap());
+    let back = parse_sbom(
+        "x.cdx.json",
+        to_cyclonedx(&s, CycloneDxVersion::V1_6, &meta).as_bytes(),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(back, s);
+}
+
+#[test]
+fn oversized_inputs_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Cargo.lock");
+    // Sparse: 200 MB on paper, nothing on disk.
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(200 * 1024 * 1024).unwrap();
+    match read_lockfile(&path, &Limits::default()) {
+        Err(Error::TooLarge { size, limit, .. }) => {
+            assert_eq!(size, 200 * 1024 * 1024);
+            assert!(limit < size);
+        }
+        other => panic!("{other:?}"),
+    }
+    let small = Limits { max_bytes: 10 };
+    assert!(matches!(
+        parse_sbom("x", b"{\"bomFormat\":\"CycloneDX\"}", &small),
+        Err(Error::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn sbom_reader_rejects_dangling_and_duplicate_references() {
+    let dangling = r#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","bom-ref":"a","name":"a"}],"dependencies":[{"ref":"a","dependsOn":["ghost"]}]}"#;
+    assert!(matches!(
+        sbom(dangling.as_bytes()),
+        Err(Error::DanglingReference { reference, .. }) if reference == "ghost"
+    ));
+    let dup = r#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","bom-ref":"a","name":"a"},{"type":"library","bom-ref":"a","name":"b"}]}"#;
+    assert!(matches!(
+        sbom(dup.as_bytes()),
+        Err(Error::DuplicateReference { .. })
+    ));
+    let future = r#"{"bomFormat":"CycloneDX","specVersion":"2.0"}"#;
+    assert!(matches!(
+        sbom(future.as_bytes()),
+        Err(Error::UnsupportedSbomVersion { .. })
+    ));
+    let spdx_dangling = r#"{"spdxVersion":"SPDX-2.3","packages":[{"SPDXID":"SPDXRef-a","name":"a"}],"relationships":[{"spdxElementId":"SPDXRef-a","relationshipType":"DEPENDS_ON","relatedSpdxElement":"SPDXRef-b"}]}"#;
+    assert!(matches!(
+        sbom(spdx_dangling.as_bytes()),
+        Err(Error::DanglingReference { .. })
+    ));
+}
+
+#[test]
+fn errors_name_the_file_and_line() {
+    let err = npm(b"{\"lockfileVersion\":3,\n\"packages\":{\n}").unwrap_err();
+    assert!(err.to_string().starts_with("package-lock.json:3:"), "{err}");
+    let err =
+        cargo(b"version = 4\n[[package]]\nname = \"a\"\nversion = \"1\"\nchecksum = \"zz\"\n")
+            .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("Cargo.lock:2: package a 1: checksum"),
+        "{err}"
+    );
+}
