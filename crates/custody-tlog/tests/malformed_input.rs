@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use custody_tlog::{
-    Checkpoint, EntryBundle, EntryBundleCoord, Note, NoteSigner, NoteVerifier, SignatureType, Tile,
-    TileCoord, TiledTree, TlogProof, prove_record, record_hash, stored_hashes,
+    AddCheckpointRequest, Checkpoint, ConsistencyProof, EntryBundle, EntryBundleCoord, Note,
+    NoteSigner, NoteVerifier, SignatureType, Tile, TileCoord, TiledTree, TlogProof, prove_record,
+    record_hash, stored_hashes,
 };
 use ed25519_dalek::SigningKey;
 
@@ -101,6 +102,16 @@ fn mutated_notes_checkpoints_and_proofs_never_panic() {
             }
         }
         let _ = Checkpoint::open(&m, "log.example", &log);
+        let req = AddCheckpointRequest {
+            old_size: 7,
+            proof: ConsistencyProof(vec![record_hash(b"a"), record_hash(b"b")]),
+            checkpoint: note.clone(),
+        }
+        .to_bytes();
+        let m = mutate(&mut rng, &req);
+        if let Ok(r) = AddCheckpointRequest::parse(&m) {
+            assert_eq!(r.to_bytes(), m);
+        }
         let m = mutate(&mut rng, &proof);
         if let Ok(p) = TlogProof::parse(&m) {
             proofs_ok += 1;
