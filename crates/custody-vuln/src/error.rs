@@ -58,6 +58,12 @@ pub enum Error {
         #[source]
         source: Box<rustsec::Error>,
     },
+    /// RustSec advisories are UTF-8 Markdown.
+    #[error("{path}: not UTF-8 text")]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
     /// A directory does not have the layout its importer expects.
     #[error("{path}: expected {expected}")]
     UnexpectedLayout {

@@ -74,10 +74,7 @@ pub fn read_rustsec_directory_incremental(
         let text = match std::str::from_utf8(&bytes) {
             Ok(t) => t,
             Err(_) => {
-                import.skipped.push(Error::UnexpectedLayout {
-                    path,
-                    expected: "UTF-8 text",
-                });
+                import.skipped.push(Error::NotUtf8 { path });
                 continue;
             }
         };

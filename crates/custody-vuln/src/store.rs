@@ -322,10 +322,7 @@ impl Store {
         let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
         {
             let mut w = BufWriter::new(tmp.as_file());
-            serde_json::to_writer(&mut w, file).map_err(|source| Error::IndexCorrupt {
-                path: path.clone(),
-                source,
-            })?;
+            serde_json::to_writer(&mut w, file).map_err(|e| io(e.into()))?;
             w.flush().map_err(io)?;
         }
         tmp.as_file().sync_all().map_err(io)?;
