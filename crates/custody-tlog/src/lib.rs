@@ -1,20 +1,22 @@
 //! custody-tlog: a tile-based, append-only transparency log in the formats of C2SP.
 //!
+//! Pure cores (bytes and structs in, bytes and structs out; no files, sockets or clocks):
 //! - [`merkle`]: RFC 6962 hashing (0x00 leaf and 0x01 node prefixes), tree roots, and
 //!   inclusion and consistency proofs. Generation reads hashes through [`HashReader`];
 //!   verification ([`InclusionProof::verify`], [`ConsistencyProof::verify`]) reads nothing.
 //! - [`tile`]: c2sp.org/tlog-tiles paths, hash tiles and entry bundles, [`TileHashReader`] to
 //!   prove from tiles, and [`TiledTree`], the right edge a sequencer keeps in memory.
 //! - [`note`] and [`checkpoint`]: c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature
-//!   (witness cosignatures) and tlog-proof files.
-//! - [`monitor`]: follows a log's checkpoints and reports a split view with its evidence.
+//!   (witness cosignatures, with a K-of-N [`WitnessPolicy`]) and tlog-proof files.
 //! - [`witness`]: c2sp.org/tlog-witness `add-checkpoint` requests and the witness's decision.
+//! - [`monitor`]: follows a log's checkpoints and reports a split view with its evidence.
 //!
+//! At the edges:
 //! - [`store`]: [`TileStore`] (get, put, put-if-absent), with [`MemoryStore`] and
 //!   [`DirStore`] (temp file, fsync, rename or link, fsync of the directory).
-//!
-//! The first three are pure: bytes and structs in, bytes and structs out. I/O lives in
-//! [`store`] and in the sequencer.
+//! - [`sequencer`]: the single writer ([`Sequencer`], lock file, durable ordered writes,
+//!   crash recovery, artifact-digest lookup) and [`SequencerService`], which batches appends
+//!   from many threads.
 //!
 //! ```
 //! use custody_tlog::{Checkpoint, NoteSigner, SignatureType, TiledTree, TlogProof};
