@@ -136,6 +136,29 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// A package URL did not parse.
+    #[error("{purl:?} is not a valid package URL: {source}")]
+    InvalidPurl {
+        /// The text.
+        purl: String,
+        /// The `packageurl` crate's account.
+        #[source]
+        source: packageurl::Error,
+    },
+    /// Matching needs a version, and the package URL has none.
+    #[error("{purl:?} has no version")]
+    PurlWithoutVersion {
+        /// The package URL.
+        purl: String,
+    },
+    /// A package URL type with no OSV ecosystem here.
+    #[error("{purl:?}: package URL type {purl_type:?} has no OSV ecosystem")]
+    UnsupportedPurlType {
+        /// The package URL.
+        purl: String,
+        /// Its type.
+        purl_type: String,
+    },
     /// The on-disk index was written by another format version.
     #[error("{path}: index format {found}, this build reads {expected}")]
     IndexFormatMismatch {

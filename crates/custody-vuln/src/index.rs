@@ -8,10 +8,12 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
 use std::sync::OnceLock;
 
 use serde::Serialize;
 
+use crate::Error;
 use crate::ecosystem::Ecosystem;
 use crate::osv::Advisory;
 use crate::range::{CompiledAffected, QueryVersion, UnknownReason, Verdict};
@@ -41,6 +43,51 @@ impl PackageRef {
             version: version.into(),
             purl: None,
         }
+    }
+
+    /// Reads the ecosystem, name and version from a package URL, as SBOM
+    /// components carry them: `pkg:cargo/openssl@0.10.0`,
+    /// `pkg:golang/github.com/gin-gonic/gin@v1.5.0`, `pkg:npm/%40scope/x@1.0.0`,
+    /// `pkg:maven/org.x/y@1.0` (name `org.x:y`, as OSV spells it),
+    /// `pkg:deb/debian/openssl@3.0.11-1`.
+    pub fn from_purl(purl: &str) -> Result<Self, Error> {
+        let parsed =
+            packageurl::PackageUrl::from_str(purl).map_err(|source| Error::InvalidPurl {
+                purl: purl.to_owned(),
+                source,
+            })?;
+        let version = parsed.version().ok_or_else(|| Error::PurlWithoutVersion {
+            purl: purl.to_owned(),
+        })?;
+        let joined = |sep: &str| match parsed.namespace() {
+            Some(ns) => format!("{ns}{sep}{}", parsed.name()),
+            None => parsed.name().to_owned(),
+        };
+        let (ecosystem, name) = match parsed.ty() {
+            "cargo" => (Ecosystem::CratesIo, parsed.name().to_owned()),
+            "npm" => (Ecosystem::Npm, joined("/")),
+            "pypi" => (Ecosystem::PyPI, parsed.name().to_owned()),
+            "golang" => (Ecosystem::Go, joined("/")),
+            "gem" => (Ecosystem::RubyGems, parsed.name().to_owned()),
+            "maven" => (Ecosystem::Maven, joined(":")),
+            "composer" => (Ecosystem::Packagist, joined("/")),
+            "deb" if parsed.namespace() == Some("ubuntu") => {
+                (Ecosystem::Ubuntu, parsed.name().to_owned())
+            }
+            "deb" => (Ecosystem::Debian, parsed.name().to_owned()),
+            other => {
+                return Err(Error::UnsupportedPurlType {
+                    purl: purl.to_owned(),
+                    purl_type: other.to_owned(),
+                });
+            }
+        };
+        Ok(Self {
+            ecosystem,
+            name,
+            version: version.to_owned(),
+            purl: Some(purl.to_owned()),
+        })
     }
 
     /// Sets the purl.

@@ -349,3 +349,78 @@ fn the_index_can_be_shared_across_threads() {
         }
     });
 }
+
+#[test]
+fn packages_from_purls() {
+    let cases = [
+        (
+            "pkg:cargo/openssl@0.8.3",
+            Ecosystem::CratesIo,
+            "openssl",
+            "0.8.3",
+        ),
+        (
+            "pkg:golang/github.com/gin-gonic/gin@v1.5.0",
+            Ecosystem::Go,
+            "github.com/gin-gonic/gin",
+            "v1.5.0",
+        ),
+        (
+            "pkg:npm/%40angular/core@1.0.0",
+            Ecosystem::Npm,
+            "@angular/core",
+            "1.0.0",
+        ),
+        (
+            "pkg:pypi/apache-skywalking@1.0.0",
+            Ecosystem::PyPI,
+            "apache-skywalking",
+            "1.0.0",
+        ),
+        (
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+            Ecosystem::Maven,
+            "org.apache.logging.log4j:log4j-core",
+            "2.14.1",
+        ),
+        (
+            "pkg:composer/laravel/framework@8.0.0",
+            Ecosystem::Packagist,
+            "laravel/framework",
+            "8.0.0",
+        ),
+        ("pkg:gem/rails@7.0.0", Ecosystem::RubyGems, "rails", "7.0.0"),
+        (
+            "pkg:deb/debian/openssl@3.0.11-1?arch=amd64",
+            Ecosystem::Debian,
+            "openssl",
+            "3.0.11-1",
+        ),
+    ];
+    for (purl, eco, name, version) in cases {
+        let p = PackageRef::from_purl(purl).unwrap();
+        assert_eq!(
+            (p.ecosystem, p.name.as_str(), p.version.as_str()),
+            (eco, name, version),
+            "{purl}"
+        );
+        assert_eq!(p.purl.as_deref(), Some(purl));
+    }
+    // A purl feeds the matcher directly: GO-2020-0001 through its purl.
+    let index = index_of(&["Go/GO-2020-0001.json"]);
+    let pkg = PackageRef::from_purl("pkg:golang/github.com/gin-gonic/gin@v1.5.0").unwrap();
+    assert_eq!(scan(&index, pkg).len(), 1);
+
+    assert!(matches!(
+        PackageRef::from_purl("not a purl"),
+        Err(custody_vuln::Error::InvalidPurl { .. })
+    ));
+    assert!(matches!(
+        PackageRef::from_purl("pkg:cargo/openssl"),
+        Err(custody_vuln::Error::PurlWithoutVersion { .. })
+    ));
+    assert!(matches!(
+        PackageRef::from_purl("pkg:docker/library/nginx@1.25"),
+        Err(custody_vuln::Error::UnsupportedPurlType { .. })
+    ));
+}
