@@ -189,19 +189,32 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut early: Vec<String> = Vec::new();
         if rng.next().is_multiple_of(5) {
             // One run in five dies during startup and recovery.
             std::thread::sleep(Duration::from_micros(rng.next() % 30_000));
         } else {
-            // The others die somewhere in the first few batches after recovery.
-            // libtest prints its own lines first; wait for the child's.
+            // The others die after 0 to 2 acknowledged batches (waited for, so the test
+            // does not depend on how fast this machine is) plus up to 100 ms more, that is
+            // anywhere inside a batch. libtest prints its own lines first.
+            let wait_acks = rng.next() % 3;
+            let mut seen = 0;
             loop {
                 let mut line = String::new();
-                if stdout.read_line(&mut line).unwrap() == 0 || line.contains("OPEN") {
+                if stdout.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                if line.contains("ACK ") {
+                    seen += 1;
+                    early.push(line);
+                    if seen >= wait_acks {
+                        break;
+                    }
+                } else if line.contains("OPEN") && wait_acks == 0 {
                     break;
                 }
             }
-            std::thread::sleep(Duration::from_micros(rng.next() % 200_000));
+            std::thread::sleep(Duration::from_micros(rng.next() % 100_000));
         }
         let reader = std::thread::spawn(move || {
             stdout
@@ -213,7 +226,8 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
         let status = child.wait().unwrap();
         assert!(!status.success(), "child exited on its own: {status}");
         let mut published: BTreeMap<u64, Hash> = head.into_iter().collect();
-        for line in reader.join().unwrap() {
+        early.extend(reader.join().unwrap());
+        for line in early {
             let f: Vec<&str> = line.trim_end().split(' ').collect();
             if f[0] != "ACK" {
                 continue;
@@ -240,7 +254,7 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
         checked_up_to = acked.entries.keys().next_back().map_or(0, |&i| i + 1);
     }
     assert!(
-        total_acks >= RUNS as usize / 2,
+        total_acks >= RUNS as usize / 4,
         "too few acknowledged batches ({total_acks}) to mean anything"
     );
 
