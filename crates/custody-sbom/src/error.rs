@@ -79,6 +79,22 @@ pub enum Error {
         version: String,
     },
 
+    #[error("{file}:{line}: requirement `{requirement}` is not pinned to one version with `==`")]
+    RequirementNotPinned {
+        file: String,
+        line: usize,
+        requirement: String,
+    },
+
+    #[error(
+        "{file}:{line}: `{option}` names packages in another file or directory; read that one instead"
+    )]
+    UnsupportedRequirementOption {
+        file: String,
+        line: usize,
+        option: String,
+    },
+
     #[error("{file}:{line}: key `{key}` is repeated (first at line {first_line})")]
     DuplicateKey {
         file: String,
@@ -116,7 +132,7 @@ pub enum Error {
         source: Box<packageurl::Error>,
     },
 
-    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json)", dir.display())]
+    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, uv.lock, requirements*.txt)", dir.display())]
     NoLockfile { dir: PathBuf },
 
     #[error("{}: file name is not a lockfile this crate reads", path.display())]

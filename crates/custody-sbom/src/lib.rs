@@ -2,8 +2,9 @@
 //! 1.5 and SPDX 2.3 JSON out, and those two formats read back in.
 //!
 //! # Design
-//! - **Readers** ([`parse_cargo_lock`], [`parse_package_lock`]) are pure functions over bytes: they
-//!   need no package manager and do no I/O. [`read_lockfile`] and [`read_dir`] are the thin file
+//! - **Readers** ([`parse_cargo_lock`], [`parse_package_lock`], [`parse_uv_lock`],
+//!   [`parse_requirements`]) are pure functions over bytes: they need no package manager and do
+//!   no I/O. [`read_lockfile`] and [`read_dir`] are the thin file
 //!   edge. Every input is size-limited ([`Limits`]), and every error names the file and line.
 //! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
 //!   [`Scope`] and [`Source`] (registry, git or path), and the dependency edges. The vulnerability
@@ -50,6 +51,7 @@ mod error;
 mod model;
 mod npm;
 pub mod purl;
+mod python;
 mod read;
 mod spdx;
 
@@ -62,6 +64,7 @@ pub use model::{
     Component, ComponentId, Dependency, Ecosystem, Hash, HashAlgorithm, Purl, Sbom, Scope, Source,
 };
 pub use npm::{PackageJson, parse_package_lock};
+pub use python::{parse_requirements, parse_uv_lock, requirements_scope};
 pub use read::parse_sbom;
 pub use spdx::to_spdx;
 
@@ -158,8 +161,10 @@ fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Reads one lockfile, chosen by its file name, with its manifest from the same directory when
-/// there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside `package-lock.json`).
+/// Reads one lockfile, chosen by its file name (`Cargo.lock`, `package-lock.json`,
+/// `npm-shrinkwrap.json`, `uv.lock`, `*requirements*.txt`), with its manifest from the same
+/// directory when there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside
+/// `package-lock.json`).
 pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -186,23 +191,64 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
             });
             parse_package_lock(&file, &bytes, pj, limits)
         }
+        "uv.lock" => parse_uv_lock(&file, &bytes, limits),
+        n if is_requirements(n) => parse_requirements(&file, &bytes, requirements_scope(n), limits),
         _ => Err(Error::UnknownLockfile {
             path: path.to_owned(),
         }),
     }
 }
 
-/// The lockfile names [`read_dir`] looks for, in the order it reads them.
-pub const LOCKFILE_NAMES: [&str; 3] = ["Cargo.lock", "package-lock.json", "npm-shrinkwrap.json"];
+/// `requirements.txt`, `requirements-dev.txt`, `dev-requirements.txt`, `requirements/…`-style
+/// names: a `.txt` whose name mentions requirements.
+fn is_requirements(name: &str) -> bool {
+    name.ends_with(".txt") && name.contains("requirements")
+}
+
+/// The lockfile names [`read_dir`] looks for, in the order it reads them; `requirements*.txt`
+/// files follow, in name order.
+pub const LOCKFILE_NAMES: [&str; 4] = [
+    "Cargo.lock",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "uv.lock",
+];
 
 /// Reads every lockfile in `dir` (not its subdirectories) into one graph. The primary component
 /// is that of the first lockfile in [`LOCKFILE_NAMES`] order that names one.
+///
+/// `requirements*.txt` files are read only when there is no `uv.lock`: uv exports them from the
+/// lock, and reading both would describe the same packages twice.
 pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Sbom> {
-    let found: Vec<PathBuf> = LOCKFILE_NAMES
+    let mut found: Vec<PathBuf> = LOCKFILE_NAMES
         .iter()
         .map(|n| dir.join(n))
         .filter(|p| p.is_file())
         .collect();
+    if !found.iter().any(|p| p.ends_with("uv.lock")) {
+        let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut reqs: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+            let path = entry.path();
+            if path.is_file()
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_requirements)
+            {
+                reqs.push(path);
+            }
+        }
+        reqs.sort();
+        found.extend(reqs);
+    }
     if found.is_empty() {
         return Err(Error::NoLockfile {
             dir: dir.to_owned(),

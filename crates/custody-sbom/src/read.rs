@@ -338,6 +338,7 @@ struct SpdxPackage {
     license_declared: Option<String>,
     license_comments: Option<String>,
     source_info: Option<String>,
+    comment: Option<String>,
     #[serde(default)]
     external_refs: Vec<SpdxExternalRef>,
 }
@@ -438,6 +439,14 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
             .filter_map(|h| hash(&h.algorithm, &h.checksum_value))
             .collect();
         c.hashes.sort();
+        if let Some(scope) = p
+            .comment
+            .as_deref()
+            .and_then(|c| c.strip_prefix(crate::spdx::SCOPE_COMMENT_PREFIX))
+            .and_then(Scope::parse)
+        {
+            c.scope = scope;
+        }
         c.supplier = spdx_party(p.supplier);
         c.authors = spdx_party(p.originator)
             .map(|a| a.split(", ").map(str::to_owned).collect())

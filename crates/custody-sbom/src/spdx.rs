@@ -13,6 +13,7 @@ use crate::cyclonedx::{content_uuid, is_spdx_expression, timestamp};
 use crate::model::{Component, ComponentId, HashAlgorithm, Sbom, Scope, Source};
 
 const NOASSERTION: &str = "NOASSERTION";
+pub(crate) const SCOPE_COMMENT_PREFIX: &str = "scope: ";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,6 +61,8 @@ struct Package<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     external_refs: Vec<ExternalRef<'a>>,
     primary_package_purpose: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -188,6 +191,10 @@ fn package<'a>(c: &'a Component, primary: bool) -> Package<'a> {
             .into_iter()
             .collect(),
         primary_package_purpose: if primary { "APPLICATION" } else { "LIBRARY" },
+        // Also said by a relationship when there is a primary package; with none (a bare
+        // requirements file), this is the only place.
+        comment: (!primary && c.scope != Scope::Required)
+            .then(|| format!("{SCOPE_COMMENT_PREFIX}{}", c.scope.as_str())),
     }
 }
 

@@ -39,6 +39,20 @@ fn npm(b: &[u8]) -> Result<usize, Error> {
     parse_package_lock("package-lock.json", b, Some(pj), &Limits::default()).map(|s| s.len())
 }
 
+fn uv(b: &[u8]) -> Result<usize, Error> {
+    custody_sbom::parse_uv_lock("uv.lock", b, &Limits::default()).map(|s| s.len())
+}
+
+fn requirements(b: &[u8]) -> Result<usize, Error> {
+    custody_sbom::parse_requirements(
+        "requirements.txt",
+        b,
+        custody_sbom::Scope::Required,
+        &Limits::default(),
+    )
+    .map(|s| s.len())
+}
+
 fn sbom(b: &[u8]) -> Result<usize, Error> {
     parse_sbom("sbom.json", b, &Limits::default()).map(|s| s.len())
 }
@@ -66,6 +80,7 @@ fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
             bytes("npm/lock-v1/package-lock.json"),
             npm,
         ),
+        ("uv.lock", bytes("python/uv/uv.lock"), uv),
         (
             "CycloneDX",
             to_cyclonedx(&small, CycloneDxVersion::V1_6, &meta).into_bytes(),
@@ -248,4 +263,33 @@ fn errors_name_the_file_and_line() {
             .starts_with("Cargo.lock:2: package a 1: checksum"),
         "{err}"
     );
+}
+
+#[test]
+fn requirements_truncated_or_garbled_never_panic() {
+    // A line format: a cut between lines is a valid shorter file, so only "no panic" holds.
+    let full = bytes("python/requirements/requirements.txt");
+    assert!(requirements(&full).is_ok());
+    for cut in (0..full.len()).step_by(97) {
+        let _ = requirements(&full[..cut]);
+    }
+    // A cut inside a hash is caught.
+    let text = String::from_utf8(full.clone()).unwrap();
+    let in_hash = text.find("--hash=sha256:").unwrap() + 30;
+    assert!(matches!(
+        requirements(&full[..in_hash]),
+        Err(Error::InvalidChecksum { line: 3, .. })
+    ));
+    for junk in [
+        &b"\xff\xfe"[..],
+        b"==",
+        b"[",
+        b"a[",
+        b"a @",
+        b"-",
+        b"\\",
+        b"a==1 \\",
+    ] {
+        let _ = requirements(junk);
+    }
 }

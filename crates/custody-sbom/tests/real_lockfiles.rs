@@ -151,3 +151,41 @@ fn large_real_lockfiles_read() {
     let npm = read_lockfile(&fixture("npm/large/package-lock.json"), &Limits::default()).unwrap();
     assert!(npm.len() >= 1000, "{}", npm.len());
 }
+
+#[test]
+fn uv_lock_scopes_and_pep503_purls() {
+    let sbom = read_dir(&fixture("python/uv"), &Limits::default()).unwrap();
+    let primary = sbom.primary().unwrap();
+    assert_eq!(primary.name, "fixture-py");
+    assert!(matches!(primary.source, Source::Path { .. }));
+    // Asked for as `Flask_SQLAlchemy` and `zope.interface`: named the PEP 503 way.
+    let fsa = find(&sbom, "flask-sqlalchemy");
+    assert_eq!(
+        fsa.purl.as_ref().unwrap().0,
+        format!(
+            "pkg:pypi/flask-sqlalchemy@{}",
+            fsa.version.as_deref().unwrap()
+        )
+    );
+    assert!(find(&sbom, "zope-interface").purl.is_some());
+    assert_eq!(find(&sbom, "requests").scope, Scope::Required);
+    assert_eq!(find(&sbom, "pyyaml").scope, Scope::Optional);
+    assert_eq!(find(&sbom, "pytest").scope, Scope::Dev);
+    assert_eq!(find(&sbom, "pluggy").scope, Scope::Dev);
+    assert!(find(&sbom, "idna").hashes.iter().all(|h| h.hex.len() == 64));
+    // uv forks the resolution by Python version: every fork's pin is in the lock, and kept.
+    assert!(sbom.components().filter(|c| c.name == "requests").count() >= 2);
+}
+
+#[test]
+fn requirements_files_pins_hashes_and_via_edges() {
+    let sbom = read_dir(&fixture("python/requirements"), &Limits::default()).unwrap();
+    assert!(sbom.primary().is_none());
+    let flask = find(&sbom, "flask");
+    let click = find(&sbom, "click");
+    assert!(sbom.dependencies_of(&flask.id).any(|d| d == &click.id));
+    assert_eq!(flask.scope, Scope::Required);
+    // Only in requirements-dev.txt.
+    assert_eq!(find(&sbom, "pytest").scope, Scope::Dev);
+    assert!(find(&sbom, "charset-normalizer").hashes.len() > 10);
+}

@@ -8,13 +8,15 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 8] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
     "npm/small",
     "npm/lock-v1",
     "npm/large",
+    "python/uv",
+    "python/requirements",
 ];
 
 fn load(fixture: &str) -> Sbom {

@@ -12,7 +12,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const SMALL_FIXTURES: [&str; 7] = [
+const SMALL_FIXTURES: [&str; 9] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/lock-v2",
@@ -20,6 +20,8 @@ const SMALL_FIXTURES: [&str; 7] = [
     "npm/small",
     "npm/lock-v1",
     "npm/lock-v2",
+    "python/uv",
+    "python/requirements",
 ];
 
 // Validating a 1,500-package document takes pyspdxtools about 20 s here, so the benchmark
