@@ -49,6 +49,15 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A zip archive of advisories could not be read.
+    #[error("{path}: not a readable zip archive: {source}")]
+    MalformedZip {
+        /// The archive (and, for one entry, the entry's name after `!`).
+        path: String,
+        /// The `zip` crate's account.
+        #[source]
+        source: zip::result::ZipError,
+    },
     /// A RustSec advisory (TOML front matter in Markdown) did not parse.
     #[error("{path}: not a valid RustSec advisory: {source}")]
     MalformedRustSec {

@@ -85,6 +85,94 @@ pub fn read_osv_directory_incremental(
     Ok(import)
 }
 
+/// Reads every `.json`, `.yaml` and `.yml` entry of a zip archive in
+/// osv.dev's per-ecosystem layout (`<ecosystem>/all.zip`, one advisory per
+/// entry). Each entry is bounded by [`crate::osv::MAX_ADVISORY_BYTES`] as it
+/// is decompressed, so a zip bomb is refused, not inflated.
+pub fn read_osv_zip(path: &Path) -> Result<Import, Error> {
+    read_osv_zip_incremental(path, |_, _| false)
+}
+
+/// Like [`read_osv_zip`], skipping entries whose digest is known.
+pub fn read_osv_zip_incremental(
+    path: &Path,
+    mut known: impl FnMut(&Path, &str) -> bool,
+) -> Result<Import, Error> {
+    use std::io::Read;
+
+    use crate::osv::MAX_ADVISORY_BYTES;
+
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| {
+        Error::MalformedZip {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    let mut import = Import::default();
+    for i in 0..archive.len() {
+        let mut entry = match archive.by_index(i) {
+            Ok(e) => e,
+            Err(source) => {
+                import.skipped.push(Error::MalformedZip {
+                    path: format!("{}!#{i}", path.display()),
+                    source,
+                });
+                continue;
+            }
+        };
+        // `enclosed_name` refuses absolute paths and `..`, so an entry name
+        // is only ever a relative label here.
+        let Some(name) = entry.enclosed_name() else {
+            continue;
+        };
+        let Some(format) = Format::from_path(&name) else {
+            continue;
+        };
+        if !entry.is_file() {
+            continue;
+        }
+        let origin = format!("{}!{}", path.display(), name.display());
+        let mut bytes = Vec::new();
+        if let Err(source) = (&mut entry)
+            .take(MAX_ADVISORY_BYTES + 1)
+            .read_to_end(&mut bytes)
+        {
+            import.skipped.push(Error::Io {
+                path: PathBuf::from(&origin),
+                source,
+            });
+            continue;
+        }
+        if bytes.len() as u64 > MAX_ADVISORY_BYTES {
+            import.skipped.push(Error::AdvisoryTooLarge {
+                origin,
+                size: entry.size(),
+                limit: MAX_ADVISORY_BYTES,
+            });
+            continue;
+        }
+        let digest = digest(&bytes);
+        if known(&name, &digest) {
+            import.unchanged.push((name, digest));
+            continue;
+        }
+        match Advisory::parse(&bytes, format, &origin) {
+            Ok(advisory) => import.advisories.push(AdvisoryFile {
+                path: name,
+                digest,
+                advisory,
+            }),
+            Err(e) => import.skipped.push(e),
+        }
+    }
+    import.advisories.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(import)
+}
+
 pub(crate) fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
     let io = |source| Error::Io {
         path: dir.to_owned(),

@@ -12,8 +12,9 @@
 //! - [`index`]: an in-memory [`Index`] from (ecosystem, normalised name) to
 //!   advisories, and the matcher that turns a list of packages into
 //!   [`Finding`]s, one per vulnerability (aliases grouped transitively).
-//! - [`import`] and [`rustsec`]: reading OSV directories and the RustSec
-//!   database; a malformed advisory is reported and skipped.
+//! - [`import`] and [`rustsec`]: reading OSV directories, osv.dev-style
+//!   zips and the RustSec database; a malformed advisory is reported and
+//!   skipped, the rest imported.
 //! - [`store`]: the persistent, incrementally updated advisory index on disk
 //!   (one JSON file per source, change detection by SHA-256).
 //!

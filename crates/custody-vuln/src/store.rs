@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::ecosystem::Ecosystem;
-use crate::import::{Import, read_osv_directory_incremental};
+use crate::import::{Import, read_osv_directory_incremental, read_osv_zip_incremental};
 use crate::index::Index;
 use crate::osv::Advisory;
 use crate::rustsec::read_rustsec_directory_incremental;
@@ -46,6 +46,8 @@ pub enum SourceKind {
     Osv,
     /// The RustSec advisory database (`crates/<name>/RUSTSEC-*.md`).
     RustSec,
+    /// A zip of OSV files, as osv.dev publishes per ecosystem (`all.zip`).
+    OsvZip,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,8 +163,9 @@ impl Store {
         })
     }
 
-    /// Imports (or re-imports) the source `name` from `dir`, parsing only
-    /// files whose content changed since the last import.
+    /// Imports (or re-imports) the source `name` from `dir` (for
+    /// [`SourceKind::OsvZip`], the archive), parsing only files whose
+    /// content changed since the last import.
     pub fn import(
         &mut self,
         name: &str,
@@ -184,6 +187,7 @@ impl Store {
         let import: Result<Import, Error> = match kind {
             SourceKind::Osv => read_osv_directory_incremental(dir, known),
             SourceKind::RustSec => read_rustsec_directory_incremental(dir, known),
+            SourceKind::OsvZip => read_osv_zip_incremental(dir, known),
         };
         let import = match import {
             Ok(i) => i,
