@@ -95,6 +95,13 @@ pub enum Error {
         option: String,
     },
 
+    #[error("{file}:{line}: `{text}` is neither `Field: value` nor a continuation of a field")]
+    InvalidDeb822 {
+        file: String,
+        line: usize,
+        text: String,
+    },
+
     #[error("{file}:{line}: key `{key}` is repeated (first at line {first_line})")]
     DuplicateKey {
         file: String,
@@ -132,7 +139,7 @@ pub enum Error {
         source: Box<packageurl::Error>,
     },
 
-    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, uv.lock, requirements*.txt)", dir.display())]
+    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, uv.lock, requirements*.txt, var/lib/dpkg/status)", dir.display())]
     NoLockfile { dir: PathBuf },
 
     #[error("{}: file name is not a lockfile this crate reads", path.display())]

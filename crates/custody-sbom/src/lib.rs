@@ -3,7 +3,7 @@
 //!
 //! # Design
 //! - **Readers** ([`parse_cargo_lock`], [`parse_package_lock`], [`parse_uv_lock`],
-//!   [`parse_requirements`]) are pure functions over bytes: they need no package manager and do
+//!   [`parse_requirements`], [`parse_dpkg_status`]) are pure functions over bytes: they need no package manager and do
 //!   no I/O. [`read_lockfile`] and [`read_dir`] are the thin file
 //!   edge. Every input is size-limited ([`Limits`]), and every error names the file and line.
 //! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
@@ -47,6 +47,7 @@
 
 mod cargo;
 mod cyclonedx;
+mod deb;
 mod error;
 mod model;
 mod npm;
@@ -59,6 +60,7 @@ use std::path::{Path, PathBuf};
 
 pub use cargo::{CargoManifest, parse_cargo_lock};
 pub use cyclonedx::{CycloneDxVersion, to_cyclonedx};
+pub use deb::parse_dpkg_status;
 pub use error::{Error, Result};
 pub use model::{
     Component, ComponentId, Dependency, Ecosystem, Hash, HashAlgorithm, Purl, Sbom, Scope, Source,
@@ -192,6 +194,18 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
             parse_package_lock(&file, &bytes, pj, limits)
         }
         "uv.lock" => parse_uv_lock(&file, &bytes, limits),
+        "status" if path.ends_with(DPKG_STATUS) => {
+            // <root>/var/lib/dpkg/status: the root is three directories up.
+            let root = dir.parent().and_then(Path::parent).and_then(Path::parent);
+            let os_release = match root {
+                Some(r) => match read_optional(&r.join("etc/os-release"), limits)? {
+                    Some(b) => Some(b),
+                    None => read_optional(&r.join("usr/lib/os-release"), limits)?,
+                },
+                None => None,
+            };
+            parse_dpkg_status(&file, &bytes, os_release.as_deref(), limits)
+        }
         n if is_requirements(n) => parse_requirements(&file, &bytes, requirements_scope(n), limits),
         _ => Err(Error::UnknownLockfile {
             path: path.to_owned(),
@@ -214,7 +228,11 @@ pub const LOCKFILE_NAMES: [&str; 4] = [
     "uv.lock",
 ];
 
-/// Reads every lockfile in `dir` (not its subdirectories) into one graph. The primary component
+/// Where Debian keeps its installed-package database, relative to a root filesystem.
+pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
+
+/// Reads every lockfile in `dir` (not its subdirectories; `dir` may also be a root filesystem,
+/// whose [`DPKG_STATUS`] is read) into one graph. The primary component
 /// is that of the first lockfile in [`LOCKFILE_NAMES`] order that names one.
 ///
 /// `requirements*.txt` files are read only when there is no `uv.lock`: uv exports them from the
@@ -248,6 +266,10 @@ pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Sbom> {
         }
         reqs.sort();
         found.extend(reqs);
+    }
+    let dpkg = dir.join(DPKG_STATUS);
+    if dpkg.is_file() {
+        found.push(dpkg);
     }
     if found.is_empty() {
         return Err(Error::NoLockfile {

@@ -204,6 +204,9 @@ pub struct Component {
     pub authors: Vec<String>,
     /// The declared licence, as the input wrote it (not necessarily an SPDX expression).
     pub license: Option<String>,
+    /// Debian: the source package the binary package was built from, which Debian's
+    /// advisories name. Written as the purl's `upstream` qualifier when it differs from `name`.
+    pub source_package: Option<String>,
 }
 
 impl Component {
@@ -226,6 +229,7 @@ impl Component {
             supplier: None,
             authors: Vec::new(),
             license: None,
+            source_package: None,
         }
     }
 }

@@ -33,10 +33,13 @@ pub fn purl(
 ) -> Result<Purl, packageurl::Error> {
     let pypi_name;
     let (namespace, short) = match ecosystem {
-        Ecosystem::Npm | Ecosystem::Go | Ecosystem::Composer => match name.rsplit_once('/') {
-            Some((ns, n)) => (Some(ns), n),
-            None => (None, name),
-        },
+        // Debian's "name" here is `vendor/package`, the vendor being the purl namespace.
+        Ecosystem::Npm | Ecosystem::Go | Ecosystem::Composer | Ecosystem::Deb => {
+            match name.rsplit_once('/') {
+                Some((ns, n)) => (Some(ns), n),
+                None => (None, name),
+            }
+        }
         Ecosystem::PyPi => {
             pypi_name = pep503_name(name);
             (None, pypi_name.as_str())
@@ -56,19 +59,37 @@ pub fn purl(
     Ok(Purl(p.to_string()))
 }
 
-/// The parts of a purl that the graph keeps: ecosystem, full name (namespace joined back with
-/// `/`), version.
-pub fn parse(purl: &str) -> Result<(Ecosystem, String, Option<String>), packageurl::Error> {
+/// What the graph keeps of a purl.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurlParts {
+    pub ecosystem: Ecosystem,
+    /// The package name as the ecosystem writes it: npm, Go and Composer namespaces joined back
+    /// with `/`; a Debian purl's namespace is the vendor, not part of the name.
+    pub name: String,
+    pub version: Option<String>,
+    /// Debian: the `upstream` qualifier (source package), or the name.
+    pub source_package: Option<String>,
+}
+
+/// Parses a purl into the parts the graph keeps.
+pub fn parse(purl: &str) -> Result<PurlParts, packageurl::Error> {
     let p: packageurl::PackageUrl<'_> = purl.parse()?;
-    let name = match p.namespace() {
-        Some(ns) => format!("{ns}/{}", p.name()),
-        None => p.name().to_owned(),
+    let ecosystem = Ecosystem::from_purl_type(p.ty());
+    let name = match (p.namespace(), &ecosystem) {
+        (Some(_), Ecosystem::Deb) | (None, _) => p.name().to_owned(),
+        (Some(ns), _) => format!("{ns}/{}", p.name()),
     };
-    Ok((
-        Ecosystem::from_purl_type(p.ty()),
+    let source_package = (ecosystem == Ecosystem::Deb).then(|| {
+        p.qualifiers()
+            .get("upstream")
+            .map_or_else(|| name.clone(), |u| u.to_string())
+    });
+    Ok(PurlParts {
+        ecosystem,
         name,
-        p.version().map(str::to_owned),
-    ))
+        version: p.version().map(str::to_owned),
+        source_package,
+    })
 }
 
 #[cfg(test)]
@@ -79,10 +100,10 @@ mod tests {
     fn npm_scope_is_percent_encoded_namespace() {
         let p = purl(&Ecosystem::Npm, "@sindresorhus/slugify", Some("2.2.1"), &[]).unwrap();
         assert_eq!(p.0, "pkg:npm/%40sindresorhus/slugify@2.2.1");
-        let (eco, name, version) = parse(&p.0).unwrap();
-        assert_eq!(eco, Ecosystem::Npm);
-        assert_eq!(name, "@sindresorhus/slugify");
-        assert_eq!(version.as_deref(), Some("2.2.1"));
+        let parts = parse(&p.0).unwrap();
+        assert_eq!(parts.ecosystem, Ecosystem::Npm);
+        assert_eq!(parts.name, "@sindresorhus/slugify");
+        assert_eq!(parts.version.as_deref(), Some("2.2.1"));
     }
 
     #[test]

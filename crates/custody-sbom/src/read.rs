@@ -57,15 +57,13 @@ fn hash(alg: &str, hex: &str) -> Option<Hash> {
     })
 }
 
-fn from_purl(file: &str, purl: Option<&str>) -> Result<Option<(Ecosystem, String)>> {
+fn from_purl(file: &str, purl: Option<&str>) -> Result<Option<crate::purl::PurlParts>> {
     purl.map(|p| {
-        crate::purl::parse(p)
-            .map(|(eco, name, _)| (eco, name))
-            .map_err(|source| Error::InvalidPurl {
-                file: file.to_owned(),
-                purl: p.to_owned(),
-                source: Box::new(source),
-            })
+        crate::purl::parse(p).map_err(|source| Error::InvalidPurl {
+            file: file.to_owned(),
+            purl: p.to_owned(),
+            source: Box::new(source),
+        })
     })
     .transpose()
 }
@@ -222,8 +220,10 @@ fn cdx_insert(
         });
     }
     let id = ComponentId(reference);
-    let (ecosystem, name) = match from_purl(file, c.purl.as_deref())? {
-        Some(x) => x,
+    let parts = from_purl(file, c.purl.as_deref())?;
+    let source_package = parts.as_ref().and_then(|p| p.source_package.clone());
+    let (ecosystem, name) = match parts {
+        Some(p) => (p.ecosystem, p.name),
         None => (
             Ecosystem::from_purl_type(
                 c.properties
@@ -268,6 +268,7 @@ fn cdx_insert(
         },
     };
     let mut comp = Component::new(id.clone(), ecosystem, name, c.version);
+    comp.source_package = source_package;
     comp.purl = c.purl.map(crate::model::Purl);
     comp.scope = scope;
     comp.source = source;
@@ -406,8 +407,12 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
             .iter()
             .find(|r| r.reference_type == "purl")
             .map(|r| r.reference_locator.clone());
-        let (ecosystem, name) = from_purl(file, purl.as_deref())?
-            .unwrap_or_else(|| (Ecosystem::Other("generic".to_owned()), p.name.clone()));
+        let parts = from_purl(file, purl.as_deref())?;
+        let source_package = parts.as_ref().and_then(|p| p.source_package.clone());
+        let (ecosystem, name) = parts.map_or_else(
+            || (Ecosystem::Other("generic".to_owned()), p.name.clone()),
+            |p| (p.ecosystem, p.name),
+        );
         let source = match p.source_info.as_deref() {
             Some(s) if s.starts_with("git dependency: ") => {
                 let rest = &s["git dependency: ".len()..];
@@ -431,6 +436,7 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
             },
         };
         let mut c = Component::new(ComponentId(p.spdx_id), ecosystem, name, p.version_info);
+        c.source_package = source_package;
         c.purl = purl.map(crate::model::Purl);
         c.source = source;
         c.hashes = p

@@ -293,3 +293,33 @@ fn requirements_truncated_or_garbled_never_panic() {
         let _ = requirements(junk);
     }
 }
+
+#[test]
+fn dpkg_status_truncated_or_garbled_never_panics() {
+    // Paragraphs: a cut between them is a valid shorter database, so only "no panic" holds.
+    let full = bytes("deb/bookworm/var/lib/dpkg/status");
+    let parse = |b: &[u8]| custody_sbom::parse_dpkg_status("status", b, None, &Limits::default());
+    assert!(parse(&full).is_ok());
+    for cut in (0..full.len()).step_by(full.len() / 200) {
+        let _ = parse(&full[..cut]);
+    }
+    for junk in [
+        &b"\xff"[..],
+        b":",
+        b" x",
+        b"Package: a\nStatus: installed\n",
+        b"\n\n\n",
+    ] {
+        let _ = parse(junk);
+    }
+    // A package listed twice is an error naming both paragraphs.
+    let twice = b"Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: a\nStatus: install ok installed\nVersion: 1\n";
+    assert!(matches!(
+        parse(twice),
+        Err(Error::DuplicatePackage {
+            line: 5,
+            first_line: 1,
+            ..
+        })
+    ));
+}

@@ -189,3 +189,26 @@ fn requirements_files_pins_hashes_and_via_edges() {
     assert_eq!(find(&sbom, "pytest").scope, Scope::Dev);
     assert!(find(&sbom, "charset-normalizer").hashes.len() > 10);
 }
+
+#[test]
+fn dpkg_status_keeps_binary_and_source_names() {
+    // A root filesystem directory: read_dir finds var/lib/dpkg/status and etc/os-release.
+    let sbom = read_dir(&fixture("deb/bookworm"), &Limits::default()).unwrap();
+    assert!(sbom.len() > 500, "{}", sbom.len());
+    let libc = find(&sbom, "libc6");
+    assert_eq!(libc.source_package.as_deref(), Some("glibc"));
+    let purl = &libc.purl.as_ref().unwrap().0;
+    assert!(purl.starts_with("pkg:deb/debian/libc6@"), "{purl}");
+    assert!(
+        purl.contains("distro=debian-12") && purl.contains("upstream=glibc"),
+        "{purl}"
+    );
+    assert!(libc.supplier.as_deref().unwrap().contains("debian-glibc@"));
+    let bash = find(&sbom, "bash");
+    assert_eq!(bash.source_package.as_deref(), Some("bash"));
+    // bash Depends: base-files, debianutils.
+    assert!(
+        sbom.dependencies_of(&bash.id)
+            .any(|d| d.0.starts_with("deb/base-files@"))
+    );
+}

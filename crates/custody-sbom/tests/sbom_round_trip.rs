@@ -8,7 +8,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 8] = [
+const FIXTURES: [&str; 9] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
@@ -17,6 +17,7 @@ const FIXTURES: [&str; 8] = [
     "npm/large",
     "python/uv",
     "python/requirements",
+    "deb/bookworm",
 ];
 
 fn load(fixture: &str) -> Sbom {

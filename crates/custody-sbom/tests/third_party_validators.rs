@@ -26,7 +26,7 @@ const SMALL_FIXTURES: [&str; 9] = [
 
 // Validating a 1,500-package document takes pyspdxtools about 20 s here, so the benchmark
 // inputs get the two documents a release carries, not every variant.
-const LARGE_FIXTURES: [&str; 2] = ["cargo/large", "npm/large"];
+const LARGE_FIXTURES: [&str; 3] = ["cargo/large", "npm/large", "deb/bookworm"];
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
