@@ -19,7 +19,7 @@ try {
   const der = crypto.createPublicKey(fs.readFileSync(pemPath)).export({ type: 'spki', format: 'der' });
   const hint = bundle.verificationMaterial.content.publicKey.hint;
   const trust = toTrustMaterial(root, { [hint]: { rawBytes: der } });
-  const artifact = artifactPath ? fs.readFileSync(artifactPath) : undefined;
+  const artifact = artifactPath ? fs.readFileSync(artifactPath) : undefined; // '' means none
   new Verifier(trust, { tlogThreshold: +tlog, ctlogThreshold: 0, timestampThreshold: 0 })
     .verify(toSignedEntity(bundle, artifact));
   console.log('VERIFIED', bundlePath);

@@ -13,6 +13,7 @@ use sigstore_types::bundle::{
 use sigstore_types::{Bundle, DsseEnvelope, DsseSignature, KeyId, PayloadBytes, SignatureBytes};
 
 use crate::Error;
+use crate::tlog::TlogEntry;
 
 /// DSSE payload type of an in-toto Statement.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -27,8 +28,11 @@ pub const MAX_BUNDLE_BYTES: usize = 32 << 20;
 /// A parsed bundle that passed the structural checks, with its envelope and hint at hand.
 #[derive(Debug, Clone)]
 pub struct SignedBundle {
-    /// The whole bundle, for re-serialising with log entries added.
+    /// The bundle without its log entries.
     pub bundle: Bundle,
+    /// Its `verificationMaterial.tlogEntries`, parsed by us: `sigstore-types` does not know the
+    /// Rekor v2 `dsse` 0.0.2 kind.
+    pub tlog_entries: Vec<TlogEntry>,
     /// The DSSE envelope inside it.
     pub envelope: DsseEnvelope,
     /// The bundle's `verificationMaterial.publicKey.hint`.
@@ -57,7 +61,20 @@ pub fn sign(signer: &dyn Signer, payload_type: &str, payload: &[u8]) -> Result<B
 
 /// Serialise a bundle as the pretty JSON custody publishes.
 pub fn to_json(bundle: &Bundle) -> Result<String, Error> {
-    serde_json::to_string_pretty(bundle).map_err(Error::json("bundle"))
+    to_json_with_entries(bundle, &[])
+}
+
+/// Serialise a bundle with transparency-log entries in `verificationMaterial.tlogEntries`.
+pub fn to_json_with_entries(bundle: &Bundle, entries: &[TlogEntry]) -> Result<String, Error> {
+    let mut value = serde_json::to_value(bundle).map_err(Error::json("bundle"))?;
+    let entries = serde_json::to_value(entries).map_err(Error::json("bundle"))?;
+    if let Some(material) = value
+        .get_mut("verificationMaterial")
+        .and_then(|m| m.as_object_mut())
+    {
+        material.insert("tlogEntries".to_owned(), entries);
+    }
+    serde_json::to_string_pretty(&value).map_err(Error::json("bundle"))
 }
 
 /// Parse and structurally check a bundle. This proves nothing about who signed it: call
@@ -70,15 +87,15 @@ pub fn parse(json: &[u8]) -> Result<SignedBundle, Error> {
             limit: MAX_BUNDLE_BYTES,
         });
     }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(json).map_err(Error::json("bundle"))?;
     // Look at the media type before the typed parse, so that an unknown version is reported as
     // such rather than as a field the parser did not expect.
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Head {
-        media_type: Option<String>,
-    }
-    let head: Head = serde_json::from_slice(json).map_err(Error::json("bundle"))?;
-    match head.media_type.as_deref() {
+    let media_type = value
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .map(str::to_owned);
+    match media_type.as_deref() {
         Some(BUNDLE_MEDIA_TYPE) => {}
         found => {
             return Err(Error::UnknownMediaType {
@@ -88,7 +105,15 @@ pub fn parse(json: &[u8]) -> Result<SignedBundle, Error> {
             });
         }
     }
-    let bundle: Bundle = serde_json::from_slice(json).map_err(Error::json("bundle"))?;
+    let entries = value
+        .get_mut("verificationMaterial")
+        .and_then(|m| m.as_object_mut())
+        .and_then(|m| m.remove("tlogEntries"));
+    let tlog_entries: Vec<TlogEntry> = match entries {
+        Some(e) => serde_json::from_value(e).map_err(Error::json("bundle tlogEntries"))?,
+        None => Vec::new(),
+    };
+    let bundle: Bundle = serde_json::from_value(value).map_err(Error::json("bundle"))?;
     let VerificationMaterialContent::PublicKey(id) = &bundle.verification_material.content else {
         return Err(Error::UnsupportedBundleContent {
             missing: "verificationMaterial.publicKey",
@@ -107,6 +132,7 @@ pub fn parse(json: &[u8]) -> Result<SignedBundle, Error> {
         });
     }
     Ok(SignedBundle {
+        tlog_entries,
         hint: KeyHint::new(id.hint.clone()),
         envelope: envelope.clone(),
         bundle,

@@ -174,6 +174,52 @@ pub enum Error {
         /// The artifact's digest.
         sha256: String,
     },
+    /// A bundle's transparency-log entry is malformed or does not match the bundle.
+    #[error("transparency log entry: {rule}")]
+    LogEntry {
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// The entry names a log the trusted root does not list.
+    #[error("transparency log entry is from log {log_id}, which the trusted root does not list")]
+    UnknownLog {
+        /// The entry's base64 log id.
+        log_id: String,
+    },
+    /// The log's key is listed, but not for this moment.
+    #[error("the trusted root's key for log {origin} is not valid at {at}")]
+    LogKeyNotValidAt {
+        /// The log's origin.
+        origin: String,
+        /// When we checked.
+        at: Timestamp,
+    },
+    /// The checkpoint is not signed by the trusted log key, or is malformed.
+    #[error("checkpoint of log {origin}: {source}")]
+    Checkpoint {
+        /// The log's origin.
+        origin: String,
+        /// Why it was rejected (boxed: log errors are large and rare).
+        source: Box<custody_tlog::Error>,
+    },
+    /// The inclusion proof does not lead to the checkpoint's root.
+    #[error("inclusion of entry {index} in log {origin}: {source}")]
+    Inclusion {
+        /// The log's origin.
+        origin: String,
+        /// The entry's index.
+        index: u64,
+        /// Why it was rejected (boxed: log errors are large and rare).
+        source: Box<custody_tlog::Error>,
+    },
+    /// The trusted root lists logs but the bundle carries no entry from any of them.
+    #[error(
+        "the bundle carries no transparency log entry, but the trusted root requires one from {logs:?}"
+    )]
+    NotLogged {
+        /// The origins of the trusted logs.
+        logs: Vec<String>,
+    },
     /// A policy or trust file that makes no sense.
     #[error("{what}: {rule}")]
     InvalidDocument {

@@ -27,6 +27,7 @@ mod error;
 pub mod provenance;
 pub mod release;
 pub mod statement;
+pub mod tlog;
 pub mod trust;
 pub mod verify;
 

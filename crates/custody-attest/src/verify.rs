@@ -11,6 +11,7 @@ use crate::Error;
 use crate::bundle::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::provenance::{Provenance, RELEASE_MANIFEST_V1, ReleaseManifest, SLSA_PROVENANCE_V1};
 use crate::statement;
+use crate::tlog;
 use crate::trust::{Policy, TrustedRoot};
 
 /// What the customer additionally insists on.
@@ -52,6 +53,8 @@ pub enum CheckName {
     Bundle,
     /// The DSSE signature verifies with a key the policy trusts now.
     Signature,
+    /// The signature is recorded in a transparency log the trusted root lists.
+    Log,
     /// The statement names the artifact's digest.
     Subject,
     /// The SLSA provenance matches the policy and the expectations.
@@ -62,9 +65,10 @@ pub enum CheckName {
 
 impl CheckName {
     /// Every check, in order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Bundle,
         Self::Signature,
+        Self::Log,
         Self::Subject,
         Self::Provenance,
         Self::Manifest,
@@ -75,6 +79,7 @@ impl CheckName {
         match self {
             Self::Bundle => "bundle",
             Self::Signature => "signature",
+            Self::Log => "log",
             Self::Subject => "subject",
             Self::Provenance => "provenance",
             Self::Manifest => "manifest",
@@ -228,6 +233,8 @@ fn run(
         ),
     );
 
+    check_log(req, &signed, key, checks).map_err(at(C::Log))?;
+
     let (stmt, provenance): (_, Provenance) =
         statement::parse(signed.envelope.payload.as_bytes(), SLSA_PROVENANCE_V1)
             .map_err(at(C::Subject))?;
@@ -282,6 +289,46 @@ fn run(
         }
     }
     Ok(())
+}
+
+fn check_log(
+    req: &Request<'_>,
+    signed: &bundle::SignedBundle,
+    key: &custody_crypto::PublicKey,
+    checks: &mut Vec<Check>,
+) -> Result<(), Error> {
+    let logs = req.trusted_root.trusted_logs()?;
+    if logs.is_empty() {
+        checks.push(Check {
+            name: CheckName::Log,
+            status: Status::Skipped,
+            detail: "the trusted root lists no transparency log".to_owned(),
+            error: None,
+        });
+        return Ok(());
+    }
+    let mut first_error = None;
+    for entry in &signed.tlog_entries {
+        match tlog::verify_entry(entry, &signed.envelope, key, &logs, req.now) {
+            Ok(logged) => {
+                pass(
+                    checks,
+                    CheckName::Log,
+                    format!(
+                        "entry {} of log {} is in its signed checkpoint of size {}",
+                        logged.index, logged.origin, logged.tree_size
+                    ),
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| Error::NotLogged {
+        logs: logs.iter().map(|l| l.origin.clone()).collect(),
+    }))
 }
 
 fn check_provenance(

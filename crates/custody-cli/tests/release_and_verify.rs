@@ -14,7 +14,14 @@ fn release_then_verify_every_artifact_with_both_algorithms() {
             let r = p.verify(&dir.join(name), &[]);
             assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
             assert!(r.stdout.contains("VERIFIED"), "{}", r.stdout);
-            for check in ["bundle", "signature", "subject", "provenance", "manifest"] {
+            for check in [
+                "bundle",
+                "signature",
+                "log",
+                "subject",
+                "provenance",
+                "manifest",
+            ] {
                 assert!(
                     r.stdout.contains(&format!("PASS  {check}")),
                     "{check}: {}",
@@ -43,7 +50,7 @@ fn release_then_verify_every_artifact_with_both_algorithms() {
         );
         assert_eq!(v["release"]["builder"], "https://example.com/ci@v1");
         assert_eq!(v["release"]["git_ref"], "refs/heads/main");
-        assert_eq!(v["checks"].as_array().unwrap().len(), 5);
+        assert_eq!(v["checks"].as_array().unwrap().len(), 6);
     }
 }
 

@@ -45,7 +45,9 @@ fn run(cmd: &mut Command, what: &str) -> Verdict {
     }
 }
 
-fn sigstore_js(bundle: &Path, key: &Path, artifact: Option<&Path>) -> Verdict {
+/// `@sigstore/verify` with the site's trusted root and a transparency-log threshold of 1: the
+/// bundle's log entry, inclusion proof and checkpoint must all verify.
+fn sigstore_js(bundle: &Path, key: &Path, artifact: Option<&Path>, trusted_root: &Path) -> Verdict {
     assert!(
         interop().join("node_modules/@sigstore/verify").is_dir(),
         "interop/node_modules is missing: run `npm ci --prefix interop` (.ci/run does)"
@@ -54,9 +56,9 @@ fn sigstore_js(bundle: &Path, key: &Path, artifact: Option<&Path>) -> Verdict {
     c.arg(interop().join("sigstore_check.js"))
         .arg(bundle)
         .arg(key);
-    if let Some(a) = artifact {
-        c.arg(a);
-    }
+    // The script takes the artifact positionally before the root; "" stands for none.
+    c.arg(artifact.map_or_else(Default::default, |a| a.as_os_str().to_owned()));
+    c.arg(trusted_root).arg("1");
     run(&mut c, "node @sigstore/verify")
 }
 
@@ -84,7 +86,8 @@ fn third_party_verifiers_accept_our_bundles_ed25519_and_p256() {
             ("manifest.json", None),
         ] {
             let b = dir.join(bundle);
-            let v = sigstore_js(&b, &key, artifact.map(|a| dir.join(a)).as_deref());
+            let root = p.site().join("trusted_root.json");
+            let v = sigstore_js(&b, &key, artifact.map(|a| dir.join(a)).as_deref(), &root);
             assert!(v.ok, "{alg} {bundle}: @sigstore/verify: {}", v.text);
             let v = securesystemslib(&b, &key);
             assert!(v.ok, "{alg} {bundle}: securesystemslib: {}", v.text);
@@ -94,17 +97,12 @@ fn third_party_verifiers_accept_our_bundles_ed25519_and_p256() {
 
 #[test]
 fn third_party_verifiers_reject_a_wrong_key() {
-    let (_p, dir) = released("ecdsa-p256");
+    let (p, dir) = released("ecdsa-p256");
     let stranger = Project::new("ecdsa-p256");
     let b = dir.join("app-1.4.2.tar.gz.sigstore.json");
-    assert!(
-        !sigstore_js(
-            &b,
-            &stranger.public_key_pem(),
-            Some(&dir.join("app-1.4.2.tar.gz"))
-        )
-        .ok
-    );
+    let root = p.site().join("trusted_root.json");
+    let tar = dir.join("app-1.4.2.tar.gz");
+    assert!(!sigstore_js(&b, &stranger.public_key_pem(), Some(&tar), &root).ok);
     assert!(!securesystemslib(&b, &stranger.public_key_pem()).ok);
 }
 
@@ -134,10 +132,9 @@ fn third_party_verifiers_reject_a_flipped_payload_byte() {
                 payload[at] ^= 0x01;
             },
         );
-        assert!(
-            !sigstore_js(&bad, &key, Some(&dir.join("app-1.4.2.tar.gz"))).ok,
-            "{alg}"
-        );
+        let root = p.site().join("trusted_root.json");
+        let tar = dir.join("app-1.4.2.tar.gz");
+        assert!(!sigstore_js(&bad, &key, Some(&tar), &root).ok, "{alg}");
         assert!(!securesystemslib(&bad, &key).ok, "{alg}");
         let ours = p.verify(
             &dir.join("app-1.4.2.tar.gz"),
@@ -163,7 +160,8 @@ fn third_party_verifiers_reject_a_swapped_subject() {
             *payload = stmt.to_string().into_bytes();
         },
     );
-    assert!(!sigstore_js(&bad, &key, Some(&dir.join("app-1.4.2.zip"))).ok);
+    let root = p.site().join("trusted_root.json");
+    assert!(!sigstore_js(&bad, &key, Some(&dir.join("app-1.4.2.zip")), &root).ok);
     assert!(!securesystemslib(&bad, &key).ok);
     assert_eq!(
         p.verify(
@@ -187,4 +185,78 @@ fn a_flipped_artifact_byte_is_caught_by_our_subject_check() {
     let r = p.verify(&tar, &[]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("FAIL  subject"), "{}", r.stdout);
+}
+
+/// Rewrite one field of the bundle's first log entry.
+fn doctor_entry(src: &Path, dst: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(src).unwrap()).unwrap();
+    f(&mut v["verificationMaterial"]["tlogEntries"][0]);
+    std::fs::write(dst, v.to_string()).unwrap();
+}
+
+#[test]
+fn log_entries_verify_and_tampering_with_them_is_rejected_by_both() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (p, dir) = released("ed25519");
+    let key = p.public_key_pem();
+    let root = p.site().join("trusted_root.json");
+    let tar = dir.join("app-1.4.2.tar.gz");
+    let good = dir.join("app-1.4.2.tar.gz.sigstore.json");
+    let v = sigstore_js(&good, &key, Some(&tar), &root);
+    assert!(v.ok, "{}", v.text);
+
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let flip_b64 = |s: &str| {
+        let mut raw = base64::engine::general_purpose::STANDARD.decode(s).unwrap();
+        raw[0] ^= 1;
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    };
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "proof hash",
+            Box::new(move |e| {
+                let h = e["inclusionProof"]["hashes"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                e["inclusionProof"]["hashes"][0] = flip_b64(&h).into();
+            }),
+        ),
+        (
+            "checkpoint",
+            Box::new(|e| {
+                let cp = e["inclusionProof"]["checkpoint"]["envelope"]
+                    .as_str()
+                    .unwrap();
+                let mut lines: Vec<String> = cp.split('\n').map(str::to_owned).collect();
+                lines[1] = "999".into();
+                e["inclusionProof"]["checkpoint"]["envelope"] = lines.join("\n").into();
+            }),
+        ),
+        (
+            "entry body",
+            Box::new(move |e| {
+                let body = b64
+                    .decode(e["canonicalizedBody"].as_str().unwrap())
+                    .unwrap();
+                let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let sig = v["spec"]["dsseV002"]["signatures"][0]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                v["spec"]["dsseV002"]["signatures"][0]["content"] = flip_b64(&sig).into();
+                e["canonicalizedBody"] = b64.encode(v.to_string()).into();
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let bad = dir.join("doctored-entry.sigstore.json");
+        doctor_entry(&good, &bad, |e| edit(e));
+        let js = sigstore_js(&bad, &key, Some(&tar), &root);
+        assert!(!js.ok, "{what}: @sigstore/verify accepted: {}", js.text);
+        let ours = p.verify(&tar, &["--bundle", bad.to_str().unwrap()]);
+        assert_eq!(ours.code, 1, "{what}: {}", ours.stdout);
+        assert!(ours.stdout.contains("FAIL  log"), "{what}: {}", ours.stdout);
+    }
 }

@@ -27,6 +27,31 @@ pub struct Config {
     /// Provenance facts.
     #[serde(default)]
     pub provenance: ProvenanceConfig,
+    /// The transparency log every signature is recorded in.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Checkpoint origin (C2SP): a schemeless URL naming the log, unique to this supplier.
+    pub origin: String,
+    /// Encrypted PKCS#8 Ed25519 key that signs checkpoints, relative to the config file.
+    pub key: PathBuf,
+    /// The sequencer's private state (writer lock, digest lookup index), relative to the config.
+    pub state: PathBuf,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            origin: "custody.local/log".to_owned(),
+            key: PathBuf::from(".custody/log.key"),
+            state: PathBuf::from(".custody/log-state"),
+        }
+    }
 }
 
 /// `[site]`.
@@ -124,18 +149,27 @@ impl Loaded {
     /// custody's own outputs inside the project (site, key directory), relative to it.
     pub fn outputs(&self) -> Vec<&Path> {
         let mut v = vec![self.config.site.dir.as_path()];
-        if let Some(dir) = self
-            .config
-            .signing
-            .key
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            v.push(dir);
-        } else {
-            v.push(self.config.signing.key.as_path());
+        for path in [
+            &self.config.signing.key,
+            &self.config.log.key,
+            &self.config.log.state,
+        ] {
+            match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) => v.push(dir),
+                None => v.push(path.as_path()),
+            }
         }
         v
+    }
+
+    /// The log's checkpoint key file.
+    pub fn log_key_path(&self) -> PathBuf {
+        self.base.join(&self.config.log.key)
+    }
+
+    /// The sequencer's state directory.
+    pub fn log_state_dir(&self) -> PathBuf {
+        self.base.join(&self.config.log.state)
     }
 
     /// The key algorithm.

@@ -106,6 +106,12 @@ pub enum Error {
         /// The policy file.
         policy: PathBuf,
     },
+    /// The transparency log failed.
+    #[error("transparency log: {0}")]
+    Log(#[from] custody_tlog::Error),
+    /// Checkpoints are signed with Ed25519 (C2SP signed notes); another key type was given.
+    #[error("the transparency log key must be an Ed25519 key")]
+    LogKeyNotEd25519,
     /// The passphrase could not be obtained.
     #[error("no passphrase: {0}")]
     Passphrase(&'static str),

@@ -17,6 +17,7 @@ pub mod config;
 mod error;
 pub mod fs;
 pub mod git;
+pub mod log;
 pub mod site;
 pub mod verify;
 

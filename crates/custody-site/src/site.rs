@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::fs::{read_bounded, sync_dir, write_atomic};
+use crate::log::{Log, Record};
+use custody_attest::tlog;
 
 /// `trusted_root.json`.
 pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
@@ -130,12 +132,16 @@ impl Site {
     }
 
     /// Create the site's trust files, or add `key` to an existing policy.
+    ///
+    /// With `log` (its checkpoint origin and key), the trusted root lists that transparency log
+    /// and `log/vkey` publishes its verifier key.
     pub fn init(
         &self,
         key: &PublicKey,
         builder_id: &str,
         repository: &str,
         now: jiff::Timestamp,
+        log: Option<(&str, &PublicKey)>,
     ) -> Result<InitOutcome, Error> {
         std::fs::create_dir_all(&self.root).map_err(|source| Error::Io {
             path: self.root.clone(),
@@ -143,13 +149,41 @@ impl Site {
         })?;
         let root_path = self.trusted_root_path();
         let wrote_trusted_root = !root_path.exists();
-        if wrote_trusted_root {
-            let json = serde_json::to_string_pretty(&TrustedRoot::empty()).map_err(|e| {
-                custody_attest::Error::Json {
+        let mut root = if wrote_trusted_root {
+            TrustedRoot::empty()
+        } else {
+            load_trusted_root(&root_path)?
+        };
+        let mut root_changed = wrote_trusted_root;
+        if let Some((origin, log_key)) = log {
+            let instance = tlog::log_instance(
+                origin,
+                log_key,
+                TimeRange {
+                    start: now,
+                    end: None,
+                },
+            )
+            .ok_or(Error::LogKeyNotEd25519)?;
+            if !root.tlogs.iter().any(|t| t.log_id == instance.log_id) {
+                root.tlogs.push(instance);
+                root_changed = true;
+            }
+            let vkey = crate::log::note_verifier(origin, log_key)?.to_vkey_string();
+            write_atomic(
+                &self
+                    .root
+                    .join(crate::log::LOG_DIR)
+                    .join(crate::log::VKEY_FILE),
+                format!("{vkey}\n").as_bytes(),
+            )?;
+        }
+        if root_changed {
+            let json =
+                serde_json::to_string_pretty(&root).map_err(|e| custody_attest::Error::Json {
                     what: "trusted root",
                     source: e,
-                }
-            })?;
+                })?;
             write_atomic(&root_path, json.as_bytes())?;
         }
         let policy_path = self.policy_path();
@@ -193,11 +227,15 @@ impl Site {
 
     /// Copy `artifacts` into a new release directory, hash the copies, sign, and publish
     /// atomically: the version directory appears whole or not at all, and never twice.
+    ///
+    /// With `log`, every bundle is recorded in the transparency log first and carries its entry,
+    /// inclusion proof and checkpoint.
     pub fn publish(
         &self,
         signer: &dyn Signer,
         facts: &ReleaseFacts,
         artifacts: &[PathBuf],
+        log: Option<&mut Log>,
     ) -> Result<Published, Error> {
         check_name("product", &facts.product)?;
         check_name("version", &facts.version)?;
@@ -241,7 +279,8 @@ impl Site {
         let product_dir = final_dir.parent().unwrap_or(&self.root).to_path_buf();
         let staging =
             product_dir.join(format!(".staging-{}-{}", facts.version, std::process::id()));
-        let result = self.stage_and_rename(signer, facts, artifacts, &names, &staging, &final_dir);
+        let result =
+            Self::stage_and_rename(signer, facts, artifacts, &names, &staging, &final_dir, log);
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
         }
@@ -259,13 +298,13 @@ impl Site {
     }
 
     fn stage_and_rename(
-        &self,
         signer: &dyn Signer,
         facts: &ReleaseFacts,
         artifacts: &[PathBuf],
         names: &[String],
         staging: &Path,
         final_dir: &Path,
+        log: Option<&mut Log>,
     ) -> Result<(Vec<PublishedArtifact>, String), Error> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -302,20 +341,35 @@ impl Site {
             });
         }
         let docs = release::attest(signer, facts, &hashed)?;
-        for (name, b) in &docs.artifact_bundles {
+        let mut files: Vec<(String, &sigstore_types::Bundle, Option<[u8; 32]>)> = Vec::new();
+        for ((name, b), a) in docs.artifact_bundles.iter().zip(&hashed) {
+            files.push((bundle_name(name), b, a.digests.sha256.map(|d| d.0)));
+        }
+        files.push((PROVENANCE_FILE.to_owned(), &docs.provenance, None));
+        files.push((MANIFEST_FILE.to_owned(), &docs.manifest, None));
+        let entries = match log {
+            Some(log) => {
+                let mut records = Vec::with_capacity(files.len());
+                for (_, b, artifact) in &files {
+                    let sigstore_types::SignatureContent::DsseEnvelope(env) = &b.content else {
+                        continue;
+                    };
+                    records.push(Record {
+                        body: tlog::dsse_entry_body(env, signer.public_key()),
+                        artifact: *artifact,
+                    });
+                }
+                log.record(&records)?
+            }
+            None => Vec::new(),
+        };
+        for (i, (file, b, _)) in files.iter().enumerate() {
+            let entry: Vec<_> = entries.get(i).cloned().into_iter().collect();
             write_atomic(
-                &staging.join(bundle_name(name)),
-                bundle::to_json(b)?.as_bytes(),
+                &staging.join(file),
+                bundle::to_json_with_entries(b, &entry)?.as_bytes(),
             )?;
         }
-        write_atomic(
-            &staging.join(PROVENANCE_FILE),
-            bundle::to_json(&docs.provenance)?.as_bytes(),
-        )?;
-        write_atomic(
-            &staging.join(MANIFEST_FILE),
-            bundle::to_json(&docs.manifest)?.as_bytes(),
-        )?;
         sync_dir(staging)?;
         if final_dir.exists() {
             return Err(Error::AlreadyPublished {

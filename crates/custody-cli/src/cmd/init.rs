@@ -11,6 +11,8 @@ use custody_site::site::Site;
 
 use super::key;
 use crate::output::{CmdResult, Output, usage};
+use crate::passphrase;
+use custody_crypto::Signer as _;
 
 /// Set up a project for signed releases.
 ///
@@ -78,16 +80,53 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     }
     let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
     let key_path = loaded.key_path();
+    let log_key_path = loaded.log_key_path();
     let created_key = !key_path.exists();
-    let (public, encrypted) = if created_key {
-        let k = key::generate(
+    let created_log_key = !log_key_path.exists();
+    // One passphrase protects both new keys, asked for once.
+    let pass = if (created_key || created_log_key) && !args.insecure_unencrypted_key {
+        Some(passphrase::for_new_key(&key_path)?)
+    } else {
+        None
+    };
+    let pass = pass.as_ref().map(|p| p.as_str());
+    let public = if created_key {
+        let k = key::generate_with(&key_path, loaded.algorithm()?, pass, out)?;
+        out.progress(key::describe_new_key(
             &key_path,
-            loaded.algorithm()?,
-            args.insecure_unencrypted_key,
+            k.public_key(),
+            pass.is_some(),
+        ));
+        k.public_key().clone()
+    } else {
+        key::public_key(&key_path, args.insecure_unencrypted_key)?
+    };
+    let encrypted = custody_site::fs::read_text(&key_path, 64 << 10, "private key")
+        .map(|t| t.contains("ENCRYPTED"))
+        .unwrap_or(false);
+    let log_public = if created_log_key {
+        let k = key::generate_with(
+            &log_key_path,
+            custody_crypto::KeyAlgorithm::Ed25519,
+            pass,
             out,
         )?;
-        // Keep a key that lives inside the project out of version control.
-        if let Some(dir) = key_path.parent().filter(|d| *d != loaded.base.as_path()) {
+        out.progress(format!(
+            "Created the transparency log's checkpoint key {} (Ed25519, {})",
+            log_key_path.display(),
+            if pass.is_some() {
+                "encrypted with the same passphrase"
+            } else {
+                "UNENCRYPTED"
+            }
+        ));
+        k.public_key().clone()
+    } else {
+        key::public_key(&log_key_path, args.insecure_unencrypted_key)?
+    };
+    // Keep keys that live inside the project out of version control.
+    for path in [&key_path, &log_key_path] {
+        if let Some(dir) = path.parent().filter(|d| *d != loaded.base.as_path()) {
             let ignore = dir.join(".gitignore");
             if !ignore.exists() {
                 write_atomic(
@@ -96,22 +135,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 )?;
             }
         }
-        out.progress(key::describe_new_key(
-            &key_path,
-            custody_crypto::Signer::public_key(&k),
-            !args.insecure_unencrypted_key,
-        ));
-        (
-            custody_crypto::Signer::public_key(&k).clone(),
-            !args.insecure_unencrypted_key,
-        )
-    } else {
-        let text = std::fs::read_to_string(&key_path).unwrap_or_default();
-        (
-            key::public_key(&key_path, args.insecure_unencrypted_key)?,
-            text.contains("ENCRYPTED"),
-        )
-    };
+    }
     let repository = git::repository_url(
         &loaded.base,
         loaded.config.provenance.source_repository.as_deref(),
@@ -122,6 +146,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         &loaded.config.provenance.builder_id,
         &repository,
         jiff::Timestamp::now(),
+        Some((&loaded.config.log.origin, &log_public)),
     )?;
     let report = InitReport {
         config: config_path,

@@ -113,6 +113,22 @@ pub fn generate(
     insecure_unencrypted: bool,
     out: &Output,
 ) -> anyhow::Result<SigningKey> {
+    let pass = if insecure_unencrypted {
+        None
+    } else {
+        Some(passphrase::for_new_key(path)?)
+    };
+    generate_with(path, algorithm, pass.as_ref().map(|p| p.as_str()), out)
+}
+
+/// Generate a key and write it encrypted with `passphrase`, or unencrypted (with a warning)
+/// when there is none.
+pub fn generate_with(
+    path: &Path,
+    algorithm: KeyAlgorithm,
+    passphrase: Option<&str>,
+    out: &Output,
+) -> anyhow::Result<SigningKey> {
     if path.exists() {
         anyhow::bail!(
             "{} already exists; refusing to overwrite a key",
@@ -120,16 +136,18 @@ pub fn generate(
         );
     }
     let key = SigningKey::generate(algorithm)?;
-    let pem = if insecure_unencrypted {
-        out.warn(format!(
-            "writing {} UNENCRYPTED (--insecure-unencrypted-key): anyone who can read it can sign releases",
-            path.display()
-        ));
-        key.to_unencrypted_pem_insecure()?
-    } else {
-        let pass = passphrase::for_new_key(path)?;
-        out.progress("Encrypting the key (scrypt)...");
-        key.to_encrypted_pem(pass.as_bytes())?
+    let pem = match passphrase {
+        None => {
+            out.warn(format!(
+                "writing {} UNENCRYPTED (--insecure-unencrypted-key): anyone who can read it can sign",
+                path.display()
+            ));
+            key.to_unencrypted_pem_insecure()?
+        }
+        Some(pass) => {
+            out.progress(format!("Encrypting {} (scrypt)...", path.display()));
+            key.to_encrypted_pem(pass.as_bytes())?
+        }
     };
     create_private(path, pem.as_bytes())?;
     write_atomic(&pub_path(path), key.public_key().to_pem().as_bytes())?;
@@ -160,22 +178,37 @@ pub fn load_signer(
     insecure_unencrypted: bool,
     out: &Output,
 ) -> anyhow::Result<SigningKey> {
-    let pem = read_text(path, 64 << 10, "private key")?;
-    let encrypted = pem.contains("ENCRYPTED PRIVATE KEY");
-    let pass = if encrypted {
-        Some(passphrase::for_unlock(path)?)
-    } else {
-        if insecure_unencrypted {
+    let mut keys = unlock(&[path], insecure_unencrypted, out)?;
+    keys.pop().context("no key loaded")
+}
+
+/// Load several keys that share one passphrase (the release key and the log key), asking for
+/// it at most once.
+pub fn unlock(
+    paths: &[&Path],
+    insecure_unencrypted: bool,
+    out: &Output,
+) -> anyhow::Result<Vec<SigningKey>> {
+    let mut pass: Option<zeroize::Zeroizing<String>> = None;
+    let mut keys = Vec::with_capacity(paths.len());
+    for path in paths {
+        let pem = read_text(path, 64 << 10, "private key")?;
+        if pem.contains("ENCRYPTED PRIVATE KEY") {
+            if pass.is_none() {
+                pass = Some(passphrase::for_unlock(path)?);
+            }
+        } else if insecure_unencrypted {
             out.warn(format!("{} is an UNENCRYPTED key", path.display()));
         }
-        None
-    };
-    SigningKey::from_pkcs8_pem(
-        &pem,
-        pass.as_ref().map(|p| p.as_bytes()),
-        insecure_unencrypted,
-    )
-    .with_context(|| path.display().to_string())
+        let key = SigningKey::from_pkcs8_pem(
+            &pem,
+            pass.as_ref().map(|p| p.as_bytes()),
+            insecure_unencrypted,
+        )
+        .with_context(|| path.display().to_string())?;
+        keys.push(key);
+    }
+    Ok(keys)
 }
 
 /// A key's public half: from `<key>.pub` if present, else by unlocking the private key.

@@ -10,6 +10,8 @@ use custody_site::{Error as SiteError, git};
 
 use super::key;
 use crate::output::{CmdResult, Output, usage};
+use anyhow::Context as _;
+use custody_site::log::Log;
 
 /// Sign and publish a release.
 ///
@@ -73,7 +75,19 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             .into());
         }
     }
-    let signer = key::load_signer(&loaded.key_path(), args.insecure_unencrypted_key, out)?;
+    let mut keys = key::unlock(
+        &[&loaded.key_path(), &loaded.log_key_path()],
+        args.insecure_unencrypted_key,
+        out,
+    )?;
+    let log_key = keys.pop().context("log key")?;
+    let signer = keys.pop().context("signing key")?;
+    let mut log = Log::open(
+        site.root(),
+        &loaded.log_state_dir(),
+        &loaded.config.log.origin,
+        &log_key,
+    )?;
     out.progress(format!(
         "Releasing {} {} from {} at {} ({} artifact(s))",
         args.product,
@@ -92,7 +106,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         started_on,
         finished_on: jiff::Timestamp::now(),
     };
-    let published = site.publish(&signer, &facts, &args.artifacts)?;
+    let published = site.publish(&signer, &facts, &args.artifacts, Some(&mut log))?;
     out.result(&published, || {
         let mut s = format!(
             "Published {} {} at {}\n",

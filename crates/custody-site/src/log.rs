@@ -1,0 +1,114 @@
+//! The site's transparency log: `site/log/` in C2SP tlog-tiles layout, written by one
+//! sequencer, recording every bundle a release signs.
+
+use std::path::Path;
+
+use custody_attest::tlog::{TlogEntry, entry_from_proof, log_id};
+use custody_crypto::{PublicKey, Signer, SigningKey};
+use custody_tlog::{
+    ArtifactDigest, DirStore, LogEntry, NoteSigner, NoteVerifier, Sequencer, SignatureType,
+};
+
+use crate::Error;
+
+/// The directory of the log inside the site.
+pub const LOG_DIR: &str = "log";
+/// The verifier key file (signed-note `name+keyid+base64`), for witnesses and monitors.
+pub const VKEY_FILE: &str = "vkey";
+
+/// The checkpoint verifier for `key` under `origin`.
+pub fn note_verifier(origin: &str, key: &PublicKey) -> Result<NoteVerifier, Error> {
+    let raw = key.ed25519_bytes().ok_or(Error::LogKeyNotEd25519)?;
+    let vk = custody_tlog_key(&raw)?;
+    Ok(NoteVerifier::new(origin, SignatureType::Ed25519, vk)?)
+}
+
+fn custody_tlog_key(raw: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey, Error> {
+    ed25519_dalek::VerifyingKey::from_bytes(raw).map_err(|_| Error::LogKeyNotEd25519)
+}
+
+/// An open log, holding the single-writer lock until dropped.
+#[derive(Debug)]
+pub struct Log {
+    seq: Sequencer<DirStore>,
+    log_id: [u8; 32],
+}
+
+/// One thing to record: the entry body, and the artifact digest to index it under.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The Rekor v2 entry body.
+    pub body: Vec<u8>,
+    /// SHA-256 of the artifact the entry is about, for `custody log lookup`.
+    pub artifact: Option<[u8; 32]>,
+}
+
+impl Log {
+    /// Open (or create) the log under `site_root/log`, with private state in `state_dir`.
+    pub fn open(
+        site_root: &Path,
+        state_dir: &Path,
+        origin: &str,
+        key: &SigningKey,
+    ) -> Result<Self, Error> {
+        let seed = key.ed25519_seed().ok_or(Error::LogKeyNotEd25519)?;
+        let signer = NoteSigner::new(
+            origin,
+            SignatureType::Ed25519,
+            ed25519_dalek::SigningKey::from_bytes(&seed),
+        )?;
+        let raw = key
+            .public_key()
+            .ed25519_bytes()
+            .ok_or(Error::LogKeyNotEd25519)?;
+        let store = DirStore::open(site_root.join(LOG_DIR))?;
+        let seq = Sequencer::open(store, state_dir, origin, signer)?;
+        Ok(Self {
+            seq,
+            log_id: log_id(origin, &raw),
+        })
+    }
+
+    /// Append `records` as one batch, wait until they are durable under a published checkpoint,
+    /// and return each one's bundle entry with its inclusion proof.
+    pub fn record(&mut self, records: &[Record]) -> Result<Vec<TlogEntry>, Error> {
+        let entries: Vec<LogEntry> = records
+            .iter()
+            .map(|r| LogEntry {
+                data: r.body.clone(),
+                artifact: r.artifact.map(ArtifactDigest),
+            })
+            .collect();
+        let appended = self.seq.append_batch(&entries)?;
+        let cp = &appended.checkpoint.checkpoint;
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let proof = self.seq.prove(appended.first_index + i as u64)?;
+                Ok(entry_from_proof(
+                    &r.body,
+                    &self.log_id,
+                    &proof,
+                    cp.root.0,
+                    cp.size,
+                ))
+            })
+            .collect()
+    }
+
+    /// Entry indices recorded under an artifact digest.
+    pub fn lookup(&self, sha256: &[u8; 32]) -> &[u64] {
+        self.seq.lookup(&ArtifactDigest(*sha256))
+    }
+
+    /// The current tree size.
+    pub fn size(&self) -> u64 {
+        self.seq.size()
+    }
+
+    /// The sequencer, for reading entries and proofs.
+    pub fn sequencer(&self) -> &Sequencer<DirStore> {
+        &self.seq
+    }
+}
