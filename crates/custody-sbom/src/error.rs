@@ -95,6 +95,15 @@ pub enum Error {
         option: String,
     },
 
+    #[error(
+        "{file}:{line}: `{text}` is not an entry key, a field or a dependency of yarn lockfile v1"
+    )]
+    InvalidYarnLock {
+        file: String,
+        line: usize,
+        text: String,
+    },
+
     #[error("{file}:{line}: `{text}` is neither `Field: value` nor a continuation of a field")]
     InvalidDeb822 {
         file: String,
@@ -139,7 +148,7 @@ pub enum Error {
         source: Box<packageurl::Error>,
     },
 
-    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, uv.lock, requirements*.txt, var/lib/dpkg/status)", dir.display())]
+    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, uv.lock, requirements*.txt, var/lib/dpkg/status)", dir.display())]
     NoLockfile { dir: PathBuf },
 
     #[error("{}: file name is not a lockfile this crate reads", path.display())]

@@ -3,7 +3,7 @@
 //!
 //! # Design
 //! - **Readers** ([`parse_cargo_lock`], [`parse_package_lock`], [`parse_uv_lock`],
-//!   [`parse_requirements`], [`parse_dpkg_status`]) are pure functions over bytes: they need no package manager and do
+//!   [`parse_requirements`], [`parse_dpkg_status`], [`parse_yarn_lock`]) are pure functions over bytes: they need no package manager and do
 //!   no I/O. [`read_lockfile`] and [`read_dir`] are the thin file
 //!   edge. Every input is size-limited ([`Limits`]), and every error names the file and line.
 //! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
@@ -55,6 +55,7 @@ pub mod purl;
 mod python;
 mod read;
 mod spdx;
+mod yarn;
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +70,7 @@ pub use npm::{PackageJson, parse_package_lock};
 pub use python::{parse_requirements, parse_uv_lock, requirements_scope};
 pub use read::parse_sbom;
 pub use spdx::to_spdx;
+pub use yarn::parse_yarn_lock;
 
 /// Input size limits. Real lockfiles are a few MB at most; the limit keeps a hostile or broken
 /// input from taking the machine's memory.
@@ -164,7 +166,7 @@ fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
 }
 
 /// Reads one lockfile, chosen by its file name (`Cargo.lock`, `package-lock.json`,
-/// `npm-shrinkwrap.json`, `uv.lock`, `*requirements*.txt`), with its manifest from the same
+/// `npm-shrinkwrap.json`, `yarn.lock`, `uv.lock`, `*requirements*.txt`, `var/lib/dpkg/status`), with its manifest from the same
 /// directory when there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside
 /// `package-lock.json`).
 pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
@@ -192,6 +194,16 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
                 bytes,
             });
             parse_package_lock(&file, &bytes, pj, limits)
+        }
+        "yarn.lock" => {
+            let pj_path = dir.join("package.json");
+            let pj = read_optional(&pj_path, limits)?;
+            let pj_file = pj_path.display().to_string();
+            let pj = pj.as_deref().map(|bytes| PackageJson {
+                file: &pj_file,
+                bytes,
+            });
+            parse_yarn_lock(&file, &bytes, pj, limits)
         }
         "uv.lock" => parse_uv_lock(&file, &bytes, limits),
         "status" if path.ends_with(DPKG_STATUS) => {
@@ -221,10 +233,11 @@ fn is_requirements(name: &str) -> bool {
 
 /// The lockfile names [`read_dir`] looks for, in the order it reads them; `requirements*.txt`
 /// files follow, in name order.
-pub const LOCKFILE_NAMES: [&str; 4] = [
+pub const LOCKFILE_NAMES: [&str; 5] = [
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
+    "yarn.lock",
     "uv.lock",
 ];
 

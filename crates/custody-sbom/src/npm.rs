@@ -15,6 +15,7 @@ use crate::model::{Component, ComponentId, Ecosystem, Hash, HashAlgorithm, Sbom,
 use crate::{Limits, check_size, to_utf8};
 
 const NPM_REGISTRY: &str = "https://registry.npmjs.org/";
+const YARN_REGISTRY: &str = "https://registry.yarnpkg.com/";
 
 /// A `package.json` given alongside the lockfile; only v1 lockfiles need it, for the root's
 /// direct dependencies, which v1 does not record.
@@ -461,64 +462,15 @@ impl Graph<'_> {
         } else {
             name
         };
-        let mut id = format!("npm/{name}@{}", version.as_deref().unwrap_or(""));
-        let mut qualifiers: Vec<(&str, String)> = Vec::new();
-        match &source {
-            Source::Registry { url: Some(u) } if !u.starts_with(NPM_REGISTRY) => {
-                let origin = u
-                    .find("://")
-                    .and_then(|s| u[s + 3..].find('/').map(|e| &u[..s + 3 + e + 1]))
-                    .unwrap_or(u);
-                id.push_str(&format!("#registry:{origin}"));
-                qualifiers.push(("repository_url", origin.to_owned()));
-            }
-            Source::Registry { .. } => {}
-            Source::Git { url, rev } => {
-                id.push_str(&format!("#git:{url}"));
-                let vcs = match rev {
-                    Some(r) => format!("{url}@{r}"),
-                    None => url.clone(),
-                };
-                qualifiers.push(("vcs_url", vcs));
-            }
-            Source::Path { path } => {
-                id.push_str(&format!("#path:{}", path.as_deref().unwrap_or("")));
-            }
-        }
-        let purl = match &source {
-            Source::Path { .. } => None,
-            _ => {
-                let q: Vec<(&str, &str)> =
-                    qualifiers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                Some(
-                    crate::purl::purl(&Ecosystem::Npm, &name, version.as_deref(), &q).map_err(
-                        |source| Error::InvalidPurlName {
-                            file: self.file.to_owned(),
-                            line: line(),
-                            package: key.to_owned(),
-                            name: name.clone(),
-                            source: Box::new(source),
-                        },
-                    )?,
-                )
-            }
-        };
-
-        let mut hashes = Vec::new();
-        if let Some(integrity) = &pkg.integrity {
-            for sri in integrity.split_whitespace() {
-                hashes.push(sri_hash(sri).ok_or_else(|| Error::InvalidChecksum {
-                    file: self.file.to_owned(),
-                    line: line(),
-                    package: key.to_owned(),
-                    value: sri.to_owned(),
-                    expected: "a Subresource Integrity value (sha1/sha256/sha384/sha512-BASE64)",
-                })?);
-            }
-        }
-        hashes.sort();
-        hashes.dedup();
-
+        let mut c = npm_component(
+            self.file,
+            line(),
+            key,
+            name,
+            version,
+            source,
+            pkg.integrity.as_deref(),
+        )?;
         let scope = if pkg.dev {
             Scope::Dev
         } else if pkg.optional || pkg.dev_optional {
@@ -526,11 +478,7 @@ impl Graph<'_> {
         } else {
             Scope::Required
         };
-        let mut c = Component::new(ComponentId(id), Ecosystem::Npm, name, version);
-        c.purl = purl;
-        c.source = source;
         c.scope = scope;
-        c.hashes = hashes;
         c.license = pkg
             .license
             .as_ref()
@@ -540,7 +488,86 @@ impl Graph<'_> {
     }
 }
 
-fn sri_hash(sri: &str) -> Option<Hash> {
+/// An npm-registry component (npm, yarn and pnpm lockfiles all describe these): the id, purl and
+/// hashes are built the same way whichever lockfile names it, so that graphs from two of them
+/// merge. `label` names the entry in errors.
+pub(crate) fn npm_component(
+    file: &str,
+    line: usize,
+    label: &str,
+    name: String,
+    version: Option<String>,
+    source: Source,
+    integrity: Option<&str>,
+) -> Result<Component> {
+    let mut id = format!("npm/{name}@{}", version.as_deref().unwrap_or(""));
+    let mut qualifiers: Vec<(&str, String)> = Vec::new();
+    match &source {
+        // registry.yarnpkg.com serves the npm registry under another name.
+        Source::Registry { url: Some(u) }
+            if !u.starts_with(NPM_REGISTRY) && !u.starts_with(YARN_REGISTRY) =>
+        {
+            let origin = u
+                .find("://")
+                .and_then(|s| u[s + 3..].find('/').map(|e| &u[..s + 3 + e + 1]))
+                .unwrap_or(u);
+            id.push_str(&format!("#registry:{origin}"));
+            qualifiers.push(("repository_url", origin.to_owned()));
+        }
+        Source::Registry { .. } => {}
+        Source::Git { url, rev } => {
+            id.push_str(&format!("#git:{url}"));
+            let vcs = match rev {
+                Some(r) => format!("{url}@{r}"),
+                None => url.clone(),
+            };
+            qualifiers.push(("vcs_url", vcs));
+        }
+        Source::Path { path } => {
+            id.push_str(&format!("#path:{}", path.as_deref().unwrap_or("")));
+        }
+    }
+    let purl = match &source {
+        Source::Path { .. } => None,
+        _ => {
+            let q: Vec<(&str, &str)> = qualifiers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Some(
+                crate::purl::purl(&Ecosystem::Npm, &name, version.as_deref(), &q).map_err(
+                    |source| Error::InvalidPurlName {
+                        file: file.to_owned(),
+                        line,
+                        package: label.to_owned(),
+                        name: name.clone(),
+                        source: Box::new(source),
+                    },
+                )?,
+            )
+        }
+    };
+
+    let mut hashes = Vec::new();
+    if let Some(integrity) = integrity {
+        for sri in integrity.split_whitespace() {
+            hashes.push(sri_hash(sri).ok_or_else(|| Error::InvalidChecksum {
+                file: file.to_owned(),
+                line,
+                package: label.to_owned(),
+                value: sri.to_owned(),
+                expected: "a Subresource Integrity value (sha1/sha256/sha384/sha512-BASE64)",
+            })?);
+        }
+    }
+    hashes.sort();
+    hashes.dedup();
+
+    let mut c = Component::new(ComponentId(id), Ecosystem::Npm, name, version);
+    c.purl = purl;
+    c.source = source;
+    c.hashes = hashes;
+    Ok(c)
+}
+
+pub(crate) fn sri_hash(sri: &str) -> Option<Hash> {
     let (alg, b64) = sri.split_once('-')?;
     let algorithm = match alg {
         "sha1" => HashAlgorithm::Sha1,

@@ -39,6 +39,15 @@ fn npm(b: &[u8]) -> Result<usize, Error> {
     parse_package_lock("package-lock.json", b, Some(pj), &Limits::default()).map(|s| s.len())
 }
 
+fn yarn(b: &[u8]) -> Result<usize, Error> {
+    let pj = bytes("yarn/classic/package.json");
+    let pj = PackageJson {
+        file: "package.json",
+        bytes: &pj,
+    };
+    custody_sbom::parse_yarn_lock("yarn.lock", b, Some(pj), &Limits::default()).map(|s| s.len())
+}
+
 fn uv(b: &[u8]) -> Result<usize, Error> {
     custody_sbom::parse_uv_lock("uv.lock", b, &Limits::default()).map(|s| s.len())
 }
@@ -81,6 +90,7 @@ fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
             npm,
         ),
         ("uv.lock", bytes("python/uv/uv.lock"), uv),
+        ("yarn.lock", bytes("yarn/classic/yarn.lock"), yarn),
         (
             "CycloneDX",
             to_cyclonedx(&small, CycloneDxVersion::V1_6, &meta).into_bytes(),

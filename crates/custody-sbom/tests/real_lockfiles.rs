@@ -212,3 +212,31 @@ fn dpkg_status_keeps_binary_and_source_names() {
             .any(|d| d.0.starts_with("deb/base-files@"))
     );
 }
+
+#[test]
+fn yarn_classic_gives_the_package_lock_graph() {
+    let yarn = read_dir(&fixture("yarn/classic"), &Limits::default()).unwrap();
+    let npm = read_dir(&fixture("npm/small"), &Limits::default()).unwrap();
+    // Same package.json, so the same components, purls, scopes, hashes and edges; only the
+    // recorded tarball URLs (npm 11 writes none) and licences (yarn records none) differ.
+    let view = |s: &Sbom| -> BTreeSet<String> {
+        s.components()
+            .map(|c| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?}",
+                    c.id,
+                    c.purl,
+                    c.scope,
+                    c.hashes,
+                    c.source.kind()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(view(&yarn), view(&npm));
+    let edges = |s: &Sbom| -> BTreeSet<(String, String)> {
+        s.dependencies().map(|d| (d.from.0, d.to.0)).collect()
+    };
+    assert_eq!(edges(&yarn), edges(&npm));
+    assert_eq!(yarn.primary().unwrap().name, "fixture-web");
+}

@@ -8,7 +8,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 9] = [
+const FIXTURES: [&str; 10] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
@@ -18,6 +18,7 @@ const FIXTURES: [&str; 9] = [
     "python/uv",
     "python/requirements",
     "deb/bookworm",
+    "yarn/classic",
 ];
 
 fn load(fixture: &str) -> Sbom {

@@ -12,7 +12,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const SMALL_FIXTURES: [&str; 9] = [
+const SMALL_FIXTURES: [&str; 10] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/lock-v2",
@@ -22,6 +22,7 @@ const SMALL_FIXTURES: [&str; 9] = [
     "npm/lock-v2",
     "python/uv",
     "python/requirements",
+    "yarn/classic",
 ];
 
 // Validating a 1,500-package document takes pyspdxtools about 20 s here, so the benchmark
