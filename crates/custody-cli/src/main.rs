@@ -48,6 +48,7 @@ enum Command {
     Verify(cmd::verify::Args),
     Sbom(cmd::sbom::Args),
     Key(cmd::key::Args),
+    Log(cmd::log::Args),
     Digest(cmd::digest::Args),
 }
 
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(args, &out),
         Command::Sbom(args) => cmd::sbom::run(args, &out),
         Command::Key(args) => cmd::key::run(args, &out),
+        Command::Log(args) => cmd::log::run(args, &out),
         Command::Digest(args) => cmd::digest::run(args, &out),
     };
     match result {

@@ -84,7 +84,7 @@ pub use note::{
 };
 pub use sequencer::{
     Acknowledged, Appended, ArtifactDigest, CHECKPOINT_PATH, LogEntry, Receipt, Sequencer,
-    SequencerService, prove_consistency, prove_inclusion, read_entry,
+    SequencerService, lookup_readonly, prove_consistency, prove_inclusion, read_entry,
 };
 pub use store::{DirStore, MemoryStore, StoreTiles, TileStore, put_immutable, read_tile};
 pub use tile::{

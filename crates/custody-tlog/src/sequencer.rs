@@ -87,6 +87,29 @@ fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { op, path, source }
 }
 
+/// Entry indices below `size` recorded under `digest`, read from a sequencer's state directory
+/// without taking the writer lock or repairing anything: for lookups while a writer may run.
+pub fn lookup_readonly(
+    state_dir: &Path,
+    size: u64,
+    digest: &ArtifactDigest,
+) -> Result<Vec<u64>, Error> {
+    let path = state_dir.join(INDEX_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("read", &path)(e)),
+    };
+    Ok(bytes
+        .chunks_exact(INDEX_RECORD)
+        .filter_map(|rec| {
+            let (d, i) = rec.split_at(32);
+            let index = u64::from_be_bytes(i.try_into().ok()?);
+            (d == digest.0 && index < size).then_some(index)
+        })
+        .collect())
+}
+
 /// The digest → entry indices map, backed by an append-only file of fixed-size records.
 #[derive(Debug)]
 struct LookupIndex {

@@ -1,0 +1,72 @@
+//! `custody log` over a site that two releases wrote into: every bundle is an entry, proofs
+//! verify against the published checkpoint, lookups by artifact digest find their entries.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Project;
+use custody_tlog::{NoteVerifier, TlogProof};
+
+#[test]
+fn releases_are_logged_and_the_log_answers_lookups_and_proofs() {
+    let p = Project::new("ed25519");
+    p.release(); // 2 artifacts: 2 artifact bundles, provenance, manifest
+    p.artifact("app-1.4.3.tar.gz", b"tarball bytes");
+    let r = p.run(&[
+        "release",
+        "dist/app-1.4.3.tar.gz",
+        "--product",
+        "app",
+        "--version",
+        "1.4.3",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = p.run(&["--json", "log", "checkpoint"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cp = r.json();
+    assert_eq!(cp["size"], 4 + 3);
+    assert_eq!(cp["origin"], "custody.local/log");
+
+    // The same tarball bytes were released twice: both artifact bundles are found.
+    let sha = custody_crypto::Sha256Digest::of(b"tarball bytes").to_hex();
+    let r = p.run(&["--json", "log", "lookup", &format!("sha256:{sha}")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let entries: Vec<u64> = serde_json::from_value(r.json()["entries"].clone()).unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+
+    let vkey = std::fs::read_to_string(p.site().join("log/vkey")).unwrap();
+    let verifier = NoteVerifier::parse(vkey.trim()).unwrap();
+    for index in entries {
+        let r = p.run(&["log", "get", "--index", &index.to_string()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let entry = r.stdout.trim_end().as_bytes().to_vec();
+        let body: serde_json::Value = serde_json::from_slice(&entry).unwrap();
+        assert_eq!(body["kind"], "dsse");
+        assert_eq!(body["apiVersion"], "0.0.2");
+        let r = p.run(&["log", "prove", "--index", &index.to_string()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let proof = TlogProof::parse(r.stdout.as_bytes()).unwrap();
+        proof
+            .verify(&entry, "custody.local/log", &verifier)
+            .unwrap();
+    }
+
+    let r = p.run(&["log", "get", "--index", "7"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not in a tree of size 7"), "{}", r.stderr);
+}
+
+#[test]
+fn a_forged_checkpoint_is_refused() {
+    let p = Project::new("ed25519");
+    p.release();
+    let cp_path = p.site().join("log/checkpoint");
+    let text = std::fs::read_to_string(&cp_path).unwrap();
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    lines[1] = "1000";
+    std::fs::write(&cp_path, lines.join("\n")).unwrap();
+    let r = p.run(&["log", "checkpoint"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("checkpoint"), "{}", r.stderr);
+}
