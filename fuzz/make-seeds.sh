@@ -62,7 +62,7 @@ for alg, tag in (("ed25519", "ed25519"), ("ecdsa-p256", "p256")):
     keys += json.loads(policy)["keys"]
     if tag == "ed25519":
         root = open(os.path.join(site, "trusted_root.json"), "rb").read()
-        put("policy_parse", "empty-trusted_root.json", root)
+        put("policy_parse", "site-trusted_root.json", root)
         # A root with a log, so the log-key checks have something to parse.
         pem = json.loads(policy)["keys"][0]["publicKey"]
         der = base64.b64decode("".join(l for l in pem.splitlines() if "-----" not in l))
@@ -84,5 +84,13 @@ with open(os.path.join(here, "src", "seed-policy.json"), "w") as f:
     json.dump(base, f, indent=2)
     f.write("\n")
 put("policy_parse", "two-keys-custody-policy.json", json.dumps(base, indent=2).encode())
+
+# The trusted root the bundle target verifies against: the logs of both seed sites.
+roots = [json.load(open(os.path.join(work, a, "site", "trusted_root.json"))) for a in ("ed25519", "ecdsa-p256")]
+merged = roots[0]
+merged["tlogs"] = roots[0].get("tlogs", []) + roots[1].get("tlogs", [])
+with open(os.path.join(here, "src", "seed-trusted_root.json"), "w") as f:
+    json.dump(merged, f, indent=2)
+    f.write("\n")
 PY
 find "$here/seeds" -type f | sort

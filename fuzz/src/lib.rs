@@ -24,6 +24,8 @@ use jiff::Timestamp;
 /// A policy trusting the two keys that signed `fuzz/seeds/bundle_parse/` (written by
 /// `fuzz/make-seeds.sh`), so seeds verify and mutations exercise every later check.
 const SEED_POLICY: &[u8] = include_bytes!("seed-policy.json");
+/// A trusted root listing the logs of both seed sites, so the seeds' log entries are checked.
+const SEED_TRUSTED_ROOT: &[u8] = include_bytes!("seed-trusted_root.json");
 /// The seed release's manifest, for checking fuzzed artifact bundles against.
 const SEED_MANIFEST: &[u8] = include_bytes!("../seeds/bundle_parse/ed25519-manifest.sigstore.json");
 /// The seed release's artifact bundle, for checking fuzzed manifests against.
@@ -50,6 +52,10 @@ impl Fixture {
             Ok(p) => p,
             Err(e) => panic!("fuzz/src/seed-policy.json: {e}"),
         };
+        let root = match TrustedRoot::from_json(SEED_TRUSTED_ROOT) {
+            Ok(r) => r,
+            Err(e) => panic!("fuzz/src/seed-trusted_root.json: {e}"),
+        };
         let artifact = match digest_reader(SEED_ARTIFACT, Algorithms::Both) {
             Ok(d) => d,
             Err(e) => panic!("hashing the seed artifact: {e}"),
@@ -60,7 +66,7 @@ impl Fixture {
         };
         Self {
             policy,
-            root: TrustedRoot::empty(),
+            root,
             artifact,
             now,
         }
