@@ -23,6 +23,13 @@ pub enum Error {
         message: String,
     },
 
+    #[error("{file}:{line}: not valid YAML: {message}")]
+    InvalidYaml {
+        file: String,
+        line: usize,
+        message: String,
+    },
+
     #[error("{file}:{line}:{column}: not valid JSON: {message}")]
     InvalidJson {
         file: String,
@@ -148,7 +155,7 @@ pub enum Error {
         source: Box<packageurl::Error>,
     },
 
-    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, uv.lock, requirements*.txt, var/lib/dpkg/status)", dir.display())]
+    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, uv.lock, requirements*.txt, var/lib/dpkg/status)", dir.display())]
     NoLockfile { dir: PathBuf },
 
     #[error("{}: file name is not a lockfile this crate reads", path.display())]

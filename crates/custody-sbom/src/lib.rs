@@ -2,10 +2,19 @@
 //! 1.5 and SPDX 2.3 JSON out, and those two formats read back in.
 //!
 //! # Design
-//! - **Readers** ([`parse_cargo_lock`], [`parse_package_lock`], [`parse_uv_lock`],
-//!   [`parse_requirements`], [`parse_dpkg_status`], [`parse_yarn_lock`]) are pure functions over bytes: they need no package manager and do
-//!   no I/O. [`read_lockfile`] and [`read_dir`] are the thin file
-//!   edge. Every input is size-limited ([`Limits`]), and every error names the file and line.
+//! - **Readers** are pure functions over bytes: they need no package manager and do no I/O.
+//!   [`read_lockfile`] and [`read_dir`] are the thin file edge. Every input is size-limited
+//!   ([`Limits`]); every error names the file and the line.
+//!
+//!   | ecosystem | input | function |
+//!   |---|---|---|
+//!   | Rust | `Cargo.lock` v1–v4 (+ `Cargo.toml` for dev/build/optional) | [`parse_cargo_lock`] |
+//!   | npm | `package-lock.json` / `npm-shrinkwrap.json` v1–v3 | [`parse_package_lock`] |
+//!   | npm | `yarn.lock` (yarn classic v1) | [`parse_yarn_lock`] |
+//!   | npm | `pnpm-lock.yaml` v9 | [`parse_pnpm_lock`] |
+//!   | Python | `uv.lock` v1 | [`parse_uv_lock`] |
+//!   | Python | pinned `requirements*.txt` | [`parse_requirements`] |
+//!   | Debian | `var/lib/dpkg/status` (+ `etc/os-release`) | [`parse_dpkg_status`] |
 //! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
 //!   [`Scope`] and [`Source`] (registry, git or path), and the dependency edges. The vulnerability
 //!   scanner takes `(ecosystem, name, version, purl)` from it.
@@ -51,6 +60,7 @@ mod deb;
 mod error;
 mod model;
 mod npm;
+mod pnpm;
 pub mod purl;
 mod python;
 mod read;
@@ -67,6 +77,7 @@ pub use model::{
     Component, ComponentId, Dependency, Ecosystem, Hash, HashAlgorithm, Purl, Sbom, Scope, Source,
 };
 pub use npm::{PackageJson, parse_package_lock};
+pub use pnpm::parse_pnpm_lock;
 pub use python::{parse_requirements, parse_uv_lock, requirements_scope};
 pub use read::parse_sbom;
 pub use spdx::to_spdx;
@@ -166,7 +177,7 @@ fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
 }
 
 /// Reads one lockfile, chosen by its file name (`Cargo.lock`, `package-lock.json`,
-/// `npm-shrinkwrap.json`, `yarn.lock`, `uv.lock`, `*requirements*.txt`, `var/lib/dpkg/status`), with its manifest from the same
+/// `npm-shrinkwrap.json`, `yarn.lock`, `pnpm-lock.yaml`, `uv.lock`, `*requirements*.txt`, `var/lib/dpkg/status`), with its manifest from the same
 /// directory when there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside
 /// `package-lock.json`).
 pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
@@ -194,6 +205,16 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
                 bytes,
             });
             parse_package_lock(&file, &bytes, pj, limits)
+        }
+        "pnpm-lock.yaml" => {
+            let pj_path = dir.join("package.json");
+            let pj = read_optional(&pj_path, limits)?;
+            let pj_file = pj_path.display().to_string();
+            let pj = pj.as_deref().map(|bytes| PackageJson {
+                file: &pj_file,
+                bytes,
+            });
+            parse_pnpm_lock(&file, &bytes, pj, limits)
         }
         "yarn.lock" => {
             let pj_path = dir.join("package.json");
@@ -233,11 +254,12 @@ fn is_requirements(name: &str) -> bool {
 
 /// The lockfile names [`read_dir`] looks for, in the order it reads them; `requirements*.txt`
 /// files follow, in name order.
-pub const LOCKFILE_NAMES: [&str; 5] = [
+pub const LOCKFILE_NAMES: [&str; 6] = [
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
     "yarn.lock",
+    "pnpm-lock.yaml",
     "uv.lock",
 ];
 

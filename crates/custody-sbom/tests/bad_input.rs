@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use custody_sbom::{
-    CargoManifest, ComponentId, CycloneDxVersion, Error, Limits, Metadata, PackageJson,
+    CargoManifest, ComponentId, CycloneDxVersion, Error, Limits, Metadata, PackageJson, Sbom,
     parse_cargo_lock, parse_package_lock, parse_sbom, read_lockfile, to_cyclonedx, to_spdx,
 };
 
@@ -19,51 +19,54 @@ fn bytes(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()
 }
 
-type Parser = fn(&[u8]) -> Result<usize, Error>;
+type Parser = fn(&[u8]) -> Result<Sbom, Error>;
 
-fn cargo(b: &[u8]) -> Result<usize, Error> {
+fn cargo(b: &[u8]) -> Result<Sbom, Error> {
     let manifest = bytes("cargo/small/Cargo.toml");
     let m = CargoManifest {
         file: "Cargo.toml",
         bytes: &manifest,
     };
-    parse_cargo_lock("Cargo.lock", b, Some(m), &Limits::default()).map(|s| s.len())
+    parse_cargo_lock("Cargo.lock", b, Some(m), &Limits::default())
 }
 
-fn npm(b: &[u8]) -> Result<usize, Error> {
+fn npm(b: &[u8]) -> Result<Sbom, Error> {
     let pj = bytes("npm/small/package.json");
     let pj = PackageJson {
         file: "package.json",
         bytes: &pj,
     };
-    parse_package_lock("package-lock.json", b, Some(pj), &Limits::default()).map(|s| s.len())
+    parse_package_lock("package-lock.json", b, Some(pj), &Limits::default())
 }
 
-fn yarn(b: &[u8]) -> Result<usize, Error> {
+fn yarn(b: &[u8]) -> Result<Sbom, Error> {
     let pj = bytes("yarn/classic/package.json");
     let pj = PackageJson {
         file: "package.json",
         bytes: &pj,
     };
-    custody_sbom::parse_yarn_lock("yarn.lock", b, Some(pj), &Limits::default()).map(|s| s.len())
+    custody_sbom::parse_yarn_lock("yarn.lock", b, Some(pj), &Limits::default())
 }
 
-fn uv(b: &[u8]) -> Result<usize, Error> {
-    custody_sbom::parse_uv_lock("uv.lock", b, &Limits::default()).map(|s| s.len())
+fn pnpm(b: &[u8]) -> Result<Sbom, Error> {
+    custody_sbom::parse_pnpm_lock("pnpm-lock.yaml", b, None, &Limits::default())
 }
 
-fn requirements(b: &[u8]) -> Result<usize, Error> {
+fn uv(b: &[u8]) -> Result<Sbom, Error> {
+    custody_sbom::parse_uv_lock("uv.lock", b, &Limits::default())
+}
+
+fn requirements(b: &[u8]) -> Result<Sbom, Error> {
     custody_sbom::parse_requirements(
         "requirements.txt",
         b,
         custody_sbom::Scope::Required,
         &Limits::default(),
     )
-    .map(|s| s.len())
 }
 
-fn sbom(b: &[u8]) -> Result<usize, Error> {
-    parse_sbom("sbom.json", b, &Limits::default()).map(|s| s.len())
+fn sbom(b: &[u8]) -> Result<Sbom, Error> {
+    parse_sbom("sbom.json", b, &Limits::default())
 }
 
 fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
@@ -91,6 +94,7 @@ fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
         ),
         ("uv.lock", bytes("python/uv/uv.lock"), uv),
         ("yarn.lock", bytes("yarn/classic/yarn.lock"), yarn),
+        ("pnpm-lock.yaml", bytes("pnpm/small/pnpm-lock.yaml"), pnpm),
         (
             "CycloneDX",
             to_cyclonedx(&small, CycloneDxVersion::V1_6, &meta).into_bytes(),
@@ -138,7 +142,23 @@ fn garbage_never_panics() {
                 let i = (next() as usize) % b.len();
                 b[i] = next() as u8;
             }
-            let _ = parse(&b);
+            // What a reader accepts, however odd, must survive the writers and the SBOM reader:
+            // the property the fuzz targets check, here on every run.
+            if let Ok(sbom) = parse(&b)
+                && !matches!(what, "CycloneDX" | "SPDX")
+            {
+                let meta = Metadata::new("2026-03-01T12:00:00Z".parse().unwrap());
+                let cdx = to_cyclonedx(&sbom, CycloneDxVersion::V1_6, &meta);
+                let back = parse_sbom("x.cdx.json", cdx.as_bytes(), &Limits::default())
+                    .unwrap_or_else(|e| panic!("{what}: our CycloneDX does not read back: {e}"));
+                assert_eq!(back, sbom, "{what}: round trip changed the graph");
+                parse_sbom(
+                    "x.spdx.json",
+                    to_spdx(&sbom, &meta).as_bytes(),
+                    &Limits::default(),
+                )
+                .unwrap_or_else(|e| panic!("{what}: our SPDX does not read back: {e}"));
+            }
         }
         for junk in [
             &b""[..],
@@ -155,7 +175,6 @@ fn garbage_never_panics() {
         ] {
             let _ = parse(junk);
         }
-        let _ = what;
     }
 }
 

@@ -240,3 +240,23 @@ fn yarn_classic_gives_the_package_lock_graph() {
     assert_eq!(edges(&yarn), edges(&npm));
     assert_eq!(yarn.primary().unwrap().name, "fixture-web");
 }
+
+#[test]
+fn pnpm_v9_gives_the_package_lock_registry_graph() {
+    let pnpm = read_dir(&fixture("pnpm/small"), &Limits::default()).unwrap();
+    let npm = read_dir(&fixture("npm/small"), &Limits::default()).unwrap();
+    assert_eq!(pnpm.primary().unwrap().name, "fixture-web");
+    // Registry packages agree exactly. The `file:` package differs: pnpm records its directory
+    // but not its version, so its id has none.
+    let registry = |s: &Sbom| -> BTreeSet<String> {
+        s.components()
+            .filter(|c| c.purl.is_some())
+            .map(|c| format!("{} {:?} {:?} {:?}", c.id, c.purl, c.scope, c.hashes))
+            .collect()
+    };
+    assert_eq!(registry(&pnpm), registry(&npm));
+    assert_eq!(pnpm.dependencies().count(), npm.dependencies().count());
+    let local = find(&pnpm, "local-lib");
+    assert!(matches!(local.source, Source::Path { .. }));
+    assert!(local.version.is_none());
+}

@@ -8,7 +8,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 10] = [
+const FIXTURES: [&str; 11] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
@@ -19,6 +19,7 @@ const FIXTURES: [&str; 10] = [
     "python/requirements",
     "deb/bookworm",
     "yarn/classic",
+    "pnpm/small",
 ];
 
 fn load(fixture: &str) -> Sbom {

@@ -1,3 +1,6 @@
+// Each target uses only part of this module.
+#![allow(dead_code)]
+
 // Shared by the targets: whatever a reader accepts, the writers turn into documents that the
 // SBOM reader reads back into the same graph.
 
@@ -14,7 +17,11 @@ pub fn check_round_trip(sbom: &Sbom) {
     let spdx = to_spdx(sbom, &meta);
     let back = parse_sbom("fuzz.spdx.json", spdx.as_bytes(), &Limits::default())
         .expect("our SPDX must read back");
-    assert_eq!(back.len(), sbom.len(), "SPDX round trip changed the component count");
+    assert_eq!(
+        back.len(),
+        sbom.len(),
+        "SPDX round trip changed the component count"
+    );
 }
 
 /// Splits fuzz input at the first NUL into a lockfile and its manifest, so that both are fuzzed.

@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
         file: "package.json",
         bytes,
     });
-    if let Ok(sbom) = parse_package_lock("package-lock.json", lock, package_json, &Limits::default())
+    if let Ok(sbom) =
+        parse_package_lock("package-lock.json", lock, package_json, &Limits::default())
     {
         common::check_round_trip(&sbom);
     }

@@ -5,9 +5,6 @@
 use custody_sbom::{Limits, parse_sbom};
 use libfuzzer_sys::fuzz_target;
 
-#[path = "common.rs"]
-mod common;
-
 fuzz_target!(|data: &[u8]| {
     if let Ok(sbom) = parse_sbom("fuzz.json", data, &Limits::default()) {
         // A foreign document can say things our writers do not (nested components, hashes we
