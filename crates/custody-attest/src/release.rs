@@ -117,6 +117,28 @@ pub fn attest(
     })
 }
 
+/// `predicateType` of a CycloneDX BOM attestation (in-toto predicate registry).
+pub const CYCLONEDX_BOM: &str = "https://cyclonedx.org/bom";
+
+/// `predicateType` of an SPDX document attestation (in-toto predicate registry).
+pub const SPDX_DOCUMENT: &str = "https://spdx.dev/Document";
+
+/// Sign a document about the whole release (an SBOM, a scan, VEX) as a Statement whose
+/// subjects are every artifact and whose predicate is the document itself.
+pub fn attest_document(
+    signer: &dyn Signer,
+    artifacts: &[Artifact],
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+) -> Result<Bundle, Error> {
+    let subjects = artifacts
+        .iter()
+        .map(|a| statement::subject(&a.name, &a.digests))
+        .collect();
+    let payload = statement::to_json(subjects, predicate_type, predicate)?;
+    bundle::sign(signer, IN_TOTO_PAYLOAD_TYPE, &payload)
+}
+
 /// `{"sha256": hex, "sha512": hex}` for the digests present.
 pub fn digest_map(d: &Digests) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();

@@ -327,3 +327,79 @@ fn bad_names_and_directory_artifacts_are_refused() {
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
     assert!(!p.release_dir("app", "1").exists());
 }
+
+fn copy_npm_fixture(p: &Project) -> std::path::PathBuf {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../custody-sbom/tests/fixtures/npm/small");
+    let dst = p.dir().join("web");
+    std::fs::create_dir_all(&dst).unwrap();
+    for f in ["package.json", "package-lock.json"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    git(p.dir(), &["add", "-A"]);
+    git(p.dir(), &["commit", "-q", "-m", "web"]);
+    dst
+}
+
+#[test]
+fn release_carries_its_sboms_signed_as_attestations() {
+    let p = Project::new("ed25519");
+    copy_npm_fixture(&p);
+    p.artifact("app.tgz", b"app");
+    let r = p.run(&[
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        "5.0.0",
+        "--sbom",
+        "web",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = p.release_dir("app", "5.0.0");
+    for (doc, predicate_type) in [
+        ("sbom.cdx.json", "https://cyclonedx.org/bom"),
+        ("sbom.spdx.json", "https://spdx.dev/Document"),
+    ] {
+        let plain: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(doc)).unwrap()).unwrap();
+        let stmt = common::statement(&dir.join(format!("{doc}.sigstore.json")));
+        assert_eq!(stmt["predicateType"], predicate_type);
+        assert_eq!(
+            stmt["predicate"], plain,
+            "{doc}: the attested predicate is the published file"
+        );
+        assert_eq!(stmt["subject"][0]["name"], "app.tgz");
+    }
+    let cdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sbom.cdx.json")).unwrap()).unwrap();
+    assert_eq!(cdx["specVersion"], "1.6");
+    assert!(cdx["components"].as_array().is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn a_bad_sbom_input_refuses_the_release_before_signing() {
+    let p = Project::new("ed25519");
+    let web = copy_npm_fixture(&p);
+    std::fs::write(
+        web.join("package-lock.json"),
+        b"{\"lockfileVersion\": 3, \"packages\": ",
+    )
+    .unwrap();
+    git(p.dir(), &["commit", "-q", "-am", "break"]);
+    p.artifact("app.tgz", b"app");
+    let r = p.run(&[
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        "5.0.1",
+        "--sbom",
+        "web",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("package-lock.json"), "{}", r.stderr);
+    assert!(!p.release_dir("app", "5.0.1").exists());
+}

@@ -260,3 +260,42 @@ fn log_entries_verify_and_tampering_with_them_is_rejected_by_both() {
         assert!(ours.stdout.contains("FAIL  log"), "{what}: {}", ours.stdout);
     }
 }
+
+#[test]
+fn sbom_attestations_verify_with_third_party_tools() {
+    let p = Project::new("ecdsa-p256");
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../custody-sbom/tests/fixtures/cargo/small");
+    let r = p.run(&[
+        "sbom",
+        src.join("Cargo.lock").to_str().unwrap(),
+        "-o",
+        "app.cdx.json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    common::git(p.dir(), &["add", "-A"]);
+    common::git(p.dir(), &["commit", "-q", "-m", "sbom"]);
+    p.artifact("app.tgz", b"app");
+    let r = p.run(&[
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        "1.0.0",
+        "--sbom",
+        "app.cdx.json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = p.release_dir("app", "1.0.0");
+    let root = p.site().join("trusted_root.json");
+    for b in [
+        "sbom.cdx.json.sigstore.json",
+        "sbom.spdx.json.sigstore.json",
+    ] {
+        let v = sigstore_js(&dir.join(b), &p.public_key_pem(), None, &root);
+        assert!(v.ok, "{b}: @sigstore/verify: {}", v.text);
+        let v = securesystemslib(&dir.join(b), &p.public_key_pem());
+        assert!(v.ok, "{b}: securesystemslib: {}", v.text);
+    }
+}

@@ -57,7 +57,7 @@ pub fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, 
 /// Write `bytes` so that readers see the old file or the new one, never a torn one, and the
 /// new one survives a crash once this returns.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let name = path
         .file_name()
@@ -77,6 +77,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     result
 }
 
+/// The directory a path's file lives in; a bare file name lives in ".".
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Make a directory's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     std::fs::File::open(dir)
@@ -86,7 +94,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 
 /// Create a file that must not exist yet, with owner-only permissions (for private keys).
 pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -99,4 +107,31 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     f.write_all(bytes).map_err(io(path))?;
     f.sync_all().map_err(io(path))?;
     sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_file_name_is_written_in_the_current_directory() {
+        // Regression: `custody sbom -o sbom.json` failed with an empty parent directory.
+        assert_eq!(parent_dir(Path::new("sbom.json")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("a/b.json")), Path::new("a"));
+    }
+
+    #[test]
+    fn bounded_read_refuses_large_files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, vec![0u8; 100]).unwrap();
+        assert_eq!(read_bounded(&p, 100, "test").unwrap().len(), 100);
+        assert!(matches!(
+            read_bounded(&p, 99, "test"),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(read_bounded(dir.path(), 1000, "test").is_err());
+        write_atomic(&p, b"new").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+    }
 }

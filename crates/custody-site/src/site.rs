@@ -75,6 +75,18 @@ pub struct PublishedArtifact {
     pub bundle: PathBuf,
 }
 
+/// A document published with a release and signed as an attestation about all its artifacts:
+/// written as `name`, with its bundle as `name.sigstore.json`.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// File name in the release directory, e.g. `sbom.cdx.json`.
+    pub name: String,
+    /// The document (JSON).
+    pub bytes: Vec<u8>,
+    /// The in-toto predicate type it is attested under.
+    pub predicate_type: &'static str,
+}
+
 /// Where the bundle for an artifact lives by default: beside it.
 pub fn default_bundle_path(artifact: &Path) -> PathBuf {
     let mut name = artifact.file_name().unwrap_or_default().to_os_string();
@@ -235,6 +247,7 @@ impl Site {
         signer: &dyn Signer,
         facts: &ReleaseFacts,
         artifacts: &[PathBuf],
+        attachments: &[Attachment],
         log: Option<&mut Log>,
     ) -> Result<Published, Error> {
         check_name("product", &facts.product)?;
@@ -279,8 +292,18 @@ impl Site {
         let product_dir = final_dir.parent().unwrap_or(&self.root).to_path_buf();
         let staging =
             product_dir.join(format!(".staging-{}-{}", facts.version, std::process::id()));
-        let result =
-            Self::stage_and_rename(signer, facts, artifacts, &names, &staging, &final_dir, log);
+        let result = Self::stage_and_rename(
+            signer,
+            facts,
+            &Inputs {
+                artifacts,
+                names: &names,
+                attachments,
+            },
+            &staging,
+            &final_dir,
+            log,
+        );
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
         }
@@ -300,8 +323,7 @@ impl Site {
     fn stage_and_rename(
         signer: &dyn Signer,
         facts: &ReleaseFacts,
-        artifacts: &[PathBuf],
-        names: &[String],
+        inputs: &Inputs<'_>,
         staging: &Path,
         final_dir: &Path,
         log: Option<&mut Log>,
@@ -313,8 +335,8 @@ impl Site {
         std::fs::create_dir_all(staging).map_err(io(staging))?;
         // Hash the copies, not the originals, so what is signed is exactly what is served even
         // if a source file changes while we work.
-        let mut staged = Vec::with_capacity(artifacts.len());
-        for (src, name) in artifacts.iter().zip(names) {
+        let mut staged = Vec::with_capacity(inputs.artifacts.len());
+        for (src, name) in inputs.artifacts.iter().zip(inputs.names) {
             let dst = staging.join(name);
             std::fs::copy(src, &dst).map_err(io(src))?;
             std::fs::File::open(&dst)
@@ -325,8 +347,8 @@ impl Site {
         let mut hashed = Vec::with_capacity(staged.len());
         for ((result, name), src) in digest_files(&staged, Algorithms::Both)
             .into_iter()
-            .zip(names)
-            .zip(artifacts)
+            .zip(inputs.names)
+            .zip(inputs.artifacts)
         {
             let digests = result.map_err(|e| match e {
                 custody_crypto::Error::Io { source, .. } => Error::Io {
@@ -341,12 +363,27 @@ impl Site {
             });
         }
         let docs = release::attest(signer, facts, &hashed)?;
+        let mut attached = Vec::with_capacity(inputs.attachments.len());
+        for a in inputs.attachments {
+            check_name("attachment file name", &a.name)?;
+            let predicate: serde_json::Value =
+                serde_json::from_slice(&a.bytes).map_err(|source| custody_attest::Error::Json {
+                    what: "attachment",
+                    source,
+                })?;
+            write_atomic(&staging.join(&a.name), &a.bytes)?;
+            let b = release::attest_document(signer, &hashed, a.predicate_type, &predicate)?;
+            attached.push((bundle_name(&a.name), b));
+        }
         let mut files: Vec<(String, &sigstore_types::Bundle, Option<[u8; 32]>)> = Vec::new();
         for ((name, b), a) in docs.artifact_bundles.iter().zip(&hashed) {
             files.push((bundle_name(name), b, a.digests.sha256.map(|d| d.0)));
         }
         files.push((PROVENANCE_FILE.to_owned(), &docs.provenance, None));
         files.push((MANIFEST_FILE.to_owned(), &docs.manifest, None));
+        for (name, b) in &attached {
+            files.push((name.clone(), b, None));
+        }
         let entries = match log {
             Some(log) => {
                 let mut records = Vec::with_capacity(files.len());
@@ -394,6 +431,13 @@ impl Site {
             .collect();
         Ok((published, facts.source.commit.clone()))
     }
+}
+
+/// What a release is made of, before hashing.
+struct Inputs<'a> {
+    artifacts: &'a [PathBuf],
+    names: &'a [String],
+    attachments: &'a [Attachment],
 }
 
 /// Read and check a policy file.

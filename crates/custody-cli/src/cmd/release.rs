@@ -11,7 +11,9 @@ use custody_site::{Error as SiteError, git};
 use super::key;
 use crate::output::{CmdResult, Output, usage};
 use anyhow::Context as _;
+use custody_attest::release::{CYCLONEDX_BOM, SPDX_DOCUMENT};
 use custody_site::log::Log;
+use custody_site::site::Attachment;
 
 /// Sign and publish a release.
 ///
@@ -37,6 +39,11 @@ pub struct Args {
     /// Project directory (where custody.toml lives).
     #[arg(long, default_value = ".")]
     dir: PathBuf,
+    /// Attach SBOMs of this project directory, lockfile or SBOM: `sbom.cdx.json` (CycloneDX
+    /// 1.6) and `sbom.spdx.json` (SPDX 2.3), each also signed as an attestation about every
+    /// artifact (`<file>.sigstore.json`).
+    #[arg(long)]
+    sbom: Option<PathBuf>,
     /// Accept an unencrypted signing key file.
     #[arg(long)]
     insecure_unencrypted_key: bool,
@@ -57,6 +64,30 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .into());
     }
     let started_on = jiff::Timestamp::now();
+    // Read the SBOM input before anything is signed, so a bad lockfile refuses the release.
+    let attachments = match &args.sbom {
+        None => Vec::new(),
+        Some(path) => {
+            let sbom = super::sbom::read(path).map_err(usage)?;
+            out.progress(format!(
+                "SBOM: {} component(s) from {}",
+                sbom.len(),
+                path.display()
+            ));
+            vec![
+                Attachment {
+                    name: "sbom.cdx.json".to_owned(),
+                    bytes: super::sbom::render(&sbom, "cyclonedx", "1.6", started_on).into_bytes(),
+                    predicate_type: CYCLONEDX_BOM,
+                },
+                Attachment {
+                    name: "sbom.spdx.json".to_owned(),
+                    bytes: super::sbom::render(&sbom, "spdx", "", started_on).into_bytes(),
+                    predicate_type: SPDX_DOCUMENT,
+                },
+            ]
+        }
+    };
     let source = git::source_state(
         &loaded.base,
         loaded.config.provenance.source_repository.as_deref(),
@@ -106,7 +137,13 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         started_on,
         finished_on: jiff::Timestamp::now(),
     };
-    let published = site.publish(&signer, &facts, &args.artifacts, Some(&mut log))?;
+    let published = site.publish(
+        &signer,
+        &facts,
+        &args.artifacts,
+        &attachments,
+        Some(&mut log),
+    )?;
     out.result(&published, || {
         let mut s = format!(
             "Published {} {} at {}\n",
