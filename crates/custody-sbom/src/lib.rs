@@ -14,6 +14,7 @@
 //!   | npm | `pnpm-lock.yaml` v9 | [`parse_pnpm_lock`] |
 //!   | Python | `uv.lock` v1 | [`parse_uv_lock`] |
 //!   | Python | pinned `requirements*.txt` | [`parse_requirements`] |
+//!   | Python | `Pipfile.lock` (pipfile-spec 6) | [`parse_pipfile_lock`] |
 //!   | Debian | `var/lib/dpkg/status` (+ `etc/os-release`) | [`parse_dpkg_status`] |
 //! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
 //!   [`Scope`] and [`Source`] (registry, git or path), and the dependency edges. The vulnerability
@@ -78,7 +79,7 @@ pub use model::{
 };
 pub use npm::{PackageJson, parse_package_lock};
 pub use pnpm::parse_pnpm_lock;
-pub use python::{parse_requirements, parse_uv_lock, requirements_scope};
+pub use python::{parse_pipfile_lock, parse_requirements, parse_uv_lock, requirements_scope};
 pub use read::parse_sbom;
 pub use spdx::to_spdx;
 pub use yarn::parse_yarn_lock;
@@ -177,7 +178,7 @@ fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
 }
 
 /// Reads one lockfile, chosen by its file name (`Cargo.lock`, `package-lock.json`,
-/// `npm-shrinkwrap.json`, `yarn.lock`, `pnpm-lock.yaml`, `uv.lock`, `*requirements*.txt`, `var/lib/dpkg/status`), with its manifest from the same
+/// `npm-shrinkwrap.json`, `yarn.lock`, `pnpm-lock.yaml`, `uv.lock`, `Pipfile.lock`, `*requirements*.txt`, `var/lib/dpkg/status`), with its manifest from the same
 /// directory when there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside
 /// `package-lock.json`).
 pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
@@ -227,6 +228,7 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
             parse_yarn_lock(&file, &bytes, pj, limits)
         }
         "uv.lock" => parse_uv_lock(&file, &bytes, limits),
+        "Pipfile.lock" => parse_pipfile_lock(&file, &bytes, limits),
         "status" if path.ends_with(DPKG_STATUS) => {
             // <root>/var/lib/dpkg/status: the root is three directories up.
             let root = dir.parent().and_then(Path::parent).and_then(Path::parent);
@@ -254,13 +256,14 @@ fn is_requirements(name: &str) -> bool {
 
 /// The lockfile names [`read_dir`] looks for, in the order it reads them; `requirements*.txt`
 /// files follow, in name order.
-pub const LOCKFILE_NAMES: [&str; 6] = [
+pub const LOCKFILE_NAMES: [&str; 7] = [
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
     "yarn.lock",
     "pnpm-lock.yaml",
     "uv.lock",
+    "Pipfile.lock",
 ];
 
 /// Where Debian keeps its installed-package database, relative to a root filesystem.

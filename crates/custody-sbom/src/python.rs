@@ -605,3 +605,124 @@ mod tests {
         assert_eq!(requirements_scope("requirements.txt"), Scope::Required);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Pipfile.lock
+
+#[derive(Deserialize)]
+struct PipfileLock {
+    #[serde(rename = "_meta")]
+    meta: PipfileMeta,
+    #[serde(default)]
+    default: BTreeMap<String, PipfileEntry>,
+    #[serde(default)]
+    develop: BTreeMap<String, PipfileEntry>,
+}
+
+#[derive(Deserialize)]
+struct PipfileMeta {
+    #[serde(rename = "pipfile-spec")]
+    pipfile_spec: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct PipfileEntry {
+    version: Option<String>,
+    #[serde(default)]
+    hashes: Vec<String>,
+    git: Option<String>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    path: Option<String>,
+    file: Option<String>,
+}
+
+/// Reads a `Pipfile.lock` (pipfile-spec 6): `default` packages are required, `develop` ones dev.
+/// The file records no dependency edges, so the graph has none.
+pub fn parse_pipfile_lock(file: &str, bytes: &[u8], limits: &Limits) -> Result<Sbom> {
+    check_size(file, bytes.len(), limits)?;
+    let text = to_utf8(file, bytes)?;
+    let lock: PipfileLock = serde_json::from_str(text).map_err(|e| Error::InvalidJson {
+        file: file.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let spec = lock.meta.pipfile_spec.as_ref().and_then(|v| v.as_u64());
+    if spec != Some(6) {
+        return Err(Error::UnsupportedLockfileVersion {
+            file: file.to_owned(),
+            found: lock
+                .meta
+                .pipfile_spec
+                .map_or_else(|| "(none)".to_owned(), |v| v.to_string()),
+            supported: "pipfile-spec 6",
+        });
+    }
+    // serde_json keeps no positions; an entry's line is found by its key.
+    let line_of = |name: &str| {
+        let quoted = format!("\"{name}\"");
+        text.find(&quoted).map_or(1, |o| line_of_offset(text, o))
+    };
+    let mut sbom = Sbom::new();
+    for (entries, scope) in [
+        (&lock.default, Scope::Required),
+        (&lock.develop, Scope::Dev),
+    ] {
+        for (name, e) in entries {
+            let line = line_of(name);
+            let (version, source) = if let Some(git) = &e.git {
+                (
+                    None,
+                    Source::Git {
+                        url: git.trim_start_matches("git+").to_owned(),
+                        rev: e.git_ref.clone(),
+                    },
+                )
+            } else if let Some(path) = &e.path {
+                (
+                    None,
+                    Source::Path {
+                        path: Some(path.clone()),
+                    },
+                )
+            } else if let Some(url) = &e.file {
+                (
+                    None,
+                    Source::Registry {
+                        url: Some(url.clone()),
+                    },
+                )
+            } else {
+                let v = e
+                    .version
+                    .as_deref()
+                    .and_then(|v| v.strip_prefix("==="))
+                    .or_else(|| e.version.as_deref().and_then(|v| v.strip_prefix("==")))
+                    .ok_or_else(|| Error::RequirementNotPinned {
+                        file: file.to_owned(),
+                        line,
+                        requirement: format!(
+                            "{name} {}",
+                            e.version.as_deref().unwrap_or("(no version)")
+                        ),
+                    })?;
+                (Some(v), Source::Registry { url: None })
+            };
+            let mut c = component_for(file, line, name, version, source)?;
+            for h in &e.hashes {
+                c.hashes
+                    .push(parse_hash(h).ok_or_else(|| invalid_hash(file, line, name, h))?);
+            }
+            c.hashes.sort();
+            c.hashes.dedup();
+            c.scope = scope;
+            match sbom.get_mut(&c.id) {
+                // In both sections: required wins.
+                Some(existing) => existing.scope = existing.scope.min(scope),
+                None => sbom.insert(c),
+            }
+        }
+    }
+    Ok(sbom)
+}

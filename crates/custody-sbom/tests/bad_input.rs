@@ -52,6 +52,10 @@ fn pnpm(b: &[u8]) -> Result<Sbom, Error> {
     custody_sbom::parse_pnpm_lock("pnpm-lock.yaml", b, None, &Limits::default())
 }
 
+fn pipenv(b: &[u8]) -> Result<Sbom, Error> {
+    custody_sbom::parse_pipfile_lock("Pipfile.lock", b, &Limits::default())
+}
+
 fn uv(b: &[u8]) -> Result<Sbom, Error> {
     custody_sbom::parse_uv_lock("uv.lock", b, &Limits::default())
 }
@@ -93,6 +97,7 @@ fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
             npm,
         ),
         ("uv.lock", bytes("python/uv/uv.lock"), uv),
+        ("Pipfile.lock", bytes("python/pipenv/Pipfile.lock"), pipenv),
         ("yarn.lock", bytes("yarn/classic/yarn.lock"), yarn),
         ("pnpm-lock.yaml", bytes("pnpm/small/pnpm-lock.yaml"), pnpm),
         (

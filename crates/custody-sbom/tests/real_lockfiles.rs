@@ -260,3 +260,20 @@ fn pnpm_v9_gives_the_package_lock_registry_graph() {
     assert!(matches!(local.source, Source::Path { .. }));
     assert!(local.version.is_none());
 }
+
+#[test]
+fn pipfile_lock_sections_are_scopes() {
+    let sbom = read_dir(&fixture("python/pipenv"), &Limits::default()).unwrap();
+    assert_eq!(find(&sbom, "requests").scope, Scope::Required);
+    assert_eq!(find(&sbom, "pytest").scope, Scope::Dev);
+    let fsa = find(&sbom, "flask-sqlalchemy");
+    assert!(
+        fsa.purl
+            .as_ref()
+            .unwrap()
+            .0
+            .starts_with("pkg:pypi/flask-sqlalchemy@")
+    );
+    assert!(!fsa.hashes.is_empty());
+    assert_eq!(sbom.dependencies().count(), 0);
+}

@@ -8,7 +8,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 11] = [
+const FIXTURES: [&str; 12] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
@@ -20,6 +20,7 @@ const FIXTURES: [&str; 11] = [
     "deb/bookworm",
     "yarn/classic",
     "pnpm/small",
+    "python/pipenv",
 ];
 
 fn load(fixture: &str) -> Sbom {

@@ -12,7 +12,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const SMALL_FIXTURES: [&str; 11] = [
+const SMALL_FIXTURES: [&str; 12] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/lock-v2",
@@ -24,6 +24,7 @@ const SMALL_FIXTURES: [&str; 11] = [
     "python/requirements",
     "yarn/classic",
     "pnpm/small",
+    "python/pipenv",
 ];
 
 // Validating a 1,500-package document takes pyspdxtools about 20 s here, so the benchmark
