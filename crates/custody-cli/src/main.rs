@@ -25,6 +25,7 @@ mod passphrase;
   custody release dist/app-1.4.2.tar.gz --product app --version 1.4.2
   custody verify app-1.4.2.tar.gz --trust trusted_root.json --policy custody-policy.json
   custody sbom . -o sbom.cdx.json                # CycloneDX 1.6 from every lockfile here
+  custody db import advisories/crates.io         # then: custody scan . --fail-on high
 
 Exit codes: 0 success or verified; 1 not verified or refused; 2 bad usage or unreadable input.
 Environment: CUSTODY_PASSPHRASE or CUSTODY_PASSPHRASE_FILE supply the key passphrase without a prompt.")]
@@ -47,6 +48,8 @@ enum Command {
     Release(cmd::release::Args),
     Verify(cmd::verify::Args),
     Sbom(cmd::sbom::Args),
+    Scan(cmd::scan::Args),
+    Db(cmd::db::Args),
     Key(cmd::key::Args),
     Log(cmd::log::Args),
     Digest(cmd::digest::Args),
@@ -60,6 +63,8 @@ fn main() -> ExitCode {
         Command::Release(args) => cmd::release::run(args, &out),
         Command::Verify(args) => cmd::verify::run(args, &out),
         Command::Sbom(args) => cmd::sbom::run(args, &out),
+        Command::Scan(args) => cmd::scan::run(args, &out),
+        Command::Db(args) => cmd::db::run(args, &out),
         Command::Key(args) => cmd::key::run(args, &out),
         Command::Log(args) => cmd::log::run(args, &out),
         Command::Digest(args) => cmd::digest::run(args, &out),

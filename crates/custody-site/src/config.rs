@@ -30,6 +30,25 @@ pub struct Config {
     /// The transparency log every signature is recorded in.
     #[serde(default)]
     pub log: LogConfig,
+    /// The local vulnerability advisory database that `custody scan` reads.
+    #[serde(default)]
+    pub vulndb: VulnDbConfig,
+}
+
+/// `[vulndb]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VulnDbConfig {
+    /// Directory of the imported advisory database, relative to the config file.
+    pub dir: PathBuf,
+}
+
+impl Default for VulnDbConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from(".custody/advisories"),
+        }
+    }
 }
 
 /// `[log]`.
@@ -162,6 +181,11 @@ impl Loaded {
         v
     }
 
+    /// The advisory database directory (`[vulndb] dir`).
+    pub fn vulndb_dir(&self) -> PathBuf {
+        self.base.join(&self.config.vulndb.dir)
+    }
+
     /// The log's checkpoint key file.
     pub fn log_key_path(&self) -> PathBuf {
         self.base.join(&self.config.log.key)
@@ -186,7 +210,8 @@ impl Config {
             "# custody configuration. Paths are relative to this file.\n\
              # [site] dir: the static release site customers download from.\n\
              # [signing] key: encrypted PKCS#8 key (passphrase from a prompt or CUSTODY_PASSPHRASE).\n\
-             # [provenance] builder_id: recorded in every provenance and required by the policy.\n\n{body}"
+             # [provenance] builder_id: recorded in every provenance and required by the policy.\n\
+             # [vulndb] dir: the advisory database `custody db import` fills and `custody scan` reads.\n\n{body}"
         )
     }
 }
@@ -212,6 +237,21 @@ mod tests {
         let err = Loaded::from_dir(dir.path()).unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{err}");
         assert!(err.to_string().contains("custody.toml"));
+    }
+
+    #[test]
+    fn configs_without_vulndb_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "[site]\ndir = 'x'\n").unwrap();
+        let loaded = Loaded::from_dir(dir.path()).unwrap();
+        assert_eq!(
+            loaded.vulndb_dir(),
+            dir.path().join(".custody").join("advisories")
+        );
+
+        std::fs::write(dir.path().join(CONFIG_FILE), "[vulndb]\ndir = 'db'\n").unwrap();
+        let loaded = Loaded::from_dir(dir.path()).unwrap();
+        assert_eq!(loaded.vulndb_dir(), dir.path().join("db"));
     }
 
     #[test]

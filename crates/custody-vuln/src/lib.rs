@@ -15,6 +15,8 @@
 //! - [`import`] and [`rustsec`]: reading OSV directories, osv.dev-style
 //!   zips and the RustSec database; a malformed advisory is reported and
 //!   skipped, the rest imported.
+//! - [`report`]: the release gate's severity threshold (failing closed on
+//!   unscored and undecidable findings), counts, and SARIF 2.1.0.
 //! - [`store`]: the persistent, incrementally updated advisory index on disk
 //!   (one JSON file per source, change detection by SHA-256).
 //!
@@ -76,6 +78,7 @@ pub mod import;
 pub mod index;
 pub mod osv;
 pub mod range;
+pub mod report;
 pub mod rustsec;
 pub mod severity;
 pub mod store;

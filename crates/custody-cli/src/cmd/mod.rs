@@ -1,7 +1,9 @@
+pub mod db;
 pub mod digest;
 pub mod init;
 pub mod key;
 pub mod log;
 pub mod release;
 pub mod sbom;
+pub mod scan;
 pub mod verify;

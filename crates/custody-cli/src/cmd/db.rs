@@ -1,0 +1,370 @@
+//! `custody db`: the local vulnerability advisory database that `custody scan` reads.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, anyhow};
+use custody_site::config::Loaded;
+use custody_vuln::{SourceKind, Store};
+use serde::Serialize;
+
+use crate::output::{CmdResult, Output, usage};
+
+/// Import vulnerability advisories, or show what is imported.
+///
+/// The database lives in `[vulndb] dir` of custody.toml (default `.custody/advisories`); outside
+/// a project, give --db DIR or set CUSTODY_DB.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  custody db import ../advisories/crates.io            # a directory of OSV JSON or YAML
+  custody db import Go-all.zip --name Go               # an osv.dev per-ecosystem zip
+  custody db import advisory-db                        # the RustSec database (crates/<name>/*.md)
+  custody db status")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    Import(ImportArgs),
+    Status(StatusArgs),
+}
+
+/// Where the advisory database is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbLocation {
+    /// The advisory database directory, instead of custody.toml's `[vulndb] dir`.
+    #[arg(long, env = "CUSTODY_DB", value_name = "DIR")]
+    pub db: Option<PathBuf>,
+}
+
+impl DbLocation {
+    /// The database directory: --db or CUSTODY_DB, else the project's `[vulndb] dir`.
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.db {
+            return Ok(dir.clone());
+        }
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        match Loaded::from_dir(&cwd) {
+            Ok(loaded) => Ok(loaded.vulndb_dir()),
+            Err(custody_site::Error::NotInitialised(_)) => Err(anyhow!(
+                "no advisory database: not in a custody project ({} has no custody.toml); \
+                 pass --db DIR or set CUSTODY_DB",
+                cwd.display()
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Open an existing database without creating one, or say how to make it.
+pub fn open_existing(dir: &Path) -> anyhow::Result<Store> {
+    let missing = || {
+        anyhow!(
+            "no advisories imported in {}: run `custody db import PATH` first \
+             (PATH: a directory of OSV files, an osv.dev zip, or the RustSec database)",
+            dir.display()
+        )
+    };
+    if !dir.join("sources").is_dir() {
+        return Err(missing());
+    }
+    let store = Store::open(dir)
+        .with_context(|| format!("reading the advisory database {}", dir.display()))?;
+    if store.sources().is_empty() {
+        return Err(missing());
+    }
+    Ok(store)
+}
+
+/// Import advisories: a directory of OSV JSON/YAML files, an osv.dev-style zip, or the RustSec
+/// advisory database (detected by its `crates/` directory).
+///
+/// Importing a source again updates it: only changed files are parsed, and advisories whose file
+/// is gone are dropped. A malformed advisory is reported on standard error (and under `skipped`
+/// in --json) and left out; the rest are imported.
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The directory, zip file, or RustSec database to import.
+    path: PathBuf,
+    /// The source's name in the database (default: the directory's or zip's name).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    location: DbLocation,
+}
+
+/// Show the imported sources: advisory counts, skipped files, and when each was imported.
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    location: DbLocation,
+}
+
+pub fn run(args: Args, out: &Output) -> CmdResult {
+    match args.command {
+        Command::Import(a) => import(a, out),
+        Command::Status(a) => status(a, out),
+    }
+}
+
+fn kind_name(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Osv => "osv",
+        SourceKind::OsvZip => "osv-zip",
+        SourceKind::RustSec => "rustsec",
+        _ => "other",
+    }
+}
+
+/// What `path` holds: a zip by its magic bytes, the RustSec database by its `crates/` directory
+/// of Markdown advisories, else a directory of OSV files.
+fn detect(path: &Path) -> anyhow::Result<SourceKind> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+    if meta.is_file() {
+        let mut magic = [0u8; 4];
+        let n = std::io::Read::read(
+            &mut std::fs::File::open(path).with_context(|| format!("{}", path.display()))?,
+            &mut magic,
+        )
+        .with_context(|| format!("{}", path.display()))?;
+        if n == 4 && magic == *b"PK\x03\x04" {
+            return Ok(SourceKind::OsvZip);
+        }
+        return Err(anyhow!(
+            "{}: not a zip archive; import a directory of OSV files, an osv.dev zip, or the \
+             RustSec database directory",
+            path.display()
+        ));
+    }
+    if path.join("crates").is_dir() {
+        return Ok(SourceKind::RustSec);
+    }
+    Ok(SourceKind::Osv)
+}
+
+/// `Go/all.zip` is named `Go`; `advisories/crates.io` is `crates.io`.
+fn default_name(path: &Path, kind: SourceKind) -> Option<String> {
+    let full = path.canonicalize().ok()?;
+    let own = match kind {
+        SourceKind::OsvZip => full.file_stem()?,
+        _ => full.file_name()?,
+    }
+    .to_str()?;
+    if kind == SourceKind::OsvZip && own == "all" {
+        return full.parent()?.file_name()?.to_str().map(str::to_owned);
+    }
+    Some(own.to_owned())
+}
+
+#[derive(Debug, Serialize)]
+struct Skipped {
+    error: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ImportReport<'a> {
+    ok: bool,
+    db: &'a Path,
+    source: &'a str,
+    kind: &'static str,
+    path: &'a Path,
+    advisories: usize,
+    added: usize,
+    changed: usize,
+    removed: usize,
+    unchanged: usize,
+    skipped: Vec<Skipped>,
+    millis: u128,
+}
+
+fn import(args: ImportArgs, out: &Output) -> CmdResult {
+    let db = args.location.resolve().map_err(usage)?;
+    let kind = detect(&args.path).map_err(usage)?;
+    let name = match args.name.clone().or_else(|| default_name(&args.path, kind)) {
+        Some(n) => n,
+        None => {
+            return Err(usage(anyhow!(
+                "cannot name a source after {}: give --name",
+                args.path.display()
+            )));
+        }
+    };
+    out.progress(format!(
+        "Importing {} ({}) as source {name:?} into {}",
+        args.path.display(),
+        kind_name(kind),
+        db.display()
+    ));
+    let started = Instant::now();
+    let mut store = Store::open(&db)
+        .with_context(|| format!("opening the advisory database {}", db.display()))
+        .map_err(usage)?;
+    let summary = store
+        .import(&name, kind, &args.path)
+        .with_context(|| format!("importing {}", args.path.display()))
+        .map_err(usage)?;
+    let millis = started.elapsed().as_millis();
+    for e in &summary.skipped {
+        out.warn(format!("skipped: {e}"));
+    }
+    let advisories = store
+        .sources()
+        .iter()
+        .find(|s| s.name == name)
+        .map_or(0, |s| s.advisories);
+    if advisories == 0 {
+        out.warn(format!(
+            "{} held no advisories: is it the right directory?",
+            args.path.display()
+        ));
+    }
+    let report = ImportReport {
+        ok: true,
+        db: &db,
+        source: &name,
+        kind: kind_name(kind),
+        path: &args.path,
+        advisories,
+        added: summary.added.len(),
+        changed: summary.changed.len(),
+        removed: summary.removed.len(),
+        unchanged: summary.unchanged,
+        skipped: summary
+            .skipped
+            .iter()
+            .map(|e| Skipped {
+                error: e.to_string(),
+            })
+            .collect(),
+        millis,
+    };
+    out.result(&report, || {
+        format!(
+            "Imported {name}: {advisories} advisories ({} added, {} changed, {} removed, {} unchanged){} in {millis} ms",
+            report.added,
+            report.changed,
+            report.removed,
+            report.unchanged,
+            match report.skipped.len() {
+                0 => String::new(),
+                n => format!(", {n} malformed file(s) skipped"),
+            }
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Serialize)]
+struct SourceReport {
+    name: String,
+    kind: &'static str,
+    origin: PathBuf,
+    advisories: usize,
+    skipped: usize,
+    /// RFC 3339; when the source's index file was last written.
+    last_import: Option<String>,
+    age_seconds: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport<'a> {
+    ok: bool,
+    db: &'a Path,
+    /// Distinct advisory ids across sources (a RustSec id imported twice counts once).
+    advisories: usize,
+    /// The latest `modified` date of any advisory, ignoring the Go database's `0001-01-01`.
+    newest_modified: Option<String>,
+    sources: Vec<SourceReport>,
+}
+
+fn age(seconds: u64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s ago"),
+        s if s < 7200 => format!("{} min ago", s / 60),
+        s if s < 172_800 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+fn status(args: StatusArgs, out: &Output) -> CmdResult {
+    let db = args.location.resolve().map_err(usage)?;
+    let store = open_existing(&db).map_err(usage)?;
+    let now = SystemTime::now();
+    let sources: Vec<SourceReport> = store
+        .sources()
+        .into_iter()
+        .map(|s| {
+            // The store rewrites `sources/<name>.json` on every import of that source.
+            let written = std::fs::metadata(db.join("sources").join(format!("{}.json", s.name)))
+                .and_then(|m| m.modified())
+                .ok();
+            SourceReport {
+                kind: kind_name(s.kind),
+                origin: s.origin,
+                advisories: s.advisories,
+                skipped: s.skipped,
+                last_import: written
+                    .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                    .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string()),
+                age_seconds: written
+                    .and_then(|t| now.duration_since(t).ok())
+                    .map(|d| d.as_secs()),
+                name: s.name,
+            }
+        })
+        .collect();
+    let index = store.into_index();
+    let newest_modified = index
+        .advisories()
+        .filter_map(|a| a.modified.as_deref())
+        .filter_map(|m| m.parse::<jiff::Timestamp>().ok())
+        .filter(|t| t.as_second() > 0)
+        .max()
+        .map(|t| t.to_string());
+    let report = StatusReport {
+        ok: true,
+        db: &db,
+        advisories: index.len(),
+        newest_modified,
+        sources,
+    };
+    out.result(&report, || {
+        let mut text = format!(
+            "Advisory database {}: {} advisories{}\n",
+            db.display(),
+            report.advisories,
+            report
+                .newest_modified
+                .as_deref()
+                .map(|m| format!(", newest modified {m}"))
+                .unwrap_or_default()
+        );
+        let width = report
+            .sources
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
+        for s in &report.sources {
+            text.push_str(&format!(
+                "  {:width$}  {:8} {:>6} advisories{}  imported {} from {}\n",
+                s.name,
+                s.kind,
+                s.advisories,
+                match s.skipped {
+                    0 => String::new(),
+                    n => format!(" ({n} skipped)"),
+                },
+                s.age_seconds
+                    .map(age)
+                    .unwrap_or_else(|| "at an unknown time".to_owned()),
+                s.origin.display(),
+            ));
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,364 @@
+//! `custody scan`: match a project's packages against the imported advisories.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use custody_vuln::report::{self, Counts, FailOn};
+use custody_vuln::{Finding, FindingStatus, MatchOptions, PackageRef};
+use serde::Serialize;
+
+use crate::cmd::db::{DbLocation, open_existing};
+use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
+
+/// Scan a project, a lockfile, or an SBOM for known vulnerabilities.
+///
+/// PATH is a project directory (every lockfile in it), one lockfile (Cargo.lock,
+/// package-lock.json, uv.lock, ...), or a CycloneDX or SPDX JSON SBOM. Every package with a
+/// package URL is matched against the advisory database (`custody db import` fills it), each
+/// under its ecosystem's own version order. A package whose version cannot be compared is
+/// reported as "unknown", never left out.
+///
+/// The gate: the scan exits 1 when a vulnerability reaches --fail-on. The default, `any`, fails
+/// on every vulnerability, as cargo-audit and osv-scanner do. It fails closed: a vulnerability
+/// with no CVSS score reaches every threshold (no score is not a low score), and an "unknown"
+/// finding counts as affected. RustSec informational advisories (unmaintained, unsound, notice)
+/// are warnings: shown, never failing. `never` only reports.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  custody scan .                                   # every lockfile in the project
+  custody scan Cargo.lock --fail-on high
+  custody scan sbom.cdx.json --format sarif > custody.sarif
+  custody scan . --db /var/lib/custody/advisories  # outside a project (or CUSTODY_DB)
+
+Exit codes: 0 nothing reaches --fail-on; 1 a finding reaches it; 2 unreadable input or no
+advisory database.")]
+pub struct Args {
+    /// A project directory, a lockfile, or a CycloneDX or SPDX JSON SBOM.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Output: a table for people, JSON (as --json), or SARIF 2.1.0 for code-scanning tools.
+    #[arg(long, short, value_parser = ["table", "json", "sarif"])]
+    format: Option<String>,
+    /// Exit 1 when a vulnerability is at or above this severity.
+    #[arg(long, default_value = "any", value_parser = ["any", "low", "medium", "high", "critical", "never"])]
+    fail_on: String,
+    /// Only advisories that affect this OS (RustSec's `affects.os`: linux, windows, macos, ...).
+    #[arg(long, value_name = "OS")]
+    target_os: Option<String>,
+    /// Only advisories that affect this CPU architecture (x86_64, aarch64, ...).
+    #[arg(long, value_name = "ARCH")]
+    target_arch: Option<String>,
+    #[command(flatten)]
+    location: DbLocation,
+}
+
+/// A component that was not matched, and why.
+#[derive(Debug, Serialize)]
+struct NotScanned {
+    component: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ScanReport<'a> {
+    /// False when a finding reaches --fail-on.
+    ok: bool,
+    path: &'a Path,
+    db: &'a Path,
+    fail_on: FailOn,
+    target_os: Option<&'a str>,
+    target_arch: Option<&'a str>,
+    advisories: usize,
+    packages: usize,
+    not_scanned: &'a [NotScanned],
+    counts: Counts,
+    /// Ids of the findings that reach --fail-on.
+    failing: Vec<&'a str>,
+    findings: &'a [Finding],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+    Sarif,
+}
+
+/// The packages to match: one per (ecosystem, name, version), read from the components'
+/// package URLs; the rest are listed with the reason they were not scanned.
+fn packages(sbom: &custody_sbom::Sbom) -> (Vec<PackageRef>, Vec<NotScanned>) {
+    let mut seen = BTreeSet::new();
+    let mut refs = Vec::new();
+    let mut not_scanned = Vec::new();
+    for c in sbom.components() {
+        let label = format!(
+            "{} {}",
+            c.name,
+            c.version.as_deref().unwrap_or("(unversioned)")
+        );
+        let Some(purl) = &c.purl else {
+            not_scanned.push(NotScanned {
+                component: label,
+                reason: "no package URL (the project itself, or a path or workspace dependency)"
+                    .to_owned(),
+            });
+            continue;
+        };
+        match PackageRef::from_purl(&purl.0) {
+            Ok(p) => {
+                let key = (p.ecosystem.clone(), p.name.clone(), p.version.clone());
+                if seen.insert(key) {
+                    refs.push(p);
+                }
+            }
+            Err(e) => not_scanned.push(NotScanned {
+                component: label,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (refs, not_scanned)
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+fn table(findings: &[Finding]) -> String {
+    let rows: Vec<[String; 7]> = findings
+        .iter()
+        .map(|f| {
+            let severity = match &f.kind {
+                custody_vuln::FindingKind::Warning { informational } => {
+                    format!("warning ({informational})")
+                }
+                _ => match &f.severity.score {
+                    Some(s) => format!("{} {:.1}", report::rating_name(f), s.score),
+                    None => report::rating_name(f).to_owned(),
+                },
+            };
+            let status = match &f.status {
+                FindingStatus::Affected => "affected",
+                FindingStatus::Unknown { .. } => "UNKNOWN",
+            };
+            [
+                severity,
+                f.id.clone(),
+                f.package.name.clone(),
+                f.package.version.clone(),
+                status.to_owned(),
+                f.smallest_fix.clone().unwrap_or_else(|| "-".to_owned()),
+                shorten(
+                    f.advisories
+                        .iter()
+                        .find_map(|a| a.summary.as_deref())
+                        .unwrap_or(""),
+                    70,
+                ),
+            ]
+        })
+        .collect();
+    let header = [
+        "SEVERITY", "ID", "PACKAGE", "VERSION", "STATUS", "FIX", "SUMMARY",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(cell);
+                l.push_str(&" ".repeat(w.saturating_sub(cell.chars().count()) + 2));
+            }
+        }
+        l.trim_end().to_owned() + "\n"
+    };
+    let mut text = line(&header);
+    for row in &rows {
+        text.push_str(&line(&row.each_ref().map(String::as_str)));
+    }
+    let unknown: Vec<String> = findings
+        .iter()
+        .filter_map(|f| match &f.status {
+            FindingStatus::Unknown { reason } => Some(format!(
+                "  {} in {} {}: {}\n",
+                f.id,
+                f.package.name,
+                f.package.version,
+                report::describe_unknown(reason)
+            )),
+            FindingStatus::Affected => None,
+        })
+        .collect();
+    if !unknown.is_empty() {
+        text.push_str("\nUnknown: the version could not be compared, so these may apply:\n");
+        text.extend(unknown);
+    }
+    text
+}
+
+fn summary_line(c: &Counts, packages: usize, advisories: usize) -> String {
+    let mut ratings = Vec::new();
+    for (n, name) in [
+        (c.critical, "critical"),
+        (c.high, "high"),
+        (c.medium, "medium"),
+        (c.low, "low"),
+        (c.none, "none"),
+        (c.unscored, "unscored"),
+    ] {
+        if n > 0 {
+            ratings.push(format!("{n} {name}"));
+        }
+    }
+    format!(
+        "{} vulnerabilities{}, {} warnings, {} unknown; {packages} packages against {advisories} advisories",
+        c.vulnerabilities,
+        if ratings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ratings.join(", "))
+        },
+        c.warnings,
+        c.unknown,
+    )
+}
+
+/// The SARIF artifact: the scanned path relative to the current directory when it is inside it
+/// (code scanning resolves URIs against the repository root), with `/` separators.
+fn artifact_uri(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let relative = match (cwd, path.canonicalize().ok()) {
+        (Some(cwd), Some(full)) => full
+            .strip_prefix(&cwd)
+            .map(Path::to_path_buf)
+            .unwrap_or(full),
+        _ => path.to_path_buf(),
+    };
+    let text = relative.to_string_lossy().replace('\\', "/");
+    if text.is_empty() {
+        ".".to_owned()
+    } else {
+        text
+    }
+}
+
+pub fn run(args: Args, out: &Output) -> CmdResult {
+    let fail_on: FailOn = args.fail_on.parse().map_err(usage)?;
+    let format = match (args.format.as_deref(), out.json) {
+        (Some("sarif"), _) => Format::Sarif,
+        (_, true) | (Some("json"), _) => Format::Json,
+        _ => Format::Table,
+    };
+    let started = Instant::now();
+    let sbom = crate::cmd::sbom::read(&args.path).map_err(usage)?;
+    let db = args.location.resolve().map_err(usage)?;
+    let store = open_existing(&db).map_err(usage)?;
+    let index = store.into_index();
+    let (refs, not_scanned) = packages(&sbom);
+    let options = MatchOptions {
+        target_os: args.target_os.clone(),
+        target_arch: args.target_arch.clone(),
+    };
+    let mut findings = index.scan(&refs, &options);
+    report::sort(&mut findings);
+    let counts = Counts::of(&findings);
+    let failing: Vec<&str> = findings
+        .iter()
+        .filter(|f| fail_on.is_reached_by(f))
+        .map(|f| f.id.as_str())
+        .collect();
+    let failed = !failing.is_empty();
+
+    let registry_skips = not_scanned
+        .iter()
+        .filter(|n| !n.reason.starts_with("no package URL"))
+        .count();
+    if registry_skips > 0 {
+        out.warn(format!(
+            "{registry_skips} component(s) not scanned: their package URL names no ecosystem \
+             with advisories here (listed under not_scanned in --json)"
+        ));
+    }
+    out.progress(format!(
+        "{}: {} in {} ms",
+        args.path.display(),
+        summary_line(&counts, refs.len(), index.len()),
+        started.elapsed().as_millis()
+    ));
+    if failed {
+        out.progress(format!(
+            "{} finding(s) reach --fail-on {fail_on}",
+            failing.len()
+        ));
+    }
+
+    match format {
+        Format::Table => {
+            if findings.is_empty() {
+                println!("No known vulnerabilities or warnings.");
+            } else {
+                print!("{}", table(&findings));
+            }
+        }
+        Format::Json => {
+            let report = ScanReport {
+                ok: !failed,
+                path: &args.path,
+                db: &db,
+                fail_on,
+                target_os: args.target_os.as_deref(),
+                target_arch: args.target_arch.as_deref(),
+                advisories: index.len(),
+                packages: refs.len(),
+                not_scanned: &not_scanned,
+                counts,
+                failing,
+                findings: &findings,
+            };
+            print_json(&serde_json::to_value(&report).context("serialising the scan")?)?;
+        }
+        Format::Sarif => {
+            let log = report::sarif(
+                &findings,
+                &artifact_uri(&args.path),
+                &report::Tool {
+                    name: "custody",
+                    version: env!("CARGO_PKG_VERSION"),
+                    information_uri: "https://github.com/custody-dev/custody",
+                },
+            );
+            print_json(&log)?;
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value).context("serialising the scan")?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .context("writing to standard output")
+}

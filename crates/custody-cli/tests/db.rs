@@ -1,0 +1,282 @@
+//! `custody db import` and `custody db status` on the real advisory snapshots in
+//! `shared/data/advisories` (see its README for where each came from).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+fn data() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/advisories"
+    ))
+}
+
+fn custody(cwd: &Path, args: &[&str]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
+        .current_dir(cwd)
+        .env_remove("CUSTODY_DB")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The first `n` advisories of the crates.io OSV export, copied into `dir`.
+fn some_osv_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data().join("crates.io"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files.truncate(n);
+    for f in &files {
+        std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    files
+}
+
+#[test]
+fn rustsec_database_is_detected_and_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let src = data().join("rustsec-advisory-db");
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            src.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["kind"], "rustsec");
+    assert_eq!(v["source"], "rustsec-advisory-db");
+    // The README counts 1,205 files, crates/ and rust/; only crates/ is matched against lockfiles.
+    let n = v["advisories"].as_u64().unwrap();
+    assert!(n > 1000 && n <= 1205, "{n}");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 0);
+    assert!(
+        r.stderr.contains("Importing"),
+        "progress on stderr: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn malformed_advisory_is_reported_and_the_rest_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("osv");
+    let copied = some_osv_files(&src, 20);
+    std::fs::write(
+        src.join("RUSTSEC-9999-0001.json"),
+        b"{\"id\": \"RUSTSEC-9999-0001\", ",
+    )
+    .unwrap();
+    let db = tmp.path().join("db");
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            src.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["kind"], "osv");
+    assert_eq!(v["advisories"].as_u64().unwrap(), copied.len() as u64);
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("RUSTSEC-9999-0001.json"),
+        "{skipped:?}"
+    );
+    assert!(
+        r.stderr.contains("skipped") && r.stderr.contains("RUSTSEC-9999-0001.json"),
+        "{}",
+        r.stderr
+    );
+
+    // Importing again parses nothing new.
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            src.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["unchanged"].as_u64().unwrap(), copied.len() as u64);
+    assert_eq!(v["added"], 0);
+}
+
+#[test]
+fn location_comes_from_config_then_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("feed");
+    some_osv_files(&src, 5);
+    std::fs::write(
+        tmp.path().join("custody.toml"),
+        "[vulndb]\ndir = \"vulns\"\n",
+    )
+    .unwrap();
+    let r = custody(tmp.path(), &["db", "import", "feed"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("Imported feed: 5 advisories"),
+        "{}",
+        r.stdout
+    );
+    assert!(tmp.path().join("vulns/sources/feed.json").is_file());
+
+    let r = custody(tmp.path(), &["db", "status", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["advisories"], 5);
+    assert_eq!(v["sources"][0]["name"], "feed");
+    assert_eq!(v["sources"][0]["kind"], "osv");
+    assert!(v["sources"][0]["age_seconds"].as_u64().unwrap() < 600);
+    assert!(
+        v["sources"][0]["last_import"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+
+    let r = custody(tmp.path(), &["db", "status"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("5 advisories"), "{}", r.stdout);
+    assert!(r.stdout.contains("feed"), "{}", r.stdout);
+
+    // CUSTODY_DB overrides the project's directory.
+    let elsewhere = tmp.path().join("elsewhere");
+    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
+        .current_dir(tmp.path())
+        .env("CUSTODY_DB", &elsewhere)
+        .args(["db", "import", "feed", "--name", "other"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(elsewhere.join("sources/other.json").is_file());
+    assert!(!tmp.path().join("vulns/sources/other.json").exists());
+}
+
+#[test]
+fn osv_zip_is_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("files");
+    let files = some_osv_files(&src, 7);
+    let zip = tmp.path().join("crates.io").join("all.zip");
+    std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+    // Python's zipfile writes the same layout as osv.dev's per-ecosystem all.zip (flat JSON).
+    let mut cmd = Command::new("python3");
+    cmd.current_dir(&src)
+        .args(["-m", "zipfile", "-c"])
+        .arg(&zip);
+    for f in &files {
+        cmd.arg(f.file_name().unwrap());
+    }
+    let o = cmd
+        .output()
+        .expect("python3 is needed to build a zip fixture");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let db = tmp.path().join("db");
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            zip.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["kind"], "osv-zip");
+    assert_eq!(
+        v["source"], "crates.io",
+        "all.zip takes its directory's name"
+    );
+    assert_eq!(v["advisories"], 7);
+}
+
+#[test]
+fn bad_import_inputs_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let db = db.to_str().unwrap();
+
+    let r = custody(tmp.path(), &["db", "import", "no-such-dir", "--db", db]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no-such-dir"), "{}", r.stderr);
+
+    std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
+    let r = custody(tmp.path(), &["db", "import", "notes.txt", "--db", db]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a zip"), "{}", r.stderr);
+
+    std::fs::write(tmp.path().join("broken.zip"), b"PK\x03\x04 truncated").unwrap();
+    let r = custody(tmp.path(), &["db", "import", "broken.zip", "--db", db]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("broken.zip"), "{}", r.stderr);
+
+    let src = tmp.path().join("feed");
+    some_osv_files(&src, 1);
+    let r = custody(
+        tmp.path(),
+        &["db", "import", "feed", "--name", "../evil", "--db", db],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a valid source name"), "{}", r.stderr);
+}
+
+#[test]
+fn status_without_a_database_says_how_to_make_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = custody(tmp.path(), &["db", "status"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--db"), "{}", r.stderr);
+
+    let db = tmp.path().join("empty");
+    let r = custody(tmp.path(), &["db", "status", "--db", db.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("custody db import"), "{}", r.stderr);
+    assert!(!db.exists(), "status must not create a database");
+}
