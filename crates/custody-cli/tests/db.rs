@@ -280,3 +280,28 @@ fn status_without_a_database_says_how_to_make_one() {
     assert!(r.stderr.contains("custody db import"), "{}", r.stderr);
     assert!(!db.exists(), "status must not create a database");
 }
+
+#[test]
+fn rustsec_osv_export_layout_is_osv_not_rustsec() {
+    // The RustSec OSV export keeps flat `crates/RUSTSEC-*.json`; only `crates/<name>/*.md` is
+    // the Markdown database.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("advisory-db-osv");
+    some_osv_files(&src.join("crates"), 3);
+    let db = tmp.path().join("db");
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            src.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["kind"], "osv");
+    assert_eq!(v["advisories"], 3);
+}

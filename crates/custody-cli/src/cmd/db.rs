@@ -119,8 +119,8 @@ fn kind_name(kind: SourceKind) -> &'static str {
     }
 }
 
-/// What `path` holds: a zip by its magic bytes, the RustSec database by its `crates/` directory
-/// of Markdown advisories, else a directory of OSV files.
+/// What `path` holds: a zip by its magic bytes, the RustSec database by its `crates/<name>/`
+/// directories, else a directory of OSV files.
 fn detect(path: &Path) -> anyhow::Result<SourceKind> {
     let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
     if meta.is_file() {
@@ -139,10 +139,16 @@ fn detect(path: &Path) -> anyhow::Result<SourceKind> {
             path.display()
         ));
     }
-    if path.join("crates").is_dir() {
-        return Ok(SourceKind::RustSec);
-    }
-    Ok(SourceKind::Osv)
+    // RustSec keeps `crates/<name>/RUSTSEC-*.md`; its OSV export branch has a flat
+    // `crates/RUSTSEC-*.json`, which is OSV.
+    let rustsec = std::fs::read_dir(path.join("crates"))
+        .map(|entries| entries.flatten().any(|e| e.path().is_dir()))
+        .unwrap_or(false);
+    Ok(if rustsec {
+        SourceKind::RustSec
+    } else {
+        SourceKind::Osv
+    })
 }
 
 /// `Go/all.zip` is named `Go`; `advisories/crates.io` is `crates.io`.
