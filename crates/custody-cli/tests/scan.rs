@@ -600,3 +600,25 @@ fn same_vulnerabilities_and_warnings_as_cargo_audit() {
         }
     }
 }
+
+#[test]
+fn stale_database_is_named_on_stderr() {
+    let db = Db::new(&["rustsec-advisory-db"]);
+    let r = db.scan(&vulnerable_lock(), &["--fail-on", "never"]);
+    assert!(!r.stderr.contains("last imported"), "{}", r.stderr);
+    let source = db.dir().join("sources/rustsec-advisory-db.json");
+    let o = Command::new("touch")
+        .args(["-d", "30 days ago"])
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let r = db.scan(&vulnerable_lock(), &["--fail-on", "never", "--quiet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("rustsec-advisory-db was last imported 30 days ago"),
+        "{}",
+        r.stderr
+    );
+}

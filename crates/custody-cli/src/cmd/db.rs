@@ -79,6 +79,25 @@ pub fn open_existing(dir: &Path) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// How long ago each source was last imported (its index file's modification time: the store
+/// rewrites `sources/<name>.json` on every import of that source), by name.
+pub fn import_ages(dir: &Path, store: &Store) -> Vec<(String, Option<SystemTime>, Option<u64>)> {
+    let now = SystemTime::now();
+    store
+        .sources()
+        .into_iter()
+        .map(|s| {
+            let written = std::fs::metadata(dir.join("sources").join(format!("{}.json", s.name)))
+                .and_then(|m| m.modified())
+                .ok();
+            let age = written
+                .and_then(|t| now.duration_since(t).ok())
+                .map(|d| d.as_secs());
+            (s.name, written, age)
+        })
+        .collect()
+}
+
 /// Import advisories: a directory of OSV JSON/YAML files, an osv.dev-style zip, or the RustSec
 /// advisory database (detected by its `crates/` directory).
 ///
@@ -298,28 +317,21 @@ fn age(seconds: u64) -> String {
 fn status(args: StatusArgs, out: &Output) -> CmdResult {
     let db = args.location.resolve().map_err(usage)?;
     let store = open_existing(&db).map_err(usage)?;
-    let now = SystemTime::now();
+    let ages = import_ages(&db, &store);
     let sources: Vec<SourceReport> = store
         .sources()
         .into_iter()
-        .map(|s| {
-            // The store rewrites `sources/<name>.json` on every import of that source.
-            let written = std::fs::metadata(db.join("sources").join(format!("{}.json", s.name)))
-                .and_then(|m| m.modified())
-                .ok();
-            SourceReport {
-                kind: kind_name(s.kind),
-                origin: s.origin,
-                advisories: s.advisories,
-                skipped: s.skipped,
-                last_import: written
-                    .and_then(|t| jiff::Timestamp::try_from(t).ok())
-                    .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string()),
-                age_seconds: written
-                    .and_then(|t| now.duration_since(t).ok())
-                    .map(|d| d.as_secs()),
-                name: s.name,
-            }
+        .zip(ages)
+        .map(|(s, (_, written, age_seconds))| SourceReport {
+            kind: kind_name(s.kind),
+            origin: s.origin,
+            advisories: s.advisories,
+            skipped: s.skipped,
+            last_import: written
+                .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string()),
+            age_seconds,
+            name: s.name,
         })
         .collect();
     let index = store.into_index();

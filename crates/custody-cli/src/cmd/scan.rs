@@ -11,7 +11,7 @@ use custody_vuln::report::{self, Counts, FailOn};
 use custody_vuln::{Finding, FindingStatus, MatchOptions, PackageRef};
 use serde::Serialize;
 
-use crate::cmd::db::{DbLocation, open_existing};
+use crate::cmd::db::{DbLocation, import_ages, open_existing};
 use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
 
 /// Scan a project, a lockfile, or an SBOM for known vulnerabilities.
@@ -55,6 +55,10 @@ pub struct Args {
     #[command(flatten)]
     location: DbLocation,
 }
+
+/// A source imported longer ago than this is named on standard error: new advisories appear
+/// daily, and a scan against an old copy passes what a fresh one would fail.
+const STALE_DAYS: u64 = 7;
 
 /// A component that was not matched, and why.
 #[derive(Debug, Serialize)]
@@ -270,6 +274,14 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     let sbom = crate::cmd::sbom::read(&args.path).map_err(usage)?;
     let db = args.location.resolve().map_err(usage)?;
     let store = open_existing(&db).map_err(usage)?;
+    for (name, _, age) in import_ages(&db, &store) {
+        if let Some(days) = age.map(|s| s / 86_400).filter(|d| *d >= STALE_DAYS) {
+            out.warn(format!(
+                "advisory source {name} was last imported {days} days ago: \
+                 run `custody db import` again for advisories published since"
+            ));
+        }
+    }
     let index = store.into_index();
     let (refs, not_scanned) = packages(&sbom);
     let options = MatchOptions {
