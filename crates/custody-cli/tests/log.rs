@@ -70,3 +70,106 @@ fn a_forged_checkpoint_is_refused() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("checkpoint"), "{}", r.stderr);
 }
+
+fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn monitor_follows_growth_and_reports_a_split_view_with_evidence() {
+    let p = Project::new("ed25519");
+    p.release();
+    let r = p.run(&["--json", "log", "monitor"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json()["observation"]
+            .as_str()
+            .unwrap()
+            .starts_with("First")
+    );
+
+    // A fork: the same project (same log key and state) copied, then each copy releases
+    // something different. Both logs are validly signed, at the same size, with different trees.
+    let fork = tempfile::tempdir().unwrap();
+    copy_dir(p.dir(), fork.path());
+    p.artifact("b.bin", b"honest");
+    assert_eq!(
+        p.run(&[
+            "release",
+            "dist/b.bin",
+            "--product",
+            "app",
+            "--version",
+            "2.0.0"
+        ])
+        .code,
+        0
+    );
+    std::fs::write(fork.path().join("dist/b.bin"), b"evil").unwrap();
+    let r: common::Run = common::custody()
+        .current_dir(fork.path())
+        .args([
+            "release",
+            "dist/b.bin",
+            "--product",
+            "app",
+            "--version",
+            "2.0.0",
+        ])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = p.run(&["--json", "log", "monitor"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json()["observation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Advanced"),
+        "{}",
+        r.stdout
+    );
+
+    // Now shown the fork's log: same size, different root, both signed by the log's key.
+    let fork_log = fork.path().join("site/log");
+    let r = p.run(&[
+        "log",
+        "monitor",
+        "--log",
+        fork_log.to_str().unwrap(),
+        "--vkey",
+        "site/log/vkey",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("SPLIT VIEW"), "{}", r.stdout);
+    let honest_cp = std::fs::read_to_string(p.site().join("log/checkpoint")).unwrap();
+    let fork_cp = std::fs::read_to_string(fork_log.join("checkpoint")).unwrap();
+    assert!(
+        r.stdout.contains(&honest_cp) && r.stdout.contains(&fork_cp),
+        "evidence: {}",
+        r.stdout
+    );
+
+    // The monitor kept trusting the honest checkpoint.
+    let r = p.run(&["--json", "log", "monitor"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json()["observation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unchanged"),
+        "{}",
+        r.stdout
+    );
+}
