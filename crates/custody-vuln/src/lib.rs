@@ -17,6 +17,8 @@
 //!   skipped, the rest imported.
 //! - [`report`]: the release gate's severity threshold (failing closed on
 //!   unscored and undecidable findings), counts, and SARIF 2.1.0.
+//! - [`vex`]: OpenVEX v0.2.0 documents and applying their statements to
+//!   findings; `not_affected` and `fixed` ones are kept out of the gate.
 //! - [`store`]: the persistent, incrementally updated advisory index on disk
 //!   (one JSON file per source, change detection by SHA-256).
 //!
@@ -83,6 +85,7 @@ pub mod rustsec;
 pub mod severity;
 pub mod store;
 pub mod version;
+pub mod vex;
 
 pub use ecosystem::Ecosystem;
 pub use error::Error;
@@ -94,3 +97,4 @@ pub use range::{CompiledAffected, QueryVersion, UnknownReason, Verdict};
 pub use severity::{Rating, Score, SeverityReport};
 pub use store::{ImportSummary, SourceKind, Store};
 pub use version::{Version, VersionScheme};
+pub use vex::{Assessed, Document as VexDocument, Justification, Statement, Status, VexError};

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use crate::index::{Finding, FindingStatus};
 use crate::range::UnknownReason;
 use crate::severity::Rating;
+use crate::vex::{Applied, Assessed};
 
 /// The lowest severity at which a scan fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -101,6 +102,12 @@ impl FailOn {
             Self::Critical => Rating::Critical,
         };
         finding.severity.rating().is_none_or(|r| r >= floor)
+    }
+
+    /// Whether an assessed finding fails a scan: as [`Self::is_reached_by`],
+    /// except that a `not_affected` or `fixed` VEX statement keeps it out.
+    pub fn is_reached_by_assessed(self, assessed: &Assessed) -> bool {
+        !assessed.is_suppressed() && self.is_reached_by(&assessed.finding)
     }
 }
 
@@ -275,10 +282,30 @@ fn message(finding: &Finding) -> String {
 /// relative to the repository root where possible). Scores go in
 /// `properties.security-severity`, which GitHub code scanning ranks by.
 pub fn sarif(findings: &[Finding], artifact_uri: &str, tool: &Tool<'_>) -> Value {
+    sarif_of(findings.iter().map(|f| (f, None)), artifact_uri, tool)
+}
+
+/// As [`sarif`], for findings with their VEX statements: a `not_affected`
+/// or `fixed` one becomes an accepted external suppression (SARIF 2.1.0
+/// §3.35), so code scanning lists the result as dismissed instead of
+/// dropping it; every status is in the result's `properties.vex`.
+pub fn sarif_assessed(assessed: &[Assessed], artifact_uri: &str, tool: &Tool<'_>) -> Value {
+    sarif_of(
+        assessed.iter().map(|a| (&a.finding, a.vex.as_ref())),
+        artifact_uri,
+        tool,
+    )
+}
+
+fn sarif_of<'f>(
+    findings: impl ExactSizeIterator<Item = (&'f Finding, Option<&'f Applied>)>,
+    artifact_uri: &str,
+    tool: &Tool<'_>,
+) -> Value {
     let mut rules: Vec<Value> = Vec::new();
     let mut rule_index: BTreeMap<&str, usize> = BTreeMap::new();
     let mut results = Vec::with_capacity(findings.len());
-    for f in findings {
+    for (f, vex) in findings {
         let index = *rule_index.entry(f.id.as_str()).or_insert_with(|| {
             let summary = f
                 .advisories
@@ -317,7 +344,10 @@ pub fn sarif(findings: &[Finding], artifact_uri: &str, tool: &Tool<'_>) -> Value
         if let Some(fix) = &f.smallest_fix {
             properties["smallestFix"] = json!(fix);
         }
-        results.push(json!({
+        if let Some(vex) = vex {
+            properties["vex"] = json!(vex);
+        }
+        let mut result = json!({
             "ruleId": f.id,
             "ruleIndex": index,
             "level": level(f),
@@ -331,7 +361,15 @@ pub fn sarif(findings: &[Finding], artifact_uri: &str, tool: &Tool<'_>) -> Value
                 "custody/v1": format!("{}|{}|{}|{}", f.id, f.package.ecosystem.as_str(), f.package.name, f.package.version),
             },
             "properties": properties,
-        }));
+        });
+        if let Some(vex) = vex.filter(|v| v.suppresses()) {
+            result["suppressions"] = json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": format!("VEX {}: {} ({})", vex.status, vex.reason(), vex.document),
+            }]);
+        }
+        results.push(result);
     }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
