@@ -53,6 +53,7 @@ enum Command {
     Key(cmd::key::Args),
     Log(cmd::log::Args),
     Digest(cmd::digest::Args),
+    Vex(cmd::vex::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         Command::Key(args) => cmd::key::run(args, &out),
         Command::Log(args) => cmd::log::run(args, &out),
         Command::Digest(args) => cmd::digest::run(args, &out),
+        Command::Vex(args) => cmd::vex::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -64,7 +64,7 @@ pub enum VexError {
     },
     /// Not JSON, or not the OpenVEX shape (unknown status or justification, a
     /// missing required field).
-    #[error("not an OpenVEX document: {0}")]
+    #[error("not an OpenVEX document")]
     Malformed(#[source] serde_json::Error),
     /// `@context` is not OpenVEX v0.2.0.
     #[error("@context is {found:?}, not {CONTEXT:?}")]

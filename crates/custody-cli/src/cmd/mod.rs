@@ -7,3 +7,4 @@ pub mod release;
 pub mod sbom;
 pub mod scan;
 pub mod verify;
+pub mod vex;

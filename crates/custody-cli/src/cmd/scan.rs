@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use custody_vuln::report::{self, Counts, FailOn};
-use custody_vuln::{Finding, FindingStatus, MatchOptions, PackageRef};
+use custody_vuln::vex::{self, Assessed};
+use custody_vuln::{FindingStatus, MatchOptions, PackageRef};
 use serde::Serialize;
 
 use crate::cmd::db::{DbLocation, import_ages, open_existing};
@@ -27,12 +28,19 @@ use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
 /// with no CVSS score reaches every threshold (no score is not a low score), and an "unknown"
 /// finding counts as affected. RustSec informational advisories (unmaintained, unsound, notice)
 /// are warnings: shown, never failing. `never` only reports.
+///
+/// VEX: each --vex names an OpenVEX v0.2.0 file (`custody vex add` writes them). A statement
+/// applies to a finding when its vulnerability is the finding's id or any alias, and its product
+/// is the scanned product's name (or --product) or a package URL prefix of the component. A
+/// `not_affected` or `fixed` statement keeps the finding out of the gate; it is still listed,
+/// marked suppressed. The last matching statement wins.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   custody scan .                                   # every lockfile in the project
   custody scan Cargo.lock --fail-on high
   custody scan sbom.cdx.json --format sarif > custody.sarif
   custody scan . --db /var/lib/custody/advisories  # outside a project (or CUSTODY_DB)
+  custody scan . --vex .custody/vex/app.openvex.json
 
 Exit codes: 0 nothing reaches --fail-on; 1 a finding reaches it; 2 unreadable input or no
 advisory database.")]
@@ -52,6 +60,13 @@ pub struct Args {
     /// Only advisories that affect this CPU architecture (x86_64, aarch64, ...).
     #[arg(long, value_name = "ARCH")]
     target_arch: Option<String>,
+    /// An OpenVEX file whose statements apply (repeatable; later statements win).
+    #[arg(long, value_name = "FILE")]
+    vex: Vec<PathBuf>,
+    /// The product name VEX statements are matched against (default: the scanned project's
+    /// own name).
+    #[arg(long, value_name = "NAME")]
+    product: Option<String>,
     #[command(flatten)]
     location: DbLocation,
 }
@@ -82,7 +97,11 @@ struct ScanReport<'a> {
     counts: Counts,
     /// Ids of the findings that reach --fail-on.
     failing: Vec<&'a str>,
-    findings: &'a [Finding],
+    /// The product VEX statements were matched against.
+    product: Option<&'a str>,
+    /// Ids of the findings a `not_affected` or `fixed` VEX statement keeps out of the gate.
+    suppressed: Vec<&'a str>,
+    findings: &'a [Assessed],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,10 +157,11 @@ fn shorten(text: &str, max: usize) -> String {
     s
 }
 
-fn table(findings: &[Finding]) -> String {
-    let rows: Vec<[String; 7]> = findings
+fn table(assessed: &[Assessed]) -> String {
+    let rows: Vec<[String; 8]> = assessed
         .iter()
-        .map(|f| {
+        .map(|a| {
+            let f = &a.finding;
             let severity = match &f.kind {
                 custody_vuln::FindingKind::Warning { informational } => {
                     format!("warning ({informational})")
@@ -162,6 +182,11 @@ fn table(findings: &[Finding]) -> String {
                 f.package.version.clone(),
                 status.to_owned(),
                 f.smallest_fix.clone().unwrap_or_else(|| "-".to_owned()),
+                match &a.vex {
+                    Some(v) if v.suppresses() => format!("{} (suppressed)", v.status),
+                    Some(v) => v.status.to_string(),
+                    None => "-".to_owned(),
+                },
                 shorten(
                     f.advisories
                         .iter()
@@ -173,7 +198,7 @@ fn table(findings: &[Finding]) -> String {
         })
         .collect();
     let header = [
-        "SEVERITY", "ID", "PACKAGE", "VERSION", "STATUS", "FIX", "SUMMARY",
+        "SEVERITY", "ID", "PACKAGE", "VERSION", "STATUS", "FIX", "VEX", "SUMMARY",
     ];
     let mut widths = header.map(str::len);
     for row in &rows {
@@ -197,8 +222,9 @@ fn table(findings: &[Finding]) -> String {
     for row in &rows {
         text.push_str(&line(&row.each_ref().map(String::as_str)));
     }
-    let unknown: Vec<String> = findings
+    let unknown: Vec<String> = assessed
         .iter()
+        .map(|a| &a.finding)
         .filter_map(|f| match &f.status {
             FindingStatus::Unknown { reason } => Some(format!(
                 "  {} in {} {}: {}\n",
@@ -213,6 +239,25 @@ fn table(findings: &[Finding]) -> String {
     if !unknown.is_empty() {
         text.push_str("\nUnknown: the version could not be compared, so these may apply:\n");
         text.extend(unknown);
+    }
+    let suppressed: Vec<String> = assessed
+        .iter()
+        .filter_map(|a| {
+            let v = a.vex.as_ref().filter(|v| v.suppresses())?;
+            Some(format!(
+                "  {} in {} {}: {} ({}), {}\n",
+                a.finding.id,
+                a.finding.package.name,
+                a.finding.package.version,
+                v.status,
+                v.reason(),
+                v.document
+            ))
+        })
+        .collect();
+    if !suppressed.is_empty() {
+        text.push_str("\nSuppressed by VEX statements (not counted by --fail-on):\n");
+        text.extend(suppressed);
     }
     text
 }
@@ -272,6 +317,12 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     };
     let started = Instant::now();
     let sbom = crate::cmd::sbom::read(&args.path).map_err(usage)?;
+    let documents = args
+        .vex
+        .iter()
+        .map(|p| crate::cmd::vex::read(p))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(usage)?;
     let db = args.location.resolve().map_err(usage)?;
     let store = open_existing(&db).map_err(usage)?;
     for (name, _, age) in import_ages(&db, &store) {
@@ -291,10 +342,20 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     let mut findings = index.scan(&refs, &options);
     report::sort(&mut findings);
     let counts = Counts::of(&findings);
+    let product = args
+        .product
+        .clone()
+        .or_else(|| sbom.primary().map(|c| c.name.clone()));
+    let findings = vex::apply(findings, &documents, product.as_deref());
     let failing: Vec<&str> = findings
         .iter()
-        .filter(|f| fail_on.is_reached_by(f))
-        .map(|f| f.id.as_str())
+        .filter(|a| fail_on.is_reached_by_assessed(a))
+        .map(|a| a.finding.id.as_str())
+        .collect();
+    let suppressed: Vec<&str> = findings
+        .iter()
+        .filter(|a| a.is_suppressed())
+        .map(|a| a.finding.id.as_str())
         .collect();
     let failed = !failing.is_empty();
 
@@ -314,6 +375,13 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         summary_line(&counts, refs.len(), index.len()),
         started.elapsed().as_millis()
     ));
+    if !suppressed.is_empty() {
+        out.progress(format!(
+            "{} finding(s) suppressed by VEX statements for {}",
+            suppressed.len(),
+            product.as_deref().unwrap_or("(no product name)")
+        ));
+    }
     if failed {
         out.progress(format!(
             "{} finding(s) reach --fail-on {fail_on}",
@@ -342,12 +410,14 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 not_scanned: &not_scanned,
                 counts,
                 failing,
+                product: product.as_deref(),
+                suppressed,
                 findings: &findings,
             };
             print_json(&serde_json::to_value(&report).context("serialising the scan")?)?;
         }
         Format::Sarif => {
-            let log = report::sarif(
+            let log = report::sarif_assessed(
                 &findings,
                 &artifact_uri(&args.path),
                 &report::Tool {
