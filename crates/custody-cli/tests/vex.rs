@@ -365,3 +365,16 @@ fn every_change_bumps_the_version_and_keeps_the_id() {
     assert_eq!(second["@id"], first["@id"]);
     assert_eq!(second["statements"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_lockfile_without_its_manifest_needs_product() {
+    let p = Project::new();
+    not_affected(&p, "RUSTSEC-2021-0003");
+    let bare = p.dir().join("bare/Cargo.lock");
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    std::fs::copy(vulnerable_lock(), &bare).unwrap();
+    let r = p.scan(&bare, &["--json", "--vex", FILE]);
+    assert!(r.stderr.contains("pass --product"), "{}", r.stderr);
+    let (_, named) = p.scan_vex(&bare, FILE, &["--product", "vulnerable-app"]);
+    assert_eq!(strings(&named["suppressed"]), ["RUSTSEC-2021-0003"]);
+}

@@ -543,23 +543,21 @@ mod tests {
     use super::*;
     use crate::{Advisory, Ecosystem, Index, MatchOptions, PackageRef};
 
-    // Trimmed from shared/data/advisories/crates.io/RUSTSEC-2021-0003.json
-    // (smallvec, patched >= 0.6.14 / >= 1.6.1).
-    const SMALLVEC: &str = r#"{
-      "id": "RUSTSEC-2021-0003",
-      "aliases": ["CVE-2021-25900", "GHSA-43w2-9j62-hq99"],
-      "summary": "Buffer overflow in SmallVec::insert_many",
-      "affected": [{
-        "package": {"ecosystem": "crates.io", "name": "smallvec", "purl": "pkg:cargo/smallvec"},
-        "ranges": [{"type": "SEMVER", "events": [
-          {"introduced": "0.3.0"}, {"fixed": "0.6.14"}, {"introduced": "1.0.0"}, {"fixed": "1.6.1"}]}]
-      }]
-    }"#;
+    /// The real advisory, read from the shared RustSec snapshot: smallvec,
+    /// patched >= 0.6.14 and >= 1.6.1, aliases CVE-2021-25900 and
+    /// GHSA-43w2-9j62-hq99.
+    fn smallvec() -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/advisories/crates.io/RUSTSEC-2021-0003.json"
+        );
+        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
 
     fn findings() -> Vec<Finding> {
         let mut index = Index::new();
         index.insert(
-            Advisory::from_json(SMALLVEC.as_bytes(), "t").unwrap(),
+            Advisory::from_json(&smallvec(), "RUSTSEC-2021-0003.json").unwrap(),
             "t",
             None,
         );

@@ -346,6 +346,12 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .product
         .clone()
         .or_else(|| sbom.primary().map(|c| c.name.clone()));
+    if !documents.is_empty() && product.is_none() {
+        out.warn(
+            "the scanned input names no product, so VEX statements about a product by name do \
+             not apply: pass --product",
+        );
+    }
     let findings = vex::apply(findings, &documents, product.as_deref());
     let failing: Vec<&str> = findings
         .iter()
