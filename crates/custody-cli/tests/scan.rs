@@ -9,23 +9,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-impl Run {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
+use common::Run;
 
 fn data() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/advisories"
-    ))
+    common::advisories()
 }
 
 fn fixture(rel: &str) -> PathBuf {
@@ -45,17 +34,7 @@ fn vulnerable_lock() -> PathBuf {
 }
 
 fn custody(cwd: &Path, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
-        .current_dir(cwd)
-        .env_remove("CUSTODY_DB")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    common::run_in(cwd, args)
 }
 
 /// A temp dir holding an advisory database imported from the named shared snapshots.

@@ -7,25 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-impl Run {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
+use common::Run;
 
 fn data() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/advisories"
-    ))
+    common::advisories()
 }
 
 fn vulnerable_lock() -> PathBuf {
@@ -66,17 +54,7 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let o = Command::new(env!("CARGO_BIN_EXE_custody"))
-            .current_dir(self.dir())
-            .env_remove("CUSTODY_DB")
-            .args(args)
-            .output()
-            .unwrap();
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        common::run_in(self.dir(), args)
     }
 
     fn vex_add(&self, args: &[&str]) -> Run {

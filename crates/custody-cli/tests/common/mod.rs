@@ -13,6 +13,22 @@ pub fn custody() -> Command {
     c
 }
 
+/// `custody` run in `cwd`, with no advisory database taken from the environment.
+pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
+    custody()
+        .current_dir(cwd)
+        .env_remove("CUSTODY_DB")
+        .args(args)
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// The shared advisory snapshots (`shared/data/advisories`; its README says where each came from).
+pub fn advisories() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/advisories")
+}
+
 pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .arg("-C")
