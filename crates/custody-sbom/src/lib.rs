@@ -166,6 +166,12 @@ fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `package.json` beside an npm-family lockfile, with its name for error messages.
+fn read_package_json(dir: &Path, limits: &Limits) -> Result<Option<(String, Vec<u8>)>> {
+    let path = dir.join("package.json");
+    Ok(read_optional(&path, limits)?.map(|bytes| (path.display().to_string(), bytes)))
+}
+
 fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
     match std::fs::metadata(path) {
         Ok(_) => read_limited(path, limits).map(Some),
@@ -198,33 +204,18 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
             parse_cargo_lock(&file, &bytes, manifest, limits)
         }
         "package-lock.json" | "npm-shrinkwrap.json" => {
-            let pj_path = dir.join("package.json");
-            let pj = read_optional(&pj_path, limits)?;
-            let pj_file = pj_path.display().to_string();
-            let pj = pj.as_deref().map(|bytes| PackageJson {
-                file: &pj_file,
-                bytes,
-            });
+            let pj = read_package_json(dir, limits)?;
+            let pj = pj.as_ref().map(|(file, bytes)| PackageJson { file, bytes });
             parse_package_lock(&file, &bytes, pj, limits)
         }
         "pnpm-lock.yaml" => {
-            let pj_path = dir.join("package.json");
-            let pj = read_optional(&pj_path, limits)?;
-            let pj_file = pj_path.display().to_string();
-            let pj = pj.as_deref().map(|bytes| PackageJson {
-                file: &pj_file,
-                bytes,
-            });
+            let pj = read_package_json(dir, limits)?;
+            let pj = pj.as_ref().map(|(file, bytes)| PackageJson { file, bytes });
             parse_pnpm_lock(&file, &bytes, pj, limits)
         }
         "yarn.lock" => {
-            let pj_path = dir.join("package.json");
-            let pj = read_optional(&pj_path, limits)?;
-            let pj_file = pj_path.display().to_string();
-            let pj = pj.as_deref().map(|bytes| PackageJson {
-                file: &pj_file,
-                bytes,
-            });
+            let pj = read_package_json(dir, limits)?;
+            let pj = pj.as_ref().map(|(file, bytes)| PackageJson { file, bytes });
             parse_yarn_lock(&file, &bytes, pj, limits)
         }
         "uv.lock" => parse_uv_lock(&file, &bytes, limits),
