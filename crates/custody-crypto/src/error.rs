@@ -26,7 +26,7 @@ pub enum Error {
         value: String,
     },
     /// A key algorithm name custody does not know.
-    #[error("unknown key algorithm {0:?} (expected ed25519 or ecdsa-p256)")]
+    #[error("unknown key algorithm {0:?} (expected ed25519, ecdsa-p256 or rsa-pss-sha256)")]
     UnknownAlgorithm(String),
     /// Not a PEM block with the expected label.
     #[error("not a PEM block labelled {expected:?}")]
@@ -35,10 +35,10 @@ pub enum Error {
         expected: &'static str,
     },
     /// A public key whose algorithm or encoding custody does not support.
-    #[error("unsupported public key: expected SPKI for Ed25519 or ECDSA P-256")]
+    #[error("unsupported public key: expected SPKI for Ed25519, ECDSA P-256 or RSA")]
     UnsupportedPublicKey,
     /// A private key whose algorithm or encoding custody does not support.
-    #[error("unsupported private key: expected PKCS#8 for Ed25519 or ECDSA P-256")]
+    #[error("unsupported private key: expected PKCS#8 for Ed25519, ECDSA P-256 or RSA")]
     UnsupportedPrivateKey,
     /// The key file is encrypted and no passphrase was given.
     #[error("the key is encrypted: give its passphrase (prompt or CUSTODY_PASSPHRASE)")]
@@ -60,6 +60,36 @@ pub enum Error {
     /// A well-formed signature that does not verify.
     #[error("{0} signature does not verify with this key")]
     BadSignature(KeyAlgorithm),
+    /// An RSA key whose modulus is too short to be safe, or a size ring cannot use.
+    #[error("RSA modulus is {bits} bits; {accepted}")]
+    RsaModulusSize {
+        /// The key's modulus length.
+        bits: usize,
+        /// The sizes accepted for this use, as a sentence fragment.
+        accepted: &'static str,
+    },
+    /// An RSA public exponent ring cannot verify with.
+    #[error("RSA public exponent 0x{exponent_hex} is not odd and between 3 and 2^33 - 1")]
+    RsaPublicExponent {
+        /// The exponent, big-endian hex.
+        exponent_hex: String,
+    },
+    /// An rsaEncryption key whose PKCS#1 body is not valid DER, or whose SPKI has parameters
+    /// other than NULL.
+    #[error("malformed RSA key: expected PKCS#1 DER inside rsaEncryption SPKI or PKCS#8")]
+    MalformedRsaKey,
+    /// ring refused an RSA private key that passed custody's own size checks.
+    #[error("RSA private key rejected: {reason}")]
+    RsaKeyRejected {
+        /// ring's reason, such as `InconsistentComponents`.
+        reason: String,
+    },
+    /// RSA keys are only imported: custody does not generate them.
+    #[error("custody does not generate RSA keys; create one with openssl genpkey and import it")]
+    RsaGenerationUnsupported,
+    /// A signing operation failed (RSA-PSS needs randomness for its salt).
+    #[error("{0} signing failed")]
+    SigningFailed(KeyAlgorithm),
     /// The OS random source failed.
     #[error("the operating system's random source failed")]
     Randomness,

@@ -13,6 +13,7 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use pkcs8::LineEnding;
 use zeroize::Zeroizing;
 
+use crate::rsa::{RsaPublicKey, RsaSecretKey};
 use crate::{Error, Sha256Digest};
 
 /// The signature schemes custody signs and verifies with.
@@ -23,6 +24,10 @@ pub enum KeyAlgorithm {
     Ed25519,
     /// ECDSA over NIST P-256 with SHA-256; signatures are ASN.1 DER.
     EcdsaP256,
+    /// RSASSA-PSS (RFC 8017) with SHA-256, MGF1-SHA-256 and a 32-byte salt, modulus 2048 to
+    /// 8192 bits: TUF's `rsassa-pss-sha256`. Signatures are as long as the modulus. Keys are
+    /// imported (PKCS#8; 2048, 3072 or 4096 bits to sign), never generated.
+    RsaPssSha256,
 }
 
 impl KeyAlgorithm {
@@ -31,6 +36,9 @@ impl KeyAlgorithm {
         match self {
             Self::Ed25519 => "PKIX_ED25519",
             Self::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
+            // Sigstore names the modulus size; the algorithm does not know it, and 2048 is the
+            // floor every accepted key meets.
+            Self::RsaPssSha256 => "PKIX_RSA_PSS_2048_SHA256",
         }
     }
 
@@ -39,14 +47,18 @@ impl KeyAlgorithm {
         match self {
             Self::Ed25519 => "ed25519",
             Self::EcdsaP256 => "ecdsa-p256",
+            Self::RsaPssSha256 => "rsa-pss-sha256",
         }
     }
 
-    /// Parse the short name or the Sigstore name.
+    /// Parse the short name, the Sigstore name, or (for RSA) the TUF scheme name.
     pub fn parse(text: &str) -> Result<Self, Error> {
         match text {
             "ed25519" | "PKIX_ED25519" => Ok(Self::Ed25519),
             "ecdsa-p256" | "p256" | "PKIX_ECDSA_P256_SHA_256" => Ok(Self::EcdsaP256),
+            "rsa-pss-sha256" | "rsassa-pss-sha256" | "PKIX_RSA_PSS_2048_SHA256" => {
+                Ok(Self::RsaPssSha256)
+            }
             other => Err(Error::UnknownAlgorithm(other.to_owned())),
         }
     }
@@ -96,7 +108,8 @@ pub trait Verifier {
 pub trait Signer: Send + Sync + fmt::Debug {
     /// The public half, for hints, trust files and self-checks.
     fn public_key(&self) -> &PublicKey;
-    /// Sign `message` (Ed25519: the message itself; ECDSA: SHA-256 of it, DER-encoded result).
+    /// Sign `message` (Ed25519: the message itself; ECDSA: SHA-256 of it, DER-encoded result;
+    /// RSA-PSS: SHA-256 of it, with a fresh random salt, so signatures differ each time).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
 }
 
@@ -112,6 +125,7 @@ pub struct PublicKey {
 enum VerifyingKey {
     Ed25519(ed25519_dalek::VerifyingKey),
     EcdsaP256(p256::ecdsa::VerifyingKey),
+    RsaPss(RsaPublicKey),
 }
 
 impl fmt::Debug for PublicKey {
@@ -124,7 +138,8 @@ impl fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
-    /// Parse SPKI DER, recognising the algorithm from its OID.
+    /// Parse SPKI DER, recognising the algorithm from its OID. An rsaEncryption key must have a
+    /// 2048- to 8192-bit modulus and is used for RSA-PSS-SHA256 only.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, Error> {
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
             return Ok(Self {
@@ -138,6 +153,13 @@ impl PublicKey {
                 algorithm: KeyAlgorithm::EcdsaP256,
                 spki_der: der.to_vec(),
                 inner: VerifyingKey::EcdsaP256(k),
+            });
+        }
+        if let Some(k) = RsaPublicKey::from_spki_der(der)? {
+            return Ok(Self {
+                algorithm: KeyAlgorithm::RsaPssSha256,
+                spki_der: der.to_vec(),
+                inner: VerifyingKey::RsaPss(k),
             });
         }
         Err(Error::UnsupportedPublicKey)
@@ -188,7 +210,7 @@ impl PublicKey {
     pub fn ed25519_bytes(&self) -> Option<[u8; 32]> {
         match &self.inner {
             VerifyingKey::Ed25519(k) => Some(k.to_bytes()),
-            VerifyingKey::EcdsaP256(_) => None,
+            VerifyingKey::EcdsaP256(_) | VerifyingKey::RsaPss(_) => None,
         }
     }
 }
@@ -210,6 +232,7 @@ impl Verifier for PublicKey {
                 k.verify(message, &sig)
                     .map_err(|_| Error::BadSignature(self.algorithm))
             }
+            VerifyingKey::RsaPss(k) => k.verify(message, signature),
         }
     }
 }
@@ -223,6 +246,7 @@ pub struct SigningKey {
 enum SecretKey {
     Ed25519(ed25519_dalek::SigningKey),
     EcdsaP256(p256::ecdsa::SigningKey),
+    RsaPss(RsaSecretKey),
 }
 
 impl fmt::Debug for SigningKey {
@@ -234,7 +258,9 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A fresh key from the operating system's random source.
+    /// A fresh key from the operating system's random source. RSA keys are refused with
+    /// [`Error::RsaGenerationUnsupported`]: ring cannot generate them, and an offline root
+    /// holder is better served by OpenSSL's well-reviewed generator than by a new one.
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, Error> {
         let mut seed = Zeroizing::new([0u8; 32]);
         loop {
@@ -251,6 +277,7 @@ impl SigningKey {
                         Err(_) => continue,
                     }
                 }
+                KeyAlgorithm::RsaPssSha256 => return Err(Error::RsaGenerationUnsupported),
             };
             return Self::from_secret(inner);
         }
@@ -260,6 +287,7 @@ impl SigningKey {
         let spki = match &inner {
             SecretKey::Ed25519(k) => k.verifying_key().to_public_key_der(),
             SecretKey::EcdsaP256(k) => k.verifying_key().to_public_key_der(),
+            SecretKey::RsaPss(k) => k.spki_der(),
         }
         .map_err(|_| Error::Encoding)?;
         Ok(Self {
@@ -275,12 +303,16 @@ impl SigningKey {
         if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
             return Self::from_secret(SecretKey::EcdsaP256(k));
         }
+        if let Some(k) = RsaSecretKey::from_pkcs8_der(der)? {
+            return Self::from_secret(SecretKey::RsaPss(k));
+        }
         Err(Error::UnsupportedPrivateKey)
     }
 
     /// Load a PKCS#8 PEM file's text. An `ENCRYPTED PRIVATE KEY` needs `passphrase`; a plaintext
     /// `PRIVATE KEY` is accepted only with `allow_unencrypted`, so a key that was meant to be
-    /// protected cannot silently be swapped for one that is not.
+    /// protected cannot silently be swapped for one that is not. RSA keys (rsaEncryption, as
+    /// `openssl genpkey -algorithm RSA` writes them) load for RSA-PSS-SHA256 signing.
     pub fn from_pkcs8_pem(
         pem: &str,
         passphrase: Option<&[u8]>,
@@ -313,6 +345,8 @@ impl SigningKey {
         match &self.inner {
             SecretKey::Ed25519(k) => k.to_pkcs8_der(),
             SecretKey::EcdsaP256(k) => k.to_pkcs8_der(),
+            // ring cannot re-encode a key, so the imported PKCS#8 is kept and written back.
+            SecretKey::RsaPss(k) => k.pkcs8_der(),
         }
         .map_err(|_| Error::Encoding)
     }
@@ -342,7 +376,7 @@ impl SigningKey {
     pub fn ed25519_seed(&self) -> Option<Zeroizing<[u8; 32]>> {
         match &self.inner {
             SecretKey::Ed25519(k) => Some(Zeroizing::new(k.to_bytes())),
-            SecretKey::EcdsaP256(_) => None,
+            SecretKey::EcdsaP256(_) | SecretKey::RsaPss(_) => None,
         }
     }
 
@@ -364,6 +398,7 @@ impl Signer for SigningKey {
                 let sig: p256::ecdsa::Signature = k.sign(message);
                 sig.to_der().as_bytes().to_vec()
             }
+            SecretKey::RsaPss(k) => k.sign(message)?,
         })
     }
 }
@@ -450,6 +485,38 @@ mod tests {
             Err(Error::BadPem { .. })
         ));
         assert!(key.to_encrypted_pem(b"").is_err());
+    }
+
+    #[test]
+    fn algorithm_names_round_trip() {
+        for alg in [
+            KeyAlgorithm::Ed25519,
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::RsaPssSha256,
+        ] {
+            assert_eq!(KeyAlgorithm::parse(alg.name()).unwrap(), alg);
+            assert_eq!(
+                KeyAlgorithm::parse(alg.sigstore_key_details()).unwrap(),
+                alg
+            );
+        }
+        assert_eq!(KeyAlgorithm::RsaPssSha256.name(), "rsa-pss-sha256");
+        assert_eq!(
+            KeyAlgorithm::RsaPssSha256.sigstore_key_details(),
+            "PKIX_RSA_PSS_2048_SHA256"
+        );
+        assert_eq!(
+            KeyAlgorithm::parse("rsassa-pss-sha256").unwrap(),
+            KeyAlgorithm::RsaPssSha256
+        );
+    }
+
+    #[test]
+    fn rsa_keys_are_not_generated() {
+        assert!(matches!(
+            SigningKey::generate(KeyAlgorithm::RsaPssSha256),
+            Err(Error::RsaGenerationUnsupported)
+        ));
     }
 
     #[test]

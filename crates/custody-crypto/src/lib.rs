@@ -21,6 +21,7 @@
 pub mod digest;
 mod error;
 pub mod key;
+mod rsa;
 
 pub use digest::{
     Algorithms, Digests, Sha256Digest, Sha512Digest, digest_file, digest_files, digest_reader,
