@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod http;
 mod output;
 mod passphrase;
 
@@ -46,6 +47,8 @@ struct Cli {
 enum Command {
     Init(cmd::init::Args),
     Release(cmd::release::Args),
+    Repo(cmd::repo::Args),
+    Update(cmd::update::Args),
     Verify(cmd::verify::Args),
     Sbom(cmd::sbom::Args),
     Scan(cmd::scan::Args),
@@ -62,6 +65,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(args) => cmd::init::run(args, &out),
         Command::Release(args) => cmd::release::run(args, &out),
+        Command::Repo(args) => cmd::repo::run(args, &out),
+        Command::Update(args) => cmd::update::run(args, &out),
         Command::Verify(args) => cmd::verify::run(args, &out),
         Command::Sbom(args) => cmd::sbom::run(args, &out),
         Command::Scan(args) => cmd::scan::run(args, &out),

@@ -33,6 +33,43 @@ pub struct Config {
     /// The local vulnerability advisory database that `custody scan` reads.
     #[serde(default)]
     pub vulndb: VulnDbConfig,
+    /// The TUF repository in the site (`site/tuf/`), created by `custody repo init`.
+    #[serde(default)]
+    pub tuf: TufConfig,
+}
+
+/// `[tuf]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TufConfig {
+    /// Directory of the TUF keys (`root-N.key` to move offline, and the online
+    /// `targets.key`, `snapshot.key`, `timestamp.key`), relative to the config file.
+    pub keys: PathBuf,
+    /// Split each new product's targets into 2^bits hash bins (TAP 15); for products with
+    /// very many files. Absent: one targets role per product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_bins: Option<u32>,
+    /// Days each root version stays valid.
+    pub root_days: u32,
+    /// Days targets roles stay valid.
+    pub targets_days: u32,
+    /// Days a snapshot stays valid.
+    pub snapshot_days: u32,
+    /// Days a timestamp stays valid; run `custody repo refresh` at least this often.
+    pub timestamp_days: u32,
+}
+
+impl Default for TufConfig {
+    fn default() -> Self {
+        Self {
+            keys: PathBuf::from(".custody/tuf"),
+            hash_bins: None,
+            root_days: 365,
+            targets_days: 90,
+            snapshot_days: 7,
+            timestamp_days: 1,
+        }
+    }
 }
 
 /// `[vulndb]`.
@@ -172,6 +209,7 @@ impl Loaded {
             &self.config.signing.key,
             &self.config.log.key,
             &self.config.log.state,
+            &self.config.tuf.keys,
         ] {
             match path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 Some(dir) => v.push(dir),
@@ -189,6 +227,16 @@ impl Loaded {
     /// The log's checkpoint key file.
     pub fn log_key_path(&self) -> PathBuf {
         self.base.join(&self.config.log.key)
+    }
+
+    /// The TUF key directory.
+    pub fn tuf_keys_dir(&self) -> PathBuf {
+        self.base.join(&self.config.tuf.keys)
+    }
+
+    /// The TUF repository inside the site.
+    pub fn tuf_dir(&self) -> PathBuf {
+        self.site_dir().join("tuf")
     }
 
     /// The sequencer's state directory.

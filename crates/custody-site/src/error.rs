@@ -107,6 +107,9 @@ pub enum Error {
         policy: PathBuf,
     },
     /// The transparency log failed.
+    /// The TUF repository refused an edit or could not be read.
+    #[error("TUF repository: {0}")]
+    Tuf(#[from] custody_tuf::Error),
     #[error("transparency log: {0}")]
     Log(#[from] custody_tlog::Error),
     /// Checkpoints are signed with Ed25519 (C2SP signed notes); another key type was given.

@@ -19,6 +19,7 @@ pub mod fs;
 pub mod git;
 pub mod log;
 pub mod site;
+pub mod tuf;
 pub mod verify;
 
 pub use error::Error;

@@ -13,7 +13,19 @@ use crate::output::{CmdResult, Output, usage};
 use anyhow::Context as _;
 use custody_attest::release::{CYCLONEDX_BOM, SPDX_DOCUMENT};
 use custody_site::log::Log;
-use custody_site::site::Attachment;
+use custody_site::site::{Attachment, Published};
+use custody_site::tuf::{add_release, expiry, online_key_paths};
+use custody_tuf::repo::Repository;
+
+use super::repo::online_keys;
+
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    release: &'a Published,
+    /// Targets added to the site's TUF repository (empty when it has none).
+    tuf_targets: &'a [String],
+}
 
 /// Sign and publish a release.
 ///
@@ -106,13 +118,26 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             .into());
         }
     }
-    let mut keys = key::unlock(
-        &[&loaded.key_path(), &loaded.log_key_path()],
-        args.insecure_unencrypted_key,
-        out,
-    )?;
+    // Everything is unlocked (one passphrase prompt) and checked before anything is written.
+    let tuf_dir = loaded.tuf_dir();
+    let with_tuf = custody_site::tuf::exists(&tuf_dir);
+    let mut paths = vec![loaded.key_path(), loaded.log_key_path()];
+    if with_tuf {
+        paths.extend(online_key_paths(&loaded.tuf_keys_dir()));
+    }
+    let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+    let mut keys = key::unlock(&refs, args.insecure_unencrypted_key, out)?;
+    let tuf_keys = keys.split_off(2);
     let log_key = keys.pop().context("log key")?;
     let signer = keys.pop().context("signing key")?;
+    let mut tuf = if with_tuf {
+        let repo = Repository::open(&tuf_dir, expiry(&loaded.config.tuf))
+            .with_context(|| tuf_dir.display().to_string())?;
+        repo.check_online(online_keys(&tuf_keys)?)?;
+        Some(repo)
+    } else {
+        None
+    };
     let mut log = Log::open(
         site.root(),
         &loaded.log_state_dir(),
@@ -144,7 +169,19 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         &attachments,
         Some(&mut log),
     )?;
-    out.result(&published, || {
+    let tuf_targets = match tuf.as_mut() {
+        None => Vec::new(),
+        Some(repo) => {
+            let added = add_release(repo, &published, loaded.config.tuf.hash_bins)?;
+            repo.commit(online_keys(&tuf_keys)?, jiff::Timestamp::now())?;
+            added
+        }
+    };
+    let report = Report {
+        release: &published,
+        tuf_targets: &tuf_targets,
+    };
+    out.result(&report, || {
         let mut s = format!(
             "Published {} {} at {}\n",
             published.product,
@@ -158,6 +195,13 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 a.size,
                 a.sha256,
                 a.bundle.display()
+            ));
+        }
+        if !tuf_targets.is_empty() {
+            s.push_str(&format!(
+                "Added {} TUF target(s) to {}\n",
+                tuf_targets.len(),
+                tuf_dir.display()
             ));
         }
         s.push_str(&format!("Signed with key {}", published.key));

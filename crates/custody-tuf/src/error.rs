@@ -1,0 +1,202 @@
+//! One error enum for the crate. Each attack the TUF client workflow defends against has its own
+//! variant, and its message names the attack, so an operator reading a failed update knows at
+//! once whether the mirror is stale, hostile or merely down.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+/// Everything that can go wrong reading, writing or updating TUF metadata.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not TUF metadata of the expected shape.
+    #[error("{what}: malformed TUF metadata: {reason}")]
+    Malformed {
+        /// Which file or role.
+        what: String,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A file of one role was served where another was expected.
+    #[error("{what}: expected {expected} metadata, found {found:?}")]
+    WrongType {
+        /// Which file.
+        what: String,
+        /// The role asked for.
+        expected: String,
+        /// The `_type` the file declared.
+        found: String,
+    },
+
+    /// Fewer distinct trusted keys signed than the role's threshold.
+    #[error(
+        "{role}: signed by {valid} valid key(s), below its threshold of {threshold} \
+         (forged or under-signed metadata)"
+    )]
+    Threshold {
+        /// The role.
+        role: String,
+        /// Distinct keys whose signatures verified.
+        valid: usize,
+        /// Keys required.
+        threshold: u64,
+    },
+
+    /// The same key id signed twice: the spec forbids it, and counting both would let one key
+    /// stand in for several.
+    #[error("{role}: key id {keyid} appears in more than one signature")]
+    DuplicateSignature {
+        /// The role.
+        role: String,
+        /// The repeated key id.
+        keyid: String,
+    },
+
+    /// A newer-looking file is older than what the client already trusts.
+    #[error("rollback attack: {role} version {offered} is older than trusted version {trusted}")]
+    Rollback {
+        /// The role (or meta file) rolled back.
+        role: String,
+        /// Version the client trusts.
+        trusted: u64,
+        /// Version offered.
+        offered: u64,
+    },
+
+    /// A root in the chain did not carry the next version number.
+    #[error("root chain broken: {file} holds root version {found}, expected {expected}")]
+    RootVersion {
+        /// The file fetched.
+        file: String,
+        /// Version wanted.
+        expected: u64,
+        /// Version found.
+        found: u64,
+    },
+
+    /// The metadata has expired: a mirror is replaying old data to hide newer releases.
+    #[error("freeze attack: {role} metadata expired at {expires}")]
+    Expired {
+        /// The role.
+        role: String,
+        /// When it expired.
+        expires: Timestamp,
+    },
+
+    /// Metadata versions disagree across roles: files from different repository states were
+    /// combined.
+    #[error(
+        "mix-and-match attack: {role} is version {found}, but {by} says it must be version {expected}"
+    )]
+    MixAndMatch {
+        /// The role whose version is wrong.
+        role: String,
+        /// Who pinned the version.
+        by: String,
+        /// Version pinned.
+        expected: u64,
+        /// Version found.
+        found: u64,
+    },
+
+    /// A role or file listed earlier vanished from newer metadata.
+    #[error(
+        "rollback attack: {role} is missing from the new {by}, though the trusted one lists it"
+    )]
+    Removed {
+        /// The missing entry.
+        role: String,
+        /// The metadata that dropped it.
+        by: String,
+    },
+
+    /// Downloaded bytes do not match the length or hashes the metadata pins.
+    #[error("{what}: {reason} (tampered or substituted file)")]
+    LengthOrHash {
+        /// Which file.
+        what: String,
+        /// Which check failed.
+        reason: String,
+    },
+
+    /// A server kept sending past the size limit.
+    #[error("endless-data attack: {what} is larger than its limit of {limit} bytes")]
+    TooLarge {
+        /// Which file.
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// Metadata the workflow needs was absent from the repository.
+    #[error("{what}: not found in the repository")]
+    NotFound {
+        /// Which file.
+        what: String,
+    },
+
+    /// A file could not be fetched.
+    #[error("fetching {url}: {reason}")]
+    Fetch {
+        /// Where from.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
+
+    /// No role on the delegation path lists the target.
+    #[error("{target}: no trusted targets metadata lists this target")]
+    UnknownTarget {
+        /// The target path.
+        target: String,
+    },
+
+    /// The workflow was driven out of order (a caller bug, not an attack).
+    #[error("TUF workflow: {0}")]
+    Order(&'static str),
+
+    /// A key or scheme this build cannot use.
+    #[error("key {keyid}: {reason}")]
+    Key {
+        /// Its id as declared.
+        keyid: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+
+    /// Signing failed.
+    #[error("signing {role}: {source}")]
+    Sign {
+        /// The role being signed.
+        role: String,
+        /// The signer's error.
+        #[source]
+        source: custody_crypto::Error,
+    },
+
+    /// A repository edit was refused.
+    #[error("{0}")]
+    Edit(String),
+
+    /// Local storage failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Shorthand.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,880 @@
+//! TUF 1.0 metadata: the four top-level roles, delegations (including TAP 15 succinct hash
+//! bins), and the signed envelope that carries them.
+//!
+//! Signatures are checked over the canonical form of the `signed` object exactly as it arrived,
+//! unknown fields included; the typed structs below are a view of that object, so a field we
+//! do not model can never change what a signature covers.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256, Sha512};
+
+use crate::error::{Error, Result};
+use crate::key::Key;
+
+/// The TUF specification version this crate writes.
+pub const SPEC_VERSION: &str = "1.0.31";
+
+/// The four top-level role names.
+pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+
+/// One signature in a metadata envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The signing key's id, as the delegating metadata declares it.
+    pub keyid: String,
+    /// Hex-encoded signature over the canonical `signed` object.
+    pub sig: String,
+}
+
+/// A role's key ids and signature threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// Keys allowed to sign for the role.
+    pub keyids: Vec<String>,
+    /// Distinct keys that must sign.
+    pub threshold: u64,
+}
+
+/// `root.json`: the trust anchor, naming the keys of every top-level role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Root {
+    #[serde(rename = "_type")]
+    kind: String,
+    /// Specification version the file follows.
+    pub spec_version: String,
+    /// Whether snapshot, targets and target files are fetched by version/hash-prefixed names.
+    #[serde(default)]
+    pub consistent_snapshot: bool,
+    /// Monotonic version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "expiry")]
+    pub expires: jiff::Timestamp,
+    /// Keys by declared id.
+    pub keys: BTreeMap<String, Key>,
+    /// The top-level roles.
+    pub roles: BTreeMap<String, Role>,
+}
+
+/// The version, length and hashes of one metadata file, as pinned by timestamp or snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaFile {
+    /// Version of the pinned file.
+    pub version: u64,
+    /// Its length in bytes, when pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Its hashes, when pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<BTreeMap<String, String>>,
+}
+
+/// `timestamp.json`: the short-lived pointer to the current snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timestamp {
+    #[serde(rename = "_type")]
+    kind: String,
+    /// Specification version.
+    pub spec_version: String,
+    /// Monotonic version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "expiry")]
+    pub expires: jiff::Timestamp,
+    /// Exactly one entry, `snapshot.json`.
+    pub meta: BTreeMap<String, MetaFile>,
+}
+
+/// `snapshot.json`: the version of every targets metadata file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    #[serde(rename = "_type")]
+    kind: String,
+    /// Specification version.
+    pub spec_version: String,
+    /// Monotonic version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "expiry")]
+    pub expires: jiff::Timestamp,
+    /// `<role>.json` to its pinned version.
+    pub meta: BTreeMap<String, MetaFile>,
+}
+
+/// One target file: its length, hashes and free-form custom metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetFile {
+    /// Exact length in bytes.
+    pub length: u64,
+    /// Hex digests by algorithm name.
+    pub hashes: BTreeMap<String, String>,
+    /// Application metadata (custody puts product, version and bundle path here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Value>,
+}
+
+/// A role delegated by a targets role, trusted for the paths it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegatedRole {
+    /// Role name, also its metadata file name.
+    pub name: String,
+    /// Keys allowed to sign it.
+    pub keyids: Vec<String>,
+    /// Distinct keys that must sign.
+    pub threshold: u64,
+    /// Whether the search stops here when this role matches, found or not.
+    pub terminating: bool,
+    /// Shell-style patterns, matched per path segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// Hex prefixes of SHA-256(target path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hash_prefixes: Option<Vec<String>>,
+}
+
+/// TAP 15: `2^bit_length` hash-bin roles named `<name_prefix>-<hex>`, described in one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuccinctRoles {
+    /// Keys allowed to sign every bin.
+    pub keyids: Vec<String>,
+    /// Distinct keys that must sign each bin.
+    pub threshold: u64,
+    /// Bits of SHA-256(target path) that choose the bin (1 to 32).
+    pub bit_length: u32,
+    /// Bin names are this prefix, a dash and the bin number in hex.
+    pub name_prefix: String,
+}
+
+/// Delegations from a targets role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegations {
+    /// Keys by declared id.
+    pub keys: BTreeMap<String, Key>,
+    /// Ordered delegated roles (exclusive with `succinct_roles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<DelegatedRole>>,
+    /// Hash-bin roles (exclusive with `roles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succinct_roles: Option<SuccinctRoles>,
+}
+
+/// `targets.json` or a delegated targets role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Targets {
+    #[serde(rename = "_type")]
+    kind: String,
+    /// Specification version.
+    pub spec_version: String,
+    /// Monotonic version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "expiry")]
+    pub expires: jiff::Timestamp,
+    /// Target path to file description.
+    pub targets: BTreeMap<String, TargetFile>,
+    /// Further delegations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegations: Option<Delegations>,
+}
+
+/// What every signed role shares.
+pub trait Signed: Serialize + serde::de::DeserializeOwned {
+    /// The `_type` value.
+    const TYPE: &'static str;
+    /// Version number.
+    fn version(&self) -> u64;
+    /// Expiry.
+    fn expires(&self) -> jiff::Timestamp;
+    /// Checks the spec asks for beyond the JSON shape.
+    fn validate(&self, what: &str) -> Result<()>;
+}
+
+fn malformed(what: &str, reason: impl Into<String>) -> Error {
+    Error::Malformed {
+        what: what.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn validate_common(what: &str, spec_version: &str, version: u64) -> Result<()> {
+    if version == 0 {
+        return Err(malformed(what, "version must be at least 1"));
+    }
+    if !spec_version.starts_with("1.") {
+        return Err(malformed(
+            what,
+            format!("spec_version {spec_version:?} is not TUF 1.x"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_role(what: &str, name: &str, keyids: &[String], threshold: u64) -> Result<()> {
+    if threshold == 0 {
+        return Err(malformed(what, format!("role {name:?} has threshold 0")));
+    }
+    let unique: BTreeSet<&String> = keyids.iter().collect();
+    if unique.len() != keyids.len() {
+        return Err(malformed(
+            what,
+            format!("role {name:?} lists a key id twice"),
+        ));
+    }
+    Ok(())
+}
+
+impl Signed for Root {
+    const TYPE: &'static str = "root";
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn expires(&self) -> jiff::Timestamp {
+        self.expires
+    }
+    fn validate(&self, what: &str) -> Result<()> {
+        validate_common(what, &self.spec_version, self.version)?;
+        for name in TOP_LEVEL_ROLES {
+            let role = self
+                .roles
+                .get(name)
+                .ok_or_else(|| malformed(what, format!("root names no {name} role")))?;
+            validate_role(what, name, &role.keyids, role.threshold)?;
+        }
+        if let Some(extra) = self
+            .roles
+            .keys()
+            .find(|r| !TOP_LEVEL_ROLES.contains(&r.as_str()))
+        {
+            return Err(malformed(
+                what,
+                format!("root names unknown role {extra:?}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Signed for Timestamp {
+    const TYPE: &'static str = "timestamp";
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn expires(&self) -> jiff::Timestamp {
+        self.expires
+    }
+    fn validate(&self, what: &str) -> Result<()> {
+        validate_common(what, &self.spec_version, self.version)?;
+        if self.meta.len() != 1 || !self.meta.contains_key("snapshot.json") {
+            return Err(malformed(what, "meta must hold exactly snapshot.json"));
+        }
+        validate_meta(what, &self.meta)
+    }
+}
+
+impl Timestamp {
+    /// The pinned snapshot.
+    pub fn snapshot_meta(&self) -> &MetaFile {
+        // validate() guaranteed the entry; an empty map never reaches a caller.
+        static EMPTY: MetaFile = MetaFile {
+            version: 0,
+            length: None,
+            hashes: None,
+        };
+        self.meta.get("snapshot.json").unwrap_or(&EMPTY)
+    }
+}
+
+fn validate_meta(what: &str, meta: &BTreeMap<String, MetaFile>) -> Result<()> {
+    for (name, file) in meta {
+        if file.version == 0 {
+            return Err(malformed(what, format!("{name} pinned at version 0")));
+        }
+        if file.hashes.as_ref().is_some_and(BTreeMap::is_empty) {
+            return Err(malformed(
+                what,
+                format!("{name} has an empty hashes object"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Signed for Snapshot {
+    const TYPE: &'static str = "snapshot";
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn expires(&self) -> jiff::Timestamp {
+        self.expires
+    }
+    fn validate(&self, what: &str) -> Result<()> {
+        validate_common(what, &self.spec_version, self.version)?;
+        validate_meta(what, &self.meta)
+    }
+}
+
+impl Signed for Targets {
+    const TYPE: &'static str = "targets";
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn expires(&self) -> jiff::Timestamp {
+        self.expires
+    }
+    fn validate(&self, what: &str) -> Result<()> {
+        validate_common(what, &self.spec_version, self.version)?;
+        for (path, file) in &self.targets {
+            if file.hashes.is_empty() {
+                return Err(malformed(what, format!("target {path:?} has no hashes")));
+            }
+        }
+        let Some(d) = &self.delegations else {
+            return Ok(());
+        };
+        match (&d.roles, &d.succinct_roles) {
+            (Some(_), Some(_)) => {
+                return Err(malformed(
+                    what,
+                    "delegations has both roles and succinct_roles",
+                ));
+            }
+            (None, None) => {
+                return Err(malformed(
+                    what,
+                    "delegations has neither roles nor succinct_roles",
+                ));
+            }
+            (Some(roles), None) => {
+                let mut names = BTreeSet::new();
+                for r in roles {
+                    if TOP_LEVEL_ROLES.contains(&r.name.as_str()) {
+                        return Err(malformed(
+                            what,
+                            format!("delegated role may not be named {:?}", r.name),
+                        ));
+                    }
+                    if !names.insert(&r.name) {
+                        return Err(malformed(
+                            what,
+                            format!("role {:?} delegated twice", r.name),
+                        ));
+                    }
+                    if r.paths.is_some() && r.path_hash_prefixes.is_some() {
+                        return Err(malformed(
+                            what,
+                            format!("role {:?} has both paths and path_hash_prefixes", r.name),
+                        ));
+                    }
+                    validate_role(what, &r.name, &r.keyids, r.threshold)?;
+                }
+            }
+            (None, Some(s)) => {
+                if !(1..=32).contains(&s.bit_length) {
+                    return Err(malformed(what, "succinct_roles bit_length must be 1 to 32"));
+                }
+                validate_role(what, &s.name_prefix, &s.keyids, s.threshold)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Root {
+    /// A new root (version 1) with no keys yet.
+    pub fn new(expires: jiff::Timestamp, consistent_snapshot: bool) -> Self {
+        Self {
+            kind: Self::TYPE.into(),
+            spec_version: SPEC_VERSION.into(),
+            consistent_snapshot,
+            version: 1,
+            expires,
+            keys: BTreeMap::new(),
+            roles: TOP_LEVEL_ROLES
+                .iter()
+                .map(|r| {
+                    (
+                        (*r).to_string(),
+                        Role {
+                            keyids: Vec::new(),
+                            threshold: 1,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The keys and threshold of a top-level role.
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.get(name)
+    }
+}
+
+impl Timestamp {
+    /// A timestamp pinning `snapshot`.
+    pub fn new(version: u64, expires: jiff::Timestamp, snapshot: MetaFile) -> Self {
+        Self {
+            kind: Self::TYPE.into(),
+            spec_version: SPEC_VERSION.into(),
+            version,
+            expires,
+            meta: BTreeMap::from([("snapshot.json".to_string(), snapshot)]),
+        }
+    }
+}
+
+impl Snapshot {
+    /// A snapshot pinning `meta`.
+    pub fn new(version: u64, expires: jiff::Timestamp, meta: BTreeMap<String, MetaFile>) -> Self {
+        Self {
+            kind: Self::TYPE.into(),
+            spec_version: SPEC_VERSION.into(),
+            version,
+            expires,
+            meta,
+        }
+    }
+}
+
+impl Targets {
+    /// An empty targets role.
+    pub fn new(version: u64, expires: jiff::Timestamp) -> Self {
+        Self {
+            kind: Self::TYPE.into(),
+            spec_version: SPEC_VERSION.into(),
+            version,
+            expires,
+            targets: BTreeMap::new(),
+            delegations: None,
+        }
+    }
+}
+
+impl TargetFile {
+    /// Describe `bytes` with SHA-256 and SHA-512.
+    pub fn from_bytes(bytes: &[u8], custom: Option<Value>) -> Self {
+        Self {
+            length: bytes.len() as u64,
+            hashes: BTreeMap::from([
+                ("sha256".to_string(), hex::encode(Sha256::digest(bytes))),
+                ("sha512".to_string(), hex::encode(Sha512::digest(bytes))),
+            ]),
+            custom,
+        }
+    }
+
+    /// Check downloaded bytes against the pinned length and every pinned hash.
+    pub fn verify(&self, what: &str, bytes: &[u8]) -> Result<()> {
+        check_length_and_hashes(what, bytes, Some(self.length), Some(&self.hashes))
+    }
+}
+
+impl MetaFile {
+    /// Pin `bytes` at `version` with length and SHA-256.
+    pub fn pinning(version: u64, bytes: &[u8]) -> Self {
+        Self {
+            version,
+            length: Some(bytes.len() as u64),
+            hashes: Some(BTreeMap::from([(
+                "sha256".to_string(),
+                hex::encode(Sha256::digest(bytes)),
+            )])),
+        }
+    }
+
+    /// Check fetched metadata bytes against whatever is pinned.
+    pub fn verify(&self, what: &str, bytes: &[u8]) -> Result<()> {
+        check_length_and_hashes(what, bytes, self.length, self.hashes.as_ref())
+    }
+}
+
+/// Length first (cheap), then every hash; an algorithm we cannot compute fails closed.
+pub(crate) fn check_length_and_hashes(
+    what: &str,
+    bytes: &[u8],
+    length: Option<u64>,
+    hashes: Option<&BTreeMap<String, String>>,
+) -> Result<()> {
+    let bad = |reason: String| Error::LengthOrHash {
+        what: what.to_string(),
+        reason,
+    };
+    if let Some(len) = length
+        && bytes.len() as u64 != len
+    {
+        return Err(bad(format!(
+            "length is {} bytes, metadata pins {len}",
+            bytes.len()
+        )));
+    }
+    for (algorithm, expected) in hashes.into_iter().flatten() {
+        let actual = match algorithm.as_str() {
+            "sha256" => hex::encode(Sha256::digest(bytes)),
+            "sha512" => hex::encode(Sha512::digest(bytes)),
+            other => return Err(bad(format!("unsupported hash algorithm {other:?}"))),
+        };
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(bad(format!(
+                "{algorithm} is {actual}, metadata pins {expected}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Delegations {
+    /// The roles trusted for `target`, in search order, each with its `terminating` flag.
+    pub fn roles_for_target(&self, target: &str) -> Vec<(String, bool)> {
+        if let Some(s) = &self.succinct_roles {
+            return vec![(s.role_for_target(target), true)];
+        }
+        self.roles
+            .iter()
+            .flatten()
+            .filter(|r| r.matches(target))
+            .map(|r| (r.name.clone(), r.terminating))
+            .collect()
+    }
+
+    /// The keys and threshold for the delegated role `name`, if this delegates it.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        if let Some(s) = &self.succinct_roles {
+            return s.is_bin(name).then(|| Role {
+                keyids: s.keyids.clone(),
+                threshold: s.threshold,
+            });
+        }
+        self.roles
+            .iter()
+            .flatten()
+            .find(|r| r.name == name)
+            .map(|r| Role {
+                keyids: r.keyids.clone(),
+                threshold: r.threshold,
+            })
+    }
+}
+
+impl DelegatedRole {
+    /// Whether this role is trusted for `target`.
+    pub fn matches(&self, target: &str) -> bool {
+        if let Some(prefixes) = &self.path_hash_prefixes {
+            let hash = hex::encode(Sha256::digest(target.as_bytes()));
+            return prefixes.iter().any(|p| hash.starts_with(p.as_str()));
+        }
+        self.paths
+            .iter()
+            .flatten()
+            .any(|pattern| path_matches(pattern, target))
+    }
+}
+
+/// Shell-style matching per `/`-separated segment, as the spec and python-tuf do: `*` never
+/// crosses a directory boundary, so `app/*` does not match `app/1.0/x`.
+fn path_matches(pattern: &str, target: &str) -> bool {
+    let pattern_parts: Vec<&str> = pattern.split('/').collect();
+    let target_parts: Vec<&str> = target.split('/').collect();
+    if pattern_parts.len() != target_parts.len() {
+        return false;
+    }
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    pattern_parts.iter().zip(&target_parts).all(|(p, t)| {
+        glob::Pattern::new(p)
+            .map(|p| p.matches_with(t, options))
+            .unwrap_or(false)
+    })
+}
+
+impl SuccinctRoles {
+    /// Number of bins.
+    pub fn bins(&self) -> u64 {
+        1u64 << self.bit_length
+    }
+
+    fn suffix_len(&self) -> usize {
+        format!("{:x}", self.bins() - 1).len()
+    }
+
+    /// The name of bin `n`.
+    pub fn bin_name(&self, n: u64) -> String {
+        format!(
+            "{}-{:0width$x}",
+            self.name_prefix,
+            n,
+            width = self.suffix_len()
+        )
+    }
+
+    /// The bin whose role is trusted for `target`.
+    pub fn role_for_target(&self, target: &str) -> String {
+        let hash = Sha256::digest(target.as_bytes());
+        let first = u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]);
+        let bin = u64::from(first >> (32 - self.bit_length));
+        self.bin_name(bin)
+    }
+
+    /// Whether `name` is one of these bins.
+    pub fn is_bin(&self, name: &str) -> bool {
+        let Some(suffix) = name
+            .strip_prefix(self.name_prefix.as_str())
+            .and_then(|s| s.strip_prefix('-'))
+        else {
+            return false;
+        };
+        suffix.len() == self.suffix_len()
+            && u64::from_str_radix(suffix, 16).is_ok_and(|n| n < self.bins())
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    }
+}
+
+/// Signed metadata as fetched: the typed role, its signatures, the canonical bytes they cover,
+/// and the original bytes, kept so the client stores exactly what it verified.
+#[derive(Debug, Clone)]
+pub struct Metadata<T> {
+    /// The typed `signed` object.
+    pub signed: T,
+    /// The signatures.
+    pub signatures: Vec<Signature>,
+    canonical: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl<T: Signed> Metadata<T> {
+    /// Parse `bytes` as metadata of role type `T`. `what` names the file for errors.
+    pub fn from_bytes(what: &str, bytes: &[u8]) -> Result<Self> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| malformed(what, e.to_string()))?;
+        let Value::Object(mut envelope) = value else {
+            return Err(malformed(what, "not a JSON object"));
+        };
+        let signed = envelope
+            .remove("signed")
+            .ok_or_else(|| malformed(what, "no \"signed\" object"))?;
+        let found = signed
+            .get("_type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed(what, "no \"_type\" in signed"))?;
+        if found != T::TYPE {
+            return Err(Error::WrongType {
+                what: what.to_string(),
+                expected: T::TYPE.to_string(),
+                found: found.to_string(),
+            });
+        }
+        let signatures: Vec<Signature> = serde_json::from_value(
+            envelope
+                .remove("signatures")
+                .ok_or_else(|| malformed(what, "no \"signatures\" array"))?,
+        )
+        .map_err(|e| malformed(what, format!("signatures: {e}")))?;
+        let mut seen = BTreeSet::new();
+        for s in &signatures {
+            if !seen.insert(s.keyid.as_str()) {
+                return Err(Error::DuplicateSignature {
+                    role: what.to_string(),
+                    keyid: s.keyid.clone(),
+                });
+            }
+        }
+        let canonical = canonical_json(&signed).map_err(|e| malformed(what, e))?;
+        let signed: T =
+            serde_json::from_value(signed).map_err(|e| malformed(what, e.to_string()))?;
+        signed.validate(what)?;
+        Ok(Self {
+            signed,
+            signatures,
+            canonical,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Sign `signed` with `signers` and serialise it the way custody publishes metadata.
+    pub fn sign(signed: T, signers: &[(&str, &dyn custody_crypto::Signer)]) -> Result<Self> {
+        let value = serde_json::to_value(&signed).map_err(|e| Error::Edit(e.to_string()))?;
+        let canonical = canonical_json(&value).map_err(Error::Edit)?;
+        let mut signatures = Vec::with_capacity(signers.len());
+        for (keyid, signer) in signers {
+            let sig = signer.sign(&canonical).map_err(|source| Error::Sign {
+                role: T::TYPE.to_string(),
+                source,
+            })?;
+            signatures.push(Signature {
+                keyid: (*keyid).to_string(),
+                sig: hex::encode(sig),
+            });
+        }
+        let mut md = Self {
+            signed,
+            signatures,
+            canonical,
+            bytes: Vec::new(),
+        };
+        md.bytes = md.render()?;
+        Ok(md)
+    }
+
+    /// Add signatures to metadata that already carries some (offline root signing).
+    pub fn add_signatures(
+        &mut self,
+        signers: &[(&str, &dyn custody_crypto::Signer)],
+    ) -> Result<()> {
+        for (keyid, signer) in signers {
+            let sig = signer.sign(&self.canonical).map_err(|source| Error::Sign {
+                role: T::TYPE.to_string(),
+                source,
+            })?;
+            self.signatures.retain(|s| s.keyid != *keyid);
+            self.signatures.push(Signature {
+                keyid: (*keyid).to_string(),
+                sig: hex::encode(sig),
+            });
+        }
+        self.bytes = self.render()?;
+        Ok(())
+    }
+
+    fn render(&self) -> Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Envelope<'a, T> {
+            signatures: &'a [Signature],
+            signed: &'a T,
+        }
+        let mut out = serde_json::to_vec_pretty(&Envelope {
+            signatures: &self.signatures,
+            signed: &self.signed,
+        })
+        .map_err(|e| Error::Edit(e.to_string()))?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// The canonical bytes the signatures cover.
+    pub fn canonical(&self) -> &[u8] {
+        &self.canonical
+    }
+
+    /// The file's bytes: as fetched, or as rendered after signing.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Check that `role`'s threshold of distinct keys from `keys` signed this metadata.
+    pub fn verify_role(&self, name: &str, keys: &BTreeMap<String, Key>, role: &Role) -> Result<()> {
+        let mut valid = BTreeSet::new();
+        for keyid in &role.keyids {
+            let (Some(key), Some(sig)) = (
+                keys.get(keyid),
+                self.signatures.iter().find(|s| &s.keyid == keyid),
+            ) else {
+                continue;
+            };
+            let Ok(sig) = hex::decode(&sig.sig) else {
+                continue;
+            };
+            if key.verify(keyid, &self.canonical, &sig).is_ok() {
+                valid.insert(keyid.as_str());
+            }
+        }
+        if (valid.len() as u64) < role.threshold {
+            return Err(Error::Threshold {
+                role: name.to_string(),
+                valid: valid.len(),
+                threshold: role.threshold,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// OLPC canonical JSON, the form securesystemslib and python-tuf sign.
+pub fn canonical_json(value: &Value) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
+    value.serialize(&mut ser).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+mod expiry {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &jiff::Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::Timestamp, D::Error> {
+        let text = String::deserialize(d)?;
+        if !text.ends_with('Z') {
+            return Err(serde::de::Error::custom(format!(
+                "expires {text:?} is not a UTC time ending in Z"
+            )));
+        }
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_per_segment() {
+        assert!(path_matches("app/*", "app/x.tar.gz"));
+        assert!(!path_matches("app/*", "app/1.0/x.tar.gz"));
+        assert!(path_matches("app/*/*", "app/1.0/x.tar.gz"));
+        assert!(path_matches("*", "file1.txt"));
+        assert!(!path_matches("*", "dir/file1.txt"));
+        assert!(path_matches("f?le[0-9].txt", "file1.txt"));
+        assert!(!path_matches("app/*", "other/x"));
+    }
+
+    #[test]
+    fn succinct_bins_follow_tap_15() {
+        let s = SuccinctRoles {
+            keyids: vec![],
+            threshold: 1,
+            bit_length: 8,
+            name_prefix: "bin".into(),
+        };
+        assert_eq!(s.bins(), 256);
+        assert_eq!(s.bin_name(0), "bin-00");
+        assert_eq!(s.bin_name(255), "bin-ff");
+        // The bin is the first byte of SHA-256 of the path.
+        let first = Sha256::digest(b"a/b.txt")[0];
+        assert_eq!(s.role_for_target("a/b.txt"), format!("bin-{first:02x}"));
+        assert!(s.is_bin("bin-0a"));
+        assert!(!s.is_bin("bin-0A"));
+        assert!(!s.is_bin("bin-100"));
+        assert!(!s.is_bin("bins-00"));
+        let odd = SuccinctRoles { bit_length: 5, ..s };
+        assert_eq!(odd.bins(), 32);
+        assert_eq!(odd.bin_name(31), "bin-1f");
+        assert!(!odd.is_bin("bin-20"));
+    }
+
+    #[test]
+    fn hash_checks_fail_closed() {
+        let f = TargetFile::from_bytes(b"hello", None);
+        assert!(f.verify("t", b"hello").is_ok());
+        assert!(matches!(
+            f.verify("t", b"hellO"),
+            Err(Error::LengthOrHash { .. })
+        ));
+        assert!(matches!(
+            f.verify("t", b"hello!"),
+            Err(Error::LengthOrHash { .. })
+        ));
+        let mut odd = f.clone();
+        odd.hashes = BTreeMap::from([("md5".into(), "00".into())]);
+        assert!(odd.verify("t", b"hello").is_err());
+    }
+}

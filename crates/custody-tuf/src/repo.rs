@@ -1,0 +1,790 @@
+//! The repository side: a TUF repository written as static files, so any web server, bucket
+//! or CDN can serve it.
+//!
+//! Layout under the repository directory (custody uses `site/tuf/`):
+//! - `metadata/N.root.json` for every root version, and `metadata/root.json`, the newest;
+//! - `metadata/N.snapshot.json`, `metadata/N.<role>.json` (consistent snapshots: old versions
+//!   stay, so a client mid-update never finds a file replaced under it);
+//! - `metadata/timestamp.json`, written last and renamed into place, which is what makes a
+//!   new repository state visible;
+//! - `targets/<dir>/<sha256>.<name>` for each target `<dir>/<name>`.
+//!
+//! Roles: `targets` delegates each product to a role of its own, trusted for
+//! `<product>/*/*` (`<product>/<version>/<file>`). A product created with hash bins
+//! delegates in turn, by TAP 15 succinct roles, to `2^bits` bins named `<product>-bin-XX`.
+//! Online roles (targets and everything it delegates, snapshot, timestamp) are signed by the
+//! keys the root names; the root's own keys stay offline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use custody_crypto::{Algorithms, PublicKey, Signer, digest_file};
+use jiff::SignedDuration;
+use serde_json::Value;
+
+use crate::error::{Error, Result, io};
+use crate::key::Key;
+use crate::metadata::{
+    DelegatedRole, Delegations, MetaFile, Metadata, Role, Root, Snapshot, SuccinctRoles,
+    TOP_LEVEL_ROLES, TargetFile, Targets, Timestamp,
+};
+use crate::updater::write_atomic;
+
+/// How long each role's signature stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    /// Root: signed offline, so long-lived.
+    pub root: SignedDuration,
+    /// Targets and delegated roles.
+    pub targets: SignedDuration,
+    /// Snapshot.
+    pub snapshot: SignedDuration,
+    /// Timestamp: short, so a mirror cannot freeze clients for long.
+    pub timestamp: SignedDuration,
+}
+
+const DAY: i64 = 24 * 3600;
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Self {
+            root: SignedDuration::from_secs(365 * DAY),
+            targets: SignedDuration::from_secs(90 * DAY),
+            snapshot: SignedDuration::from_secs(7 * DAY),
+            timestamp: SignedDuration::from_secs(DAY),
+        }
+    }
+}
+
+impl Expiry {
+    fn of(&self, role: &str) -> SignedDuration {
+        match role {
+            "root" => self.root,
+            "snapshot" => self.snapshot,
+            "timestamp" => self.timestamp,
+            _ => self.targets,
+        }
+    }
+}
+
+/// The online keys: the repository signs with them on every release and refresh.
+#[derive(Debug, Clone, Copy)]
+pub struct OnlineKeys<'a> {
+    /// Signs `targets` and every delegated role.
+    pub targets: &'a dyn Signer,
+    /// Signs `snapshot`.
+    pub snapshot: &'a dyn Signer,
+    /// Signs `timestamp`.
+    pub timestamp: &'a dyn Signer,
+}
+
+impl OnlineKeys<'_> {
+    fn for_role(&self, role: &str) -> &dyn Signer {
+        match role {
+            "snapshot" => self.snapshot,
+            "timestamp" => self.timestamp,
+            _ => self.targets,
+        }
+    }
+}
+
+/// What `status` reports for one role.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoleStatus {
+    /// Role name (`delegated (N roles)` summarises the delegated ones).
+    pub role: String,
+    /// Current version (highest, for the delegated summary).
+    pub version: u64,
+    /// When it expires (earliest, for the delegated summary).
+    #[serde(with = "jiff::fmt::serde::timestamp::second::required")]
+    pub expires: jiff::Timestamp,
+    /// Whether it has already expired.
+    pub expired: bool,
+    /// Keys allowed to sign, and how many must.
+    pub keys: usize,
+    /// Threshold.
+    pub threshold: u64,
+}
+
+/// A role whose signature was renewed by [`Repository::refresh`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Renewed {
+    /// Role name.
+    pub role: String,
+    /// New version.
+    pub version: u64,
+    /// New expiry.
+    #[serde(with = "jiff::fmt::serde::timestamp::second::required")]
+    pub expires: jiff::Timestamp,
+}
+
+/// A change to the root's keys, staged as the next root version.
+#[derive(Debug, Clone)]
+pub struct KeyChange {
+    /// The top-level role whose keys change.
+    pub role: String,
+    /// Its new keys.
+    pub keys: Vec<PublicKey>,
+    /// Its new threshold.
+    pub threshold: u64,
+}
+
+/// A TUF repository on disk, loaded for editing.
+#[derive(Debug)]
+pub struct Repository {
+    dir: PathBuf,
+    expiry: Expiry,
+    root: Metadata<Root>,
+    roles: BTreeMap<String, Metadata<Targets>>,
+    snapshot: Metadata<Snapshot>,
+    timestamp: Metadata<Timestamp>,
+    changed: BTreeSet<String>,
+}
+
+fn edit(reason: impl Into<String>) -> Error {
+    Error::Edit(reason.into())
+}
+
+fn after(now: jiff::Timestamp, span: SignedDuration) -> Result<jiff::Timestamp> {
+    let t = now
+        .checked_add(span)
+        .map_err(|e| edit(format!("expiry out of range: {e}")))?;
+    // Whole seconds: the metadata format has no fractions.
+    jiff::Timestamp::from_second(t.as_second()).map_err(|e| edit(e.to_string()))
+}
+
+fn keyid(key: &PublicKey) -> Result<String> {
+    Ok(Key::from_public_key(key)?.compute_keyid())
+}
+
+/// Product names become role names, metadata file names and URL segments; keep them plain.
+pub fn validate_product(product: &str) -> Result<()> {
+    let ok = !product.is_empty()
+        && !product.starts_with('.')
+        && product.len() <= 128
+        && product
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !TOP_LEVEL_ROLES.contains(&product);
+    if ok {
+        Ok(())
+    } else {
+        Err(edit(format!(
+            "product name {product:?} cannot name a TUF role: use letters, digits, '-', '_' and '.'"
+        )))
+    }
+}
+
+impl Repository {
+    /// Create a repository in `dir` (which must not hold one): root version 1 signed by every
+    /// key in `root_keys`, which need `threshold` of them for the next root, and empty
+    /// targets, snapshot and timestamp.
+    pub fn create(
+        dir: &Path,
+        root_keys: &[&dyn Signer],
+        threshold: u64,
+        online: OnlineKeys<'_>,
+        expiry: Expiry,
+        now: jiff::Timestamp,
+    ) -> Result<Self> {
+        if dir.join("metadata/root.json").exists() {
+            return Err(edit(format!(
+                "{} already holds a TUF repository",
+                dir.display()
+            )));
+        }
+        if threshold == 0 || threshold as usize > root_keys.len() {
+            return Err(edit(format!(
+                "root threshold {threshold} needs between 1 and {} root keys",
+                root_keys.len()
+            )));
+        }
+        let mut root = Root::new(after(now, expiry.root)?, true);
+        let mut set = |role: &str, keys: Vec<&PublicKey>, threshold: u64| -> Result<()> {
+            let mut ids = Vec::new();
+            for k in keys {
+                let key = Key::from_public_key(k)?;
+                let id = key.compute_keyid();
+                root.keys.insert(id.clone(), key);
+                ids.push(id);
+            }
+            root.roles.insert(
+                role.to_string(),
+                Role {
+                    keyids: ids,
+                    threshold,
+                },
+            );
+            Ok(())
+        };
+        set(
+            "root",
+            root_keys.iter().map(|s| s.public_key()).collect(),
+            threshold,
+        )?;
+        set("targets", vec![online.targets.public_key()], 1)?;
+        set("snapshot", vec![online.snapshot.public_key()], 1)?;
+        set("timestamp", vec![online.timestamp.public_key()], 1)?;
+        let signers = root_keys
+            .iter()
+            .map(|s| Ok((keyid(s.public_key())?, *s)))
+            .collect::<Result<Vec<(String, &dyn Signer)>>>()?;
+        let root = Metadata::sign(root, &borrow(&signers))?;
+        let targets = Targets::new(0, now);
+        let mut repo = Self {
+            dir: dir.to_path_buf(),
+            expiry,
+            root,
+            roles: BTreeMap::from([("targets".to_string(), Metadata::sign(targets, &[])?)]),
+            snapshot: Metadata::sign(Snapshot::new(0, now, BTreeMap::new()), &[])?,
+            timestamp: Metadata::sign(
+                Timestamp::new(
+                    0,
+                    now,
+                    MetaFile {
+                        version: 1,
+                        length: None,
+                        hashes: None,
+                    },
+                ),
+                &[],
+            )?,
+            changed: BTreeSet::from(["targets".to_string()]),
+        };
+        repo.write_root()?;
+        repo.commit(online, now)?;
+        Ok(repo)
+    }
+
+    /// Load the repository in `dir` as last published.
+    pub fn open(dir: &Path, expiry: Expiry) -> Result<Self> {
+        let meta = dir.join("metadata");
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = meta.join(name);
+            std::fs::read(&path).map_err(io(&path))
+        };
+        let root = Metadata::<Root>::from_bytes("root.json", &read("root.json")?)?;
+        let timestamp =
+            Metadata::<Timestamp>::from_bytes("timestamp.json", &read("timestamp.json")?)?;
+        let snapshot_version = timestamp.signed.snapshot_meta().version;
+        let name = format!("{snapshot_version}.snapshot.json");
+        let snapshot = Metadata::<Snapshot>::from_bytes(&name, &read(&name)?)?;
+        let mut roles = BTreeMap::new();
+        for (file, pinned) in &snapshot.signed.meta {
+            let role = file.strip_suffix(".json").unwrap_or(file);
+            let name = format!("{}.{file}", pinned.version);
+            roles.insert(
+                role.to_string(),
+                Metadata::<Targets>::from_bytes(&name, &read(&name)?)?,
+            );
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            expiry,
+            root,
+            roles,
+            snapshot,
+            timestamp,
+            changed: BTreeSet::new(),
+        })
+    }
+
+    /// The repository directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The current root.
+    pub fn root(&self) -> &Metadata<Root> {
+        &self.root
+    }
+
+    /// A targets role, if the repository has it.
+    pub fn role(&self, name: &str) -> Option<&Metadata<Targets>> {
+        self.roles.get(name)
+    }
+
+    /// The current timestamp.
+    pub fn timestamp(&self) -> &Metadata<Timestamp> {
+        &self.timestamp
+    }
+
+    /// The role that holds (or will hold) `target` of `product`, creating the product's
+    /// delegation (and its bins, if `bins` bits are given) the first time.
+    fn role_for(&mut self, product: &str, target: &str, bins: Option<u32>) -> Result<String> {
+        validate_product(product)?;
+        let targets_key = self.online_targets_key()?;
+        let has_product = self
+            .roles
+            .get("targets")
+            .and_then(|t| t.signed.delegations.as_ref())
+            .and_then(|d| d.role(product))
+            .is_some();
+        if !has_product {
+            let top = &mut self
+                .roles
+                .get_mut("targets")
+                .ok_or_else(|| edit("repository has no targets role"))?
+                .signed;
+            let delegations = top.delegations.get_or_insert_with(|| Delegations {
+                keys: BTreeMap::new(),
+                roles: Some(Vec::new()),
+                succinct_roles: None,
+            });
+            delegations
+                .keys
+                .insert(targets_key.0.clone(), targets_key.1.clone());
+            delegations
+                .roles
+                .get_or_insert_with(Vec::new)
+                .push(DelegatedRole {
+                    name: product.to_string(),
+                    keyids: vec![targets_key.0.clone()],
+                    threshold: 1,
+                    terminating: true,
+                    paths: Some(vec![format!("{product}/*/*")]),
+                    path_hash_prefixes: None,
+                });
+            self.changed.insert("targets".into());
+            let mut role = Targets::new(0, jiff::Timestamp::UNIX_EPOCH);
+            if let Some(bits) = bins {
+                if !(1..=16).contains(&bits) {
+                    return Err(edit("hash bins take 1 to 16 bits"));
+                }
+                let succinct = SuccinctRoles {
+                    keyids: vec![targets_key.0.clone()],
+                    threshold: 1,
+                    bit_length: bits,
+                    name_prefix: format!("{product}-bin"),
+                };
+                for n in 0..succinct.bins() {
+                    let name = succinct.bin_name(n);
+                    self.roles.insert(
+                        name.clone(),
+                        Metadata::sign(Targets::new(0, jiff::Timestamp::UNIX_EPOCH), &[])?,
+                    );
+                    self.changed.insert(name);
+                }
+                role.delegations = Some(Delegations {
+                    keys: BTreeMap::from([targets_key]),
+                    roles: None,
+                    succinct_roles: Some(succinct),
+                });
+            }
+            self.roles
+                .insert(product.to_string(), Metadata::sign(role, &[])?);
+            self.changed.insert(product.to_string());
+        }
+        let role = self
+            .roles
+            .get(product)
+            .ok_or_else(|| edit(format!("no role for product {product}")))?;
+        Ok(
+            match role
+                .signed
+                .delegations
+                .as_ref()
+                .and_then(|d| d.succinct_roles.as_ref())
+            {
+                Some(s) => s.role_for_target(target),
+                None => product.to_string(),
+            },
+        )
+    }
+
+    fn online_targets_key(&self) -> Result<(String, Key)> {
+        let role = self
+            .root
+            .signed
+            .role("targets")
+            .ok_or_else(|| edit("root has no targets role"))?;
+        let id = role
+            .keyids
+            .first()
+            .ok_or_else(|| edit("root names no targets key"))?;
+        let key = self
+            .root
+            .signed
+            .keys
+            .get(id)
+            .ok_or_else(|| edit(format!("root lists targets key {id} without the key")))?;
+        Ok((id.clone(), key.clone()))
+    }
+
+    /// Add the file at `source` as target `<product>/<version>/<name>`, copying it into the
+    /// targets directory under its hash-prefixed name. `bins` applies when the product is new.
+    pub fn add_target(
+        &mut self,
+        product: &str,
+        version: &str,
+        source: &Path,
+        custom: Option<Value>,
+        bins: Option<u32>,
+    ) -> Result<String> {
+        let name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| edit(format!("{}: not a file name", source.display())))?;
+        if version.is_empty() || version.contains('/') || version.starts_with('.') {
+            return Err(edit(format!(
+                "version {version:?} cannot be a path segment"
+            )));
+        }
+        let target = format!("{product}/{version}/{name}");
+        let digests = digest_file(source, Algorithms::Both).map_err(|e| edit(e.to_string()))?;
+        let (Some(sha256), Some(sha512)) = (digests.sha256, digests.sha512) else {
+            return Err(edit("digest missing"));
+        };
+        let file = TargetFile {
+            length: digests.size,
+            hashes: BTreeMap::from([
+                ("sha256".to_string(), sha256.to_hex()),
+                ("sha512".to_string(), sha512.to_hex()),
+            ]),
+            custom,
+        };
+        let role = self.role_for(product, &target, bins)?;
+        let md = self
+            .roles
+            .get_mut(&role)
+            .ok_or_else(|| edit(format!("no role {role}")))?;
+        if let Some(existing) = md.signed.targets.get(&target)
+            && existing.hashes != file.hashes
+        {
+            return Err(edit(format!(
+                "target {target} is already published with different content; \
+                 releases are immutable"
+            )));
+        }
+        let dest = self
+            .dir
+            .join("targets")
+            .join(product)
+            .join(version)
+            .join(format!("{}.{name}", sha256.to_hex()));
+        link_or_copy(source, &dest)?;
+        md.signed.targets.insert(target.clone(), file);
+        self.changed.insert(role);
+        Ok(target)
+    }
+
+    /// Sign every changed targets role, then a new snapshot and timestamp, and publish them,
+    /// timestamp last.
+    pub fn commit(&mut self, online: OnlineKeys<'_>, now: jiff::Timestamp) -> Result<()> {
+        self.check_online(online)?;
+        let changed = std::mem::take(&mut self.changed);
+        for role in &changed {
+            let md = self
+                .roles
+                .get(role)
+                .ok_or_else(|| edit(format!("no role {role}")))?;
+            let mut signed = md.signed.clone();
+            signed.version += 1;
+            signed.expires = after(now, self.expiry.targets)?;
+            let signer = online.targets;
+            let md = Metadata::sign(signed, &[(&keyid_in(&self.root, signer)?, signer)])?;
+            self.write(&format!("{}.{role}.json", md.signed.version), md.bytes())?;
+            self.roles.insert(role.clone(), md);
+        }
+        let meta = self
+            .roles
+            .iter()
+            .map(|(role, md)| {
+                (
+                    format!("{role}.json"),
+                    MetaFile {
+                        version: md.signed.version,
+                        length: None,
+                        hashes: None,
+                    },
+                )
+            })
+            .collect();
+        let snapshot = Snapshot::new(
+            self.snapshot.signed.version + 1,
+            after(now, self.expiry.snapshot)?,
+            meta,
+        );
+        let signer = online.snapshot;
+        let snapshot = Metadata::sign(snapshot, &[(&keyid_in(&self.root, signer)?, signer)])?;
+        self.write(
+            &format!("{}.snapshot.json", snapshot.signed.version),
+            snapshot.bytes(),
+        )?;
+        let timestamp = Timestamp::new(
+            self.timestamp.signed.version + 1,
+            after(now, self.expiry.timestamp)?,
+            MetaFile::pinning(snapshot.signed.version, snapshot.bytes()),
+        );
+        let signer = online.timestamp;
+        let timestamp = Metadata::sign(timestamp, &[(&keyid_in(&self.root, signer)?, signer)])?;
+        self.write("timestamp.json", timestamp.bytes())?;
+        self.snapshot = snapshot;
+        self.timestamp = timestamp;
+        Ok(())
+    }
+
+    /// Refuse online keys the root does not name, before anything is signed.
+    pub fn check_online(&self, online: OnlineKeys<'_>) -> Result<()> {
+        for role in ["targets", "snapshot", "timestamp"] {
+            let listed = keyid_in(&self.root, online.for_role(role)).is_ok_and(|id| {
+                self.root
+                    .signed
+                    .role(role)
+                    .is_some_and(|r| r.keyids.contains(&id))
+            });
+            if !listed {
+                return Err(edit(format!(
+                    "the {role} key given is not one the root names for {role}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-sign whatever expires within half its validity period (everything, with `force`),
+    /// so a daily cron keeps clients from ever seeing expired metadata.
+    pub fn refresh(
+        &mut self,
+        online: OnlineKeys<'_>,
+        now: jiff::Timestamp,
+        force: bool,
+    ) -> Result<Vec<Renewed>> {
+        let due = |role: &str, expires: jiff::Timestamp| -> bool {
+            let half = self.expiry.of(role) / 2;
+            force || now.checked_add(half).map(|t| expires <= t).unwrap_or(true)
+        };
+        let stale: Vec<String> = self
+            .roles
+            .iter()
+            .filter(|(role, md)| due(role, md.signed.expires))
+            .map(|(role, _)| role.clone())
+            .collect();
+        let snapshot_due = due("snapshot", self.snapshot.signed.expires);
+        let timestamp_due = due("timestamp", self.timestamp.signed.expires);
+        if stale.is_empty() && !snapshot_due && !timestamp_due {
+            return Ok(Vec::new());
+        }
+        self.changed.extend(stale.iter().cloned());
+        self.commit(online, now)?;
+        let mut renewed: Vec<Renewed> = stale
+            .iter()
+            .filter_map(|r| self.roles.get(r).map(|md| (r, md)))
+            .map(|(r, md)| Renewed {
+                role: r.clone(),
+                version: md.signed.version,
+                expires: md.signed.expires,
+            })
+            .collect();
+        renewed.push(Renewed {
+            role: "snapshot".into(),
+            version: self.snapshot.signed.version,
+            expires: self.snapshot.signed.expires,
+        });
+        renewed.push(Renewed {
+            role: "timestamp".into(),
+            version: self.timestamp.signed.version,
+            expires: self.timestamp.signed.expires,
+        });
+        Ok(renewed)
+    }
+
+    /// Version, expiry and keys of every top-level role, plus one line summarising the
+    /// delegated roles (earliest expiry, highest version).
+    pub fn status(&self, now: jiff::Timestamp) -> Vec<RoleStatus> {
+        let root = &self.root.signed;
+        let line = |role: &str, version: u64, expires: jiff::Timestamp| {
+            let (keys, threshold) = root
+                .role(role)
+                .map_or((0, 0), |r| (r.keyids.len(), r.threshold));
+            RoleStatus {
+                role: role.to_string(),
+                version,
+                expires,
+                expired: expires <= now,
+                keys,
+                threshold,
+            }
+        };
+        let mut out = vec![line("root", root.version, root.expires)];
+        if let Some(t) = self.roles.get("targets") {
+            out.push(line("targets", t.signed.version, t.signed.expires));
+        }
+        out.push(line(
+            "snapshot",
+            self.snapshot.signed.version,
+            self.snapshot.signed.expires,
+        ));
+        out.push(line(
+            "timestamp",
+            self.timestamp.signed.version,
+            self.timestamp.signed.expires,
+        ));
+        let delegated: Vec<&Metadata<Targets>> = self
+            .roles
+            .iter()
+            .filter(|(r, _)| r.as_str() != "targets")
+            .map(|(_, md)| md)
+            .collect();
+        if let Some(earliest) = delegated.iter().map(|md| md.signed.expires).min() {
+            out.push(RoleStatus {
+                role: format!("delegated ({} roles)", delegated.len()),
+                version: delegated
+                    .iter()
+                    .map(|md| md.signed.version)
+                    .max()
+                    .unwrap_or_default(),
+                expires: earliest,
+                expired: earliest <= now,
+                keys: 1,
+                threshold: 1,
+            });
+        }
+        out
+    }
+
+    /// The next root version with `change` applied, unsigned: each root key holder signs it
+    /// offline with [`sign_root`], then [`Repository::publish_root`] takes it.
+    pub fn stage_root(&self, change: &KeyChange, now: jiff::Timestamp) -> Result<Metadata<Root>> {
+        if !TOP_LEVEL_ROLES.contains(&change.role.as_str()) {
+            return Err(edit(format!(
+                "{} is not a top-level role (root, targets, snapshot, timestamp)",
+                change.role
+            )));
+        }
+        if change.threshold == 0 || change.threshold as usize > change.keys.len() {
+            return Err(edit(format!(
+                "threshold {} needs between 1 and {} keys",
+                change.threshold,
+                change.keys.len()
+            )));
+        }
+        let mut root = self.root.signed.clone();
+        root.version += 1;
+        root.expires = after(now, self.expiry.root)?;
+        let mut ids = Vec::new();
+        for k in &change.keys {
+            let key = Key::from_public_key(k)?;
+            let id = key.compute_keyid();
+            root.keys.insert(id.clone(), key);
+            ids.push(id);
+        }
+        root.roles.insert(
+            change.role.clone(),
+            Role {
+                keyids: ids,
+                threshold: change.threshold,
+            },
+        );
+        let used: BTreeSet<&String> = root.roles.values().flat_map(|r| &r.keyids).collect();
+        root.keys.retain(|id, _| used.contains(id));
+        Metadata::sign(root, &[])
+    }
+
+    /// Publish a new root once the threshold of the current root and of the new root have
+    /// both signed it. Roles whose keys changed are re-signed with `online` straight away, so
+    /// the old keys' signatures stop being accepted.
+    pub fn publish_root(
+        &mut self,
+        new: &Metadata<Root>,
+        online: OnlineKeys<'_>,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let old = &self.root.signed;
+        if new.signed.version != old.version + 1 {
+            return Err(edit(format!(
+                "the staged root is version {}, but the next root must be version {}",
+                new.signed.version,
+                old.version + 1
+            )));
+        }
+        let old_root = old
+            .role("root")
+            .ok_or_else(|| edit("current root has no root role"))?;
+        new.verify_role("root (current threshold)", &old.keys, old_root)?;
+        let new_root = new
+            .signed
+            .role("root")
+            .ok_or_else(|| edit("staged root has no root role"))?;
+        new.verify_role("root (new threshold)", &new.signed.keys, new_root)?;
+        let rotated: Vec<&str> = ["targets", "snapshot", "timestamp"]
+            .into_iter()
+            .filter(|r| old.role(r) != new.signed.role(r))
+            .collect();
+        self.root = new.clone();
+        self.check_online(online)?;
+        self.write_root()?;
+        if rotated.contains(&"targets") {
+            let key = self.online_targets_key()?;
+            for md in self.roles.values_mut() {
+                if let Some(d) = md.signed.delegations.as_mut() {
+                    d.keys = BTreeMap::from([key.clone()]);
+                    for r in d.roles.iter_mut().flatten() {
+                        r.keyids = vec![key.0.clone()];
+                    }
+                    if let Some(s) = d.succinct_roles.as_mut() {
+                        s.keyids = vec![key.0.clone()];
+                    }
+                }
+            }
+            self.changed.extend(self.roles.keys().cloned());
+        }
+        self.commit(online, now)
+    }
+
+    fn write_root(&self) -> Result<()> {
+        let bytes = self.root.bytes();
+        self.write(&format!("{}.root.json", self.root.signed.version), bytes)?;
+        self.write("root.json", bytes)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.dir.join("metadata").join(name), bytes)
+    }
+}
+
+/// Add `signer`'s signature to a staged root, under the key id the root lists for its key.
+pub fn sign_root(root: &mut Metadata<Root>, signer: &dyn Signer) -> Result<()> {
+    let id = keyid_in(root, signer)
+        .map_err(|_| edit("this key is not among the root's keys; it cannot sign this root"))?;
+    root.add_signatures(&[(&id, signer)])
+}
+
+fn keyid_in(root: &Metadata<Root>, signer: &dyn Signer) -> Result<String> {
+    keyid_in_keys(&root.signed.keys, signer)
+}
+
+/// The declared id of `signer`'s key: roots written by other tools need not use our id.
+fn keyid_in_keys(keys: &BTreeMap<String, Key>, signer: &dyn Signer) -> Result<String> {
+    let mine = Key::from_public_key(signer.public_key())?;
+    keys.iter()
+        .find(|(_, k)| {
+            k.keytype == mine.keytype && k.keyval.public.trim() == mine.keyval.public.trim()
+        })
+        .or_else(|| {
+            keys.iter()
+                .find(|(id, k)| k.public_key(id).ok().as_ref() == Some(signer.public_key()))
+        })
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| edit("key not listed in the root"))
+}
+
+fn borrow<'a>(signers: &'a [(String, &'a dyn Signer)]) -> Vec<(&'a str, &'a dyn Signer)> {
+    signers.iter().map(|(id, s)| (id.as_str(), *s)).collect()
+}
+
+/// Hard-link when the target directory shares a file system with the release (no second
+/// copy of a large artifact); copy otherwise.
+fn link_or_copy(source: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        return Ok(());
+    }
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    if std::fs::hard_link(source, dest).is_ok() {
+        return Ok(());
+    }
+    let tmp = dest.with_extension("partial");
+    std::fs::copy(source, &tmp).map_err(io(dest))?;
+    std::fs::rename(&tmp, dest).map_err(io(dest))
+}

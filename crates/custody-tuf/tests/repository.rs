@@ -1,0 +1,326 @@
+//! The repository editor's output, read back by custody's own client over the file system:
+//! publish, delegate per product, hash bins, refresh, and key rotation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use custody_crypto::{KeyAlgorithm, Signer, SigningKey};
+use custody_tuf::repo::{Expiry, KeyChange, OnlineKeys, Repository, sign_root};
+use custody_tuf::updater::cached_target_path;
+use custody_tuf::{Config, DirStore, Error, FileFetcher, Store, Updater};
+use jiff::{SignedDuration, Timestamp};
+
+struct Keys {
+    root: Vec<SigningKey>,
+    targets: SigningKey,
+    snapshot: SigningKey,
+    timestamp: SigningKey,
+}
+
+impl Keys {
+    fn new(roots: usize) -> Self {
+        let g = || SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        Self {
+            root: (0..roots).map(|_| g()).collect(),
+            targets: SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap(),
+            snapshot: g(),
+            timestamp: g(),
+        }
+    }
+    fn online(&self) -> OnlineKeys<'_> {
+        OnlineKeys {
+            targets: &self.targets,
+            snapshot: &self.snapshot,
+            timestamp: &self.timestamp,
+        }
+    }
+    fn roots(&self) -> Vec<&dyn Signer> {
+        self.root.iter().map(|k| k as &dyn Signer).collect()
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+fn client(
+    repo: &Path,
+    state: &Path,
+    root_version: u64,
+    at: Timestamp,
+) -> Updater<FileFetcher, DirStore> {
+    let store = DirStore::new(state);
+    if store.load("root.json").unwrap().is_none() {
+        let root = std::fs::read(repo.join(format!("metadata/{root_version}.root.json"))).unwrap();
+        store.save("root.json", &root).unwrap();
+    }
+    let url = repo.join("metadata");
+    Updater::new(
+        FileFetcher,
+        store,
+        url.to_str().unwrap(),
+        Config::default(),
+        at,
+    )
+    .unwrap()
+}
+
+fn artifact(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn published_targets_download_through_the_client() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(3);
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        2,
+        keys.online(),
+        Expiry::default(),
+        now(),
+    )
+    .unwrap();
+    let a = artifact(tmp.path(), "app.tar.gz", b"release one");
+    let target = repo
+        .add_target(
+            "app",
+            "1.0.0",
+            &a,
+            Some(serde_json::json!({"product": "app"})),
+            None,
+        )
+        .unwrap();
+    assert_eq!(target, "app/1.0.0/app.tar.gz");
+    repo.commit(keys.online(), now()).unwrap();
+
+    let mut c = client(&repo_dir, &tmp.path().join("state"), 1, now());
+    let info = c.target_info(&target).unwrap();
+    assert_eq!(info.length, 11);
+    let base = repo_dir.join("targets");
+    let bytes = c
+        .download_target(base.to_str().unwrap(), &target, &info)
+        .unwrap();
+    assert_eq!(bytes, b"release one");
+    assert!(c.target_info("app/1.0.0/missing").is_err());
+    assert!(c.target_info("other/1.0.0/app.tar.gz").is_err());
+    // Stored byte-for-byte as the repository wrote them.
+    let stored = std::fs::read(tmp.path().join("state/app.json")).unwrap();
+    let published = std::fs::read(repo_dir.join("metadata/1.app.json")).unwrap();
+    assert_eq!(stored, published);
+    let _ = cached_target_path(tmp.path(), &target);
+}
+
+#[test]
+fn hash_bins_hold_many_targets_and_the_client_fetches_one_bin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(1);
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        1,
+        keys.online(),
+        Expiry::default(),
+        now(),
+    )
+    .unwrap();
+    let mut targets = Vec::new();
+    for i in 0..40 {
+        let a = artifact(
+            tmp.path(),
+            &format!("f{i}.bin"),
+            format!("body {i}").as_bytes(),
+        );
+        targets.push(repo.add_target("big", "2.0", &a, None, Some(4)).unwrap());
+    }
+    repo.commit(keys.online(), now()).unwrap();
+    let bins = std::fs::read_dir(repo_dir.join("metadata"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("big-bin-")
+        })
+        .count();
+    assert_eq!(bins, 16);
+
+    let state = tmp.path().join("state");
+    let mut c = client(&repo_dir, &state, 1, now());
+    let info = c.target_info(&targets[7]).unwrap();
+    let bytes = c
+        .download_target(
+            repo_dir.join("targets").to_str().unwrap(),
+            &targets[7],
+            &info,
+        )
+        .unwrap();
+    assert_eq!(bytes, b"body 7");
+    let fetched_bins = std::fs::read_dir(&state)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("big-bin-")
+        })
+        .count();
+    assert_eq!(fetched_bins, 1, "a lookup loads only the bin it needs");
+}
+
+#[test]
+fn refresh_renews_what_is_about_to_expire_and_clients_follow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(1);
+    let t0 = now();
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        1,
+        keys.online(),
+        Expiry::default(),
+        t0,
+    )
+    .unwrap();
+    assert!(repo.refresh(keys.online(), t0, false).unwrap().is_empty());
+    // Two days on, the one-day timestamp has expired: a client refuses it (freeze attack)...
+    let later = t0.checked_add(SignedDuration::from_hours(48)).unwrap();
+    let mut stale = client(&repo_dir, &tmp.path().join("a"), 1, later);
+    let err = stale.refresh().unwrap_err();
+    assert!(
+        matches!(err, Error::Expired { ref role, .. } if role == "timestamp"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("freeze attack"));
+    // ...until the cron job refreshes it.
+    let renewed = repo.refresh(keys.online(), later, false).unwrap();
+    let roles: Vec<&str> = renewed.iter().map(|r| r.role.as_str()).collect();
+    assert!(
+        roles.contains(&"timestamp") && roles.contains(&"snapshot"),
+        "{roles:?}"
+    );
+    client(&repo_dir, &tmp.path().join("b"), 1, later)
+        .refresh()
+        .unwrap();
+    let status = repo.status(later);
+    assert!(status.iter().all(|s| !s.expired), "{status:?}");
+}
+
+#[test]
+fn rotating_the_timestamp_key_locks_out_the_old_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(3);
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        2,
+        keys.online(),
+        Expiry::default(),
+        now(),
+    )
+    .unwrap();
+    let state = tmp.path().join("state");
+    client(&repo_dir, &state, 1, now()).refresh().unwrap();
+
+    let new_ts = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let mut staged = repo
+        .stage_root(
+            &KeyChange {
+                role: "timestamp".into(),
+                keys: vec![new_ts.public_key().clone()],
+                threshold: 1,
+            },
+            now(),
+        )
+        .unwrap();
+    let online = OnlineKeys {
+        timestamp: &new_ts,
+        ..keys.online()
+    };
+    // One root signature is below the threshold of two.
+    sign_root(&mut staged, &keys.root[0]).unwrap();
+    let err = repo.publish_root(&staged, online, now()).unwrap_err();
+    assert!(matches!(err, Error::Threshold { .. }), "{err}");
+    // An outsider's key cannot sign the root at all.
+    let outsider = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    assert!(sign_root(&mut staged, &outsider).is_err());
+    sign_root(&mut staged, &keys.root[2]).unwrap();
+    repo.publish_root(&staged, online, now()).unwrap();
+
+    let mut c = client(&repo_dir, &state, 1, now());
+    c.refresh().unwrap();
+    assert_eq!(c.trusted().root().signed.version, 2);
+
+    // The old (compromised) timestamp key signs a newer timestamp: refused.
+    let mut forged = repo.timestamp().signed.clone();
+    forged.version += 10;
+    let forged = custody_tuf::Metadata::sign(
+        forged,
+        &[(
+            &custody_tuf::Key::from_public_key(keys.timestamp.public_key())
+                .unwrap()
+                .compute_keyid(),
+            &keys.timestamp,
+        )],
+    )
+    .unwrap();
+    std::fs::write(repo_dir.join("metadata/timestamp.json"), forged.bytes()).unwrap();
+    let err = client(&repo_dir, &state, 1, now()).refresh().unwrap_err();
+    assert!(
+        matches!(err, Error::Threshold { ref role, .. } if role == "timestamp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn releases_are_immutable_and_bad_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(1);
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        1,
+        keys.online(),
+        Expiry::default(),
+        now(),
+    )
+    .unwrap();
+    let a = artifact(tmp.path(), "x.bin", b"one");
+    repo.add_target("app", "1", &a, None, None).unwrap();
+    std::fs::write(&a, b"two").unwrap();
+    assert!(repo.add_target("app", "1", &a, None, None).is_err());
+    for bad in ["", ".hidden", "a/b", "root", "targets", "x y"] {
+        assert!(
+            repo.add_target(bad, "1", &a, None, None).is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(repo.add_target("app", "../1", &a, None, None).is_err());
+    assert!(
+        Repository::create(
+            &repo_dir,
+            &keys.roots(),
+            1,
+            keys.online(),
+            Expiry::default(),
+            now()
+        )
+        .is_err(),
+        "a second init must not overwrite the repository"
+    );
+    // Wrong online key: refused before anything is signed.
+    let wrong = Keys::new(1);
+    assert!(repo.commit(wrong.online(), now()).is_err());
+    let reopened = Repository::open(&repo_dir, Expiry::default()).unwrap();
+    assert_eq!(reopened.timestamp().signed.version, 1);
+}
