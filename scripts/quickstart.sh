@@ -21,6 +21,8 @@ if [ -z "${CUSTODY_PASSPHRASE:-}" ] && [ -z "${CUSTODY_PASSPHRASE_FILE:-}" ] && 
 fi
 
 "$custody" init
+# The TUF repository that delivers releases to customers' `custody update`.
+[ -f site/tuf/metadata/root.json ] || "$custody" repo init
 
 artifact="custody-$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m)"
 version="$("$custody" --version | awk '{print $2}')+g$(git rev-parse --short=12 HEAD)"
@@ -38,3 +40,9 @@ fi
 
 "$custody" verify "site/releases/custody/$version/$artifact" \
   --trust site/trusted_root.json --policy site/custody-policy.json --product custody --version "$version"
+
+# The customer's side of delivery: take the release through TUF (pinning the first root),
+# verify its bundle and provenance against the policy, and install it atomically.
+"$custody" update --repo site/tuf --root site/tuf/metadata/1.root.json \
+  --trust site/trusted_root.json --policy site/custody-policy.json \
+  --product custody --to "$version" --dir target/quickstart-install
