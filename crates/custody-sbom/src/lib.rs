@@ -22,7 +22,7 @@
 //! - **Writers** ([`to_cyclonedx`], [`to_spdx`]) are deterministic: components and edges are
 //!   sorted and the timestamp comes from the caller, so the same graph always gives the same bytes.
 //! - **The SBOM reader** ([`parse_sbom`]) reads either format back into a graph, for `sbom diff`,
-//!   the scanner and a customer's own SBOMs.
+//!   the scanner and a customer's own SBOMs. [`diff`] compares two graphs by package identity.
 //!
 //! # Example
 //! ```
@@ -58,6 +58,7 @@
 mod cargo;
 mod cyclonedx;
 mod deb;
+mod diff;
 mod error;
 mod model;
 mod npm;
@@ -73,6 +74,7 @@ use std::path::{Path, PathBuf};
 pub use cargo::{CargoManifest, parse_cargo_lock};
 pub use cyclonedx::{CycloneDxVersion, to_cyclonedx};
 pub use deb::parse_dpkg_status;
+pub use diff::{DiffComponent, SbomDiff, VersionChange, diff};
 pub use error::{Error, Result};
 pub use model::{
     Component, ComponentId, Dependency, Ecosystem, Hash, HashAlgorithm, Purl, Sbom, Scope, Source,

@@ -409,10 +409,22 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
             .map(|r| r.reference_locator.clone());
         let parts = from_purl(file, purl.as_deref())?;
         let source_package = parts.as_ref().and_then(|p| p.source_package.clone());
-        let (ecosystem, name) = parts.map_or_else(
-            || (Ecosystem::Other("generic".to_owned()), p.name.clone()),
-            |p| (p.ecosystem, p.name),
-        );
+        let comment_value = |prefix: &str| {
+            p.comment
+                .as_deref()
+                .into_iter()
+                .flat_map(str::lines)
+                .find_map(|l| l.strip_prefix(prefix))
+        };
+        let (ecosystem, name) = match parts {
+            Some(parts) => (parts.ecosystem, parts.name),
+            None => (
+                Ecosystem::from_purl_type(
+                    comment_value(crate::spdx::ECOSYSTEM_COMMENT_PREFIX).unwrap_or("generic"),
+                ),
+                p.name.clone(),
+            ),
+        };
         let source = match p.source_info.as_deref() {
             Some(s) if s.starts_with("git dependency: ") => {
                 let rest = &s["git dependency: ".len()..];
@@ -445,11 +457,7 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
             .filter_map(|h| hash(&h.algorithm, &h.checksum_value))
             .collect();
         c.hashes.sort();
-        if let Some(scope) = p
-            .comment
-            .as_deref()
-            .and_then(|c| c.strip_prefix(crate::spdx::SCOPE_COMMENT_PREFIX))
-            .and_then(Scope::parse)
+        if let Some(scope) = comment_value(crate::spdx::SCOPE_COMMENT_PREFIX).and_then(Scope::parse)
         {
             c.scope = scope;
         }

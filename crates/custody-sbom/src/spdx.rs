@@ -14,6 +14,7 @@ use crate::model::{Component, ComponentId, HashAlgorithm, Sbom, Scope, Source};
 
 const NOASSERTION: &str = "NOASSERTION";
 pub(crate) const SCOPE_COMMENT_PREFIX: &str = "scope: ";
+pub(crate) const ECOSYSTEM_COMMENT_PREFIX: &str = "ecosystem: ";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,6 +138,22 @@ fn download_location(c: &Component) -> String {
     }
 }
 
+/// One `key: value` line per fact SPDX has no field for.
+fn comment(c: &Component, primary: bool) -> Option<String> {
+    let mut lines = Vec::new();
+    // Also said by a relationship when there is a primary package; with none (a bare
+    // requirements file), this is the only place.
+    if !primary && c.scope != Scope::Required {
+        lines.push(format!("{SCOPE_COMMENT_PREFIX}{}", c.scope.as_str()));
+    }
+    // A purl names the ecosystem; a path dependency has none, and without this line the reader
+    // could not tell an npm path package from a Cargo one, so `sbom diff` would see a change.
+    if c.purl.is_none() {
+        lines.push(format!("{ECOSYSTEM_COMMENT_PREFIX}{}", c.ecosystem));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 fn package<'a>(c: &'a Component, primary: bool) -> Package<'a> {
     let (license_declared, license_comments) = match c.license.as_deref() {
         Some(l) if is_spdx_expression(l) => (l, None),
@@ -193,8 +210,7 @@ fn package<'a>(c: &'a Component, primary: bool) -> Package<'a> {
         primary_package_purpose: if primary { "APPLICATION" } else { "LIBRARY" },
         // Also said by a relationship when there is a primary package; with none (a bare
         // requirements file), this is the only place.
-        comment: (!primary && c.scope != Scope::Required)
-            .then(|| format!("{SCOPE_COMMENT_PREFIX}{}", c.scope.as_str())),
+        comment: comment(c, primary),
     }
 }
 

@@ -10,13 +10,16 @@ use custody_site::fs::write_atomic;
 
 use crate::output::{CmdResult, Output, usage};
 
-/// Write a software bill of materials.
+/// Write a software bill of materials, or compare two.
 ///
 /// PATH is a project directory (every lockfile in it is read), one lockfile (`Cargo.lock`,
 /// `package-lock.json`, ...), or an existing CycloneDX or SPDX JSON SBOM (converted). The SBOM goes
 /// to standard output unless -o is given; progress and diagnostics go to standard error.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// A project directory, a lockfile, or an SBOM to convert.
     #[arg(default_value = ".")]
     path: PathBuf,
@@ -29,6 +32,26 @@ pub struct Args {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    Diff(DiffArgs),
+}
+
+/// What changed between two SBOMs: components added, removed, or at another version.
+///
+/// Components are matched by package (the purl without version, or name and ecosystem), so
+/// SBOMs written by different tools compare. OLD and NEW are CycloneDX or SPDX JSON (or anything
+/// `custody sbom` reads). Exits 0 whatever the difference.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:
+  custody sbom diff site/releases/app/1.4.1/sbom.cdx.json site/releases/app/1.4.2/sbom.cdx.json")]
+struct DiffArgs {
+    /// The earlier SBOM.
+    old: PathBuf,
+    /// The later SBOM.
+    new: PathBuf,
 }
 
 /// Read a directory, a lockfile, or an SBOM into a component graph.
@@ -67,6 +90,9 @@ pub fn render(sbom: &Sbom, format: &str, cyclonedx_version: &str, now: jiff::Tim
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
+    if let Some(Command::Diff(d)) = args.command {
+        return run_diff(&d, out);
+    }
     let sbom = read(&args.path).map_err(usage)?;
     out.progress(format!(
         "{}: {} component(s){}",
@@ -100,4 +126,108 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn version_text(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("(unversioned)")
+}
+
+fn versions_text(vs: &[Option<String>]) -> String {
+    vs.iter().map(version_text).collect::<Vec<_>>().join(", ")
+}
+
+fn component_json(c: &custody_sbom::DiffComponent) -> serde_json::Value {
+    serde_json::json!({
+        "ecosystem": c.ecosystem.purl_type(),
+        "name": c.name,
+        "version": c.version,
+        "purl": c.purl.as_ref().map(|p| p.0.as_str()),
+    })
+}
+
+fn run_diff(args: &DiffArgs, out: &Output) -> CmdResult {
+    let old = read(&args.old).map_err(usage)?;
+    let new = read(&args.new).map_err(usage)?;
+    let d = custody_sbom::diff(&old, &new);
+    out.progress(format!(
+        "{} added, {} removed, {} changed, {} unchanged",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len(),
+        d.unchanged
+    ));
+    let json = serde_json::json!({
+        "old": args.old.display().to_string(),
+        "new": args.new.display().to_string(),
+        "added": d.added.iter().map(component_json).collect::<Vec<_>>(),
+        "removed": d.removed.iter().map(component_json).collect::<Vec<_>>(),
+        "changed": d.changed.iter().map(|c| serde_json::json!({
+            "ecosystem": c.ecosystem.purl_type(),
+            "name": c.name,
+            "old": c.old,
+            "new": c.new,
+        })).collect::<Vec<_>>(),
+        "unchanged": d.unchanged,
+    });
+    out.result(&json, || diff_table(&d));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff_table(d: &custody_sbom::SbomDiff) -> String {
+    if d.is_empty() {
+        return "no changes\n".to_owned();
+    }
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for c in &d.added {
+        rows.push([
+            "added".into(),
+            c.ecosystem.to_string(),
+            c.name.clone(),
+            version_text(&c.version).to_owned(),
+        ]);
+    }
+    for c in &d.removed {
+        rows.push([
+            "removed".into(),
+            c.ecosystem.to_string(),
+            c.name.clone(),
+            version_text(&c.version).to_owned(),
+        ]);
+    }
+    for c in &d.changed {
+        rows.push([
+            "changed".into(),
+            c.ecosystem.to_string(),
+            c.name.clone(),
+            format!("{} -> {}", versions_text(&c.old), versions_text(&c.new)),
+        ]);
+    }
+    // Grouped by package rather than by kind, so an upgrade reads next to what it pulled in.
+    rows.sort_by(|a, b| (&a[1], &a[2], &a[0]).cmp(&(&b[1], &b[2], &b[0])));
+    let header = [
+        "CHANGE".to_owned(),
+        "ECOSYSTEM".to_owned(),
+        "NAME".to_owned(),
+        "VERSION".to_owned(),
+    ];
+    let mut widths = [0usize; 3];
+    for r in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        text.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+    text
 }
