@@ -3,6 +3,9 @@
 //! `fuzz_targets/*.rs` call these under libFuzzer (nightly, `cargo fuzz run <target>`); the
 //! stable test `crates/custody-attest/tests/fuzz_seeds.rs` includes this same file by path and
 //! replays `fuzz/seeds/` plus mutations through them, so CI checks what the fuzzer checks.
+//! The TUF body, `tuf.rs`, stands apart (the `tuf_parse` target and
+//! `crates/custody-tuf/tests/fuzz_seeds.rs` include it by path) so custody-tuf's test needs no
+//! attestation crates; both tests share the mutations in `mutations.rs`.
 //!
 //! Beyond "no panic", each body asserts properties a fuzzer can break:
 //! - whatever parses re-serialises into something that parses to the same value;
