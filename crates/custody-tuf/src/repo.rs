@@ -489,14 +489,12 @@ impl Repository {
         let meta = self
             .roles
             .iter()
+            // Length and hash, not just the version: every delegated role is signed by the same
+            // online key, so only the hash stops one role's file standing in for another's.
             .map(|(role, md)| {
                 (
                     format!("{role}.json"),
-                    MetaFile {
-                        version: md.signed.version,
-                        length: None,
-                        hashes: None,
-                    },
+                    MetaFile::pinning(md.signed.version, md.bytes()),
                 )
             })
             .collect();

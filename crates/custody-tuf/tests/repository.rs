@@ -324,3 +324,30 @@ fn releases_are_immutable_and_bad_names_are_refused() {
     let reopened = Repository::open(&repo_dir, Expiry::default()).unwrap();
     assert_eq!(reopened.timestamp().signed.version, 1);
 }
+
+#[test]
+fn one_products_role_cannot_stand_in_for_anothers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(1);
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        1,
+        keys.online(),
+        Expiry::default(),
+        now(),
+    )
+    .unwrap();
+    let a = artifact(tmp.path(), "a.bin", b"a");
+    let b = artifact(tmp.path(), "b.bin", b"b");
+    repo.add_target("app", "1", &a, None, None).unwrap();
+    let lib = repo.add_target("lib", "1", &b, None, None).unwrap();
+    repo.commit(keys.online(), now()).unwrap();
+    // Same signer, same version: only the snapshot's hash tells the two files apart.
+    let meta = repo_dir.join("metadata");
+    std::fs::copy(meta.join("1.app.json"), meta.join("1.lib.json")).unwrap();
+    let mut c = client(&repo_dir, &tmp.path().join("state"), 1, now());
+    let err = c.target_info(&lib).unwrap_err();
+    assert!(matches!(err, Error::LengthOrHash { .. }), "{err}");
+}
