@@ -10,9 +10,10 @@
 //!   |---|---|---|
 //!   | Rust | `Cargo.lock` v1–v4 (+ `Cargo.toml` for dev/build/optional) | [`parse_cargo_lock`] |
 //!   | npm | `package-lock.json` / `npm-shrinkwrap.json` v1–v3 | [`parse_package_lock`] |
-//!   | npm | `yarn.lock` (yarn classic v1) | [`parse_yarn_lock`] |
+//!   | npm | `yarn.lock` (yarn classic v1, and berry: yarn 2–4) | [`parse_yarn_lock`] |
 //!   | npm | `pnpm-lock.yaml` v9 | [`parse_pnpm_lock`] |
 //!   | Python | `uv.lock` v1 | [`parse_uv_lock`] |
+//!   | Python | `poetry.lock` 1.x–2.x (+ `pyproject.toml`) | [`parse_poetry_lock`] |
 //!   | Python | pinned `requirements*.txt` | [`parse_requirements`] |
 //!   | Python | `Pipfile.lock` (pipfile-spec 6) | [`parse_pipfile_lock`] |
 //!   | Debian | `var/lib/dpkg/status` (+ `etc/os-release`) | [`parse_dpkg_status`] |
@@ -55,6 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod berry;
 mod cargo;
 mod cyclonedx;
 mod deb;
@@ -63,6 +65,7 @@ mod error;
 mod model;
 mod npm;
 mod pnpm;
+mod poetry;
 pub mod purl;
 mod python;
 mod read;
@@ -81,6 +84,7 @@ pub use model::{
 };
 pub use npm::{PackageJson, parse_package_lock};
 pub use pnpm::parse_pnpm_lock;
+pub use poetry::{PyProject, parse_poetry_lock};
 pub use python::{parse_pipfile_lock, parse_requirements, parse_uv_lock, requirements_scope};
 pub use read::parse_sbom;
 pub use spdx::to_spdx;
@@ -222,6 +226,16 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
         }
         "uv.lock" => parse_uv_lock(&file, &bytes, limits),
         "Pipfile.lock" => parse_pipfile_lock(&file, &bytes, limits),
+        "poetry.lock" => {
+            let pp_path = dir.join("pyproject.toml");
+            let pp = read_optional(&pp_path, limits)?;
+            let pp_file = pp_path.display().to_string();
+            let pp = pp.as_deref().map(|bytes| PyProject {
+                file: &pp_file,
+                bytes,
+            });
+            parse_poetry_lock(&file, &bytes, pp, limits)
+        }
         "status" if path.ends_with(DPKG_STATUS) => {
             // <root>/var/lib/dpkg/status: the root is three directories up.
             let root = dir.parent().and_then(Path::parent).and_then(Path::parent);
@@ -249,7 +263,7 @@ fn is_requirements(name: &str) -> bool {
 
 /// The lockfile names [`read_dir`] looks for, in the order it reads them; `requirements*.txt`
 /// files follow, in name order.
-pub const LOCKFILE_NAMES: [&str; 7] = [
+pub const LOCKFILE_NAMES: [&str; 8] = [
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
@@ -257,6 +271,7 @@ pub const LOCKFILE_NAMES: [&str; 7] = [
     "pnpm-lock.yaml",
     "uv.lock",
     "Pipfile.lock",
+    "poetry.lock",
 ];
 
 /// Where Debian keeps its installed-package database, relative to a root filesystem.
@@ -266,15 +281,18 @@ pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
 /// whose [`DPKG_STATUS`] is read) into one graph. The primary component
 /// is that of the first lockfile in [`LOCKFILE_NAMES`] order that names one.
 ///
-/// `requirements*.txt` files are read only when there is no `uv.lock`: uv exports them from the
-/// lock, and reading both would describe the same packages twice.
+/// `requirements*.txt` files are read only when there is no `uv.lock` or `poetry.lock`: uv and
+/// Poetry export them from the lock, and reading both would describe the same packages twice.
 pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Sbom> {
     let mut found: Vec<PathBuf> = LOCKFILE_NAMES
         .iter()
         .map(|n| dir.join(n))
         .filter(|p| p.is_file())
         .collect();
-    if !found.iter().any(|p| p.ends_with("uv.lock")) {
+    if !found
+        .iter()
+        .any(|p| p.ends_with("uv.lock") || p.ends_with("poetry.lock"))
+    {
         let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
             path: dir.to_owned(),
             source,

@@ -1,10 +1,15 @@
-//! `pnpm-lock.yaml`, lockfile version 9 (pnpm 9 and later).
+//! `pnpm-lock.yaml`, lockfile versions 6 (pnpm 8) and 9 (pnpm 9 and later).
 //!
 //! `importers` are the project and its workspace members, with their direct dependencies and
 //! kinds; `packages` holds each package's resolution (integrity, tarball, directory or git);
 //! `snapshots` holds the graph, one entry per package and peer-dependency combination. Peer
-//! variants (`name@1.0.0(react@18.0.0)`) are one component. Older lockfile versions (5–8) key
-//! packages differently and are refused rather than misread.
+//! variants (`name@1.0.0(react@18.0.0)`) are one component.
+//!
+//! Version 6 differs in layout only: a single project's dependencies sit at the top level
+//! instead of under `importers`, `packages` keys start with `/` and hold the graph as well as
+//! the resolution, and a dependency on a registry package is written by version alone. It is
+//! rewritten into the version 9 shape, so that one resolver serves both. Versions 5 and older
+//! key packages as `/name/1.0.0` and are refused rather than misread.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,14 +22,15 @@ use crate::{Limits, check_size, to_utf8};
 
 #[derive(Deserialize)]
 struct PnpmLock {
-    #[serde(rename = "lockfileVersion")]
-    lockfile_version: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     importers: BTreeMap<String, Importer>,
     #[serde(default)]
     packages: BTreeMap<String, PnpmPackage>,
     #[serde(default)]
     snapshots: BTreeMap<String, Snapshot>,
+    /// Version 6, single project: the root importer's fields at the top level.
+    #[serde(flatten)]
+    top_level: Importer,
 }
 
 #[derive(Deserialize, Default)]
@@ -46,6 +52,10 @@ struct ImporterDependency {
 struct PnpmPackage {
     #[serde(default)]
     resolution: Resolution,
+    /// Version 6 only: the graph, and the name of a package not from a registry.
+    name: Option<String>,
+    #[serde(flatten)]
+    graph: Snapshot,
 }
 
 #[derive(Deserialize, Default)]
@@ -86,7 +96,77 @@ fn without_peers(key: &str) -> &str {
     key.find('(').map_or(key, |i| &key[..i])
 }
 
-/// Reads a `pnpm-lock.yaml` (v9) into a component graph; `package.json` names the project.
+/// The `lockfileVersion` on the file's first lines, unquoted; pnpm writes it first. Read from the
+/// text so that an old layout is refused by its version, not by a YAML type error.
+fn lockfile_version(text: &str) -> &str {
+    text.lines()
+        .take(8)
+        .find_map(|l| l.strip_prefix("lockfileVersion:"))
+        .map(|v| v.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .unwrap_or("(none)")
+}
+
+/// Rewrites a version 6 lockfile into the version 9 layout (see the module docs).
+fn from_v6(mut lock: PnpmLock, written: &mut HashMap<String, String>) -> PnpmLock {
+    if lock.importers.is_empty() {
+        lock.importers
+            .insert(".".to_owned(), std::mem::take(&mut lock.top_level));
+    }
+    // `/name@1.0.0(peer@2.0.0)` -> `name@1.0.0(peer@2.0.0)`; `file:dir` or
+    // `github.com/o/r/<commit>` with `name: x` -> `x@file:dir`.
+    let new_key = |key: &str, p: &PnpmPackage| match key.strip_prefix('/') {
+        Some(k) => k.to_owned(),
+        None => format!("{}@{key}", p.name.as_deref().unwrap_or(key)),
+    };
+    // A dependency is written by version (`1.0.0(peer@2.0.0)`), by alias target
+    // (`/real@1.0.0`), or by location (`file:dir`): v9 writes the first and last the same way,
+    // the alias without its slash; a location needs the target's name, resolved below.
+    let mut by_location: HashMap<String, String> = HashMap::new();
+    for (key, p) in &lock.packages {
+        if !key.starts_with('/') {
+            by_location.insert(key.clone(), new_key(key, p));
+        }
+    }
+    let fix_ref = |name: &str, r: &str| -> String {
+        if let Some(alias) = r.strip_prefix('/') {
+            return alias.to_owned();
+        }
+        match by_location.get(r) {
+            Some(k) if !k.starts_with(&format!("{name}@")) => k.clone(),
+            _ => r.to_owned(),
+        }
+    };
+    let fix_map = |m: &mut BTreeMap<String, String>| {
+        for (name, r) in m.iter_mut() {
+            *r = fix_ref(name, r);
+        }
+    };
+    for importer in lock.importers.values_mut() {
+        for deps in [
+            &mut importer.dependencies,
+            &mut importer.optional_dependencies,
+            &mut importer.dev_dependencies,
+        ] {
+            for (name, d) in deps.iter_mut() {
+                d.version = fix_ref(name, &d.version);
+            }
+        }
+    }
+    let packages = std::mem::take(&mut lock.packages);
+    for (key, mut p) in packages {
+        let k = new_key(&key, &p);
+        written.insert(k.clone(), key);
+        let mut graph = std::mem::take(&mut p.graph);
+        fix_map(&mut graph.dependencies);
+        fix_map(&mut graph.optional_dependencies);
+        lock.snapshots.insert(k.clone(), graph);
+        lock.packages.insert(without_peers(&k).to_owned(), p);
+    }
+    lock
+}
+
+/// Reads a `pnpm-lock.yaml` (v6 or v9) into a component graph; `package.json` names the
+/// project.
 pub fn parse_pnpm_lock(
     file: &str,
     bytes: &[u8],
@@ -95,22 +175,24 @@ pub fn parse_pnpm_lock(
 ) -> Result<Sbom> {
     check_size(file, bytes.len(), limits)?;
     let text = to_utf8(file, bytes)?;
-    let lock: PnpmLock = serde_yaml_ng::from_str(text).map_err(|e| Error::InvalidYaml {
+    let version = lockfile_version(text);
+    let v6 = version.starts_with("6.");
+    if !(v6 || version == "9.0" || version == "9") {
+        return Err(Error::UnsupportedLockfileVersion {
+            file: file.to_owned(),
+            found: version.to_owned(),
+            supported: "6.0, 6.1, 9.0",
+        });
+    }
+    let mut lock: PnpmLock = serde_yaml_ng::from_str(text).map_err(|e| Error::InvalidYaml {
         file: file.to_owned(),
         line: e.location().map_or(1, |l| l.line()),
         message: e.to_string(),
     })?;
-    let version = match &lock.lockfile_version {
-        Some(serde_yaml_ng::Value::String(s)) => s.clone(),
-        Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
-        _ => "(none)".to_owned(),
-    };
-    if !(version == "9.0" || version == "9") {
-        return Err(Error::UnsupportedLockfileVersion {
-            file: file.to_owned(),
-            found: version,
-            supported: "9.0",
-        });
+    // Keys as rewritten -> keys as written, for error lines.
+    let mut written: HashMap<String, String> = HashMap::new();
+    if v6 {
+        lock = from_v6(lock, &mut written);
     }
     let root: RawPackageJson = match package_json {
         Some(pj) => {
@@ -128,6 +210,7 @@ pub fn parse_pnpm_lock(
 
     // The YAML parser keeps no positions once deserialised; errors point at the entry's key.
     let line_of = |key: &str| {
+        let key = written.get(key).map_or(key, String::as_str);
         text.lines()
             .position(|l| {
                 let t = l.trim_start();
@@ -301,7 +384,7 @@ mod tests {
         assert!(matches!(
             parse_pnpm_lock(
                 "pnpm-lock.yaml",
-                b"lockfileVersion: '6.0'\n",
+                b"lockfileVersion: '5.4'\n",
                 None,
                 &Limits::default()
             ),

@@ -13,7 +13,7 @@ use crate::model::{Component, ComponentId, Ecosystem, Hash, HashAlgorithm, Sbom,
 use crate::purl::pep503_name;
 use crate::{Limits, check_size, to_utf8};
 
-fn parse_hash(s: &str) -> Option<Hash> {
+pub(crate) fn parse_hash(s: &str) -> Option<Hash> {
     let (alg, hex) = s.split_once(':')?;
     let algorithm = match alg {
         "sha256" => HashAlgorithm::Sha256,
@@ -29,7 +29,7 @@ fn parse_hash(s: &str) -> Option<Hash> {
     )
 }
 
-fn invalid_hash(file: &str, line: usize, package: &str, value: &str) -> Error {
+pub(crate) fn invalid_hash(file: &str, line: usize, package: &str, value: &str) -> Error {
     Error::InvalidChecksum {
         file: file.to_owned(),
         line,
@@ -39,7 +39,7 @@ fn invalid_hash(file: &str, line: usize, package: &str, value: &str) -> Error {
     }
 }
 
-fn component_for(
+pub(crate) fn component_for(
     file: &str,
     line: usize,
     name: &str,

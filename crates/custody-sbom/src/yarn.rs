@@ -3,7 +3,7 @@
 //!
 //! Each entry is keyed by every `name@range` that resolved to it; a dependency `name range`
 //! points at the entry whose keys include `name@range`. Yarn 2+ ("berry") lockfiles are YAML
-//! with a `__metadata` entry and are refused rather than misread.
+//! with a `__metadata` entry; the `berry` module reads those.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -133,7 +133,22 @@ fn parse_entries(file: &str, text: &str) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// Reads a yarn classic `yarn.lock` (and optionally `package.json`) into a component graph.
+fn read_package_json<T: serde::de::DeserializeOwned>(
+    pj: PackageJson<'_>,
+    limits: &Limits,
+) -> Result<T> {
+    check_size(pj.file, pj.bytes.len(), limits)?;
+    let t = to_utf8(pj.file, pj.bytes)?;
+    serde_json::from_str(t).map_err(|e| Error::InvalidJson {
+        file: pj.file.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a `yarn.lock` (and optionally `package.json`) into a component graph: yarn classic
+/// (lockfile v1), or yarn 2+ ("berry", told apart by its `__metadata` entry).
 pub fn parse_yarn_lock(
     file: &str,
     bytes: &[u8],
@@ -142,20 +157,16 @@ pub fn parse_yarn_lock(
 ) -> Result<Sbom> {
     check_size(file, bytes.len(), limits)?;
     let text = to_utf8(file, bytes)?;
+    if text.lines().any(|l| l == "__metadata:") {
+        let root = package_json
+            .map(|pj| read_package_json::<crate::berry::RootManifest>(pj, limits))
+            .transpose()?;
+        return crate::berry::parse(file, text, root);
+    }
     let entries = parse_entries(file, text)?;
-    let root: Option<RawPackageJson> = match package_json {
-        Some(pj) => {
-            check_size(pj.file, pj.bytes.len(), limits)?;
-            let t = to_utf8(pj.file, pj.bytes)?;
-            Some(serde_json::from_str(t).map_err(|e| Error::InvalidJson {
-                file: pj.file.to_owned(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })?)
-        }
-        None => None,
-    };
+    let root: Option<RawPackageJson> = package_json
+        .map(|pj| read_package_json(pj, limits))
+        .transpose()?;
 
     let mut sbom = Sbom::new();
     let mut by_key: HashMap<&str, (ComponentId, usize)> = HashMap::new();
@@ -329,12 +340,11 @@ mod tests {
     }
 
     #[test]
-    fn berry_is_refused() {
+    fn berry_without_entries_is_an_empty_graph() {
         let lock = "__metadata:\n  version: 8\n";
-        assert!(matches!(
-            parse_yarn_lock("yarn.lock", lock.as_bytes(), None, &Limits::default()),
-            Err(Error::UnsupportedLockfileVersion { .. })
-        ));
+        let s = parse_yarn_lock("yarn.lock", lock.as_bytes(), None, &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.is_empty());
     }
 
     #[test]

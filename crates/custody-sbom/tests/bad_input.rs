@@ -69,6 +69,24 @@ fn requirements(b: &[u8]) -> Result<Sbom, Error> {
     )
 }
 
+fn poetry(b: &[u8]) -> Result<Sbom, Error> {
+    let pp = bytes("python/poetry/pyproject.toml");
+    let pp = custody_sbom::PyProject {
+        file: "pyproject.toml",
+        bytes: &pp,
+    };
+    custody_sbom::parse_poetry_lock("poetry.lock", b, Some(pp), &Limits::default())
+}
+
+fn berry(b: &[u8]) -> Result<Sbom, Error> {
+    let pj = bytes("yarn/berry/package.json");
+    let pj = PackageJson {
+        file: "package.json",
+        bytes: &pj,
+    };
+    custody_sbom::parse_yarn_lock("yarn.lock", b, Some(pj), &Limits::default())
+}
+
 fn sbom(b: &[u8]) -> Result<Sbom, Error> {
     parse_sbom("sbom.json", b, &Limits::default())
 }
@@ -100,6 +118,13 @@ fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
         ("Pipfile.lock", bytes("python/pipenv/Pipfile.lock"), pipenv),
         ("yarn.lock", bytes("yarn/classic/yarn.lock"), yarn),
         ("pnpm-lock.yaml", bytes("pnpm/small/pnpm-lock.yaml"), pnpm),
+        (
+            "pnpm-lock.yaml v6",
+            bytes("pnpm/lock-v6/pnpm-lock.yaml"),
+            pnpm,
+        ),
+        ("poetry.lock", bytes("python/poetry/poetry.lock"), poetry),
+        ("yarn.lock berry", bytes("yarn/berry/yarn.lock"), berry),
         (
             "CycloneDX",
             to_cyclonedx(&small, CycloneDxVersion::V1_6, &meta).into_bytes(),

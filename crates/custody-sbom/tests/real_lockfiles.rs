@@ -277,3 +277,80 @@ fn pipfile_lock_sections_are_scopes() {
     assert!(!fsa.hashes.is_empty());
     assert_eq!(sbom.dependencies().count(), 0);
 }
+
+#[test]
+fn poetry_lock_groups_extras_and_pep503_purls() {
+    let sbom = read_dir(&fixture("python/poetry"), &Limits::default()).unwrap();
+    let primary = sbom.primary().unwrap();
+    assert_eq!(primary.name, "fixture-py");
+    assert_eq!(primary.version.as_deref(), Some("1.2.0"));
+    let fsa = find(&sbom, "flask-sqlalchemy");
+    assert_eq!(
+        fsa.purl.as_ref().unwrap().0,
+        format!(
+            "pkg:pypi/flask-sqlalchemy@{}",
+            fsa.version.as_deref().unwrap()
+        )
+    );
+    assert!(
+        sbom.dependencies_of(&primary.id)
+            .any(|d| d == &fsa.id && sbom.get(d).is_some())
+    );
+    assert!(
+        sbom.dependencies_of(&fsa.id)
+            .any(|d| sbom.get(d).unwrap().name == "flask")
+    );
+    assert_eq!(find(&sbom, "requests").scope, Scope::Required);
+    assert_eq!(find(&sbom, "pyyaml").scope, Scope::Optional);
+    assert_eq!(find(&sbom, "pytest").scope, Scope::Dev);
+    assert!(!find(&sbom, "idna").hashes.is_empty());
+    // The source Poetry was pointed at is PyPI's own simple index: no repository_url qualifier.
+    assert!(!fsa.purl.as_ref().unwrap().0.contains('?'));
+    // The same project locked by uv resolves the same main packages.
+    let uv = read_dir(&fixture("python/uv"), &Limits::default()).unwrap();
+    let names = |s: &Sbom| -> BTreeSet<String> {
+        s.components()
+            .filter(|c| c.scope == Scope::Required && c.purl.is_some())
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let (poetry_names, uv_names) = (names(&sbom), names(&uv));
+    for n in [
+        "flask",
+        "flask-sqlalchemy",
+        "requests",
+        "sqlalchemy",
+        "zope-interface",
+    ] {
+        assert!(poetry_names.contains(n) && uv_names.contains(n), "{n}");
+    }
+}
+
+#[test]
+fn yarn_berry_gives_the_yarn_classic_graph() {
+    let berry = read_dir(&fixture("yarn/berry"), &Limits::default()).unwrap();
+    let classic = read_dir(&fixture("yarn/classic"), &Limits::default()).unwrap();
+    assert_eq!(berry.primary().unwrap().name, "fixture-web");
+    // Same package.json: same components, purls, scopes and edges. Berry keeps no registry
+    // hash (its checksum is of yarn's own zip), so hashes are left out of the comparison.
+    let view = |s: &Sbom| -> BTreeSet<String> {
+        s.components()
+            .map(|c| format!("{} {:?} {:?} {:?}", c.id, c.purl, c.scope, c.source.kind()))
+            .collect()
+    };
+    assert_eq!(view(&berry), view(&classic));
+    let edges = |s: &Sbom| -> BTreeSet<(String, String)> {
+        s.dependencies().map(|d| (d.from.0, d.to.0)).collect()
+    };
+    assert_eq!(edges(&berry), edges(&classic));
+    assert_eq!(find(&berry, "is-number").scope, Scope::Dev);
+    assert_eq!(find(&berry, "left-pad").scope, Scope::Optional);
+}
+
+#[test]
+fn pnpm_v6_gives_the_pnpm_v9_graph() {
+    let v6 = read_dir(&fixture("pnpm/lock-v6"), &Limits::default()).unwrap();
+    let v9 = read_dir(&fixture("pnpm/small"), &Limits::default()).unwrap();
+    assert_eq!(shape(&v6), shape(&v9));
+    assert_eq!(find(&v6, "is-number").scope, Scope::Dev);
+}

@@ -8,7 +8,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 12] = [
+const FIXTURES: [&str; 15] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
@@ -21,6 +21,9 @@ const FIXTURES: [&str; 12] = [
     "yarn/classic",
     "pnpm/small",
     "python/pipenv",
+    "python/poetry",
+    "yarn/berry",
+    "pnpm/lock-v6",
 ];
 
 fn load(fixture: &str) -> Sbom {

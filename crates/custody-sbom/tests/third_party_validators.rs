@@ -12,7 +12,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const SMALL_FIXTURES: [&str; 12] = [
+const SMALL_FIXTURES: [&str; 15] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/lock-v2",
@@ -25,6 +25,9 @@ const SMALL_FIXTURES: [&str; 12] = [
     "yarn/classic",
     "pnpm/small",
     "python/pipenv",
+    "python/poetry",
+    "yarn/berry",
+    "pnpm/lock-v6",
 ];
 
 // Validating a 1,500-package document takes pyspdxtools about 20 s here, so the benchmark
