@@ -173,3 +173,124 @@ fn monitor_follows_growth_and_reports_a_split_view_with_evidence() {
         r.stdout
     );
 }
+
+/// A bundle signed with the project's release key that no log has seen: a statement about
+/// `artifact`, the way another tool (or an older custody) would have left it.
+fn unlogged_bundle(p: &Project, artifact: &[u8]) -> std::path::PathBuf {
+    let pem = std::fs::read_to_string(p.dir().join(".custody/release.key")).unwrap();
+    let key =
+        custody_crypto::SigningKey::from_pkcs8_pem(&pem, Some(common::PASS.as_bytes()), false)
+            .unwrap();
+    let sha = custody_crypto::Sha256Digest::of(artifact).to_hex();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "tool.bin", "digest": { "sha256": sha } }],
+        "predicateType": "https://example.com/attestation/v1",
+        "predicate": {},
+    });
+    let bundle = custody_attest::bundle::sign(
+        &key,
+        custody_attest::bundle::IN_TOTO_PAYLOAD_TYPE,
+        &serde_json::to_vec(&statement).unwrap(),
+    )
+    .unwrap();
+    let path = p.dir().join("dist/tool.bin.sigstore.json");
+    std::fs::write(&path, custody_attest::bundle::to_json(&bundle).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn append_logs_an_existing_bundle_once_and_entries_are_found_by_digest() {
+    let p = Project::new("ed25519");
+    p.release();
+    let bundle = unlogged_bundle(&p, b"tool bytes");
+    let r = p.run(&["--json", "log", "append", bundle.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["index"], "4");
+
+    // The rewritten bundle carries its entry, with a proof against the published checkpoint.
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let entry = &written["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["logIndex"], "4");
+    assert_eq!(entry["inclusionProof"]["treeSize"], "5");
+    let cp = std::fs::read_to_string(p.site().join("log/checkpoint")).unwrap();
+    assert_eq!(entry["inclusionProof"]["checkpoint"]["envelope"], cp);
+    let parsed = custody_attest::bundle::parse(&std::fs::read(&bundle).unwrap()).unwrap();
+    let trust = custody_attest::trust::TrustedRoot::from_json(
+        &std::fs::read(p.site().join("trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    let policy = custody_attest::trust::Policy::from_json(
+        &std::fs::read(p.site().join("custody-policy.json")).unwrap(),
+    )
+    .unwrap();
+    let key = policy
+        .key_for(&parsed.hint, jiff::Timestamp::now(), None)
+        .unwrap();
+    custody_attest::tlog::verify_entry(
+        &parsed.tlog_entries[0],
+        &parsed.envelope,
+        key,
+        &trust.trusted_logs().unwrap(),
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+
+    // Logged already: the bundle says so.
+    let r = p.run(&["log", "append", bundle.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("already logged"), "{}", r.stderr);
+    // Its entry stripped, the log itself still knows the signature.
+    let stripped = bundle.with_file_name("stripped.sigstore.json");
+    std::fs::write(
+        &stripped,
+        custody_attest::bundle::to_json(&parsed.bundle).unwrap(),
+    )
+    .unwrap();
+    let r = p.run(&["log", "append", stripped.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already in the log, at index 4"),
+        "{}",
+        r.stderr
+    );
+
+    // --digest selects through the lookup index, for get and prove alike.
+    let sha = custody_crypto::Sha256Digest::of(b"tool bytes").to_hex();
+    let r = p.run(&["--json", "log", "get", "--digest", &format!("sha256:{sha}")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["entries"][0]["index"], 4);
+    let r = p.run(&["log", "prove", "--digest", &sha]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let proof = TlogProof::parse(r.stdout.as_bytes()).unwrap();
+    assert_eq!(proof.index, 4);
+    let r = p.run(&["log", "get", "--digest", &"0".repeat(64)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no entries name"), "{}", r.stderr);
+    let r = p.run(&["log", "get", "--index", "1", "--digest", &sha]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn append_refuses_a_signature_no_policy_key_verifies() {
+    let p = Project::new("ed25519");
+    let bundle = unlogged_bundle(&p, b"tool bytes");
+    // Flip one signature byte.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sig = v["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap();
+    let mut raw = b64.decode(sig).unwrap();
+    raw[0] ^= 1;
+    v["dsseEnvelope"]["signatures"][0]["sig"] = b64.encode(raw).into();
+    std::fs::write(&bundle, serde_json::to_vec(&v).unwrap()).unwrap();
+    let before = std::fs::read(&bundle).unwrap();
+    let r = p.run(&["log", "append", bundle.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("signature"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&bundle).unwrap(), before);
+    let r = p.run(&["--json", "log", "checkpoint"]);
+    assert_eq!(r.json()["size"], 0);
+}

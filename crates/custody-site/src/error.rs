@@ -106,15 +106,28 @@ pub enum Error {
         /// The policy file.
         policy: PathBuf,
     },
-    /// The transparency log failed.
     /// The TUF repository refused an edit or could not be read.
     #[error("TUF repository: {0}")]
     Tuf(#[from] custody_tuf::Error),
+    /// The transparency log failed.
     #[error("transparency log: {0}")]
     Log(#[from] custody_tlog::Error),
     /// Checkpoints are signed with Ed25519 (C2SP signed notes); another key type was given.
     #[error("the transparency log key must be an Ed25519 key")]
     LogKeyNotEd25519,
+    /// The bundle already carries a transparency-log entry; logging it again would record the
+    /// same signature twice.
+    #[error("the bundle is already logged: it carries an entry at index {index}")]
+    BundleCarriesEntry {
+        /// The `logIndex` of its first entry.
+        index: String,
+    },
+    /// The log already holds an entry recording this very signature.
+    #[error("this signature is already in the log, at index {index}")]
+    AlreadyLogged {
+        /// The existing entry's index.
+        index: u64,
+    },
     /// The passphrase could not be obtained.
     #[error("no passphrase: {0}")]
     Passphrase(&'static str),

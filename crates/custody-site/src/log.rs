@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use custody_attest::tlog::{TlogEntry, entry_from_proof, log_id};
+use custody_attest::bundle::{self, IN_TOTO_PAYLOAD_TYPE};
+use custody_attest::tlog::{TlogEntry, dsse_entry_body, entry_from_proof, log_id};
+use custody_attest::trust::Policy;
 use custody_crypto::{PublicKey, Signer, SigningKey};
 use custody_tlog::{
     ArtifactDigest, DirStore, LogEntry, NoteSigner, NoteVerifier, Sequencer, SignatureType,
@@ -41,6 +43,38 @@ pub struct Record {
     pub body: Vec<u8>,
     /// SHA-256 of the artifact the entry is about, for `custody log lookup`.
     pub artifact: Option<[u8; 32]>,
+}
+
+/// A bundle that [`Log::append_bundle`] recorded.
+#[derive(Debug, Clone)]
+pub struct AppendedBundle {
+    /// Its new `tlogEntries` item.
+    pub entry: TlogEntry,
+    /// The bundle JSON carrying that entry.
+    pub json: String,
+}
+
+/// The SHA-256 digests of an in-toto statement's subjects; none if it is not one.
+fn subject_digests(payload: &[u8]) -> Vec<[u8; 32]> {
+    #[derive(serde::Deserialize)]
+    struct Statement {
+        #[serde(default)]
+        subject: Vec<Subject>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        #[serde(default)]
+        digest: std::collections::BTreeMap<String, String>,
+    }
+    let Ok(stmt) = serde_json::from_slice::<Statement>(payload) else {
+        return Vec::new();
+    };
+    stmt.subject
+        .iter()
+        .filter_map(|s| s.digest.get("sha256"))
+        .filter_map(|h| custody_crypto::Sha256Digest::from_hex(h).ok())
+        .map(|d| d.0)
+        .collect()
 }
 
 impl Log {
@@ -95,6 +129,56 @@ impl Log {
                 ))
             })
             .collect()
+    }
+
+    /// Records the signature of an existing bundle (signed by a key `policy` trusts at `now`)
+    /// and returns the bundle rewritten with its entry: inclusion proof and checkpoint.
+    ///
+    /// Refuses a bundle that already carries an entry, and one whose signature the log already
+    /// holds (found through the lookup index by the statement's subject digests), so each
+    /// signature is recorded once.
+    pub fn append_bundle(
+        &mut self,
+        bundle_json: &[u8],
+        policy: &Policy,
+        now: jiff::Timestamp,
+    ) -> Result<AppendedBundle, Error> {
+        let signed = bundle::parse(bundle_json)?;
+        if let Some(first) = signed.tlog_entries.first() {
+            return Err(Error::BundleCarriesEntry {
+                index: first.log_index.clone(),
+            });
+        }
+        let key = policy.key_for(&signed.hint, now, None)?;
+        bundle::verify_envelope(&signed.envelope, key)?;
+        let body = dsse_entry_body(&signed.envelope, key);
+        let subjects = if signed.envelope.payload_type == IN_TOTO_PAYLOAD_TYPE {
+            subject_digests(signed.envelope.payload.as_bytes())
+        } else {
+            Vec::new()
+        };
+        for digest in &subjects {
+            for &index in self.lookup(digest) {
+                if self.seq.entry(index)? == body {
+                    return Err(Error::AlreadyLogged { index });
+                }
+            }
+        }
+        // Only a statement about one artifact is indexed under it, as `custody release` does:
+        // a provenance or SBOM attestation names every artifact and would bury their entries.
+        let artifact = match subjects.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let appended = self.seq.append_batch(&[LogEntry {
+            data: body.clone(),
+            artifact: artifact.map(ArtifactDigest),
+        }])?;
+        let cp = &appended.checkpoint.checkpoint;
+        let proof = self.seq.prove(appended.first_index)?;
+        let entry = entry_from_proof(&body, &self.log_id, &proof, cp.root.0, cp.size);
+        let json = bundle::to_json_with_entries(&signed.bundle, std::slice::from_ref(&entry))?;
+        Ok(AppendedBundle { entry, json })
     }
 
     /// Entry indices recorded under an artifact digest.

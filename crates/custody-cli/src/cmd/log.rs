@@ -36,17 +36,26 @@ pub struct Args {
 enum LogCommand {
     /// Verify and print the log's current checkpoint.
     Checkpoint,
-    /// Print one entry (a Rekor v2 `dsse` entry body).
-    Get {
-        /// Entry index.
+    /// Record an existing bundle's signature in the log and write the bundle back with its
+    /// `tlogEntries` (entry, inclusion proof, checkpoint). The signature must verify with a key
+    /// of the site's policy; a bundle already logged is refused.
+    Append {
+        /// The bundle (`*.sigstore.json`), rewritten in place.
+        bundle: PathBuf,
+        /// Accept an unencrypted log key file.
         #[arg(long)]
-        index: u64,
+        insecure_unencrypted_key: bool,
     },
-    /// Print a C2SP tlog-proof for one entry against the current checkpoint.
+    /// Print entries (Rekor v2 `dsse` entry bodies), chosen by index or by artifact digest.
+    Get {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Print a C2SP tlog-proof for entries against the current checkpoint, chosen by index or
+    /// by artifact digest.
     Prove {
-        /// Entry index.
-        #[arg(long)]
-        index: u64,
+        #[command(flatten)]
+        select: Select,
     },
     /// List the entries recorded for an artifact digest (`sha256:HEX` or `HEX`).
     Lookup {
@@ -70,6 +79,47 @@ enum LogCommand {
         #[arg(long)]
         state: Option<PathBuf>,
     },
+}
+
+/// Which entries: one index, or every entry the lookup index holds for an artifact digest.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct Select {
+    /// Entry index.
+    #[arg(long)]
+    index: Option<u64>,
+    /// Every entry recorded for this artifact digest (`sha256:HEX` or `HEX`).
+    #[arg(long)]
+    digest: Option<String>,
+}
+
+fn parse_digest(digest: &str) -> anyhow::Result<custody_crypto::Sha256Digest> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    Ok(custody_crypto::Sha256Digest::from_hex(hex)?)
+}
+
+impl Select {
+    fn indices(&self, log: &Opened) -> Result<Vec<u64>, crate::output::Failure> {
+        match (self.index, &self.digest) {
+            (Some(i), _) => Ok(vec![i]),
+            (None, Some(d)) => {
+                let d = parse_digest(d).map_err(usage)?;
+                let found = lookup_readonly(
+                    &log.loaded.log_state_dir(),
+                    log.checkpoint.checkpoint.size,
+                    &ArtifactDigest(d.0),
+                )?;
+                if found.is_empty() {
+                    return Err(usage(anyhow::anyhow!(
+                        "no entries name sha256:{}",
+                        d.to_hex()
+                    )));
+                }
+                Ok(found)
+            }
+            (None, None) => Err(usage(anyhow::anyhow!("give --index or --digest"))),
+        }
+    }
 }
 
 struct Opened {
@@ -108,6 +158,13 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             out,
         );
     }
+    if let LogCommand::Append {
+        bundle,
+        insecure_unencrypted_key,
+    } = &args.command
+    {
+        return append(&args.dir, bundle, *insecure_unencrypted_key, out);
+    }
     let log = open(&args.dir).map_err(usage)?;
     let cp = &log.checkpoint.checkpoint;
     match args.command {
@@ -127,21 +184,63 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 )
             });
         }
-        LogCommand::Get { index } => {
-            let entry = read_entry(&log.store, cp.size, index).map_err(usage)?;
-            let parsed: Option<serde_json::Value> = serde_json::from_slice(&entry).ok();
-            let v = serde_json::json!({ "index": index, "entry": parsed });
-            out.result(&v, || String::from_utf8_lossy(&entry).into_owned());
+        LogCommand::Get { select } => {
+            let mut found = Vec::new();
+            for index in select.indices(&log)? {
+                let entry = read_entry(&log.store, cp.size, index).map_err(usage)?;
+                found.push((index, entry));
+            }
+            let v: Vec<serde_json::Value> = found
+                .iter()
+                .map(|(index, entry)| {
+                    let parsed: Option<serde_json::Value> = serde_json::from_slice(entry).ok();
+                    serde_json::json!({ "index": index, "entry": parsed })
+                })
+                .collect();
+            // One entry by index keeps the plain object shape scripts already read.
+            let v = match (&select.index, v.as_slice()) {
+                (Some(_), [one]) => one.clone(),
+                _ => serde_json::json!({ "entries": v }),
+            };
+            out.result(&v, || {
+                found
+                    .iter()
+                    .map(|(_, e)| String::from_utf8_lossy(e).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
-        LogCommand::Prove { index } => {
-            let proof = prove_inclusion(&log.store, &log.checkpoint, index).map_err(usage)?;
-            let text = String::from_utf8_lossy(&proof.to_bytes()).into_owned();
-            let v = serde_json::json!({ "index": index, "tree_size": cp.size, "tlog_proof": text });
-            out.result(&v, || text.clone());
+        LogCommand::Prove { select } => {
+            let mut proofs = Vec::new();
+            for index in select.indices(&log)? {
+                let proof = prove_inclusion(&log.store, &log.checkpoint, index).map_err(usage)?;
+                proofs.push((
+                    index,
+                    String::from_utf8_lossy(&proof.to_bytes()).into_owned(),
+                ));
+            }
+            let v: Vec<serde_json::Value> = proofs
+                .iter()
+                .map(|(index, text)| {
+                    serde_json::json!({ "index": index, "tree_size": cp.size, "tlog_proof": text })
+                })
+                .collect();
+            let v = match (&select.index, v.as_slice()) {
+                (Some(_), [one]) => one.clone(),
+                _ => serde_json::json!({ "proofs": v }),
+            };
+            // Several proof files are separated by a blank line; a single one is printed as
+            // is, so it can be saved and parsed as a tlog-proof file.
+            out.result(&v, || {
+                proofs
+                    .iter()
+                    .map(|(_, t)| t.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         LogCommand::Lookup { digest } => {
-            let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
-            let d = custody_crypto::Sha256Digest::from_hex(hex).map_err(usage)?;
+            let d = parse_digest(&digest).map_err(usage)?;
             let found =
                 lookup_readonly(&log.loaded.log_state_dir(), cp.size, &ArtifactDigest(d.0))?;
             let v = serde_json::json!({ "sha256": d.to_hex(), "entries": found });
@@ -153,8 +252,50 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 }
             });
         }
-        LogCommand::Monitor { .. } => {}
+        LogCommand::Monitor { .. } | LogCommand::Append { .. } => {}
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn append(
+    dir: &std::path::Path,
+    bundle_path: &std::path::Path,
+    insecure_unencrypted_key: bool,
+    out: &Output,
+) -> CmdResult {
+    let loaded = Loaded::from_dir(dir).map_err(usage)?;
+    let site = custody_site::site::Site::new(loaded.site_dir());
+    let policy = site.policy().map_err(usage)?;
+    let bytes = read_bounded(
+        bundle_path,
+        custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+        "bundle",
+    )
+    .map_err(usage)?;
+    let log_key = super::key::load_signer(&loaded.log_key_path(), insecure_unencrypted_key, out)?;
+    let mut log = custody_site::log::Log::open(
+        site.root(),
+        &loaded.log_state_dir(),
+        &loaded.config.log.origin,
+        &log_key,
+    )?;
+    let appended = log
+        .append_bundle(&bytes, &policy, jiff::Timestamp::now())
+        .with_context(|| bundle_path.display().to_string())?;
+    custody_site::fs::write_atomic(bundle_path, appended.json.as_bytes())?;
+    let v = serde_json::json!({
+        "bundle": bundle_path,
+        "index": appended.entry.log_index,
+        "tree_size": log.size(),
+    });
+    out.result(&v, || {
+        format!(
+            "logged {} as entry {} (tree size {})",
+            bundle_path.display(),
+            appended.entry.log_index,
+            log.size()
+        )
+    });
     Ok(ExitCode::SUCCESS)
 }
 
