@@ -795,13 +795,71 @@ impl<T: Signed> Metadata<T> {
     }
 }
 
-/// OLPC canonical JSON, the form securesystemslib and python-tuf sign.
+/// Canonical JSON as securesystemslib encodes it for signing: keys sorted, no whitespace,
+/// strings escaping only `"` and `\\`, integers only. Written here rather than taken from
+/// `olpc-cjson`, which also NFC-normalises strings: a signer that does not (securesystemslib)
+/// would then sign different bytes than we check, and the normalisation was half the cost of
+/// checking a large role.
 pub fn canonical_json(value: &Value) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
-    value.serialize(&mut ser).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out)?;
     Ok(out)
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            if !(n.is_i64() || n.is_u64()) {
+                return Err(format!(
+                    "{n} is not an integer; canonical JSON has no floats"
+                ));
+            }
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            // Sorted here rather than trusting the map's order: a crate elsewhere in the build
+            // enabling serde_json's `preserve_order` would silently change it. Byte order of
+            // UTF-8 is code point order, the order Python's sort gives securesystemslib.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_canonical(v, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for b in s.bytes() {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 mod expiry {
@@ -859,6 +917,21 @@ mod tests {
         assert_eq!(odd.bins(), 32);
         assert_eq!(odd.bin_name(31), "bin-1f");
         assert!(!odd.is_bin("bin-20"));
+    }
+
+    #[test]
+    fn canonical_json_matches_securesystemslib() {
+        let v: Value =
+            serde_json::from_str(r#"{"b":1,"a":"x\"y\\z\n\u00e9","c":[true,null,-3]}"#).unwrap();
+        let got = canonical_json(&v).unwrap();
+        // securesystemslib escapes only the quote and the backslash; the newline and the
+        // non-ASCII character go through as raw bytes, not normalised.
+        assert_eq!(
+            got,
+            "{\"a\":\"x\\\"y\\\\z\n\u{e9}\",\"b\":1,\"c\":[true,null,-3]}".as_bytes()
+        );
+        let float: Value = serde_json::from_str(r#"{"a":1.5}"#).unwrap();
+        assert!(canonical_json(&float).is_err());
     }
 
     #[test]

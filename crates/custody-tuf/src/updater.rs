@@ -396,19 +396,39 @@ impl Store for DirStore {
     }
 
     fn save(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        write_atomic(&self.dir.join(name), bytes)
+        // The root is the trust anchor and must survive a crash. Every other file is verified
+        // against it when loaded, so losing one costs a download, or at worst lowers the
+        // rollback floor by one version, as python-tuf accepts.
+        if name == "root.json" {
+            write_atomic(&self.dir.join(name), bytes)
+        } else {
+            write_replace(&self.dir.join(name), bytes)
+        }
     }
 }
 
-/// Write through a temporary file in the same directory, then rename, so a crash leaves the
-/// old file or the new one, never half of either.
+/// Write through a temporary file in the same directory, fsync it, then rename, so a crash
+/// leaves the old file or the new one, never half of either, and the new one survives.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_file(path, bytes, true)
+}
+
+/// [`write_atomic`] without the fsync, for files checked against signed metadata on every
+/// read: a crash can only cost a download, and a refresh stays fast (an fsync per file was
+/// most of a cold refresh here).
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_file(path, bytes, false)
+}
+
+fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
+    if durable {
+        tmp.as_file().sync_all().map_err(io(path))?;
+    }
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }

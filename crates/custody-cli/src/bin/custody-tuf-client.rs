@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use custody_tuf::updater::{cached_target, cached_target_path, write_atomic};
-use custody_tuf::{Config, DirStore, TrustedMetadata, Updater};
+use custody_tuf::updater::{cached_target, cached_target_path, write_replace};
+use custody_tuf::{Config, DirStore, Store as _, TrustedMetadata, Updater};
 
 #[path = "../http.rs"]
 mod http;
@@ -110,7 +110,7 @@ fn init(metadata_dir: &Path, trusted_root: &Path) -> Result<()> {
     // walks forward to a current one.
     let trusted = TrustedMetadata::new(&bytes, jiff::Timestamp::now())
         .with_context(|| format!("{} is not a usable trusted root", trusted_root.display()))?;
-    write_atomic(&metadata_dir.join("root.json"), &bytes)?;
+    DirStore::new(metadata_dir).save("root.json", &bytes)?;
     eprintln!(
         "trusting root version {} from {}",
         trusted.root().signed.version,
@@ -165,7 +165,7 @@ fn download(cli: &Cli) -> Result<()> {
         let bytes = updater
             .download_target(base_url, target, &info)
             .with_context(|| format!("downloading {target}"))?;
-        write_atomic(&path, &bytes)?;
+        write_replace(&path, &bytes)?;
         eprintln!("{target}: verified, saved to {}", path.display());
     }
     Ok(())
