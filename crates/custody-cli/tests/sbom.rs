@@ -182,3 +182,31 @@ fn diff_of_an_unreadable_sbom_is_a_usage_error() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("bad.cdx.json"), "{}", r.stderr);
 }
+
+#[test]
+fn binaries_are_read_by_their_embedded_dependency_data() {
+    let go = fixtures().join("binary/fixture-go");
+    let r = run(&["sbom", go.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    let purls: Vec<&str> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(
+        purls.contains(&"pkg:golang/github.com/pkg/errors@v0.9.1"),
+        "{purls:?}"
+    );
+
+    let rust = fixtures().join("binary/fixture-app-auditable");
+    let r = run(&["sbom", rust.to_str().unwrap(), "-f", "spdx"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("pkg:cargo/smallvec@"), "{}", r.stdout);
+
+    // A program with no dependency data: an error that says what is missing, exit 2.
+    let r = run(&["sbom", env!("CARGO_BIN_EXE_custody")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cargo auditable"), "{}", r.stderr);
+}

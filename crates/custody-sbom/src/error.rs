@@ -111,6 +111,42 @@ pub enum Error {
         text: String,
     },
 
+    #[error(
+        "{file}:{line}: `{text}` is not a section, a source field, a spec or a dependency of a Gemfile.lock"
+    )]
+    InvalidGemfileLock {
+        file: String,
+        line: usize,
+        text: String,
+    },
+
+    #[error("{file}:{line}: `{text}` is not `module path version` or a go.mod directive")]
+    InvalidGoMod {
+        file: String,
+        line: usize,
+        text: String,
+    },
+
+    #[error("{file}:{line}: `{text}` is not `module version hash` of a go.sum")]
+    InvalidGoSum {
+        file: String,
+        line: usize,
+        text: String,
+    },
+
+    #[error("{file}: {reason}")]
+    NoDependencyData { file: String, reason: &'static str },
+
+    #[error("{file}: cannot read its `cargo auditable` data: {message}")]
+    AuditableData { file: String, message: String },
+
+    #[error("{file}: {what} is malformed at byte {offset}")]
+    MalformedBinary {
+        file: String,
+        what: &'static str,
+        offset: usize,
+    },
+
     #[error("{file}:{line}: `{text}` is neither `Field: value` nor a continuation of a field")]
     InvalidDeb822 {
         file: String,
@@ -155,7 +191,7 @@ pub enum Error {
         source: Box<packageurl::Error>,
     },
 
-    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, uv.lock, Pipfile.lock, poetry.lock, requirements*.txt, var/lib/dpkg/status)", dir.display())]
+    #[error("{}: no lockfile this crate reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, uv.lock, Pipfile.lock, poetry.lock, Gemfile.lock, composer.lock, go.mod, requirements*.txt, var/lib/dpkg/status)", dir.display())]
     NoLockfile { dir: PathBuf },
 
     #[error("{}: file name is not a lockfile this crate reads", path.display())]

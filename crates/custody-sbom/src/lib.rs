@@ -16,6 +16,10 @@
 //!   | Python | `poetry.lock` 1.x–2.x (+ `pyproject.toml`) | [`parse_poetry_lock`] |
 //!   | Python | pinned `requirements*.txt` | [`parse_requirements`] |
 //!   | Python | `Pipfile.lock` (pipfile-spec 6) | [`parse_pipfile_lock`] |
+//!   | Ruby | `Gemfile.lock` (+ `Gemfile` for dev/test groups) | [`parse_gemfile_lock`] |
+//!   | PHP | `composer.lock` (+ `composer.json` for the project) | [`parse_composer_lock`] |
+//!   | Go | `go.mod` (+ `go.sum`) | [`parse_go_mod_file`] |
+//!   | Rust, Go | binaries: `cargo auditable` data, Go 1.18+ build information | [`parse_binary`] |
 //!   | Debian | `var/lib/dpkg/status` (+ `etc/os-release`) | [`parse_dpkg_status`] |
 //! - **The graph** ([`Sbom`]) holds [`Component`]s with their [`Ecosystem`], purl, hashes,
 //!   [`Scope`] and [`Source`] (registry, git or path), and the dependency edges. The vulnerability
@@ -57,11 +61,15 @@
 //! ```
 
 mod berry;
+mod binary;
 mod cargo;
+mod composer;
 mod cyclonedx;
 mod deb;
 mod diff;
 mod error;
+mod gem;
+mod golang;
 mod model;
 mod npm;
 mod pnpm;
@@ -74,11 +82,15 @@ mod yarn;
 
 use std::path::{Path, PathBuf};
 
+pub use binary::{is_binary, parse_binary};
 pub use cargo::{CargoManifest, parse_cargo_lock};
+pub use composer::{ComposerJson, parse_composer_lock};
 pub use cyclonedx::{CycloneDxVersion, to_cyclonedx};
 pub use deb::parse_dpkg_status;
 pub use diff::{DiffComponent, SbomDiff, VersionChange, diff};
 pub use error::{Error, Result};
+pub use gem::{Gemfile, parse_gemfile_lock};
+pub use golang::{GoSum, parse_go_binary, parse_go_mod_file};
 pub use model::{
     Component, ComponentId, Dependency, Ecosystem, Hash, HashAlgorithm, Purl, Sbom, Scope, Source,
 };
@@ -96,14 +108,30 @@ pub use yarn::parse_yarn_lock;
 pub struct Limits {
     /// Largest input file, in bytes.
     pub max_bytes: u64,
+    /// Largest binary to look inside, in bytes: programs are far larger than lockfiles, and
+    /// their dependency data is read without parsing the rest.
+    pub max_binary_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 64 * 1024 * 1024,
+            max_binary_bytes: 1024 * 1024 * 1024,
         }
     }
+}
+
+pub(crate) fn check_binary_size(file: &str, len: usize, limits: &Limits) -> Result<()> {
+    let size = len as u64;
+    if size > limits.max_binary_bytes {
+        return Err(Error::TooLarge {
+            file: file.to_owned(),
+            size,
+            limit: limits.max_binary_bytes,
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn check_size(file: &str, len: usize, limits: &Limits) -> Result<()> {
@@ -172,6 +200,36 @@ fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads a built program and the dependency data embedded in it ([`parse_binary`]), up to
+/// [`Limits::max_binary_bytes`].
+pub fn read_binary(path: &Path, limits: &Limits) -> Result<Sbom> {
+    let whole = Limits {
+        max_bytes: limits.max_binary_bytes,
+        ..*limits
+    };
+    let bytes = read_limited(path, &whole)?;
+    parse_binary(&path.display().to_string(), &bytes, limits)
+}
+
+/// True when the file at `path` starts like a program ([`is_binary`]); reads a few bytes.
+pub fn is_binary_file(path: &Path) -> Result<bool> {
+    use std::io::Read as _;
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut head = [0u8; 8];
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]).map_err(io)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(is_binary(&head[..n]))
+}
+
 /// `package.json` beside an npm-family lockfile, with its name for error messages.
 fn read_package_json(dir: &Path, limits: &Limits) -> Result<Option<(String, Vec<u8>)>> {
     let path = dir.join("package.json");
@@ -189,14 +247,23 @@ fn read_optional(path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Reads one lockfile, chosen by its file name (`Cargo.lock`, `package-lock.json`,
-/// `npm-shrinkwrap.json`, `yarn.lock`, `pnpm-lock.yaml`, `uv.lock`, `Pipfile.lock`, `*requirements*.txt`, `var/lib/dpkg/status`), with its manifest from the same
-/// directory when there is one (`Cargo.toml` beside `Cargo.lock`, `package.json` beside
-/// `package-lock.json`).
+/// Reads one lockfile, chosen by its file name (any of [`LOCKFILE_NAMES`], `*requirements*.txt`,
+/// `var/lib/dpkg/status`), with its manifest from the same directory when there is one
+/// (`Cargo.toml` beside `Cargo.lock`, `package.json` beside the npm-family lockfiles,
+/// `pyproject.toml`, `Gemfile`, `composer.json`, `go.sum`).
 pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dir = path.parent().unwrap_or(Path::new("."));
     let file = path.display().to_string();
+    // Before reading: a program or an SBOM named here may be far over the lockfile size limit.
+    let known = LOCKFILE_NAMES.contains(&name)
+        || is_requirements(name)
+        || (name == "status" && path.ends_with(DPKG_STATUS));
+    if !known {
+        return Err(Error::UnknownLockfile {
+            path: path.to_owned(),
+        });
+    }
     let bytes = read_limited(path, limits)?;
     match name {
         "Cargo.lock" => {
@@ -226,6 +293,40 @@ pub fn read_lockfile(path: &Path, limits: &Limits) -> Result<Sbom> {
         }
         "uv.lock" => parse_uv_lock(&file, &bytes, limits),
         "Pipfile.lock" => parse_pipfile_lock(&file, &bytes, limits),
+        "Gemfile.lock" | "gems.locked" => {
+            let gemfile_path = dir.join(if name == "gems.locked" {
+                "gems.rb"
+            } else {
+                "Gemfile"
+            });
+            let gemfile = read_optional(&gemfile_path, limits)?;
+            let gemfile_file = gemfile_path.display().to_string();
+            let gemfile = gemfile.as_deref().map(|bytes| Gemfile {
+                file: &gemfile_file,
+                bytes,
+            });
+            parse_gemfile_lock(&file, &bytes, gemfile, limits)
+        }
+        "composer.lock" => {
+            let cj_path = dir.join("composer.json");
+            let cj = read_optional(&cj_path, limits)?;
+            let cj_file = cj_path.display().to_string();
+            let cj = cj.as_deref().map(|bytes| ComposerJson {
+                file: &cj_file,
+                bytes,
+            });
+            parse_composer_lock(&file, &bytes, cj, limits)
+        }
+        "go.mod" => {
+            let sum_path = dir.join("go.sum");
+            let sum = read_optional(&sum_path, limits)?;
+            let sum_file = sum_path.display().to_string();
+            let sum = sum.as_deref().map(|bytes| GoSum {
+                file: &sum_file,
+                bytes,
+            });
+            parse_go_mod_file(&file, &bytes, sum, limits)
+        }
         "poetry.lock" => {
             let pp_path = dir.join("pyproject.toml");
             let pp = read_optional(&pp_path, limits)?;
@@ -263,7 +364,7 @@ fn is_requirements(name: &str) -> bool {
 
 /// The lockfile names [`read_dir`] looks for, in the order it reads them; `requirements*.txt`
 /// files follow, in name order.
-pub const LOCKFILE_NAMES: [&str; 8] = [
+pub const LOCKFILE_NAMES: [&str; 12] = [
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
@@ -272,6 +373,10 @@ pub const LOCKFILE_NAMES: [&str; 8] = [
     "uv.lock",
     "Pipfile.lock",
     "poetry.lock",
+    "Gemfile.lock",
+    "gems.locked",
+    "composer.lock",
+    "go.mod",
 ];
 
 /// Where Debian keeps its installed-package database, relative to a root filesystem.

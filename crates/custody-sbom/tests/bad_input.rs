@@ -87,6 +87,37 @@ fn berry(b: &[u8]) -> Result<Sbom, Error> {
     custody_sbom::parse_yarn_lock("yarn.lock", b, Some(pj), &Limits::default())
 }
 
+fn gem(b: &[u8]) -> Result<Sbom, Error> {
+    let g = bytes("ruby/bundler/Gemfile");
+    let g = custody_sbom::Gemfile {
+        file: "Gemfile",
+        bytes: &g,
+    };
+    custody_sbom::parse_gemfile_lock("Gemfile.lock", b, Some(g), &Limits::default())
+}
+
+fn composer(b: &[u8]) -> Result<Sbom, Error> {
+    let c = bytes("php/composer/composer.json");
+    let c = custody_sbom::ComposerJson {
+        file: "composer.json",
+        bytes: &c,
+    };
+    custody_sbom::parse_composer_lock("composer.lock", b, Some(c), &Limits::default())
+}
+
+fn go_mod(b: &[u8]) -> Result<Sbom, Error> {
+    let s = bytes("go/module/go.sum");
+    let s = custody_sbom::GoSum {
+        file: "go.sum",
+        bytes: &s,
+    };
+    custody_sbom::parse_go_mod_file("go.mod", b, Some(s), &Limits::default())
+}
+
+fn binary(b: &[u8]) -> Result<Sbom, Error> {
+    custody_sbom::parse_binary("program", b, &Limits::default())
+}
+
 fn sbom(b: &[u8]) -> Result<Sbom, Error> {
     parse_sbom("sbom.json", b, &Limits::default())
 }
@@ -125,6 +156,12 @@ fn all_inputs() -> Vec<(&'static str, Vec<u8>, Parser)> {
         ),
         ("poetry.lock", bytes("python/poetry/poetry.lock"), poetry),
         ("yarn.lock berry", bytes("yarn/berry/yarn.lock"), berry),
+        ("Gemfile.lock", bytes("ruby/bundler/Gemfile.lock"), gem),
+        (
+            "composer.lock",
+            bytes("php/composer/composer.lock"),
+            composer,
+        ),
         (
             "CycloneDX",
             to_cyclonedx(&small, CycloneDxVersion::V1_6, &meta).into_bytes(),
@@ -279,7 +316,10 @@ fn oversized_inputs_are_refused_before_reading() {
         }
         other => panic!("{other:?}"),
     }
-    let small = Limits { max_bytes: 10 };
+    let small = Limits {
+        max_bytes: 10,
+        ..Limits::default()
+    };
     assert!(matches!(
         parse_sbom("x", b"{\"bomFormat\":\"CycloneDX\"}", &small),
         Err(Error::TooLarge { .. })
@@ -381,4 +421,70 @@ fn dpkg_status_truncated_or_garbled_never_panics() {
             ..
         })
     ));
+}
+
+#[test]
+fn go_mod_truncated_or_garbled_never_panics() {
+    // Lines again: a cut between directives is a valid shorter go.mod.
+    let full = bytes("go/module/go.mod");
+    assert!(go_mod(&full).is_ok());
+    for cut in 0..full.len() {
+        let _ = go_mod(&full[..cut]);
+    }
+    // A cut inside the require block leaves it unclosed.
+    let text = String::from_utf8(full.clone()).unwrap();
+    let in_block = text.find("github.com/pkg").unwrap();
+    assert!(matches!(
+        go_mod(&full[..in_block]),
+        Err(Error::InvalidGoMod { .. })
+    ));
+    for junk in [
+        &b"\xff"[..],
+        b"module",
+        b"module \"unterminated",
+        b"require (",
+        b")",
+        b"replace a =>",
+        b"module m\nreplace => b\n",
+        b"module m\nrequire a v1 v2\n",
+    ] {
+        let _ = go_mod(junk);
+    }
+}
+
+#[test]
+fn binaries_truncated_or_garbled_never_panic() {
+    for (name, full) in [
+        ("fixture-go", bytes("binary/fixture-go")),
+        (
+            "fixture-app-auditable",
+            bytes("binary/fixture-app-auditable"),
+        ),
+    ] {
+        assert!(binary(&full).is_ok(), "{name}");
+        let step = full.len() / 150;
+        for cut in (0..full.len()).step_by(step) {
+            let _ = binary(&full[..cut]);
+        }
+        // Garble the bytes around the dependency data, where the parsers look.
+        let at = full
+            .windows(14)
+            .position(|w| w == b"\xff Go buildinf:")
+            .unwrap_or(full.len() / 2);
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..200 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut b = full.clone();
+            let i = at + (seed as usize) % 256;
+            if i < b.len() {
+                b[i] = (seed >> 32) as u8;
+            }
+            let _ = binary(&b);
+        }
+    }
+    for junk in [&b"\x7fELF"[..], b"MZ", b"\0asm", b"\xff Go buildinf:"] {
+        assert!(binary(junk).is_err());
+    }
 }

@@ -354,3 +354,150 @@ fn pnpm_v6_gives_the_pnpm_v9_graph() {
     assert_eq!(shape(&v6), shape(&v9));
     assert_eq!(find(&v6, "is-number").scope, Scope::Dev);
 }
+
+#[test]
+fn gemfile_lock_sources_groups_and_graph() {
+    let sbom = read_dir(&fixture("ruby/bundler"), &Limits::default()).unwrap();
+    let sinatra = find(&sbom, "sinatra");
+    assert_eq!(
+        sinatra.purl.as_ref().unwrap().0,
+        format!("pkg:gem/sinatra@{}", sinatra.version.as_deref().unwrap())
+    );
+    assert_eq!(sinatra.scope, Scope::Required);
+    assert!(
+        sbom.dependencies_of(&sinatra.id)
+            .any(|d| sbom.get(d).unwrap().name == "rack-protection")
+    );
+    // rspec is in the Gemfile's development/test group; its dependencies only reach it.
+    assert_eq!(find(&sbom, "rspec").scope, Scope::Dev);
+    assert_eq!(find(&sbom, "diff-lcs").scope, Scope::Dev);
+    // tilt is needed by both sinatra and the path gem: required.
+    assert_eq!(find(&sbom, "tilt").scope, Scope::Required);
+    let local = find(&sbom, "local_helper");
+    assert!(matches!(&local.source, Source::Path { path: Some(p) } if p == "local_helper"));
+    assert!(local.purl.is_none());
+}
+
+#[test]
+fn composer_lock_sections_are_scopes() {
+    let sbom = read_dir(&fixture("php/composer"), &Limits::default()).unwrap();
+    let primary = sbom.primary().unwrap();
+    assert_eq!(primary.name, "custody-fixture/app");
+    let console = find(&sbom, "symfony/console");
+    assert_eq!(
+        console.purl.as_ref().unwrap().0,
+        "pkg:composer/symfony/console@v5.4.53"
+    );
+    assert_eq!(console.scope, Scope::Required);
+    assert_eq!(find(&sbom, "composer/semver").scope, Scope::Dev);
+    assert!(
+        sbom.dependencies_of(&console.id)
+            .any(|d| sbom.get(d).unwrap().name == "symfony/string")
+    );
+    // `php` is a platform requirement, not a package.
+    assert!(sbom.components().all(|c| c.name != "php"));
+    let local = find(&sbom, "custody-fixture/local-lib");
+    assert!(matches!(local.source, Source::Path { .. }));
+    assert!(sbom.dependencies_of(&primary.id).any(|d| d == &local.id));
+}
+
+#[test]
+fn go_mod_and_go_sum() {
+    let sbom = read_dir(&fixture("go/module"), &Limits::default()).unwrap();
+    let primary = sbom.primary().unwrap();
+    assert_eq!(primary.name, "example.com/custody/fixture-go");
+    let uuid = find(&sbom, "github.com/google/uuid");
+    assert_eq!(
+        uuid.purl.as_ref().unwrap().0,
+        "pkg:golang/github.com/google/uuid@v1.3.0"
+    );
+    assert_eq!(sbom.dependencies_of(&primary.id).count(), 3);
+}
+
+#[test]
+fn go_binary_matches_go_version_m() {
+    let path = fixture("binary/fixture-go");
+    let sbom = custody_sbom::read_binary(&path, &Limits::default()).unwrap();
+    let got: BTreeSet<(String, Option<String>)> = sbom
+        .components()
+        .map(|c| (c.name.clone(), c.version.clone()))
+        .collect();
+    // What `go version -m tests/fixtures/binary/fixture-go` printed (go1.19.8).
+    let want: BTreeSet<(String, Option<String>)> = [
+        ("example.com/custody/fixture-go", None),
+        ("github.com/google/uuid", Some("v1.3.0")),
+        ("github.com/pkg/errors", Some("v0.9.1")),
+        ("golang.org/x/mod", Some("v0.7.0")),
+        ("stdlib", Some("1.19.8")),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        sbom.primary().unwrap().name,
+        "example.com/custody/fixture-go"
+    );
+    // Built from go/module: the binary's modules are the go.mod's.
+    let module = read_dir(&fixture("go/module"), &Limits::default()).unwrap();
+    let purls = |s: &Sbom| -> BTreeSet<String> {
+        s.components()
+            .filter_map(|c| c.purl.as_ref().map(|p| p.0.clone()))
+            .filter(|p| !p.starts_with("pkg:golang/stdlib"))
+            .collect()
+    };
+    assert_eq!(purls(&sbom), purls(&module));
+
+    // The toolchain itself is the oracle where it is installed (CI installs golang-go).
+    match std::process::Command::new("go")
+        .args(["version", "-m"])
+        .arg(&path)
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8(out.stdout).unwrap();
+            let deps: BTreeSet<(String, Option<String>)> = text
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.trim().split('\t').collect();
+                    match f.as_slice() {
+                        ["dep", p, v, ..] => Some(((*p).to_owned(), Some((*v).to_owned()))),
+                        _ => None,
+                    }
+                })
+                .collect();
+            assert!(!deps.is_empty(), "{text}");
+            assert!(deps.is_subset(&got), "{deps:?} not in {got:?}");
+        }
+        other => eprintln!("go version -m not run ({other:?}); the expected set above stands in"),
+    }
+}
+
+#[test]
+fn auditable_rust_binary_gives_the_lockfile_graph() {
+    let path = fixture("binary/fixture-app-auditable");
+    let sbom = custody_sbom::read_binary(&path, &Limits::default()).unwrap();
+    let primary = sbom.primary().unwrap();
+    assert_eq!(primary.name, "fixture-app");
+    assert_eq!(primary.version.as_deref(), Some("0.3.1"));
+    // Built with `--features fast` from cargo/small: the crates linked in, and the build
+    // dependency recorded as such; dev-dependencies are not in a binary.
+    let lock = read_dir(&fixture("cargo/small"), &Limits::default()).unwrap();
+    for name in ["itoa", "smallvec", "memchr"] {
+        let (b, l) = (find(&sbom, name), find(&lock, name));
+        assert_eq!((&b.version, &b.purl), (&l.version, &l.purl), "{name}");
+        assert_eq!(b.scope, Scope::Required, "{name}");
+    }
+    assert_eq!(find(&sbom, "cc").scope, Scope::Build);
+    assert!(sbom.components().all(|c| c.name != "pretty_assertions"));
+    assert!(matches!(find(&sbom, "helper").source, Source::Path { .. }));
+}
+
+#[test]
+fn binary_without_dependency_data_is_a_clear_error() {
+    // This test program is an ELF built by plain cargo: no audit data, no Go build info.
+    let exe = std::env::current_exe().unwrap();
+    let err = custody_sbom::read_binary(&exe, &Limits::default()).unwrap_err();
+    assert!(matches!(err, custody_sbom::Error::NoDependencyData { .. }));
+    assert!(err.to_string().contains("cargo auditable"), "{err}");
+}

@@ -8,7 +8,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, Sbom, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const FIXTURES: [&str; 15] = [
+const FIXTURES: [&str; 18] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/large",
@@ -24,6 +24,9 @@ const FIXTURES: [&str; 15] = [
     "python/poetry",
     "yarn/berry",
     "pnpm/lock-v6",
+    "ruby/bundler",
+    "php/composer",
+    "go/module",
 ];
 
 fn load(fixture: &str) -> Sbom {

@@ -12,7 +12,7 @@ use custody_sbom::{
     CycloneDxVersion, Limits, Metadata, parse_sbom, read_dir, to_cyclonedx, to_spdx,
 };
 
-const SMALL_FIXTURES: [&str; 15] = [
+const SMALL_FIXTURES: [&str; 18] = [
     "cargo/small",
     "cargo/lock-v1",
     "cargo/lock-v2",
@@ -28,6 +28,9 @@ const SMALL_FIXTURES: [&str; 15] = [
     "python/poetry",
     "yarn/berry",
     "pnpm/lock-v6",
+    "ruby/bundler",
+    "php/composer",
+    "go/module",
 ];
 
 // Validating a 1,500-package document takes pyspdxtools about 20 s here, so the benchmark
@@ -100,7 +103,25 @@ fn validate(files: &[PathBuf]) {
 #[test]
 fn small_fixture_sboms_pass_cyclonedx_and_spdx_validators() {
     let out = tempfile::tempdir().unwrap();
-    validate(&write_all(out.path(), &SMALL_FIXTURES, true));
+    let mut files = write_all(out.path(), &SMALL_FIXTURES, true);
+    // SBOMs of the two programs, from their embedded dependency data.
+    let meta = Metadata::new("2026-03-01T12:00:00Z".parse().unwrap());
+    for bin in ["fixture-go", "fixture-app-auditable"] {
+        let path = manifest_dir().join("tests/fixtures/binary").join(bin);
+        let sbom = custody_sbom::read_binary(&path, &Limits::default()).unwrap();
+        for (ext, text) in [
+            (
+                "cdx.json",
+                to_cyclonedx(&sbom, CycloneDxVersion::V1_6, &meta),
+            ),
+            ("spdx.json", to_spdx(&sbom, &meta)),
+        ] {
+            let f = out.path().join(format!("binary-{bin}.{ext}"));
+            std::fs::write(&f, text).unwrap();
+            files.push(f);
+        }
+    }
+    validate(&files);
 }
 
 #[test]

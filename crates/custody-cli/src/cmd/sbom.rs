@@ -13,14 +13,15 @@ use crate::output::{CmdResult, Output, usage};
 /// Write a software bill of materials, or compare two.
 ///
 /// PATH is a project directory (every lockfile in it is read), one lockfile (`Cargo.lock`,
-/// `package-lock.json`, ...), or an existing CycloneDX or SPDX JSON SBOM (converted). The SBOM goes
-/// to standard output unless -o is given; progress and diagnostics go to standard error.
+/// `package-lock.json`, `go.mod`, ...), a program (a Rust binary built with `cargo auditable`, or
+/// a Go 1.18+ binary), or an existing CycloneDX or SPDX JSON SBOM (converted). The SBOM goes to
+/// standard output unless -o is given; progress and diagnostics go to standard error.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// A project directory, a lockfile, or an SBOM to convert.
+    /// A project directory, a lockfile, a binary, or an SBOM to convert.
     #[arg(default_value = ".")]
     path: PathBuf,
     /// Output format.
@@ -54,13 +55,16 @@ struct DiffArgs {
     new: PathBuf,
 }
 
-/// Read a directory, a lockfile, or an SBOM into a component graph.
+/// Read a directory, a lockfile, a binary, or an SBOM into a component graph.
 pub fn read(path: &Path) -> anyhow::Result<Sbom> {
     let limits = Limits::default();
     if path.is_dir() {
         return Ok(custody_sbom::read_dir(path, &limits)?);
     }
     match custody_sbom::read_lockfile(path, &limits) {
+        Err(custody_sbom::Error::UnknownLockfile { .. }) if custody_sbom::is_binary_file(path)? => {
+            Ok(custody_sbom::read_binary(path, &limits)?)
+        }
         Err(custody_sbom::Error::UnknownLockfile { .. }) => {
             let bytes = custody_site::fs::read_bounded(path, limits.max_bytes, "SBOM")?;
             Ok(custody_sbom::parse_sbom(
