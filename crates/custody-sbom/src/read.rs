@@ -57,6 +57,18 @@ fn hash(alg: &str, hex: &str) -> Option<Hash> {
     })
 }
 
+/// The package name: the purl's, in the document's spelling when the two differ only in case.
+/// A purl lowercases some names (npm's, and Go's module path but its last segment), while the
+/// ecosystem's own are case-sensitive: `github.com/BurntSushi/toml` is not
+/// `github.com/burntsushi/toml` to the Go toolchain.
+fn name_from_purl(from_purl: String, written: &str) -> String {
+    if from_purl != written && from_purl.eq_ignore_ascii_case(written) {
+        written.to_owned()
+    } else {
+        from_purl
+    }
+}
+
 fn from_purl(file: &str, purl: Option<&str>) -> Result<Option<crate::purl::PurlParts>> {
     purl.map(|p| {
         crate::purl::parse(p).map_err(|source| Error::InvalidPurl {
@@ -222,8 +234,12 @@ fn cdx_insert(
     let id = ComponentId(reference);
     let parts = from_purl(file, c.purl.as_deref())?;
     let source_package = parts.as_ref().and_then(|p| p.source_package.clone());
+    let written = match &c.group {
+        Some(g) if !g.is_empty() => format!("{g}/{}", c.name),
+        _ => c.name.clone(),
+    };
     let (ecosystem, name) = match parts {
-        Some(p) => (p.ecosystem, p.name),
+        Some(p) => (p.ecosystem, name_from_purl(p.name, &written)),
         None => (
             Ecosystem::from_purl_type(
                 c.properties
@@ -232,10 +248,7 @@ fn cdx_insert(
                     .and_then(|p| p.value.as_deref())
                     .unwrap_or("generic"),
             ),
-            match &c.group {
-                Some(g) if !g.is_empty() => format!("{g}/{}", c.name),
-                _ => c.name.clone(),
-            },
+            written,
         ),
     };
     let property = |n: &str| {
@@ -417,7 +430,7 @@ fn spdx(file: &str, text: &str) -> Result<Sbom> {
                 .find_map(|l| l.strip_prefix(prefix))
         };
         let (ecosystem, name) = match parts {
-            Some(parts) => (parts.ecosystem, parts.name),
+            Some(parts) => (parts.ecosystem, name_from_purl(parts.name, &p.name)),
             None => (
                 Ecosystem::from_purl_type(
                     comment_value(crate::spdx::ECOSYSTEM_COMMENT_PREFIX).unwrap_or("generic"),

@@ -165,3 +165,30 @@ fn spdx_shape() {
     assert_eq!(slugify["checksums"][0]["algorithm"], "SHA512");
     assert_eq!(slugify["licenseDeclared"], "MIT");
 }
+
+#[test]
+fn case_sensitive_names_survive_lowercasing_purls() {
+    // The purl lowercases Go module namespaces and npm names; the ecosystems do not.
+    let go_mod =
+        b"module example.com/app\n\ngo 1.21\n\nrequire github.com/BurntSushi/toml v1.3.2\n";
+    let sbom = custody_sbom::parse_go_mod_file("go.mod", go_mod, None, &Limits::default()).unwrap();
+    let toml = sbom
+        .components()
+        .find(|c| c.name == "github.com/BurntSushi/toml")
+        .unwrap();
+    assert_eq!(
+        toml.purl.as_ref().unwrap().0,
+        "pkg:golang/github.com/burntsushi/toml@v1.3.2"
+    );
+    for doc in [
+        to_cyclonedx(&sbom, CycloneDxVersion::V1_6, &meta()),
+        to_spdx(&sbom, &meta()),
+    ] {
+        let back = parse_sbom("x.json", doc.as_bytes(), &Limits::default()).unwrap();
+        assert!(
+            back.components()
+                .any(|c| c.name == "github.com/BurntSushi/toml"),
+            "{doc}"
+        );
+    }
+}
