@@ -11,7 +11,7 @@ use custody_tuf::{Error, Fetcher, FileFetcher};
 /// Long enough for a slow mirror, short enough that a server trickling bytes (the TUF
 /// slow-retrieval attack) cannot hold an update open indefinitely.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Fetches over HTTP and HTTPS.
 #[derive(Debug, Clone)]

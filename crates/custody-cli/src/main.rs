@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod http;
+mod log_http;
 mod output;
 mod passphrase;
 

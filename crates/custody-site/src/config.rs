@@ -98,6 +98,21 @@ pub struct LogConfig {
     pub key: PathBuf,
     /// The sequencer's private state (writer lock, digest lookup index), relative to the config.
     pub state: PathBuf,
+    /// Witnesses asked to cosign every checkpoint the log publishes (c2sp.org/tlog-witness).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// `[[log.witnesses]]`: one witness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// A label for messages.
+    pub name: String,
+    /// The witness's cosignature/v1 verifier key (`name+keyid+base64`).
+    pub vkey: String,
+    /// The witness's URL prefix; requests go to `<url>/add-checkpoint`.
+    pub url: String,
 }
 
 impl Default for LogConfig {
@@ -106,6 +121,7 @@ impl Default for LogConfig {
             origin: "custody.local/log".to_owned(),
             key: PathBuf::from(".custody/log.key"),
             state: PathBuf::from(".custody/log-state"),
+            witnesses: Vec::new(),
         }
     }
 }

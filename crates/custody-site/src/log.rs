@@ -9,6 +9,7 @@ use custody_attest::trust::Policy;
 use custody_crypto::{PublicKey, Signer, SigningKey};
 use custody_tlog::{
     ArtifactDigest, DirStore, LogEntry, NoteSigner, NoteVerifier, Sequencer, SignatureType,
+    WitnessClient, WitnessFailure,
 };
 
 use crate::Error;
@@ -29,11 +30,22 @@ fn custody_tlog_key(raw: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey, Error
     ed25519_dalek::VerifyingKey::from_bytes(raw).map_err(|_| Error::LogKeyNotEd25519)
 }
 
+/// The note signer a witness cosigns with: `key` (Ed25519) under `name`, as cosignature/v1.
+pub fn witness_signer(name: &str, key: &SigningKey) -> Result<NoteSigner, Error> {
+    let seed = key.ed25519_seed().ok_or(Error::LogKeyNotEd25519)?;
+    Ok(NoteSigner::new(
+        name,
+        SignatureType::CosignatureV1,
+        ed25519_dalek::SigningKey::from_bytes(&seed),
+    )?)
+}
+
 /// An open log, holding the single-writer lock until dropped.
 #[derive(Debug)]
 pub struct Log {
     seq: Sequencer<DirStore>,
     log_id: [u8; 32],
+    witness_failures: Vec<WitnessFailure>,
 }
 
 /// One thing to record: the entry body, and the artifact digest to index it under.
@@ -100,7 +112,26 @@ impl Log {
         Ok(Self {
             seq,
             log_id: log_id(origin, &raw),
+            witness_failures: Vec::new(),
         })
+    }
+
+    /// Asks these witnesses to cosign every checkpoint published from now on, so that the
+    /// checkpoints embedded in bundles carry their cosignatures.
+    pub fn set_witnesses(&mut self, witnesses: Vec<WitnessClient>) {
+        self.seq.set_witnesses(witnesses);
+    }
+
+    /// Witnesses that did not cosign the latest checkpoint this log published.
+    pub fn witness_failures(&self) -> &[WitnessFailure] {
+        &self.witness_failures
+    }
+
+    /// Asks the witnesses to cosign the current checkpoint again and republishes it.
+    pub fn witness_checkpoint(&mut self) -> Result<custody_tlog::SignedCheckpoint, Error> {
+        let appended = self.seq.witness_checkpoint()?;
+        self.witness_failures = appended.witness_failures;
+        Ok(appended.checkpoint)
     }
 
     /// Append `records` as one batch, wait until they are durable under a published checkpoint,
@@ -114,6 +145,7 @@ impl Log {
             })
             .collect();
         let appended = self.seq.append_batch(&entries)?;
+        self.witness_failures = appended.witness_failures.clone();
         let cp = &appended.checkpoint.checkpoint;
         records
             .iter()
@@ -174,6 +206,7 @@ impl Log {
             data: body.clone(),
             artifact: artifact.map(ArtifactDigest),
         }])?;
+        self.witness_failures = appended.witness_failures.clone();
         let cp = &appended.checkpoint.checkpoint;
         let proof = self.seq.prove(appended.first_index)?;
         let entry = entry_from_proof(&body, &self.log_id, &proof, cp.root.0, cp.size);

@@ -312,6 +312,34 @@ pub enum Error {
         rule: &'static str,
     },
 
+    /// A witness could not be reached, or its transport failed.
+    #[error("witness {witness}: {source}")]
+    WitnessUnreachable {
+        /// The witness's key name.
+        witness: String,
+        /// What the transport said.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A witness refused to cosign (c2sp.org/tlog-witness status codes: 403 unknown log or bad
+    /// signature, 422 inconsistent, 400 malformed).
+    #[error("witness {witness} refused with HTTP {status}: {message}")]
+    WitnessRefused {
+        /// The witness's key name.
+        witness: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of its response body.
+        message: String,
+    },
+    /// A witness answered 200 without a valid cosignature by its key on the checkpoint.
+    #[error("witness {witness}: {rule}")]
+    BadWitnessResponse {
+        /// The witness's key name.
+        witness: String,
+        /// What was wrong.
+        rule: &'static str,
+    },
+
     /// Two checkpoints signed by the log that no consistency proof reconciles.
     #[error("split view: {}", evidence.reason)]
     SplitView {
@@ -352,6 +380,16 @@ pub enum Error {
         /// The OS error.
         #[source]
         source: std::io::Error,
+    },
+    /// A remote store (object storage, HTTP) failed or refused an operation.
+    #[error("{op} {path}: {source}")]
+    Storage {
+        /// What was being done.
+        op: &'static str,
+        /// The object or URL.
+        path: String,
+        /// What the backend said.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Another process holds the sequencer lock.
     #[error("log is locked by another sequencer ({path})")]

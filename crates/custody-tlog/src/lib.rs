@@ -8,7 +8,8 @@
 //!   prove from tiles, and [`TiledTree`], the right edge a sequencer keeps in memory.
 //! - [`note`] and [`checkpoint`]: c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature
 //!   (witness cosignatures, with a K-of-N [`WitnessPolicy`]) and tlog-proof files.
-//! - [`witness`]: c2sp.org/tlog-witness `add-checkpoint` requests and the witness's decision.
+//! - [`witness`]: c2sp.org/tlog-witness `add-checkpoint` requests, the witness's decision, and
+//!   [`WitnessClient`], through which the sequencer collects cosignatures before publishing.
 //! - [`monitor`]: follows a log's checkpoints and reports a split view with its evidence.
 //!
 //! At the edges:
@@ -84,7 +85,8 @@ pub use note::{
 };
 pub use sequencer::{
     Acknowledged, Appended, ArtifactDigest, CHECKPOINT_PATH, LogEntry, Receipt, Sequencer,
-    SequencerService, lookup_readonly, prove_consistency, prove_inclusion, read_entry,
+    SequencerService, WitnessFailure, lookup_readonly, prove_consistency, prove_inclusion,
+    read_entry,
 };
 pub use store::{DirStore, MemoryStore, StoreTiles, TileStore, put_immutable, read_tile};
 pub use tile::{
@@ -92,4 +94,6 @@ pub use tile::{
     TileHashReader, TileReader, TiledTree, cache_control, encode_entry, new_entry_bundles,
     new_tiles, partial_tiles,
 };
-pub use witness::{AddCheckpointRequest, WitnessedLog};
+pub use witness::{
+    AddCheckpointRequest, WitnessClient, WitnessTransport, WitnessedLog, http_status,
+};

@@ -108,7 +108,13 @@ pub struct NoteSignature {
 }
 
 impl NoteSignature {
-    fn line(&self) -> String {
+    /// Parses one signature line (`— name base64`, without its newline).
+    pub fn parse_line(line: &str) -> Option<Self> {
+        parse_signature_line(line)
+    }
+
+    /// The signature line, ending in a newline.
+    pub fn line(&self) -> String {
         let mut blob = Vec::with_capacity(4 + self.signature.len());
         blob.extend_from_slice(&self.key_id.0.to_be_bytes());
         blob.extend_from_slice(&self.signature);

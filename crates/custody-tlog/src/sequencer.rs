@@ -22,10 +22,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::store::{StoreTiles, TileStore, put_immutable};
+use crate::witness::WitnessClient;
 use crate::{
-    Checkpoint, ConsistencyProof, EntryBundle, EntryBundleCoord, Error, MAX_ENTRY_SIZE, NoteSigner,
-    SignedCheckpoint, TILE_WIDTH, TileHashReader, TiledTree, TlogProof, encode_entry,
-    new_entry_bundles, prove_record, prove_tree, record_hash,
+    Checkpoint, ConsistencyProof, EntryBundle, EntryBundleCoord, Error, MAX_ENTRY_SIZE, Note,
+    NoteSignature, NoteSigner, SignedCheckpoint, TILE_WIDTH, TileHashReader, TiledTree, TlogProof,
+    encode_entry, new_entry_bundles, prove_record, prove_tree, record_hash,
 };
 
 /// Path of the checkpoint within the store (c2sp.org/tlog-tiles).
@@ -68,8 +69,21 @@ pub struct Appended {
     pub first_index: u64,
     /// Number of entries.
     pub count: u64,
-    /// The published checkpoint.
+    /// The published checkpoint, with the cosignatures the witnesses gave.
     pub checkpoint: SignedCheckpoint,
+    /// Witnesses that did not cosign it.
+    pub witness_failures: Vec<WitnessFailure>,
+}
+
+/// A witness that did not cosign a checkpoint, and why. The checkpoint is published without
+/// its cosignature: a log must not stop because a witness is down, and a verifier's witness
+/// policy decides whether the remaining cosignatures are enough.
+#[derive(Clone, Debug)]
+pub struct WitnessFailure {
+    /// The witness's key name.
+    pub witness: String,
+    /// Why.
+    pub error: std::sync::Arc<Error>,
 }
 
 fn check_entry(e: &LogEntry) -> Result<(), Error> {
@@ -199,6 +213,8 @@ pub struct Sequencer<S: TileStore> {
     checkpoint: SignedCheckpoint,
     /// Set when a write failed half-way: memory is ahead of storage until a reopen.
     poisoned: bool,
+    /// Asked to cosign every checkpoint before it is published.
+    witnesses: Vec<WitnessClient>,
     _lock: File,
 }
 
@@ -282,6 +298,7 @@ impl<S: TileStore> Sequencer<S> {
             index,
             checkpoint,
             poisoned: false,
+            witnesses: Vec::new(),
             _lock: lock,
         };
         if !orphans.is_empty() {
@@ -370,7 +387,8 @@ impl<S: TileStore> Sequencer<S> {
                 .try_for_each(|h| h.join().unwrap_or(Err(Error::SequencerStopped)))
         })?;
 
-        // Step 4: the checkpoint.
+        // Step 4: the checkpoint, cosigned by whichever witnesses agree (they check
+        // consistency against the tiles just written).
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size: new,
@@ -378,9 +396,18 @@ impl<S: TileStore> Sequencer<S> {
             extensions: Vec::new(),
         };
         let note = cp.sign(&self.signer)?;
+        let signed = SignedCheckpoint {
+            checkpoint: cp,
+            note,
+        };
+        let (cosigs, witness_failures) = self.ask_witnesses(&signed);
+        let mut note = signed.note;
+        for c in cosigs {
+            note.push_signature(c);
+        }
         self.store.put(CHECKPOINT_PATH, &note.to_bytes())?;
         self.checkpoint = SignedCheckpoint {
-            checkpoint: cp,
+            checkpoint: signed.checkpoint,
             note,
         };
         self.index.insert(old, entries);
@@ -389,6 +416,96 @@ impl<S: TileStore> Sequencer<S> {
             first_index: old,
             count: new - old,
             checkpoint: self.checkpoint.clone(),
+            witness_failures,
+        })
+    }
+
+    /// Sets the witnesses asked to cosign each checkpoint from now on.
+    pub fn set_witnesses(&mut self, witnesses: Vec<WitnessClient>) {
+        self.witnesses = witnesses;
+    }
+
+    /// Asks every witness, in parallel, to cosign `signed` (which carries the log's signature
+    /// only). Returns the cosignatures in witness order, and the failures.
+    fn ask_witnesses(
+        &mut self,
+        signed: &SignedCheckpoint,
+    ) -> (Vec<NoteSignature>, Vec<WitnessFailure>) {
+        if self.witnesses.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let store = &self.store;
+        let size = signed.checkpoint.size;
+        let prove = move |old: u64| prove_consistency(store, size, old);
+        let results: Vec<(String, Result<NoteSignature, Error>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .witnesses
+                .iter_mut()
+                .map(|w| {
+                    let prove = &prove;
+                    let name = w.verifier().name().to_owned();
+                    (name, s.spawn(move || w.cosign(signed, prove)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(name, h)| (name, h.join().unwrap_or(Err(Error::SequencerStopped))))
+                .collect()
+        });
+        let mut cosigs = Vec::new();
+        let mut failures = Vec::new();
+        for (witness, r) in results {
+            match r {
+                Ok(sig) => cosigs.push(sig),
+                Err(e) => failures.push(WitnessFailure {
+                    witness,
+                    error: std::sync::Arc::new(e),
+                }),
+            }
+        }
+        (cosigs, failures)
+    }
+
+    /// Asks the witnesses to cosign the current checkpoint again and republishes it with their
+    /// cosignatures. A witness that does not answer keeps its earlier cosignature, which stays
+    /// valid for the same checkpoint text.
+    pub fn witness_checkpoint(&mut self) -> Result<Appended, Error> {
+        if self.poisoned {
+            return Err(Error::SequencerStopped);
+        }
+        let current = self.checkpoint.clone();
+        let log_key = self.signer.verifier().clone();
+        let mut bare = Note::new(current.note.text())?;
+        for sig in current.note.signatures() {
+            if sig.name == log_key.name() && sig.key_id == log_key.key_id() {
+                bare.push_signature(sig.clone());
+            }
+        }
+        let bare = SignedCheckpoint {
+            checkpoint: current.checkpoint.clone(),
+            note: bare,
+        };
+        let (cosigs, witness_failures) = self.ask_witnesses(&bare);
+        let mut note = bare.note;
+        for sig in current.note.signatures() {
+            let is_log = sig.name == log_key.name() && sig.key_id == log_key.key_id();
+            let renewed = cosigs
+                .iter()
+                .any(|c| c.name == sig.name && c.key_id == sig.key_id);
+            if !is_log && !renewed {
+                note.push_signature(sig.clone());
+            }
+        }
+        for c in cosigs {
+            note.push_signature(c);
+        }
+        self.store.put(CHECKPOINT_PATH, &note.to_bytes())?;
+        self.checkpoint.note = note;
+        Ok(Appended {
+            first_index: current.checkpoint.size,
+            count: 0,
+            checkpoint: self.checkpoint.clone(),
+            witness_failures,
         })
     }
 

@@ -45,6 +45,21 @@ impl<S: TileStore + ?Sized> TileStore for &S {
     }
 }
 
+impl<S: TileStore + ?Sized> TileStore for Box<S> {
+    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        (**self).get(path)
+    }
+    fn put(&self, path: &str, data: &[u8]) -> Result<(), Error> {
+        (**self).put(path, data)
+    }
+    fn put_if_absent(&self, path: &str, data: &[u8]) -> Result<bool, Error> {
+        (**self).put_if_absent(path, data)
+    }
+    fn recover(&self) -> Result<(), Error> {
+        (**self).recover()
+    }
+}
+
 impl<S: TileStore + ?Sized> TileStore for std::sync::Arc<S> {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
         (**self).get(path)

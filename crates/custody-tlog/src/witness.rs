@@ -5,10 +5,190 @@
 //! checkpoint only if the log signed it, the client knew the witness's latest size, and the
 //! consistency proof from that size holds; so a log cannot show two witnesses' clients
 //! different histories without one of them refusing.
+//!
+//! The log's side is [`WitnessClient`]: it builds requests, follows a 409 to the witness's
+//! size, and checks the cosignature it gets back. The HTTP itself is a [`WitnessTransport`]
+//! supplied by the caller, since this crate opens no sockets.
+
+use std::fmt;
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::note::{NoteSignature, NoteSigner, NoteVerifier, SignatureType};
+use crate::note::{Note, NoteSignature, NoteSigner, NoteVerifier, SignatureType};
 use crate::{ConsistencyProof, Error, Hash, empty_tree_hash};
+
+/// The media type of a 409 response body: the witness's latest size in decimal.
+pub const SIZE_MEDIA_TYPE: &str = "text/x.tlog.size";
+
+/// The HTTP status a witness answers a refused `add-checkpoint` with
+/// (c2sp.org/tlog-witness, "add-checkpoint").
+pub fn http_status(e: &Error) -> u16 {
+    match e {
+        Error::WitnessOldSize { .. } => 409,
+        // Unknown log, or not signed by it.
+        Error::NoKnownSignature { .. }
+        | Error::InvalidSignature { .. }
+        | Error::OriginMismatch { .. }
+        | Error::UnsupportedKeyType { .. } => 403,
+        // Signed, but not consistent with what the witness cosigned before.
+        Error::OldTreeLarger { .. }
+        | Error::ConsistencyRootMismatch { .. }
+        | Error::SameSizeDifferentRoot { .. }
+        | Error::ProofLength { .. } => 422,
+        Error::Io { .. } => 500,
+        _ => 400,
+    }
+}
+
+/// How a log reaches one witness: posts an `add-checkpoint` request body and returns the
+/// HTTP status and response body (bounded by the transport).
+pub trait WitnessTransport: Send + Sync + fmt::Debug {
+    /// Sends one request.
+    fn add_checkpoint(
+        &self,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// A witness as a log sees it: its cosignature key, how to reach it, and the size it is
+/// believed to have cosigned last.
+#[derive(Debug)]
+pub struct WitnessClient {
+    verifier: NoteVerifier,
+    transport: Box<dyn WitnessTransport>,
+    known_size: u64,
+}
+
+/// A cosignature response larger than this is not a few signature lines.
+const MAX_RESPONSE: usize = 16 << 10;
+
+impl WitnessClient {
+    /// A witness with a cosignature/v1 key. Its size starts unknown (0); the first 409 corrects
+    /// it, at the cost of one more round trip.
+    pub fn new(
+        verifier: NoteVerifier,
+        transport: Box<dyn WitnessTransport>,
+    ) -> Result<Self, Error> {
+        if verifier.signature_type() != SignatureType::CosignatureV1 {
+            return Err(Error::UnsupportedKeyType {
+                key_type: verifier.signature_type().byte(),
+            });
+        }
+        Ok(WitnessClient {
+            verifier,
+            transport,
+            known_size: 0,
+        })
+    }
+
+    /// The witness's key.
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.verifier
+    }
+
+    /// Asks the witness to cosign `checkpoint`. `prove(old)` gives the consistency proof from
+    /// size `old` to the checkpoint's size. Returns the witness's verified cosignature.
+    pub fn cosign(
+        &mut self,
+        checkpoint: &SignedCheckpoint,
+        prove: &(dyn Fn(u64) -> Result<ConsistencyProof, Error> + Sync),
+    ) -> Result<NoteSignature, Error> {
+        let witness = self.verifier.name().to_owned();
+        let size = checkpoint.checkpoint.size;
+        let mut old = self.known_size.min(size);
+        // At most one retry: after a 409 the log knows the witness's size exactly.
+        for attempt in 0..2 {
+            let req = AddCheckpointRequest {
+                old_size: old,
+                proof: prove(old)?,
+                checkpoint: checkpoint.note.to_bytes(),
+            };
+            let (status, body) =
+                self.transport
+                    .add_checkpoint(&req.to_bytes())
+                    .map_err(|source| Error::WitnessUnreachable {
+                        witness: witness.clone(),
+                        source,
+                    })?;
+            if body.len() > MAX_RESPONSE {
+                return Err(Error::BadWitnessResponse {
+                    witness,
+                    rule: "response is too large",
+                });
+            }
+            match status {
+                200 => {
+                    let sig = self.check_response(&checkpoint.note, &body)?;
+                    self.known_size = size;
+                    return Ok(sig);
+                }
+                409 if attempt == 0 => {
+                    let theirs = std::str::from_utf8(&body)
+                        .ok()
+                        .and_then(|t| t.trim_end_matches('\n').parse::<u64>().ok())
+                        .ok_or_else(|| Error::BadWitnessResponse {
+                            witness: witness.clone(),
+                            rule: "409 body is not a tree size",
+                        })?;
+                    // A witness ahead of the log has seen a tree this log does not extend:
+                    // retrying cannot help, and it is worth an alarm.
+                    if theirs > size {
+                        return Err(Error::WitnessRefused {
+                            witness,
+                            status,
+                            message: format!(
+                                "the witness has cosigned size {theirs}, beyond this log's {size}"
+                            ),
+                        });
+                    }
+                    old = theirs;
+                    self.known_size = theirs;
+                }
+                _ => {
+                    return Err(Error::WitnessRefused {
+                        witness,
+                        status,
+                        message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                    });
+                }
+            }
+        }
+        Err(Error::BadWitnessResponse {
+            witness,
+            rule: "answered 409 twice",
+        })
+    }
+
+    /// Finds this witness's signature among the response's lines and verifies it over the
+    /// checkpoint text (c2sp.org/tlog-witness: "one or more signature lines").
+    fn check_response(&self, note: &Note, body: &[u8]) -> Result<NoteSignature, Error> {
+        let bad = |rule| Error::BadWitnessResponse {
+            witness: self.verifier.name().to_owned(),
+            rule,
+        };
+        let text = std::str::from_utf8(body).map_err(|_| bad("response is not UTF-8"))?;
+        let mut any = false;
+        for line in text.split_terminator('\n') {
+            let sig = NoteSignature::parse_line(line).ok_or(bad("not a signature line"))?;
+            if sig.name != self.verifier.name() || sig.key_id != self.verifier.key_id() {
+                continue;
+            }
+            any = true;
+            let mut single = Note::new(note.text())?;
+            single.push_signature(sig.clone());
+            if single
+                .verify_known(std::slice::from_ref(&self.verifier))
+                .is_ok()
+            {
+                return Ok(sig);
+            }
+        }
+        Err(bad(if any {
+            "its cosignature does not verify over this checkpoint"
+        } else {
+            "no cosignature by its key"
+        }))
+    }
+}
 
 /// Most hashes a consistency proof can need (trees of up to 2^63 leaves).
 const MAX_PROOF_HASHES: usize = 126;
@@ -133,6 +313,18 @@ impl WitnessedLog {
         req.proof.verify(self.size, self.root, cp.size, cp.root)?;
         let cosig = witness.signature_for(signed.note.text(), Some(now_unix))?;
         Ok((cosig, signed))
+    }
+
+    /// The state remembered after cosigning the checkpoint note `latest`; the log's signature
+    /// is checked again, so a tampered state file is refused rather than trusted.
+    pub fn resume(origin: &str, log_key: NoteVerifier, latest: &[u8]) -> Result<Self, Error> {
+        let signed = Checkpoint::open(latest, origin, &log_key)?;
+        Ok(WitnessedLog {
+            origin: origin.to_owned(),
+            log_key,
+            size: signed.checkpoint.size,
+            root: signed.checkpoint.root,
+        })
     }
 
     /// The state after cosigning `cp`.

@@ -34,8 +34,16 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum LogCommand {
-    /// Verify and print the log's current checkpoint.
-    Checkpoint,
+    /// Verify and print the log's current checkpoint. With --witness, first ask the witnesses of
+    /// `[log] witnesses` to cosign it and republish it with their cosignatures.
+    Checkpoint {
+        /// Collect witness cosignatures (needs the log key); exit 1 if a witness did not cosign.
+        #[arg(long)]
+        witness: bool,
+        /// Accept an unencrypted log key file.
+        #[arg(long, requires = "witness")]
+        insecure_unencrypted_key: bool,
+    },
     /// Record an existing bundle's signature in the log and write the bundle back with its
     /// `tlogEntries` (entry, inclusion proof, checkpoint). The signature must verify with a key
     /// of the site's policy; a bundle already logged is refused.
@@ -61,6 +69,12 @@ enum LogCommand {
     Lookup {
         /// The artifact's SHA-256.
         digest: String,
+    },
+    /// Act as a witness (c2sp.org/tlog-witness): check that a log only grows and cosign its
+    /// checkpoints with a cosignature/v1 key.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
     },
     /// Check that the log only ever grew: verify its checkpoint against the one remembered from
     /// the last run, with a consistency proof from the log's tiles. A log that shows two
@@ -122,6 +136,107 @@ impl Select {
     }
 }
 
+#[derive(Debug, Subcommand)]
+enum WitnessCommand {
+    /// Print the witness's verifier key (`name+keyid+base64`, cosignature/v1), for logs'
+    /// `[log] witnesses` and verifiers' policies.
+    Vkey {
+        #[command(flatten)]
+        key: WitnessKey,
+    },
+    /// Fetch a log's checkpoint, verify its signature, prove consistency from the last size
+    /// this witness cosigned (from the log's own tiles), and print a cosignature line.
+    Cosign {
+        /// The log: a directory (a site's `log/`) or its URL.
+        #[arg(long)]
+        log: String,
+        /// The log's verifier key: a file (a site's `log/vkey`) or the key itself.
+        #[arg(long)]
+        vkey: String,
+        #[command(flatten)]
+        key: WitnessKey,
+        /// Where the witness remembers the latest checkpoint it cosigned for each log.
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// Serve `POST /add-checkpoint` over HTTP for the logs named by --vkey, until killed.
+    /// Prints the address it listens on.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Verifier key of a log to witness (a file or the key itself); repeat for several.
+        #[arg(long, required = true)]
+        vkey: Vec<String>,
+        #[command(flatten)]
+        key: WitnessKey,
+        /// Where the witness remembers the latest checkpoint it cosigned for each log.
+        #[arg(long)]
+        state: PathBuf,
+    },
+}
+
+/// The witness's identity: an Ed25519 key file and the name its signatures carry.
+#[derive(Debug, clap::Args)]
+struct WitnessKey {
+    /// The witness's Ed25519 key (encrypted PKCS#8, as `custody key generate` writes).
+    #[arg(long)]
+    key: PathBuf,
+    /// The witness's name, e.g. `witness.example.com` (part of its verifier key).
+    #[arg(long)]
+    name: String,
+    /// Accept an unencrypted witness key file.
+    #[arg(long)]
+    insecure_unencrypted_key: bool,
+}
+
+impl WitnessKey {
+    fn signer(&self, out: &Output) -> anyhow::Result<custody_tlog::NoteSigner> {
+        let key = super::key::load_signer(&self.key, self.insecure_unencrypted_key, out)?;
+        custody_site::log::witness_signer(&self.name, &key)
+            .with_context(|| self.key.display().to_string())
+    }
+}
+
+/// A verifier key given as a file, or inline.
+fn read_vkey(arg: &str) -> anyhow::Result<NoteVerifier> {
+    let path = std::path::Path::new(arg);
+    let text = if path.is_file() {
+        String::from_utf8(read_bounded(path, 4096, "verifier key")?)
+            .with_context(|| path.display().to_string())?
+    } else {
+        arg.to_owned()
+    };
+    NoteVerifier::parse(text.trim()).with_context(|| format!("verifier key {arg}"))
+}
+
+/// The witnesses of `[log] witnesses`, reached over HTTP.
+pub fn witness_clients(loaded: &Loaded) -> anyhow::Result<Vec<custody_tlog::WitnessClient>> {
+    loaded
+        .config
+        .log
+        .witnesses
+        .iter()
+        .map(|w| {
+            let vkey = NoteVerifier::parse(w.vkey.trim())
+                .with_context(|| format!("[log] witness {}: vkey", w.name))?;
+            let transport = Box::new(crate::log_http::HttpWitness::new(&w.url));
+            custody_tlog::WitnessClient::new(vkey, transport)
+                .with_context(|| format!("[log] witness {}: not a cosignature/v1 key", w.name))
+        })
+        .collect()
+}
+
+/// Warns about each witness that did not cosign the checkpoint just published.
+pub fn warn_witness_failures(log: &custody_site::log::Log, out: &Output) {
+    for f in log.witness_failures() {
+        out.warn(format!(
+            "witness {} did not cosign the checkpoint: {}",
+            f.witness, f.error
+        ));
+    }
+}
+
 struct Opened {
     store: DirStore,
     checkpoint: SignedCheckpoint,
@@ -158,17 +273,22 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             out,
         );
     }
-    if let LogCommand::Append {
-        bundle,
-        insecure_unencrypted_key,
-    } = &args.command
-    {
-        return append(&args.dir, bundle, *insecure_unencrypted_key, out);
+    match &args.command {
+        LogCommand::Append {
+            bundle,
+            insecure_unencrypted_key,
+        } => return append(&args.dir, bundle, *insecure_unencrypted_key, out),
+        LogCommand::Witness { command } => return witness(command, out),
+        LogCommand::Checkpoint {
+            witness: true,
+            insecure_unencrypted_key,
+        } => return rewitness(&args.dir, *insecure_unencrypted_key, out),
+        _ => {}
     }
     let log = open(&args.dir).map_err(usage)?;
     let cp = &log.checkpoint.checkpoint;
     match args.command {
-        LogCommand::Checkpoint => {
+        LogCommand::Checkpoint { .. } => {
             let v = serde_json::json!({
                 "origin": cp.origin,
                 "size": cp.size,
@@ -252,9 +372,173 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 }
             });
         }
-        LogCommand::Monitor { .. } | LogCommand::Append { .. } => {}
+        LogCommand::Monitor { .. } | LogCommand::Append { .. } | LogCommand::Witness { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn open_writer(
+    loaded: &Loaded,
+    insecure_unencrypted_key: bool,
+    out: &Output,
+) -> anyhow::Result<custody_site::log::Log> {
+    let log_key = super::key::load_signer(&loaded.log_key_path(), insecure_unencrypted_key, out)?;
+    let mut log = custody_site::log::Log::open(
+        &loaded.site_dir(),
+        &loaded.log_state_dir(),
+        &loaded.config.log.origin,
+        &log_key,
+    )?;
+    log.set_witnesses(witness_clients(loaded)?);
+    Ok(log)
+}
+
+fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
+    let loaded = Loaded::from_dir(dir).map_err(usage)?;
+    if loaded.config.log.witnesses.is_empty() {
+        return Err(usage(anyhow::anyhow!(
+            "custody.toml names no [log] witnesses to ask"
+        )));
+    }
+    let mut log = open_writer(&loaded, insecure_unencrypted_key, out)?;
+    let signed = log.witness_checkpoint()?;
+    warn_witness_failures(&log, out);
+    let cp = &signed.checkpoint;
+    let failed: Vec<&str> = log
+        .witness_failures()
+        .iter()
+        .map(|f| f.witness.as_str())
+        .collect();
+    let v = serde_json::json!({
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": hex_of(&cp.root.0),
+        "signatures": signed.note.signatures().len(),
+        "witnesses_failed": failed,
+    });
+    out.result(&v, || {
+        format!(
+            "checkpoint of {} at size {} republished with {} signature(s)",
+            cp.origin,
+            cp.size,
+            signed.note.signatures().len()
+        )
+    });
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::output::EXIT_FAILED)
+    })
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
+    match command {
+        WitnessCommand::Vkey { key } => {
+            let signer = key.signer(out)?;
+            let vkey = signer.verifier().to_vkey_string();
+            out.result(&serde_json::json!({ "vkey": vkey }), || vkey.clone());
+            Ok(ExitCode::SUCCESS)
+        }
+        WitnessCommand::Cosign {
+            log,
+            vkey,
+            key,
+            state,
+        } => {
+            let log_key = read_vkey(vkey).map_err(usage)?;
+            let store: Box<dyn custody_tlog::TileStore> = if crate::http::is_http(log) {
+                Box::new(crate::log_http::HttpLog::new(log))
+            } else {
+                let dir = std::path::Path::new(log);
+                if !dir.is_dir() {
+                    return Err(usage(anyhow::anyhow!("{log}: no such log directory")));
+                }
+                Box::new(DirStore::open(dir)?)
+            };
+            let signer = key.signer(out)?;
+            let state = custody_server::WitnessState::open(state)?;
+            let origin = log_key.name().to_owned();
+            let note = store
+                .get(custody_tlog::CHECKPOINT_PATH)?
+                .with_context(|| format!("{log}: no checkpoint"))?;
+            let witnessed = state.load(&origin, &log_key)?;
+            let new = Checkpoint::open(&note, &origin, &log_key)
+                .with_context(|| format!("{log}/checkpoint"))?;
+            // The tiles are the log's word only: the proof built from them is checked against
+            // the root this witness cosigned before and the root the log just signed.
+            let proof = custody_tlog::prove_consistency(
+                &store,
+                new.checkpoint.size,
+                witnessed.size.min(new.checkpoint.size),
+            )
+            .with_context(|| format!("{log}: consistency proof from size {}", witnessed.size))?;
+            let req = custody_tlog::AddCheckpointRequest {
+                old_size: witnessed.size,
+                proof,
+                checkpoint: note,
+            };
+            let (cosig, signed) = witnessed
+                .add_checkpoint(&req, &signer, unix_now())
+                .with_context(|| format!("{log}: not cosigned"))?;
+            state.save(&signed)?;
+            let line = cosig.line();
+            let v = serde_json::json!({
+                "origin": origin,
+                "size": signed.checkpoint.size,
+                "old_size": witnessed.size,
+                "cosignature": line.trim_end(),
+                "witness": signer.verifier().to_vkey_string(),
+            });
+            out.result(&v, || line.trim_end().to_owned());
+            Ok(ExitCode::SUCCESS)
+        }
+        WitnessCommand::Serve {
+            listen,
+            vkey,
+            key,
+            state,
+        } => {
+            let logs = vkey
+                .iter()
+                .map(|v| read_vkey(v))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(usage)?;
+            let signer = key.signer(out)?;
+            let vkey = signer.verifier().to_vkey_string();
+            let state = custody_server::WitnessState::open(state)?;
+            let listener = std::net::TcpListener::bind(listen)
+                .with_context(|| format!("listen on {listen}"))
+                .map_err(usage)?;
+            let addr = listener.local_addr()?;
+            let origins: Vec<String> = logs.iter().map(|l| l.name().to_owned()).collect();
+            let w = std::sync::Arc::new(custody_server::Witness::new(signer, logs, state));
+            // The address goes out first, so a supervisor or test can read it; a reader that
+            // then hangs up must not take the witness down, hence no panicking println!.
+            let announce = if out.json {
+                serde_json::json!({ "listen": format!("http://{addr}"), "vkey": vkey, "logs": origins })
+                    .to_string()
+            } else {
+                format!(
+                    "witness listening on http://{addr}\n  vkey: {vkey}\n  logs: {}",
+                    origins.join(", ")
+                )
+            };
+            {
+                use std::io::Write as _;
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{announce}").and_then(|()| stdout.flush());
+            }
+            custody_server::serve(listener, w.router())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn append(
@@ -272,17 +556,12 @@ fn append(
         "bundle",
     )
     .map_err(usage)?;
-    let log_key = super::key::load_signer(&loaded.log_key_path(), insecure_unencrypted_key, out)?;
-    let mut log = custody_site::log::Log::open(
-        site.root(),
-        &loaded.log_state_dir(),
-        &loaded.config.log.origin,
-        &log_key,
-    )?;
+    let mut log = open_writer(&loaded, insecure_unencrypted_key, out)?;
     let appended = log
         .append_bundle(&bytes, &policy, jiff::Timestamp::now())
         .with_context(|| bundle_path.display().to_string())?;
     custody_site::fs::write_atomic(bundle_path, appended.json.as_bytes())?;
+    warn_witness_failures(&log, out);
     let v = serde_json::json!({
         "bundle": bundle_path,
         "index": appended.entry.log_index,

@@ -144,6 +144,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         &loaded.config.log.origin,
         &log_key,
     )?;
+    // Every checkpoint the release publishes is cosigned by the configured witnesses, so the
+    // bundles' embedded checkpoints carry their cosignatures.
+    log.set_witnesses(super::log::witness_clients(&loaded).map_err(usage)?);
     out.progress(format!(
         "Releasing {} {} from {} at {} ({} artifact(s))",
         args.product,
@@ -169,6 +172,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         &attachments,
         Some(&mut log),
     )?;
+    super::log::warn_witness_failures(&log, out);
     let tuf_targets = match tuf.as_mut() {
         None => Vec::new(),
         Some(repo) => {

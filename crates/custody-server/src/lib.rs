@@ -1,0 +1,35 @@
+//! custody-server: custody's HTTP side.
+//!
+//! - [`site`]: serves a release site as static files, saying in `Cache-Control` which files
+//!   never change (log tiles, published releases, TUF targets and versioned metadata) and
+//!   which do (the log checkpoint, TUF timestamp, root), so a CDN can cache the first for a
+//!   year and must revalidate the second.
+//! - [`witness`]: a c2sp.org/tlog-witness `add-checkpoint` endpoint, around the pure decision
+//!   in [`custody_tlog::WitnessedLog`], with its state made durable before it answers.
+//!
+//! Design: handlers parse, call the libraries and map errors to statuses; everything that
+//! decides is in `custody-tlog`. The CLI runs a router with [`serve`], which blocks.
+//!
+//! ```no_run
+//! let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+//! custody_server::serve(listener, custody_server::site::router("site".into()))?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod site;
+pub mod witness;
+
+pub use witness::{Witness, WitnessState};
+
+/// Serves `router` on `listener` until the process ends, on a small runtime of its own so
+/// that callers stay synchronous.
+pub fn serve(listener: std::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, router).await
+    })
+}
