@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::version::VersionScheme;
+use crate::vex::Status;
 
 /// Everything that can go wrong in custody-vuln. Each variant names the rule
 /// that was broken and carries the values involved.
@@ -186,5 +187,81 @@ pub enum Error {
         /// The decoder's account.
         #[source]
         source: serde_json::Error,
+    },
+    /// A per-ecosystem pack did not decode.
+    #[error("{path}: the advisory pack is corrupt ({what}); run `custody db import` again")]
+    PackCorrupt {
+        /// The pack file.
+        path: PathBuf,
+        /// What was wrong.
+        what: &'static str,
+    },
+
+    /// The document is larger than [`crate::vex::MAX_DOCUMENT_BYTES`].
+    #[error("the VEX document is {len} bytes, more than the limit of {limit}")]
+    VexTooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not JSON, or not the OpenVEX shape (unknown status or justification, a
+    /// missing required field).
+    #[error("not an OpenVEX document")]
+    VexMalformed(#[source] serde_json::Error),
+    /// `@context` is not OpenVEX v0.2.0.
+    #[error("@context is {found:?}, not {:?}", crate::vex::CONTEXT)]
+    VexWrongContext {
+        /// The `@context` found.
+        found: String,
+    },
+    /// `@id` is empty.
+    #[error("the document has an empty @id")]
+    VexEmptyDocumentId,
+    /// A statement's `vulnerability.name` is empty.
+    #[error("statement {index} names no vulnerability")]
+    VexEmptyVulnerabilityName {
+        /// The statement's position (0-based).
+        index: usize,
+    },
+    /// A statement lists no products (OpenVEX spec, "Statement": products
+    /// are required).
+    #[error("statement {index} ({vulnerability}) lists no products")]
+    VexNoProducts {
+        /// The statement's position.
+        index: usize,
+        /// Its vulnerability name.
+        vulnerability: String,
+    },
+    /// A product with an empty `@id`.
+    #[error("statement {index} ({vulnerability}) has a product with an empty @id")]
+    VexEmptyProductId {
+        /// The statement's position.
+        index: usize,
+        /// Its vulnerability name.
+        vulnerability: String,
+    },
+    /// `not_affected` without a justification or an impact statement
+    /// (OpenVEX spec, "Status Justifications").
+    #[error(
+        "statement {index} ({vulnerability}) is not_affected but gives neither a justification \
+         nor an impact statement"
+    )]
+    VexNotAffectedWithoutJustification {
+        /// The statement's position.
+        index: usize,
+        /// Its vulnerability name.
+        vulnerability: String,
+    },
+    /// A justification on a status other than `not_affected`, where the spec
+    /// gives it no meaning.
+    #[error("statement {index} ({vulnerability}) has a justification but status {status}")]
+    VexJustificationWithoutNotAffected {
+        /// The statement's position.
+        index: usize,
+        /// Its vulnerability name.
+        vulnerability: String,
+        /// Its status.
+        status: Status,
     },
 }

@@ -21,6 +21,8 @@
 //!   findings; `not_affected` and `fixed` ones are kept out of the gate.
 //! - [`store`]: the persistent, incrementally updated advisory index on disk
 //!   (one JSON file per source, change detection by SHA-256).
+//! - [`pack`]: per-ecosystem packs written at import, so a scan reads and
+//!   decodes only the advisories naming its packages.
 //!
 //! # Design
 //! The matching core does no I/O: the index is built from parsed advisories
@@ -79,6 +81,7 @@ pub mod ecosystem;
 pub mod import;
 pub mod index;
 pub mod osv;
+pub mod pack;
 pub mod range;
 pub mod report;
 pub mod rustsec;
@@ -93,8 +96,9 @@ pub use index::{
     AdvisoryRef, Finding, FindingKind, FindingStatus, Index, MatchOptions, PackageRef,
 };
 pub use osv::{Advisory, Affected, Event, Package, Range, RangeKind, Severity};
+pub use pack::{Packs, load_index};
 pub use range::{CompiledAffected, QueryVersion, UnknownReason, Verdict};
 pub use severity::{Rating, Score, SeverityReport};
 pub use store::{ImportSummary, SourceKind, Store};
 pub use version::{Version, VersionScheme};
-pub use vex::{Assessed, Document as VexDocument, Justification, Statement, Status, VexError};
+pub use vex::{Assessed, Document as VexDocument, Justification, Statement, Status};

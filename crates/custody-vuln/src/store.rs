@@ -14,12 +14,12 @@
 //!
 //! # Why not SQLite
 //! The catalog (releases, SBOMs, VEX, monitor state) is planned on SQLite
-//! through `sqlx`; the advisory index is not, on purpose. It is only ever
-//! loaded whole into memory ([`crate::Index`]) and replaced one source at a
-//! time, so a single sequential read per source is the fastest load there is,
-//! needs no async runtime and no bundled C library, and the files stay
-//! readable and diffable. Nothing here needs queries, transactions across
-//! sources, or concurrent writers; a single writer per store is assumed.
+//! through `sqlx`; the advisory index is not, on purpose. The sources are
+//! loaded whole only to import, and replaced one at a time; scans read the
+//! per-ecosystem packs ([`crate::pack`]), which are key lookups plus a
+//! positioned read per matched advisory. Neither needs queries, transactions
+//! across sources, or concurrent writers, nor an async runtime or a bundled
+//! C library; a single writer per store is assumed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
@@ -32,6 +32,7 @@ use crate::ecosystem::Ecosystem;
 use crate::import::{Import, read_osv_directory_incremental, read_osv_zip_incremental};
 use crate::index::Index;
 use crate::osv::Advisory;
+use crate::pack::Packable;
 use crate::rustsec::read_rustsec_directory_incremental;
 
 /// The on-disk format version this build reads and writes.
@@ -134,6 +135,9 @@ fn packages_of(a: &Advisory, out: &mut BTreeSet<(Ecosystem, String)>) {
 
 impl Store {
     /// Opens (creating if needed) the store at `root` and loads every source.
+    ///
+    /// A scan needs much less: [`crate::pack::load_index`] reads only the
+    /// advisories naming the scanned packages.
     pub fn open(root: &Path) -> Result<Self, Error> {
         let dir = root.join("sources");
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
@@ -251,6 +255,7 @@ impl Store {
         };
         self.write_source(&file)?;
         self.sources.insert(name.to_owned(), file);
+        self.write_packs()?;
         summary.skipped = import.skipped;
         Ok(summary)
     }
@@ -263,6 +268,7 @@ impl Store {
         }
         let path = self.source_path(name);
         std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+        self.write_packs()?;
         Ok(true)
     }
 
@@ -312,6 +318,28 @@ impl Store {
             .collect()
     }
 
+    /// Rewrites the per-ecosystem packs scans read (see [`crate::pack`])
+    /// from the sources in memory. Imports do this themselves.
+    pub fn write_packs(&self) -> Result<(), Error> {
+        // One advisory per id, the later source name winning, as in `index`.
+        let mut winners: BTreeMap<&str, Packable<'_>> = BTreeMap::new();
+        for s in self.sources.values() {
+            for a in &s.advisories {
+                winners.insert(
+                    a.advisory.id.as_str(),
+                    Packable {
+                        source: &s.name,
+                        digest: &a.digest,
+                        advisory: &a.advisory,
+                    },
+                );
+            }
+        }
+        let advisories: Vec<Packable<'_>> = winners.into_values().collect();
+        let names: Vec<&str> = self.sources.keys().map(String::as_str).collect();
+        crate::pack::write(&self.root, &names, &advisories)
+    }
+
     fn source_path(&self, name: &str) -> PathBuf {
         self.root.join("sources").join(format!("{name}.json"))
     }
@@ -333,6 +361,22 @@ impl Store {
         tmp.persist(&path).map_err(|e| io(e.error))?;
         Ok(())
     }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, `fsync`, then rename, so a reader sees the old file or the new
+/// one, never a torn one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 fn load_source(path: &Path) -> Result<SourceFile, Error> {

@@ -36,11 +36,12 @@
 //! let doc = Document::from_json(json)?;
 //! assert_eq!(doc.statements[0].status, Status::NotAffected);
 //! assert!(doc.statements[0].status.suppresses());
-//! # Ok::<(), custody_vuln::vex::VexError>(())
+//! # Ok::<(), custody_vuln::Error>(())
 //! ```
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::index::Finding;
 
 /// The only `@context` this module reads and writes.
@@ -49,79 +50,6 @@ pub const CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
 /// Larger documents are refused before parsing: a VEX file is a list of
 /// short statements, and a huge one is a mistake or an attack.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
-
-/// Why a VEX document was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum VexError {
-    /// The document is larger than [`MAX_DOCUMENT_BYTES`].
-    #[error("the VEX document is {len} bytes, more than the limit of {limit}")]
-    TooLarge {
-        /// Its size.
-        len: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// Not JSON, or not the OpenVEX shape (unknown status or justification, a
-    /// missing required field).
-    #[error("not an OpenVEX document")]
-    Malformed(#[source] serde_json::Error),
-    /// `@context` is not OpenVEX v0.2.0.
-    #[error("@context is {found:?}, not {CONTEXT:?}")]
-    WrongContext {
-        /// The `@context` found.
-        found: String,
-    },
-    /// `@id` is empty.
-    #[error("the document has an empty @id")]
-    EmptyDocumentId,
-    /// A statement's `vulnerability.name` is empty.
-    #[error("statement {index} names no vulnerability")]
-    EmptyVulnerabilityName {
-        /// The statement's position (0-based).
-        index: usize,
-    },
-    /// A statement lists no products (OpenVEX spec, "Statement": products
-    /// are required).
-    #[error("statement {index} ({vulnerability}) lists no products")]
-    NoProducts {
-        /// The statement's position.
-        index: usize,
-        /// Its vulnerability name.
-        vulnerability: String,
-    },
-    /// A product with an empty `@id`.
-    #[error("statement {index} ({vulnerability}) has a product with an empty @id")]
-    EmptyProductId {
-        /// The statement's position.
-        index: usize,
-        /// Its vulnerability name.
-        vulnerability: String,
-    },
-    /// `not_affected` without a justification or an impact statement
-    /// (OpenVEX spec, "Status Justifications").
-    #[error(
-        "statement {index} ({vulnerability}) is not_affected but gives neither a justification \
-         nor an impact statement"
-    )]
-    NotAffectedWithoutJustification {
-        /// The statement's position.
-        index: usize,
-        /// Its vulnerability name.
-        vulnerability: String,
-    },
-    /// A justification on a status other than `not_affected`, where the spec
-    /// gives it no meaning.
-    #[error("statement {index} ({vulnerability}) has a justification but status {status}")]
-    JustificationWithoutNotAffected {
-        /// The statement's position.
-        index: usize,
-        /// Its vulnerability name.
-        vulnerability: String,
-        /// Its status.
-        status: Status,
-    },
-}
 
 /// An OpenVEX document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,19 +238,19 @@ impl std::fmt::Display for Justification {
 
 impl Statement {
     /// Checks the statement's own rules; `index` is its position, for errors.
-    pub fn validate(&self, index: usize) -> Result<(), VexError> {
+    pub fn validate(&self, index: usize) -> Result<(), Error> {
         let vulnerability = self.vulnerability.name.clone();
         if vulnerability.trim().is_empty() {
-            return Err(VexError::EmptyVulnerabilityName { index });
+            return Err(Error::VexEmptyVulnerabilityName { index });
         }
         if self.products.is_empty() {
-            return Err(VexError::NoProducts {
+            return Err(Error::VexNoProducts {
                 index,
                 vulnerability,
             });
         }
         if self.products.iter().any(|p| p.id.trim().is_empty()) {
-            return Err(VexError::EmptyProductId {
+            return Err(Error::VexEmptyProductId {
                 index,
                 vulnerability,
             });
@@ -333,14 +261,14 @@ impl Statement {
             .is_some_and(|s| !s.trim().is_empty());
         match self.status {
             Status::NotAffected if self.justification.is_none() && !has_impact => {
-                Err(VexError::NotAffectedWithoutJustification {
+                Err(Error::VexNotAffectedWithoutJustification {
                     index,
                     vulnerability,
                 })
             }
             Status::NotAffected => Ok(()),
             status if self.justification.is_some() => {
-                Err(VexError::JustificationWithoutNotAffected {
+                Err(Error::VexJustificationWithoutNotAffected {
                     index,
                     vulnerability,
                     status,
@@ -378,7 +306,7 @@ impl Statement {
 /// Whether `purl` is `prefix` or extends it at a component boundary, so that
 /// `pkg:cargo/smallvec` covers `pkg:cargo/smallvec@0.6.13` but not
 /// `pkg:cargo/smallvec2@1.0.0`.
-fn purl_has_prefix(purl: &str, prefix: &str) -> bool {
+pub fn purl_has_prefix(purl: &str, prefix: &str) -> bool {
     if !prefix.starts_with("pkg:") {
         return false;
     }
@@ -409,27 +337,27 @@ impl Document {
     }
 
     /// Parses and validates a document.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, VexError> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
-            return Err(VexError::TooLarge {
+            return Err(Error::VexTooLarge {
                 len: bytes.len(),
                 limit: MAX_DOCUMENT_BYTES,
             });
         }
-        let doc: Self = serde_json::from_slice(bytes).map_err(VexError::Malformed)?;
+        let doc: Self = serde_json::from_slice(bytes).map_err(Error::VexMalformed)?;
         doc.validate()?;
         Ok(doc)
     }
 
     /// Checks the document's rules and every statement's.
-    pub fn validate(&self) -> Result<(), VexError> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.context != CONTEXT {
-            return Err(VexError::WrongContext {
+            return Err(Error::VexWrongContext {
                 found: self.context.clone(),
             });
         }
         if self.id.trim().is_empty() {
-            return Err(VexError::EmptyDocumentId);
+            return Err(Error::VexEmptyDocumentId);
         }
         for (index, s) in self.statements.iter().enumerate() {
             s.validate(index)?;
@@ -438,7 +366,7 @@ impl Document {
     }
 
     /// Appends a valid statement, bumping the version and `last_updated`.
-    pub fn push(&mut self, statement: Statement, now: impl Into<String>) -> Result<(), VexError> {
+    pub fn push(&mut self, statement: Statement, now: impl Into<String>) -> Result<(), Error> {
         statement.validate(self.statements.len())?;
         self.statements.push(statement);
         self.version = self.version.saturating_add(1);
@@ -450,6 +378,167 @@ impl Document {
     pub fn to_json(&self) -> String {
         // A document of strings, integers and enums always serialises.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+impl Document {
+    /// Whether any statement names `product` (by name) or, by package URL
+    /// prefix, one of `purls`: the documents to publish with a release of
+    /// that product.
+    pub fn is_about<'a>(&self, product: &str, purls: impl Fn(&str) -> bool + 'a) -> bool {
+        self.statements.iter().any(|s| {
+            s.products
+                .iter()
+                .any(|p| p.id == product || (p.id.starts_with("pkg:") && purls(&p.id)))
+        })
+    }
+}
+
+/// The CycloneDX 1.6 `analysis.state` for an OpenVEX status (CycloneDX's
+/// impact analysis states; the mapping CISA's VEX minimum requirements and
+/// the OpenVEX spec's CycloneDX notes give).
+pub fn cyclonedx_state(status: Status) -> &'static str {
+    match status {
+        Status::NotAffected => "not_affected",
+        Status::Affected => "exploitable",
+        Status::Fixed => "resolved",
+        Status::UnderInvestigation => "in_triage",
+    }
+}
+
+/// The CycloneDX 1.6 `analysis.justification` for an OpenVEX one. CycloneDX
+/// has no "cannot be controlled by an adversary": it names the condition the
+/// attack would need instead, which for that justification is the
+/// environment.
+pub fn cyclonedx_justification(j: Justification) -> &'static str {
+    match j {
+        Justification::ComponentNotPresent | Justification::VulnerableCodeNotPresent => {
+            "code_not_present"
+        }
+        Justification::VulnerableCodeNotInExecutePath => "code_not_reachable",
+        Justification::VulnerableCodeCannotBeControlledByAdversary => "requires_environment",
+        Justification::InlineMitigationsAlreadyExist => "protected_by_mitigating_control",
+    }
+}
+
+/// What a CycloneDX VEX document is about: the release it ships with.
+#[derive(Debug, Clone, Copy)]
+pub struct CycloneDxSubject<'a> {
+    /// The product's name (what product-level statements name).
+    pub product: &'a str,
+    /// The release's version.
+    pub version: &'a str,
+    /// `urn:uuid:...`, unique per document.
+    pub serial_number: &'a str,
+    /// RFC 3339.
+    pub timestamp: &'a str,
+}
+
+/// `documents` as one CycloneDX 1.6 VEX document: a vulnerability per
+/// (vulnerability, product) with the last statement's analysis, as
+/// [`apply`] would decide it. Statements naming the product by name affect
+/// the document's own component; those naming package URLs affect a
+/// component listed under that URL.
+pub fn to_cyclonedx(documents: &[Document], subject: CycloneDxSubject<'_>) -> serde_json::Value {
+    use serde_json::json;
+
+    let product_ref = format!("{}@{}", subject.product, subject.version);
+    // Keyed by (vulnerability, product) so a later statement replaces an
+    // earlier one in place, keeping first-seen order.
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut latest: std::collections::HashMap<(String, String), &Statement> =
+        std::collections::HashMap::new();
+    for s in documents.iter().flat_map(|d| d.statements.iter()) {
+        for p in &s.products {
+            let target = if p.id == subject.product {
+                product_ref.clone()
+            } else if p.id.starts_with("pkg:") {
+                p.id.clone()
+            } else {
+                continue;
+            };
+            let key = (s.vulnerability.name.clone(), target);
+            if latest.insert(key.clone(), s).is_none() {
+                order.push(key);
+            }
+        }
+    }
+    let mut components: Vec<serde_json::Value> = Vec::new();
+    let mut listed = std::collections::BTreeSet::new();
+    let vulnerabilities: Vec<serde_json::Value> = order
+        .iter()
+        .filter_map(|key| {
+            let s = latest.get(key)?;
+            let (name, target) = key;
+            if *target != product_ref && listed.insert(target.clone()) {
+                components.push(json!({
+                    "type": "library",
+                    "bom-ref": target,
+                    "name": target.trim_start_matches("pkg:"),
+                    "purl": target,
+                }));
+            }
+            let mut analysis = serde_json::Map::new();
+            analysis.insert("state".into(), json!(cyclonedx_state(s.status)));
+            if let Some(j) = s.justification {
+                analysis.insert("justification".into(), json!(cyclonedx_justification(j)));
+            }
+            let detail: Vec<&str> = [s.impact_statement.as_deref(), s.action_statement.as_deref()]
+                .into_iter()
+                .flatten()
+                .filter(|t| !t.trim().is_empty())
+                .collect();
+            if !detail.is_empty() {
+                analysis.insert("detail".into(), json!(detail.join("\n")));
+            }
+            let mut v = json!({
+                "id": name,
+                "analysis": analysis,
+                "affects": [{"ref": target}],
+            });
+            if !s.vulnerability.aliases.is_empty() {
+                v["references"] = s
+                    .vulnerability
+                    .aliases
+                    .iter()
+                    .map(|a| json!({"id": a, "source": {"name": id_source(a)}}))
+                    .collect();
+            }
+            Some(v)
+        })
+        .collect();
+    let mut doc = json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": subject.serial_number,
+        "version": 1,
+        "metadata": {
+            "timestamp": subject.timestamp,
+            "tools": {"components": [{"type": "application", "name": "custody", "version": env!("CARGO_PKG_VERSION")}]},
+            "component": {
+                "type": "application",
+                "bom-ref": product_ref,
+                "name": subject.product,
+                "version": subject.version,
+            },
+        },
+        "vulnerabilities": vulnerabilities,
+    });
+    if !components.is_empty() {
+        doc["components"] = components.into();
+    }
+    doc
+}
+
+/// The database an id comes from, by its prefix, for CycloneDX `source.name`.
+fn id_source(id: &str) -> &'static str {
+    match id.split('-').next().unwrap_or("") {
+        "CVE" => "NVD",
+        "GHSA" => "GitHub",
+        "RUSTSEC" => "RustSec",
+        "GO" => "Go Vulnerability Database",
+        "PYSEC" => "PyPA",
+        _ => "OSV",
     }
 }
 
@@ -566,7 +655,7 @@ mod tests {
         index.scan(&[p], &MatchOptions::default())
     }
 
-    fn doc(statements: &str) -> Result<Document, VexError> {
+    fn doc(statements: &str) -> Result<Document, Error> {
         Document::from_json(
             format!(
                 r#"{{"@context": "{CONTEXT}", "@id": "urn:test", "author": "t",
@@ -656,7 +745,7 @@ mod tests {
         let e = doc(&statement("RUSTSEC-2021-0003", "app", "not_affected", "")).unwrap_err();
         assert!(matches!(
             e,
-            VexError::NotAffectedWithoutJustification { index: 0, .. }
+            Error::VexNotAffectedWithoutJustification { index: 0, .. }
         ));
         let ok = doc(&statement(
             "RUSTSEC-2021-0003",
@@ -671,31 +760,31 @@ mod tests {
     fn broken_rules_have_their_own_errors() {
         assert!(matches!(
             doc(&statement("RUSTSEC-2021-0003", "app", "unaffected", "")),
-            Err(VexError::Malformed(_))
+            Err(Error::VexMalformed(_))
         ));
         assert!(matches!(
             doc(r#"{"vulnerability": {"name": "X"}, "products": [], "status": "affected"}"#),
-            Err(VexError::NoProducts { .. })
+            Err(Error::VexNoProducts { .. })
         ));
         assert!(matches!(
             doc(&statement("", "app", "affected", "")),
-            Err(VexError::EmptyVulnerabilityName { index: 0 })
+            Err(Error::VexEmptyVulnerabilityName { index: 0 })
         ));
         assert!(matches!(
             doc(&statement("X", "app", "affected", JUST)),
-            Err(VexError::JustificationWithoutNotAffected { .. })
+            Err(Error::VexJustificationWithoutNotAffected { .. })
         ));
         assert!(matches!(
             Document::from_json(
                 br#"{"@context": "https://openvex.dev/ns/v0.1.0", "@id": "x",
                 "author": "a", "timestamp": "t", "version": 1}"#
             ),
-            Err(VexError::WrongContext { .. })
+            Err(Error::VexWrongContext { .. })
         ));
         let big = vec![b' '; MAX_DOCUMENT_BYTES + 1];
         assert!(matches!(
             Document::from_json(&big),
-            Err(VexError::TooLarge { .. })
+            Err(Error::VexTooLarge { .. })
         ));
     }
 

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
 use custody_site::config::Loaded;
-use custody_vuln::{SourceKind, Store};
+use custody_vuln::{Index, PackageRef, SourceKind, Store};
 use serde::Serialize;
 
 use crate::output::{CmdResult, Output, usage};
@@ -59,8 +59,9 @@ impl DbLocation {
     }
 }
 
-/// Open an existing database without creating one, or say how to make it.
-pub fn open_existing(dir: &Path) -> anyhow::Result<Store> {
+/// The names of the sources imported into `dir` (its `sources/<name>.json` files), without
+/// reading them, or an error saying how to import some.
+pub fn existing_sources(dir: &Path) -> anyhow::Result<Vec<String>> {
     let missing = || {
         anyhow!(
             "no advisories imported in {}: run `custody db import PATH` first \
@@ -68,32 +69,50 @@ pub fn open_existing(dir: &Path) -> anyhow::Result<Store> {
             dir.display()
         )
     };
-    if !dir.join("sources").is_dir() {
+    let Ok(entries) = std::fs::read_dir(dir.join("sources")) else {
+        return Err(missing());
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .collect();
+    if names.is_empty() {
         return Err(missing());
     }
-    let store = Store::open(dir)
-        .with_context(|| format!("reading the advisory database {}", dir.display()))?;
-    if store.sources().is_empty() {
-        return Err(missing());
-    }
-    Ok(store)
+    names.sort();
+    Ok(names)
+}
+
+/// Open an existing database without creating one, or say how to make it.
+pub fn open_existing(dir: &Path) -> anyhow::Result<Store> {
+    existing_sources(dir)?;
+    Store::open(dir).with_context(|| format!("reading the advisory database {}", dir.display()))
+}
+
+/// An index of the advisories in `dir` that name any of `packages`, and the number of distinct
+/// advisories stored: only those are read and decoded (custody-vuln's per-ecosystem packs).
+pub fn index_for(dir: &Path, packages: &[PackageRef]) -> anyhow::Result<(Index, usize)> {
+    existing_sources(dir)?;
+    custody_vuln::load_index(dir, packages)
+        .with_context(|| format!("reading the advisory database {}", dir.display()))
 }
 
 /// How long ago each source was last imported (its index file's modification time: the store
 /// rewrites `sources/<name>.json` on every import of that source), by name.
-pub fn import_ages(dir: &Path, store: &Store) -> Vec<(String, Option<SystemTime>, Option<u64>)> {
+pub fn import_ages(dir: &Path, names: &[String]) -> Vec<(String, Option<SystemTime>, Option<u64>)> {
     let now = SystemTime::now();
-    store
-        .sources()
-        .into_iter()
-        .map(|s| {
-            let written = std::fs::metadata(dir.join("sources").join(format!("{}.json", s.name)))
+    names
+        .iter()
+        .map(|name| {
+            let written = std::fs::metadata(dir.join("sources").join(format!("{name}.json")))
                 .and_then(|m| m.modified())
                 .ok();
             let age = written
                 .and_then(|t| now.duration_since(t).ok())
                 .map(|d| d.as_secs());
-            (s.name, written, age)
+            (name.clone(), written, age)
         })
         .collect()
 }
@@ -317,7 +336,8 @@ fn age(seconds: u64) -> String {
 fn status(args: StatusArgs, out: &Output) -> CmdResult {
     let db = args.location.resolve().map_err(usage)?;
     let store = open_existing(&db).map_err(usage)?;
-    let ages = import_ages(&db, &store);
+    let names: Vec<String> = store.sources().into_iter().map(|s| s.name).collect();
+    let ages = import_ages(&db, &names);
     let sources: Vec<SourceReport> = store
         .sources()
         .into_iter()

@@ -12,7 +12,7 @@ use custody_vuln::vex::{self, Assessed};
 use custody_vuln::{FindingStatus, MatchOptions, PackageRef};
 use serde::Serialize;
 
-use crate::cmd::db::{DbLocation, import_ages, open_existing};
+use crate::cmd::db::{DbLocation, existing_sources, import_ages, index_for};
 use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
 
 /// Scan a project, a lockfile, or an SBOM for known vulnerabilities.
@@ -77,9 +77,11 @@ const STALE_DAYS: u64 = 7;
 
 /// A component that was not matched, and why.
 #[derive(Debug, Serialize)]
-struct NotScanned {
-    component: String,
-    reason: String,
+pub struct NotScanned {
+    /// The component's name and version.
+    pub component: String,
+    /// Why it was not matched.
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -308,6 +310,57 @@ fn artifact_uri(path: &Path) -> String {
     }
 }
 
+/// What a scan of one SBOM found, VEX statements applied.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Distinct packages matched.
+    pub packages: usize,
+    /// Components that could not be matched, and why.
+    pub not_scanned: Vec<NotScanned>,
+    /// Distinct advisories in the database.
+    pub advisories: usize,
+    /// Counts by kind and rating, before VEX.
+    pub counts: Counts,
+    /// The findings, sorted, each with the VEX statement that applies.
+    pub findings: Vec<Assessed>,
+}
+
+/// Matches `sbom`'s packages against the database at `db` (reading only the advisories that
+/// name them) and applies `documents` for `product`. Shared by `custody scan` and the release
+/// gate so both decide alike.
+pub fn scan_sbom(
+    sbom: &custody_sbom::Sbom,
+    db: &Path,
+    options: &MatchOptions,
+    documents: &[custody_vuln::VexDocument],
+    product: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let (refs, not_scanned) = packages(sbom);
+    let (index, advisories) = index_for(db, &refs)?;
+    let mut findings = index.scan(&refs, options);
+    report::sort(&mut findings);
+    let counts = Counts::of(&findings);
+    Ok(Outcome {
+        packages: refs.len(),
+        not_scanned,
+        advisories,
+        counts,
+        findings: vex::apply(findings, documents, product),
+    })
+}
+
+/// Names on standard error each source imported more than [`STALE_DAYS`] ago.
+pub fn warn_stale(db: &Path, names: &[String], out: &Output) {
+    for (name, _, age) in import_ages(db, names) {
+        if let Some(days) = age.map(|s| s / 86_400).filter(|d| *d >= STALE_DAYS) {
+            out.warn(format!(
+                "advisory source {name} was last imported {days} days ago: \
+                 run `custody db import` again for advisories published since"
+            ));
+        }
+    }
+}
+
 pub fn run(args: Args, out: &Output) -> CmdResult {
     let fail_on: FailOn = args.fail_on.parse().map_err(usage)?;
     let format = match (args.format.as_deref(), out.json) {
@@ -324,24 +377,8 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .collect::<anyhow::Result<Vec<_>>>()
         .map_err(usage)?;
     let db = args.location.resolve().map_err(usage)?;
-    let store = open_existing(&db).map_err(usage)?;
-    for (name, _, age) in import_ages(&db, &store) {
-        if let Some(days) = age.map(|s| s / 86_400).filter(|d| *d >= STALE_DAYS) {
-            out.warn(format!(
-                "advisory source {name} was last imported {days} days ago: \
-                 run `custody db import` again for advisories published since"
-            ));
-        }
-    }
-    let index = store.into_index();
-    let (refs, not_scanned) = packages(&sbom);
-    let options = MatchOptions {
-        target_os: args.target_os.clone(),
-        target_arch: args.target_arch.clone(),
-    };
-    let mut findings = index.scan(&refs, &options);
-    report::sort(&mut findings);
-    let counts = Counts::of(&findings);
+    let names = existing_sources(&db).map_err(usage)?;
+    warn_stale(&db, &names, out);
     let product = args
         .product
         .clone()
@@ -352,7 +389,17 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
              not apply: pass --product",
         );
     }
-    let findings = vex::apply(findings, &documents, product.as_deref());
+    let options = MatchOptions {
+        target_os: args.target_os.clone(),
+        target_arch: args.target_arch.clone(),
+    };
+    let Outcome {
+        packages: refs,
+        not_scanned,
+        advisories,
+        counts,
+        findings,
+    } = scan_sbom(&sbom, &db, &options, &documents, product.as_deref()).map_err(usage)?;
     let failing: Vec<&str> = findings
         .iter()
         .filter(|a| fail_on.is_reached_by_assessed(a))
@@ -378,7 +425,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     out.progress(format!(
         "{}: {} in {} ms",
         args.path.display(),
-        summary_line(&counts, refs.len(), index.len()),
+        summary_line(&counts, refs, advisories),
         started.elapsed().as_millis()
     ));
     if !suppressed.is_empty() {
@@ -411,8 +458,8 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 fail_on,
                 target_os: args.target_os.as_deref(),
                 target_arch: args.target_arch.as_deref(),
-                advisories: index.len(),
-                packages: refs.len(),
+                advisories,
+                packages: refs,
                 not_scanned: &not_scanned,
                 counts,
                 failing,
