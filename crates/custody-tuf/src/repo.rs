@@ -674,7 +674,15 @@ impl Repository {
                 threshold: change.threshold,
             },
         );
-        let used: BTreeSet<&String> = root.roles.values().flat_map(|r| &r.keyids).collect();
+        // The current root keys stay listed for this one version even if replaced: they must
+        // sign it (the old threshold), and holders find their key id in the file they sign.
+        let current_root = self.root.signed.role("root").map(|r| r.keyids.clone());
+        let used: BTreeSet<&String> = root
+            .roles
+            .values()
+            .flat_map(|r| &r.keyids)
+            .chain(current_root.iter().flatten())
+            .collect();
         root.keys.retain(|id, _| used.contains(id));
         Metadata::sign(root, &[])
     }

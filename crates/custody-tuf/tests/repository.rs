@@ -355,3 +355,81 @@ fn one_products_role_cannot_stand_in_for_anothers() {
         "{err}"
     );
 }
+
+#[test]
+fn rotating_root_then_targets_keys_keeps_clients_following() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("tuf");
+    let keys = Keys::new(2);
+    let mut repo = Repository::create(
+        &repo_dir,
+        &keys.roots(),
+        1,
+        keys.online(),
+        Expiry::default(),
+        now(),
+    )
+    .unwrap();
+    let a = artifact(tmp.path(), "a.bin", b"first");
+    let first = repo.add_target("app", "1", &a, None, None).unwrap();
+    repo.commit(keys.online(), now()).unwrap();
+    let state = tmp.path().join("state");
+    client(&repo_dir, &state, 1, now()).refresh().unwrap();
+
+    // Replace both root keys with one new key: the old threshold and the new one must sign.
+    let new_root = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let change = KeyChange {
+        role: "root".into(),
+        keys: vec![new_root.public_key().clone()],
+        threshold: 1,
+    };
+    let mut staged = repo.stage_root(&change, now()).unwrap();
+    sign_root(&mut staged, &new_root).unwrap();
+    let err = repo
+        .publish_root(&staged, keys.online(), now())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Threshold { .. }),
+        "old root must sign too: {err}"
+    );
+    sign_root(&mut staged, &keys.root[1]).unwrap();
+    repo.publish_root(&staged, keys.online(), now()).unwrap();
+
+    // Then the targets key, signed by the new root key alone.
+    let new_targets = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let change = KeyChange {
+        role: "targets".into(),
+        keys: vec![new_targets.public_key().clone()],
+        threshold: 1,
+    };
+    let mut staged = repo.stage_root(&change, now()).unwrap();
+    assert!(
+        sign_root(&mut staged, &keys.root[0]).is_err(),
+        "a retired root key is no longer listed"
+    );
+    sign_root(&mut staged, &new_root).unwrap();
+    let online = OnlineKeys {
+        targets: &new_targets,
+        ..keys.online()
+    };
+    assert!(
+        repo.publish_root(&staged, keys.online(), now()).is_err(),
+        "the old targets key is refused once the new root names another"
+    );
+    let mut repo = Repository::open(&repo_dir, Expiry::default()).unwrap();
+    repo.publish_root(&staged, online, now()).unwrap();
+    let b = artifact(tmp.path(), "b.bin", b"second");
+    let second = repo.add_target("app", "2", &b, None, None).unwrap();
+    repo.commit(online, now()).unwrap();
+
+    let mut c = client(&repo_dir, &state, 1, now());
+    c.refresh().unwrap();
+    assert_eq!(c.trusted().root().signed.version, 3);
+    for (target, body) in [(&first, &b"first"[..]), (&second, &b"second"[..])] {
+        let info = c.target_info(target).unwrap();
+        let got = c
+            .download_target(repo_dir.join("targets").to_str().unwrap(), target, &info)
+            .unwrap();
+        assert_eq!(got, body);
+    }
+}
