@@ -83,6 +83,7 @@ fn fixture(alg: KeyAlgorithm) -> Fixture {
         source: SourcePolicy {
             repository: REPO.into(),
         },
+        witnesses: None,
     }
     .to_json()
     .unwrap()

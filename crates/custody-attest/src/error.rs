@@ -212,6 +212,15 @@ pub enum Error {
         /// Why it was rejected (boxed: log errors are large and rare).
         source: Box<custody_tlog::Error>,
     },
+    /// The checkpoint lacks the witness cosignatures the policy requires, or carries a bad one
+    /// from a witness the policy names.
+    #[error("witness cosignatures on the checkpoint of log {origin}: {source}")]
+    Witnesses {
+        /// The log's origin.
+        origin: String,
+        /// Why (boxed: log errors are large and rare).
+        source: Box<custody_tlog::Error>,
+    },
     /// The trusted root lists logs but the bundle carries no entry from any of them.
     #[error(
         "the bundle carries no transparency log entry, but the trusted root requires one from {logs:?}"

@@ -291,6 +291,9 @@ pub struct Logged {
     pub index: u64,
     /// The checkpoint's tree size.
     pub tree_size: u64,
+    /// The checkpoint note the entry was proved against, with every signature it carries.
+    #[serde(skip)]
+    pub checkpoint: custody_tlog::Note,
 }
 
 fn b64_32(what: &'static str, s: &str) -> Result<[u8; 32], Error> {
@@ -393,5 +396,6 @@ pub fn verify_entry(
         origin: log.origin.clone(),
         index,
         tree_size: cp.size,
+        checkpoint: signed.note,
     })
 }

@@ -146,6 +146,72 @@ pub struct Policy {
     pub builder: BuilderPolicy,
     /// The source repository releases must come from.
     pub source: SourcePolicy,
+    /// Witnesses that must have cosigned the checkpoint a bundle's log entry is proved against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<WitnessesPolicy>,
+}
+
+/// At least `threshold` of the witnesses named by `keys` must have cosigned a bundle's
+/// checkpoint (c2sp.org/tlog-cosignature); cosignatures by other keys are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WitnessesPolicy {
+    /// How many of the witnesses must have cosigned; at least 1.
+    pub threshold: usize,
+    /// The witnesses' verifier keys (`name+keyid+base64`, type cosignature/v1).
+    pub keys: Vec<String>,
+    /// Parsed once at load.
+    #[serde(skip)]
+    parsed: Vec<custody_tlog::NoteVerifier>,
+}
+
+impl WitnessesPolicy {
+    /// A policy requiring `threshold` of the witnesses with verifier keys `keys`.
+    pub fn new(threshold: usize, keys: &[custody_tlog::NoteVerifier]) -> Self {
+        Self {
+            threshold,
+            keys: keys.iter().map(|k| k.to_vkey_string()).collect(),
+            parsed: keys.to_vec(),
+        }
+    }
+
+    fn load(&mut self) -> Result<(), Error> {
+        let bad = |rule| Error::InvalidDocument {
+            what: "policy witnesses",
+            rule,
+        };
+        if self.threshold == 0 {
+            return Err(bad("threshold must be at least 1"));
+        }
+        if self.threshold > self.keys.len() {
+            return Err(bad("threshold is more than the witnesses named"));
+        }
+        let mut parsed: Vec<custody_tlog::NoteVerifier> = Vec::with_capacity(self.keys.len());
+        for k in &self.keys {
+            let v = custody_tlog::NoteVerifier::parse(k)
+                .map_err(|_| bad("a witness key is not a signed-note verifier key"))?;
+            if v.signature_type() != custody_tlog::SignatureType::CosignatureV1 {
+                return Err(bad("a witness key is not a cosignature/v1 key"));
+            }
+            // Two entries for one witness would let one cosignature count twice.
+            if parsed
+                .iter()
+                .any(|p| p.name() == v.name() && p.key_id() == v.key_id())
+            {
+                return Err(bad("a witness is named twice"));
+            }
+            parsed.push(v);
+        }
+        self.parsed = parsed;
+        Ok(())
+    }
+
+    /// The tlog-side policy over the parsed keys.
+    pub fn to_tlog(&self) -> custody_tlog::WitnessPolicy {
+        custody_tlog::WitnessPolicy {
+            witnesses: self.parsed.clone(),
+            threshold: self.threshold,
+        }
+    }
 }
 
 /// One trusted signing key.
@@ -245,6 +311,9 @@ impl Policy {
                 });
             }
             entry.parsed = Some(key);
+        }
+        if let Some(w) = &mut policy.witnesses {
+            w.load()?;
         }
         Ok(policy)
     }

@@ -309,13 +309,18 @@ fn check_log(
     }
     let mut first_error = None;
     for entry in &signed.tlog_entries {
-        match tlog::verify_entry(entry, &signed.envelope, key, &logs, req.now) {
-            Ok(logged) => {
+        let witnessed =
+            tlog::verify_entry(entry, &signed.envelope, key, &logs, req.now).and_then(|logged| {
+                let cosigned = check_witnesses(req, &logged)?;
+                Ok((logged, cosigned))
+            });
+        match witnessed {
+            Ok((logged, cosigned)) => {
                 pass(
                     checks,
                     CheckName::Log,
                     format!(
-                        "entry {} of log {} is in its signed checkpoint of size {}",
+                        "entry {} of log {} is in its signed checkpoint of size {}{cosigned}",
                         logged.index, logged.origin, logged.tree_size
                     ),
                 );
@@ -329,6 +334,31 @@ fn check_log(
     Err(first_error.unwrap_or_else(|| Error::NotLogged {
         logs: logs.iter().map(|l| l.origin.clone()).collect(),
     }))
+}
+
+/// The policy's witness rule (c2sp.org/tlog-cosignature): at least K of the named witnesses
+/// cosigned the checkpoint; cosignatures from keys the policy does not name are ignored, and a
+/// named witness's signature that does not verify (forged, or made over another checkpoint)
+/// fails. Returns a description for the report.
+fn check_witnesses(req: &Request<'_>, logged: &tlog::Logged) -> Result<String, Error> {
+    let Some(w) = &req.policy.witnesses else {
+        return Ok(String::new());
+    };
+    let verified = w
+        .to_tlog()
+        .check(&logged.checkpoint)
+        .map_err(|source| Error::Witnesses {
+            origin: logged.origin.clone(),
+            source: Box::new(source),
+        })?;
+    let names: Vec<&str> = verified.iter().map(|v| v.name.as_str()).collect();
+    Ok(format!(
+        ", cosigned by {} of {} witnesses (at least {} required): {}",
+        verified.len(),
+        w.keys.len(),
+        w.threshold,
+        names.join(", ")
+    ))
 }
 
 fn check_provenance(

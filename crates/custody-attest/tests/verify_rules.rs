@@ -60,6 +60,7 @@ fn policy_json(
         source: SourcePolicy {
             repository: REPO.into(),
         },
+        witnesses: None,
     };
     policy.to_json().unwrap().into_bytes()
 }

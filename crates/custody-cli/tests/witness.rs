@@ -18,10 +18,16 @@ struct WitnessServer {
     vkey: String,
 }
 
-impl Drop for WitnessServer {
-    fn drop(&mut self) {
+impl WitnessServer {
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for WitnessServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -94,6 +100,40 @@ fn policy(ws: &[&WitnessServer], threshold: usize) -> WitnessPolicy {
     }
 }
 
+/// The site's policy with a witness rule added, written beside the project.
+fn require_witnesses(
+    p: &Project,
+    ws: &[&WitnessServer],
+    threshold: usize,
+) -> tempfile::NamedTempFile {
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.site().join("custody-policy.json")).unwrap())
+            .unwrap();
+    policy["witnesses"] = serde_json::json!({
+        "threshold": threshold,
+        "keys": ws.iter().map(|w| w.vkey.clone()).collect::<Vec<_>>(),
+    });
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), serde_json::to_vec(&policy).unwrap()).unwrap();
+    f
+}
+
+fn verify_with(
+    p: &Project,
+    artifact: &std::path::Path,
+    policy: &tempfile::NamedTempFile,
+) -> common::Run {
+    let trust = p.site().join("trusted_root.json");
+    p.run(&[
+        "verify",
+        artifact.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "--policy",
+        policy.path().to_str().unwrap(),
+    ])
+}
+
 fn embedded_checkpoint(bundle: &std::path::Path) -> Note {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     let env =
@@ -107,7 +147,7 @@ fn embedded_checkpoint(bundle: &std::path::Path) -> Note {
 fn releases_publish_checkpoints_cosigned_by_two_witnesses_on_loopback() {
     let p = Project::new("ed25519");
     let wdir = tempfile::tempdir().unwrap();
-    let (w1, w2) = (
+    let (w1, mut w2) = (
         start_witness(&p, wdir.path(), 1),
         start_witness(&p, wdir.path(), 2),
     );
@@ -140,8 +180,13 @@ fn releases_publish_checkpoints_cosigned_by_two_witnesses_on_loopback() {
     let r = p.verify(&dir.join("app-1.4.2.tar.gz"), &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
+    // A customer's policy requiring both witnesses accepts it.
+    let strict = require_witnesses(&p, &[&w1, &w2], 2);
+    let r = verify_with(&p, &dir.join("app-1.4.2.tar.gz"), &strict);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
     // Witness two goes away: the release still happens, with a warning, cosigned by one.
-    drop(w2);
+    w2.stop();
     p.artifact("b.bin", b"second");
     let r = p.run(&[
         "release",
@@ -160,6 +205,19 @@ fn releases_publish_checkpoints_cosigned_by_two_witnesses_on_loopback() {
     );
     let note = embedded_checkpoint(&p.release_dir("app", "2.0.0").join("b.bin.sigstore.json"));
     assert_eq!(note.signatures().len(), 2);
+    // That release does not meet the 2-of-2 policy; 1-of-2 is met.
+    let b = p.release_dir("app", "2.0.0").join("b.bin");
+    let r = verify_with(&p, &b, &strict);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("1 of the required 2 witness cosignatures"),
+        "{}",
+        r.stdout
+    );
+    let lenient = require_witnesses(&p, &[&w1, &w2], 1);
+    let r = verify_with(&p, &b, &lenient);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // Asking again: one answers, one does not; the checkpoint is republished, exit 1.
     let r = p.run(&["--json", "log", "checkpoint", "--witness"]);

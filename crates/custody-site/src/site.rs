@@ -223,6 +223,7 @@ impl Site {
                 source: SourcePolicy {
                     repository: repository.to_owned(),
                 },
+                witnesses: None,
             };
             (policy, true)
         };
