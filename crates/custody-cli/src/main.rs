@@ -58,6 +58,7 @@ enum Command {
     Log(cmd::log::Args),
     Digest(cmd::digest::Args),
     Vex(cmd::vex::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(args, &out),
         Command::Digest(args) => cmd::digest::run(args, &out),
         Command::Vex(args) => cmd::vex::run(args, &out),
+        Command::Serve(args) => cmd::serve::run(args, &out),
     };
     match result {
         Ok(code) => code,

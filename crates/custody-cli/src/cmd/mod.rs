@@ -7,6 +7,7 @@ pub mod release;
 pub mod repo;
 pub mod sbom;
 pub mod scan;
+pub mod serve;
 pub mod update;
 pub mod verify;
 pub mod vex;
