@@ -285,6 +285,7 @@ fn sbom_attestations_verify_with_third_party_tools() {
         "1.0.0",
         "--sbom",
         "app.cdx.json",
+        "--no-scan",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let dir = p.release_dir("app", "1.0.0");

@@ -36,6 +36,41 @@ pub struct Config {
     /// The TUF repository in the site (`site/tuf/`), created by `custody repo init`.
     #[serde(default)]
     pub tuf: TufConfig,
+    /// `custody monitor`: the catalog of released SBOMs and who to tell about new findings.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
+}
+
+/// `[monitor]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// The catalog of every release's SBOM and the monitor's state (SQLite), relative to the
+    /// config file.
+    pub catalog: PathBuf,
+    /// Endpoints that receive each new finding as a JSON event signed with HMAC-SHA256.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            catalog: PathBuf::from(".custody/catalog.sqlite"),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// `[[monitor.webhooks]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The URL events are POSTed to.
+    pub url: String,
+    /// The environment variable holding the shared HMAC secret. The secret itself never goes
+    /// in custody.toml, which is committed with the project.
+    pub secret_env: String,
 }
 
 /// `[tuf]`.
@@ -74,16 +109,24 @@ impl Default for TufConfig {
 
 /// `[vulndb]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct VulnDbConfig {
     /// Directory of the imported advisory database, relative to the config file.
     pub dir: PathBuf,
+    /// `custody release` refuses a release with a vulnerability at or above this severity that
+    /// no VEX statement covers: `any`, `low`, `medium`, `high`, `critical`, or `none` (no gate).
+    pub fail_on: String,
 }
+
+/// The release gate's default threshold: high and critical vulnerabilities (and unscored ones,
+/// which the gate treats as reaching every threshold) stop a release.
+pub const DEFAULT_FAIL_ON: &str = "high";
 
 impl Default for VulnDbConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from(".custody/advisories"),
+            fail_on: DEFAULT_FAIL_ON.to_owned(),
         }
     }
 }
@@ -255,6 +298,16 @@ impl Loaded {
         self.site_dir().join("tuf")
     }
 
+    /// The release catalog (`[monitor] catalog`).
+    pub fn catalog_path(&self) -> PathBuf {
+        self.base.join(&self.config.monitor.catalog)
+    }
+
+    /// Where `custody vex add` keeps a product's OpenVEX documents by default.
+    pub fn vex_dir(&self) -> PathBuf {
+        self.base.join(".custody").join("vex")
+    }
+
     /// The sequencer's state directory.
     pub fn log_state_dir(&self) -> PathBuf {
         self.base.join(&self.config.log.state)
@@ -275,7 +328,9 @@ impl Config {
              # [site] dir: the static release site customers download from.\n\
              # [signing] key: encrypted PKCS#8 key (passphrase from a prompt or CUSTODY_PASSPHRASE).\n\
              # [provenance] builder_id: recorded in every provenance and required by the policy.\n\
-             # [vulndb] dir: the advisory database `custody db import` fills and `custody scan` reads.\n\n{body}"
+             # [vulndb] dir: the advisory database `custody db import` fills and `custody scan` reads;\n\
+             #   fail_on: the severity at which `custody release` refuses (any|low|medium|high|critical|none).\n\
+             # [monitor] catalog: every release's SBOM, re-scanned by `custody monitor`.\n\n{body}"
         )
     }
 }
@@ -313,9 +368,20 @@ mod tests {
             dir.path().join(".custody").join("advisories")
         );
 
+        assert_eq!(loaded.config.vulndb.fail_on, DEFAULT_FAIL_ON);
+
         std::fs::write(dir.path().join(CONFIG_FILE), "[vulndb]\ndir = 'db'\n").unwrap();
         let loaded = Loaded::from_dir(dir.path()).unwrap();
         assert_eq!(loaded.vulndb_dir(), dir.path().join("db"));
+        assert_eq!(loaded.config.vulndb.fail_on, DEFAULT_FAIL_ON);
+
+        std::fs::write(dir.path().join(CONFIG_FILE), "[vulndb]\nfail_on = 'none'\n").unwrap();
+        let loaded = Loaded::from_dir(dir.path()).unwrap();
+        assert_eq!(loaded.config.vulndb.fail_on, "none");
+        assert_eq!(
+            loaded.vulndb_dir(),
+            dir.path().join(".custody").join("advisories")
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ struct Report<'a> {
     release: &'a Published,
     /// Targets added to the site's TUF repository (empty when it has none).
     tuf_targets: &'a [String],
+    /// The vulnerability gate's decision (absent without --sbom).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scan: Option<&'a super::gate::GateReport>,
 }
 
 /// Sign and publish a release.
@@ -34,6 +37,13 @@ struct Report<'a> {
 /// the tree was clean, builder id, times), signs one DSSE bundle per artifact plus a provenance
 /// bundle and a release manifest, and publishes the directory atomically. Published versions are
 /// immutable: releasing the same version twice is refused.
+///
+/// With --sbom, the release gate runs first: the SBOM is scanned against the advisory database
+/// (`[vulndb] dir`), and the release is refused, before anything is signed, when a vulnerability
+/// at or above `[vulndb] fail_on` (default high; `none` turns the gate off) is not covered by a
+/// VEX statement in .custody/vex/ (`custody vex add`). The scan result (`scan.json`), the
+/// product's OpenVEX documents and a CycloneDX VEX export (`vex.cdx.json`) are published and
+/// signed with the release.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The files to release.
@@ -56,6 +66,10 @@ pub struct Args {
     /// artifact (`<file>.sigstore.json`).
     #[arg(long)]
     sbom: Option<PathBuf>,
+    /// Release without scanning the SBOM for vulnerabilities; `scan.json` records that it was
+    /// not scanned.
+    #[arg(long)]
+    no_scan: bool,
     /// Accept an unencrypted signing key file.
     #[arg(long)]
     insecure_unencrypted_key: bool,
@@ -76,9 +90,10 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .into());
     }
     let started_on = jiff::Timestamp::now();
-    // Read the SBOM input before anything is signed, so a bad lockfile refuses the release.
-    let attachments = match &args.sbom {
-        None => Vec::new(),
+    // Read the SBOM input and run the gate before anything is signed, so a bad lockfile or an
+    // uncovered vulnerability refuses the release.
+    let (attachments, gate) = match &args.sbom {
+        None => (Vec::new(), None),
         Some(path) => {
             let sbom = super::sbom::read(path).map_err(usage)?;
             out.progress(format!(
@@ -86,7 +101,16 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 sbom.len(),
                 path.display()
             ));
-            vec![
+            let gate = super::gate::check(
+                &loaded,
+                &args.product,
+                &args.version,
+                &sbom,
+                args.no_scan,
+                started_on,
+                out,
+            )?;
+            let mut attachments = vec![
                 Attachment {
                     name: "sbom.cdx.json".to_owned(),
                     bytes: super::sbom::render(&sbom, "cyclonedx", "1.6", started_on).into_bytes(),
@@ -97,7 +121,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     bytes: super::sbom::render(&sbom, "spdx", "", started_on).into_bytes(),
                     predicate_type: SPDX_DOCUMENT,
                 },
-            ]
+            ];
+            attachments.extend(gate.attachments.iter().cloned());
+            (attachments, Some(gate))
         }
     };
     let source = git::source_state(
@@ -184,6 +210,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     let report = Report {
         release: &published,
         tuf_targets: &tuf_targets,
+        scan: gate.as_ref().map(|g| &g.report),
     };
     out.result(&report, || {
         let mut s = format!(
