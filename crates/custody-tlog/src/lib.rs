@@ -14,7 +14,8 @@
 //!
 //! At the edges:
 //! - [`store`]: [`TileStore`] (get, put, put-if-absent), with [`MemoryStore`] and
-//!   [`DirStore`] (temp file, fsync, rename or link, fsync of the directory).
+//!   [`DirStore`] (temp file, fsync, rename or link, fsync of the directory); with feature
+//!   `s3`, `s3::ObjectTileStore` on S3-compatible storage with conditional writes.
 //! - [`sequencer`]: the single writer ([`Sequencer`], lock file, durable ordered writes,
 //!   crash recovery, artifact-digest lookup) and [`SequencerService`], which batches appends
 //!   from many threads.
@@ -67,6 +68,8 @@ mod error;
 pub mod merkle;
 pub mod monitor;
 pub mod note;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sequencer;
 pub mod store;
 pub mod tile;

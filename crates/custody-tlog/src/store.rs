@@ -112,7 +112,7 @@ impl<S: TileStore> TileReader for StoreTiles<S> {
 
 /// Accepts `a/b/c` with components of ASCII letters, digits, `.`, `_` and `-`, not starting
 /// with `.` (so `..` and the backends' temporary files can never be named).
-fn check_path(path: &str) -> Result<(), Error> {
+pub(crate) fn check_path(path: &str) -> Result<(), Error> {
     let ok = !path.is_empty()
         && path.len() <= 1024
         && path.split('/').all(|c| {

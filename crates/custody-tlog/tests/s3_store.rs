@@ -1,0 +1,190 @@
+//! The S3 backend against a real S3-compatible server on loopback (moto's `moto_server`, from
+//! PyPI `moto[server]`, which honours `If-None-Match: *`): the store contract, a sequencer
+//! writing and reopening a log there, and two writers racing for the same tiles.
+//!
+//! The server is started on a free port and stopped by the test. Without `moto_server` on
+//! PATH (or `MOTO_SERVER`) the test is skipped, except under CI, where it fails.
+#![cfg(feature = "s3")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use custody_tlog::s3::ObjectTileStore;
+use custody_tlog::{
+    LogEntry, NoteSigner, Sequencer, SignatureType, TileStore, TlogProof, put_immutable,
+};
+
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw request with a dummy SigV4 header (moto checks its presence, not its signature).
+fn request(port: u16, method: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: AWS4-HMAC-SHA256 \
+         Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn start_moto() -> Option<Moto> {
+    let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = match Command::new(&program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{program}: {e} (CI must install moto[server])"
+            );
+            eprintln!("skipped: {program} not found ({e}); pip install 'moto[server]'");
+            return None;
+        }
+    };
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while request(port, "GET", "/").is_none() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Some(moto)
+}
+
+fn store(moto: &Moto, bucket: &str, prefix: &str) -> ObjectTileStore {
+    let head = request(moto.port, "PUT", &format!("/{bucket}")).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    ObjectTileStore::from_s3_url_with(
+        &format!("s3://{bucket}/{prefix}"),
+        &[
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    )
+    .unwrap()
+}
+
+fn signer() -> NoteSigner {
+    NoteSigner::new(
+        "example.com/log",
+        SignatureType::Ed25519,
+        ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+    )
+    .unwrap()
+}
+
+#[test]
+fn s3_store_keeps_the_contract_and_holds_a_log() {
+    let Some(moto) = start_moto() else { return };
+    let s = store(&moto, "custody-log", "prod/log");
+
+    // The store contract.
+    assert_eq!(s.get("checkpoint").unwrap(), None);
+    s.put("checkpoint", b"one").unwrap();
+    s.put("checkpoint", b"two").unwrap();
+    assert_eq!(s.get("checkpoint").unwrap().as_deref(), Some(&b"two"[..]));
+    assert!(s.put_if_absent("tile/0/x001/234.p/5", b"a").unwrap());
+    assert!(!s.put_if_absent("tile/0/x001/234.p/5", b"b").unwrap());
+    assert_eq!(
+        s.get("tile/0/x001/234.p/5").unwrap().as_deref(),
+        Some(&b"a"[..])
+    );
+    put_immutable(&s, "tile/0/x001/234.p/5", b"a").unwrap();
+    assert!(matches!(
+        put_immutable(&s, "tile/0/x001/234.p/5", b"b"),
+        Err(custody_tlog::Error::ImmutableConflict { .. })
+    ));
+    assert!(s.get("../escape").is_err());
+
+    // Concurrent creates of one tile: exactly one winner.
+    let wins: usize = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..6u8)
+            .map(|i| {
+                let s = &s;
+                sc.spawn(move || s.put_if_absent("tile/1/000", &[i]).unwrap() as usize)
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1);
+
+    // A sequencer writes a log into the bucket, is reopened, and proves from S3's tiles.
+    let log = store(&moto, "custody-log", "seq");
+    let state = tempfile::tempdir().unwrap();
+    let entries: Vec<LogEntry> = (0..300u32)
+        .map(|i| LogEntry {
+            data: format!("entry {i}").into_bytes(),
+            artifact: None,
+        })
+        .collect();
+    let mut seq = Sequencer::open(&log, state.path(), "example.com/log", signer()).unwrap();
+    seq.append_batch(&entries[..200]).unwrap();
+    seq.append_batch(&entries[200..]).unwrap();
+    drop(seq);
+    let seq = Sequencer::open(&log, state.path(), "example.com/log", signer()).unwrap();
+    assert_eq!(seq.size(), 300);
+    let proof = seq.prove(257).unwrap();
+    TlogProof::parse(&proof.to_bytes())
+        .unwrap()
+        .verify(b"entry 257", "example.com/log", signer().verifier())
+        .unwrap();
+    assert_eq!(seq.entry(42).unwrap(), b"entry 42");
+}
+
+#[test]
+fn two_writers_cannot_overwrite_each_others_tiles() {
+    let Some(moto) = start_moto() else { return };
+    let a = store(&moto, "race", "log");
+    let b = store(&moto, "race", "log");
+    // Each believes it is the only writer and writes its own version of the same tiles.
+    let tiles: Vec<String> = (0..20).map(|i| format!("tile/0/{i:03}")).collect();
+    let (ra, rb) = std::thread::scope(|sc| {
+        let ha = sc.spawn(|| {
+            tiles
+                .iter()
+                .map(|t| put_immutable(&a, t, b"from a").is_ok())
+                .collect::<Vec<_>>()
+        });
+        let hb = sc.spawn(|| {
+            tiles
+                .iter()
+                .map(|t| put_immutable(&b, t, b"from b").is_ok())
+                .collect::<Vec<_>>()
+        });
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    for (i, t) in tiles.iter().enumerate() {
+        // Exactly one writer succeeded per tile, and the tile holds its bytes.
+        assert!(ra[i] != rb[i], "{t}");
+        let want: &[u8] = if ra[i] { b"from a" } else { b"from b" };
+        assert_eq!(a.get(t).unwrap().as_deref(), Some(want), "{t}");
+    }
+}
