@@ -224,7 +224,7 @@ pub(crate) fn parse(file: &str, text: &str, root: Option<RootManifest>) -> Resul
                 Some(entry.version.clone().ok_or_else(|| missing("version"))?),
             ),
         };
-        let c = npm_component(file, line, &key, name, version, source, None)?;
+        let c = npm_component(file, &|| line, &key, name, version, source, None)?;
         for d in key.split(", ").map(str::trim) {
             if let Some((_, first)) = by_descriptor.insert(d.to_owned(), (c.id.clone(), line)) {
                 return Err(Error::DuplicateKey {

@@ -179,7 +179,23 @@ pub(crate) fn timestamp(meta: &Metadata) -> String {
 
 /// True when `s` is a valid SPDX licence expression (licence list as of the `spdx` crate).
 pub(crate) fn is_spdx_expression(s: &str) -> bool {
-    spdx::Expression::parse(s).is_ok()
+    // A lockfile repeats a few licences over thousands of packages, and parsing one is costly
+    // next to writing it; the answers are kept per thread, bounded for long-running callers.
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<String, bool>> =
+            std::cell::RefCell::default();
+    }
+    KNOWN.with_borrow_mut(|known| {
+        if let Some(&v) = known.get(s) {
+            return v;
+        }
+        let v = spdx::Expression::parse(s).is_ok();
+        if known.len() >= 4096 {
+            known.clear();
+        }
+        known.insert(s.to_owned(), v);
+        v
+    })
 }
 
 fn component<'a>(c: &'a Component, version: CycloneDxVersion, primary: bool) -> CdxComponent<'a> {

@@ -282,7 +282,7 @@ struct Graph<'a> {
     packages: &'a BTreeMap<String, RawPackage>,
 }
 
-impl Graph<'_> {
+impl<'a> Graph<'a> {
     /// Line of an entry's key; the JSON parser keeps no positions, so the key is searched for.
     fn line(&self, key: &str) -> usize {
         key_lines(self.text, key).first().copied().unwrap_or(1)
@@ -331,6 +331,11 @@ impl Graph<'_> {
             sbom.set_primary(Some(root.clone()));
         }
 
+        // Node's lookup tries a path per ancestor: hashing beats comparing long shared prefixes.
+        let index: HashMap<&str, &RawPackage> =
+            self.packages.iter().map(|(k, p)| (k.as_str(), p)).collect();
+        let mut buf = String::new();
+
         for (key, pkg) in self.packages {
             let Some(from) = ids.get(key.as_str()) else {
                 continue;
@@ -347,11 +352,10 @@ impl Graph<'_> {
                 None
             };
             for (dep, must_exist) in required.chain(optional).chain(dev.into_iter().flatten()) {
-                let target = self.resolve(key, dep).and_then(|k| {
-                    let p = &self.packages[k.as_str()];
+                let target = self.resolve(&index, &mut buf, key, dep).and_then(|p| {
                     match (p.link, p.resolved.as_deref()) {
                         (true, Some(t)) => ids.get(t),
-                        _ => ids.get(k.as_str()),
+                        _ => ids.get(buf.as_str()),
                     }
                 });
                 match target {
@@ -378,16 +382,24 @@ impl Graph<'_> {
         Ok(sbom)
     }
 
-    fn resolve(&self, from: &str, dep: &str) -> Option<String> {
+    fn resolve(
+        &self,
+        index: &HashMap<&str, &'a RawPackage>,
+        buf: &mut String,
+        from: &str,
+        dep: &str,
+    ) -> Option<&'a RawPackage> {
         let mut base = from;
         loop {
-            let candidate = if base.is_empty() {
-                format!("node_modules/{dep}")
-            } else {
-                format!("{base}/node_modules/{dep}")
-            };
-            if self.packages.contains_key(&candidate) {
-                return Some(candidate);
+            buf.clear();
+            if !base.is_empty() {
+                buf.push_str(base);
+                buf.push('/');
+            }
+            buf.push_str("node_modules/");
+            buf.push_str(dep);
+            if let Some(p) = index.get(buf.as_str()) {
+                return Some(p);
             }
             if base.is_empty() {
                 return None;
@@ -464,7 +476,7 @@ impl Graph<'_> {
         };
         let mut c = npm_component(
             self.file,
-            line(),
+            &line,
             key,
             name,
             version,
@@ -493,7 +505,8 @@ impl Graph<'_> {
 /// merge. `label` names the entry in errors.
 pub(crate) fn npm_component(
     file: &str,
-    line: usize,
+    // Looked up only for an error: finding a key's line scans the file, once per package.
+    line: &dyn Fn() -> usize,
     label: &str,
     name: String,
     version: Option<String>,
@@ -535,7 +548,7 @@ pub(crate) fn npm_component(
                 crate::purl::purl(&Ecosystem::Npm, &name, version.as_deref(), &q).map_err(
                     |source| Error::InvalidPurlName {
                         file: file.to_owned(),
-                        line,
+                        line: line(),
                         package: label.to_owned(),
                         name: name.clone(),
                         source: Box::new(source),
@@ -550,7 +563,7 @@ pub(crate) fn npm_component(
         for sri in integrity.split_whitespace() {
             hashes.push(sri_hash(sri).ok_or_else(|| Error::InvalidChecksum {
                 file: file.to_owned(),
-                line,
+                line: line(),
                 package: label.to_owned(),
                 value: sri.to_owned(),
                 expected: "a Subresource Integrity value (sha1/sha256/sha384/sha512-BASE64)",

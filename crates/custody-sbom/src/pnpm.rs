@@ -267,7 +267,7 @@ pub fn parse_pnpm_lock(
         // A directory or git package's "version" in the key is its location, not a version.
         let c = npm_component(
             file,
-            line_of(key),
+            &|| line_of(key),
             key,
             name.to_owned(),
             version,
@@ -323,7 +323,7 @@ pub fn parse_pnpm_lock(
         };
         let c = npm_component(
             file,
-            line_of(path),
+            &|| line_of(path),
             path,
             name,
             version,

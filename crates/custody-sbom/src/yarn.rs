@@ -227,7 +227,7 @@ pub fn parse_yarn_lock(
         }
         let mut c = npm_component(
             file,
-            e.line,
+            &|| e.line,
             first_key,
             name.to_owned(),
             e.version.clone(),
@@ -287,7 +287,7 @@ pub fn parse_yarn_lock(
     let name = root.name.clone().unwrap_or_else(|| "(root)".to_owned());
     let primary = npm_component(
         file,
-        1,
+        &|| 1,
         "package.json",
         name,
         root.version.clone(),
