@@ -141,6 +141,10 @@ pub struct LogConfig {
     pub key: PathBuf,
     /// The sequencer's private state (writer lock, digest lookup index), relative to the config.
     pub state: PathBuf,
+    /// Where the log's checkpoint, tiles and entry bundles go: absent, the site's `log/`
+    /// directory; `s3://bucket/prefix`, that bucket (needs a build with `--features s3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// Witnesses asked to cosign every checkpoint the log publishes (c2sp.org/tlog-witness).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witnesses: Vec<WitnessConfig>,
@@ -164,6 +168,7 @@ impl Default for LogConfig {
             origin: "custody.local/log".to_owned(),
             key: PathBuf::from(".custody/log.key"),
             state: PathBuf::from(".custody/log-state"),
+            store: None,
             witnesses: Vec::new(),
         }
     }
@@ -382,6 +387,32 @@ mod tests {
             loaded.vulndb_dir(),
             dir.path().join(".custody").join("advisories")
         );
+    }
+
+    #[test]
+    fn log_store_is_optional_and_typos_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "[log]\norigin = 'o'\nkey = 'k'\nstate = 's'\n";
+        std::fs::write(dir.path().join(CONFIG_FILE), base).unwrap();
+        let loaded = Loaded::from_dir(dir.path()).unwrap();
+        assert_eq!(loaded.config.log.store, None);
+        assert!(!loaded.config.to_toml().contains("store"));
+
+        let with = format!("{base}store = 's3://bucket/prefix'\n");
+        std::fs::write(dir.path().join(CONFIG_FILE), &with).unwrap();
+        let loaded = Loaded::from_dir(dir.path()).unwrap();
+        assert_eq!(
+            loaded.config.log.store.as_deref(),
+            Some("s3://bucket/prefix")
+        );
+        std::fs::write(dir.path().join(CONFIG_FILE), loaded.config.to_toml()).unwrap();
+        assert_eq!(Loaded::from_dir(dir.path()).unwrap().config, loaded.config);
+
+        std::fs::write(dir.path().join(CONFIG_FILE), format!("{base}stor = 'x'\n")).unwrap();
+        assert!(matches!(
+            Loaded::from_dir(dir.path()),
+            Err(Error::Config { .. })
+        ));
     }
 
     #[test]

@@ -115,6 +115,20 @@ pub enum Error {
     /// Checkpoints are signed with Ed25519 (C2SP signed notes); another key type was given.
     #[error("the transparency log key must be an Ed25519 key")]
     LogKeyNotEd25519,
+    /// `[log] store` names an `s3://` bucket, but this build has no S3 support.
+    #[error(
+        "[log] store = {store:?}: this custody was built without S3 support; rebuild with `cargo build --features s3`"
+    )]
+    LogStoreNeedsS3 {
+        /// The configured store.
+        store: String,
+    },
+    /// `[log] store` is neither absent nor an `s3://bucket/prefix` URL.
+    #[error("[log] store = {store:?}: expected s3://bucket/prefix (or no store: the site's log/)")]
+    BadLogStore {
+        /// The configured store.
+        store: String,
+    },
     /// The bundle already carries a transparency-log entry; logging it again would record the
     /// same signature twice.
     #[error("the bundle is already logged: it carries an entry at index {index}")]

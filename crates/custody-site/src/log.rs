@@ -1,5 +1,6 @@
 //! The site's transparency log: `site/log/` in C2SP tlog-tiles layout, written by one
-//! sequencer, recording every bundle a release signs.
+//! sequencer, recording every bundle a release signs. `[log] store = "s3://bucket/prefix"`
+//! keeps it in an S3-compatible bucket instead (crate feature `s3`).
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use custody_attest::trust::Policy;
 use custody_crypto::{PublicKey, Signer, SigningKey};
 use custody_tlog::{
     ArtifactDigest, DirStore, LogEntry, NoteSigner, NoteVerifier, Sequencer, SignatureType,
-    WitnessClient, WitnessFailure,
+    TileStore, WitnessClient, WitnessFailure,
 };
 
 use crate::Error;
@@ -18,6 +19,45 @@ use crate::Error;
 pub const LOG_DIR: &str = "log";
 /// The verifier key file (signed-note `name+keyid+base64`), for witnesses and monitors.
 pub const VKEY_FILE: &str = "vkey";
+
+/// The storage a log is written to: the site's `log/` directory or a bucket.
+pub type LogStore = Box<dyn TileStore>;
+
+/// The log's storage as `[log] store` names it: absent, the site's `log/` directory;
+/// `s3://bucket/prefix`, that bucket (endpoint, region and credentials from the standard AWS
+/// environment variables, with `env`'s names and values taking precedence).
+///
+/// An `s3://` store needs the crate feature `s3`; without it this is
+/// [`Error::LogStoreNeedsS3`].
+pub fn open_store(
+    site_root: &Path,
+    store: Option<&str>,
+    env: &[(&str, &str)],
+) -> Result<LogStore, Error> {
+    let Some(url) = store else {
+        return Ok(Box::new(DirStore::open(site_root.join(LOG_DIR))?));
+    };
+    if !url.starts_with("s3://") {
+        return Err(Error::BadLogStore {
+            store: url.chars().take(200).collect(),
+        });
+    }
+    open_s3(url, env)
+}
+
+#[cfg(feature = "s3")]
+fn open_s3(url: &str, env: &[(&str, &str)]) -> Result<LogStore, Error> {
+    Ok(Box::new(
+        custody_tlog::s3::ObjectTileStore::from_s3_url_with(url, env)?,
+    ))
+}
+
+#[cfg(not(feature = "s3"))]
+fn open_s3(url: &str, _env: &[(&str, &str)]) -> Result<LogStore, Error> {
+    Err(Error::LogStoreNeedsS3 {
+        store: url.chars().take(200).collect(),
+    })
+}
 
 /// The checkpoint verifier for `key` under `origin`.
 pub fn note_verifier(origin: &str, key: &PublicKey) -> Result<NoteVerifier, Error> {
@@ -43,7 +83,7 @@ pub fn witness_signer(name: &str, key: &SigningKey) -> Result<NoteSigner, Error>
 /// An open log, holding the single-writer lock until dropped.
 #[derive(Debug)]
 pub struct Log {
-    seq: Sequencer<DirStore>,
+    seq: Sequencer<LogStore>,
     log_id: [u8; 32],
     witness_failures: Vec<WitnessFailure>,
 }
@@ -90,9 +130,13 @@ fn subject_digests(payload: &[u8]) -> Vec<[u8; 32]> {
 }
 
 impl Log {
-    /// Open (or create) the log under `site_root/log`, with private state in `state_dir`.
+    /// Open (or create) the log in `store` (see [`open_store`]), with private state in
+    /// `state_dir`.
+    ///
+    /// The verifier key is written beside the checkpoint as [`VKEY_FILE`], so a log kept in a
+    /// bucket is served whole from there.
     pub fn open(
-        site_root: &Path,
+        store: LogStore,
         state_dir: &Path,
         origin: &str,
         key: &SigningKey,
@@ -107,7 +151,13 @@ impl Log {
             .public_key()
             .ed25519_bytes()
             .ok_or(Error::LogKeyNotEd25519)?;
-        let store = DirStore::open(site_root.join(LOG_DIR))?;
+        let vkey = format!(
+            "{}\n",
+            note_verifier(origin, key.public_key())?.to_vkey_string()
+        );
+        if store.get(VKEY_FILE)?.as_deref() != Some(vkey.as_bytes()) {
+            store.put(VKEY_FILE, vkey.as_bytes())?;
+        }
         let seq = Sequencer::open(store, state_dir, origin, signer)?;
         Ok(Self {
             seq,
@@ -225,7 +275,7 @@ impl Log {
     }
 
     /// The sequencer, for reading entries and proofs.
-    pub fn sequencer(&self) -> &Sequencer<DirStore> {
+    pub fn sequencer(&self) -> &Sequencer<LogStore> {
         &self.seq
     }
 }

@@ -10,8 +10,8 @@ use custody_site::config::Loaded;
 use custody_site::fs::read_bounded;
 use custody_site::log::{LOG_DIR, VKEY_FILE};
 use custody_tlog::{
-    ArtifactDigest, Checkpoint, DirStore, NoteVerifier, SignedCheckpoint, lookup_readonly,
-    prove_inclusion, read_entry,
+    ArtifactDigest, Checkpoint, DirStore, NoteVerifier, SignedCheckpoint, TileStore as _,
+    lookup_readonly, prove_inclusion, read_entry,
 };
 
 use crate::output::{CmdResult, Output, usage};
@@ -238,24 +238,46 @@ pub fn warn_witness_failures(log: &custody_site::log::Log, out: &Output) {
 }
 
 struct Opened {
-    store: DirStore,
+    store: custody_site::log::LogStore,
     checkpoint: SignedCheckpoint,
     loaded: Loaded,
 }
 
+/// Reads `path` from the log's store (the site's `log/` or the `[log] store` bucket).
+fn read_from_store(
+    store: &custody_site::log::LogStore,
+    where_: &str,
+    path: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<u8>> {
+    let bytes = store
+        .get(path)
+        .with_context(|| format!("{where_}/{path}"))?
+        .with_context(|| format!("{where_}/{path}: not found"))?;
+    anyhow::ensure!(
+        bytes.len() <= limit,
+        "{where_}/{path}: over the {limit}-byte limit"
+    );
+    Ok(bytes)
+}
+
 fn open(dir: &std::path::Path) -> anyhow::Result<Opened> {
     let loaded = Loaded::from_dir(dir)?;
-    let log_dir = loaded.site_dir().join(LOG_DIR);
-    let vkey_path = log_dir.join(VKEY_FILE);
-    let vkey = String::from_utf8(read_bounded(&vkey_path, 4096, "verifier key")?)
-        .with_context(|| vkey_path.display().to_string())?;
+    let site = loaded.site_dir();
+    let where_ = match &loaded.config.log.store {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => site.join(LOG_DIR).display().to_string(),
+    };
+    let store = custody_site::log::open_store(&site, loaded.config.log.store.as_deref(), &[])
+        .with_context(|| where_.clone())?;
+    let vkey = String::from_utf8(read_from_store(&store, &where_, VKEY_FILE, 4096)?)
+        .with_context(|| format!("{where_}/{VKEY_FILE}"))?;
     let verifier =
-        NoteVerifier::parse(vkey.trim()).with_context(|| vkey_path.display().to_string())?;
-    let cp_path = log_dir.join(custody_tlog::CHECKPOINT_PATH);
-    let bytes = read_bounded(&cp_path, 1 << 20, "checkpoint")?;
+        NoteVerifier::parse(vkey.trim()).with_context(|| format!("{where_}/{VKEY_FILE}"))?;
+    let cp = custody_tlog::CHECKPOINT_PATH;
+    let bytes = read_from_store(&store, &where_, cp, 1 << 20)?;
     let checkpoint = Checkpoint::open(&bytes, &loaded.config.log.origin, &verifier)
-        .with_context(|| cp_path.display().to_string())?;
-    let store = DirStore::open(&log_dir).with_context(|| log_dir.display().to_string())?;
+        .with_context(|| format!("{where_}/{cp}"))?;
     Ok(Opened {
         store,
         checkpoint,
@@ -383,8 +405,10 @@ fn open_writer(
     out: &Output,
 ) -> anyhow::Result<custody_site::log::Log> {
     let log_key = super::key::load_signer(&loaded.log_key_path(), insecure_unencrypted_key, out)?;
+    let store =
+        custody_site::log::open_store(&loaded.site_dir(), loaded.config.log.store.as_deref(), &[])?;
     let mut log = custody_site::log::Log::open(
-        &loaded.site_dir(),
+        store,
         &loaded.log_state_dir(),
         &loaded.config.log.origin,
         &log_key,

@@ -164,8 +164,10 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     } else {
         None
     };
+    let store =
+        custody_site::log::open_store(site.root(), loaded.config.log.store.as_deref(), &[])?;
     let mut log = Log::open(
-        site.root(),
+        store,
         &loaded.log_state_dir(),
         &loaded.config.log.origin,
         &log_key,
