@@ -58,6 +58,7 @@ enum Command {
     Log(cmd::log::Args),
     Digest(cmd::digest::Args),
     Vex(cmd::vex::Args),
+    Monitor(cmd::monitor::Args),
     Serve(cmd::serve::Args),
 }
 
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(args, &out),
         Command::Digest(args) => cmd::digest::run(args, &out),
         Command::Vex(args) => cmd::vex::run(args, &out),
+        Command::Monitor(args) => cmd::monitor::run(args, &out),
         Command::Serve(args) => cmd::serve::run(args, &out),
     };
     match result {

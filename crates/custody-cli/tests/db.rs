@@ -284,3 +284,97 @@ fn rustsec_osv_export_layout_is_osv_not_rustsec() {
     assert_eq!(v["kind"], "osv");
     assert_eq!(v["advisories"], 3);
 }
+
+/// Serves `zip` at `/Go/all.zip` (osv.dev's layout) and 404 elsewhere, on 127.0.0.1, for as many
+/// requests as come; returns the base URL.
+fn serve_zip(zip: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or(0);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+            }
+            let (status, body): (&str, &[u8]) = if request.starts_with("GET /Go/all.zip ") {
+                ("200 OK", &zip)
+            } else {
+                ("404 Not Found", b"not found")
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(body);
+        }
+    });
+    base
+}
+
+#[test]
+fn import_from_a_url_serving_an_osv_zip() {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for f in ["GO-2020-0001.json", "GO-2022-0515.json"] {
+        zip.start_file(f, opts).unwrap();
+        zip.write_all(&std::fs::read(data().join("Go").join(f)).unwrap())
+            .unwrap();
+    }
+    let base = serve_zip(zip.finish().unwrap().into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let url = format!("{base}/Go/all.zip");
+    let r = custody(
+        tmp.path(),
+        &["--json", "db", "import", &url, "--db", db.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["source"], "Go", "named after the URL's directory");
+    assert_eq!(report["kind"], "osv-zip");
+    assert_eq!(report["added"], 2);
+    // The download is not left in the database directory.
+    let leftovers: Vec<_> = std::fs::read_dir(&db)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Importing again: nothing changed; the status names the URL as the origin.
+    let r = custody(
+        tmp.path(),
+        &["--json", "db", "import", &url, "--db", db.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["unchanged"], 2);
+    let r = custody(
+        tmp.path(),
+        &["--json", "db", "status", "--db", db.to_str().unwrap()],
+    );
+    assert_eq!(r.json()["sources"][0]["origin"], url.as_str());
+
+    // A missing file, and something that is not a zip, are clear errors.
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            &format!("{base}/PyPI/all.zip"),
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+}

@@ -96,7 +96,7 @@ pub use index::{
     AdvisoryRef, Finding, FindingKind, FindingStatus, Index, MatchOptions, PackageRef,
 };
 pub use osv::{Advisory, Affected, Event, Package, Range, RangeKind, Severity};
-pub use pack::{Packs, load_index};
+pub use pack::{AdvisoryStamp, Packs, load_index, open_current};
 pub use range::{CompiledAffected, QueryVersion, UnknownReason, Verdict};
 pub use severity::{Rating, Score, SeverityReport};
 pub use store::{ImportSummary, SourceKind, Store};

@@ -49,6 +49,7 @@ use crate::osv::Advisory;
 
 const MAGIC: &[u8; 16] = b"CUSTODYVULNPACK\x01";
 const MANIFEST: &str = "manifest.json";
+const STAMPS: &str = "advisories.json";
 /// Bumped whenever the manifest or pack layout changes.
 const MANIFEST_FORMAT: u32 = 1;
 /// A header larger than this is corrupt: the three shared databases'
@@ -71,6 +72,16 @@ struct Manifest {
     advisories: usize,
     /// Ecosystem (OSV spelling, release suffix dropped) to pack file name.
     packs: BTreeMap<String, String>,
+}
+
+/// What a monitor needs to know of one stored advisory to tell whether it
+/// changed and whom the change can concern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryStamp {
+    /// SHA-256 of the advisory as imported, hex.
+    pub digest: String,
+    /// (ecosystem, normalised name) of every package it names.
+    pub packages: Vec<(Ecosystem, String)>,
 }
 
 /// One advisory to pack: the source it won under, its digest and the
@@ -257,6 +268,36 @@ pub(crate) fn write(
         path: dir.join(MANIFEST),
         source: e.into(),
     })?;
+    let stamps: BTreeMap<&str, AdvisoryStamp> = advisories
+        .iter()
+        .map(|p| {
+            let packages: BTreeSet<(Ecosystem, String)> = p
+                .advisory
+                .affected
+                .iter()
+                .filter_map(|a| a.package.as_ref())
+                .map(|pkg| {
+                    let e = pkg.ecosystem();
+                    let name = e.normalise_name(&pkg.name);
+                    (e, name)
+                })
+                .collect();
+            (
+                p.advisory.id.as_str(),
+                AdvisoryStamp {
+                    digest: p.digest.to_owned(),
+                    packages: packages.into_iter().collect(),
+                },
+            )
+        })
+        .collect();
+    let stamp_bytes = serde_json::to_vec(&stamps).map_err(|e| Error::Io {
+        path: dir.join(STAMPS),
+        source: e.into(),
+    })?;
+    // Written before the manifest: a reader that finds a current manifest
+    // finds the stamps of the same generation.
+    crate::store::write_atomic(&dir.join(STAMPS), &stamp_bytes)?;
     crate::store::write_atomic(&dir.join(MANIFEST), &bytes)?;
     // Packs of ecosystems no longer present would only mislead a reader of
     // the directory; the manifest no longer names them.
@@ -304,6 +345,17 @@ impl Packs {
     /// Distinct advisories across all sources.
     pub fn advisories(&self) -> usize {
         self.manifest.advisories
+    }
+
+    /// Every stored advisory's digest and packages, by id, for a monitor to
+    /// tell what changed since it last looked.
+    pub fn stamps(&self) -> Result<BTreeMap<String, AdvisoryStamp>, Error> {
+        let path = self.dir.join(STAMPS);
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::IndexCorrupt { path, source })
     }
 
     /// The names of the stored sources.
@@ -539,6 +591,19 @@ impl PackReader {
         self.file.read_exact(&mut bytes).map_err(io)?;
         Ok(bytes)
     }
+}
+
+/// The packs of the store at `root`, rewritten first from the whole store if
+/// they are missing or stale.
+pub fn open_current(root: &Path) -> Result<Packs, Error> {
+    if let Some(packs) = Packs::open(root)? {
+        return Ok(packs);
+    }
+    crate::Store::open(root)?.write_packs()?;
+    Packs::open(root)?.ok_or_else(|| Error::PackCorrupt {
+        path: root.join("packs").join(MANIFEST),
+        what: "the manifest does not match the sources just after writing it",
+    })
 }
 
 /// An index for scanning `packages` from the store at `root`, and the number

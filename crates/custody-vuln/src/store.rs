@@ -176,6 +176,18 @@ impl Store {
         kind: SourceKind,
         dir: &Path,
     ) -> Result<ImportSummary, Error> {
+        self.import_from(name, kind, dir, dir)
+    }
+
+    /// Like [`Store::import`], recording `origin` (a URL the file was downloaded from) as
+    /// where the source came from instead of `dir`.
+    pub fn import_from(
+        &mut self,
+        name: &str,
+        kind: SourceKind,
+        dir: &Path,
+        origin: &Path,
+    ) -> Result<ImportSummary, Error> {
         validate_name(name)?;
         let mut previous_meta = self.sources.remove(name);
         let old: BTreeMap<PathBuf, StoredAdvisory> = previous_meta
@@ -249,7 +261,7 @@ impl Store {
             format: FORMAT_VERSION,
             name: name.to_owned(),
             kind,
-            origin: dir.to_owned(),
+            origin: origin.to_owned(),
             advisories,
             skipped: import.skipped.iter().map(ToString::to_string).collect(),
         };

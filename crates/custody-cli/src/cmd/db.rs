@@ -117,15 +117,16 @@ pub fn import_ages(dir: &Path, names: &[String]) -> Vec<(String, Option<SystemTi
         .collect()
 }
 
-/// Import advisories: a directory of OSV JSON/YAML files, an osv.dev-style zip, or the RustSec
-/// advisory database (detected by its `crates/` directory).
+/// Import advisories: a directory of OSV JSON/YAML files, an osv.dev-style zip (a file or an
+/// http(s) URL), or the RustSec advisory database (detected by its `crates/` directory).
 ///
 /// Importing a source again updates it: only changed files are parsed, and advisories whose file
 /// is gone are dropped. A malformed advisory is reported on standard error (and under `skipped`
 /// in --json) and left out; the rest are imported.
 #[derive(Debug, clap::Args)]
 struct ImportArgs {
-    /// The directory, zip file, or RustSec database to import.
+    /// The directory, zip file, or RustSec database to import; or the URL of an osv.dev-style
+    /// zip (`https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip`).
     path: PathBuf,
     /// The source's name in the database (default: the directory's or zip's name).
     #[arg(long)]
@@ -224,8 +225,92 @@ struct ImportReport<'a> {
     millis: u128,
 }
 
+/// The largest zip a URL import downloads: osv.dev's biggest per-ecosystem archive is well under
+/// this, and a server sending more is refused rather than allowed to fill the disk.
+const MAX_DOWNLOAD_BYTES: u64 = 1 << 30;
+
+/// `PyPI` for `https://host/PyPI/all.zip`, `Go` for `.../Go.zip`.
+fn name_from_url(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next()?;
+    let mut segments = path.rsplit('/').filter(|s| !s.is_empty());
+    let last = segments.next()?;
+    let stem = last.strip_suffix(".zip").unwrap_or(last);
+    let name = if stem == "all" {
+        segments.next()?
+    } else {
+        stem
+    };
+    Some(name.to_owned())
+}
+
+/// Downloads `url` into a temporary file inside `db` (so the import reads it from the same
+/// disk), refusing anything but a zip archive.
+fn download(url: &str, db: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    std::fs::create_dir_all(db).with_context(|| format!("creating {}", db.display()))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(crate::http::CONNECT_TIMEOUT))
+        .timeout_global(Some(std::time::Duration::from_secs(600)))
+        .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("downloading {url}"))?;
+    let mut file = tempfile::NamedTempFile::new_in(db)
+        .with_context(|| format!("a temporary file in {}", db.display()))?;
+    let copied = std::io::copy(
+        &mut response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD_BYTES)
+            .reader(),
+        file.as_file_mut(),
+    )
+    .with_context(|| format!("downloading {url} (at most {MAX_DOWNLOAD_BYTES} bytes)"))?;
+    let mut magic = [0u8; 4];
+    let is_zip = copied >= 4
+        && std::fs::File::open(file.path())
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok()
+        && magic == *b"PK\x03\x04";
+    if !is_zip {
+        return Err(anyhow!(
+            "{url} is not a zip archive ({copied} bytes): a URL import takes an osv.dev-style \
+             all.zip"
+        ));
+    }
+    Ok(file)
+}
+
 fn import(args: ImportArgs, out: &Output) -> CmdResult {
     let db = args.location.resolve().map_err(usage)?;
+    let url = args
+        .path
+        .to_str()
+        .filter(|p| p.starts_with("https://") || p.starts_with("http://"))
+        .map(str::to_owned);
+    if let Some(url) = &url {
+        out.progress(format!("Downloading {url}"));
+        let file = download(url, &db).map_err(usage)?;
+        let name = match args.name.clone().or_else(|| name_from_url(url)) {
+            Some(n) => n,
+            None => {
+                return Err(usage(anyhow!(
+                    "cannot name a source after {url}: give --name"
+                )));
+            }
+        };
+        return import_path(
+            &args,
+            out,
+            &db,
+            SourceKind::OsvZip,
+            name,
+            file.path(),
+            Some(url),
+        );
+    }
     let kind = detect(&args.path).map_err(usage)?;
     let name = match args.name.clone().or_else(|| default_name(&args.path, kind)) {
         Some(n) => n,
@@ -236,9 +321,22 @@ fn import(args: ImportArgs, out: &Output) -> CmdResult {
             )));
         }
     };
+    import_path(&args, out, &db, kind, name, &args.path, None)
+}
+
+fn import_path(
+    args: &ImportArgs,
+    out: &Output,
+    db: &Path,
+    kind: SourceKind,
+    name: String,
+    path: &Path,
+    url: Option<&str>,
+) -> CmdResult {
+    let db = db.to_path_buf();
     out.progress(format!(
         "Importing {} ({}) as source {name:?} into {}",
-        args.path.display(),
+        url.map_or_else(|| path.display().to_string(), str::to_owned),
         kind_name(kind),
         db.display()
     ));
@@ -246,9 +344,10 @@ fn import(args: ImportArgs, out: &Output) -> CmdResult {
     let mut store = Store::open(&db)
         .with_context(|| format!("opening the advisory database {}", db.display()))
         .map_err(usage)?;
+    let origin = url.map_or_else(|| path.to_path_buf(), PathBuf::from);
     let summary = store
-        .import(&name, kind, &args.path)
-        .with_context(|| format!("importing {}", args.path.display()))
+        .import_from(&name, kind, path, &origin)
+        .with_context(|| format!("importing {}", origin.display()))
         .map_err(usage)?;
     let millis = started.elapsed().as_millis();
     for e in &summary.skipped {

@@ -63,6 +63,9 @@ pub struct Gate {
     pub attachments: Vec<Attachment>,
     /// What was decided.
     pub report: GateReport,
+    /// The scan's assessed findings (empty when not scanned): known at release, so the
+    /// monitor does not report them as new.
+    pub findings: Vec<Assessed>,
 }
 
 #[derive(Serialize)]
@@ -368,9 +371,11 @@ pub fn check(
         suppressed: suppressed.iter().map(|s| (*s).to_owned()).collect(),
         vex_documents: docs.iter().map(|(_, d)| d.id.clone()).collect(),
     };
+    let findings = outcome.map(|o| o.findings).unwrap_or_default();
     Ok(Gate {
         attachments,
         report,
+        findings,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod gate;
 pub mod init;
 pub mod key;
 pub mod log;
+pub mod monitor;
 pub mod release;
 pub mod repo;
 pub mod sbom;

@@ -92,8 +92,8 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     let started_on = jiff::Timestamp::now();
     // Read the SBOM input and run the gate before anything is signed, so a bad lockfile or an
     // uncovered vulnerability refuses the release.
-    let (attachments, gate) = match &args.sbom {
-        None => (Vec::new(), None),
+    let (attachments, gate, sbom) = match &args.sbom {
+        None => (Vec::new(), None, None),
         Some(path) => {
             let sbom = super::sbom::read(path).map_err(usage)?;
             out.progress(format!(
@@ -123,7 +123,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 },
             ];
             attachments.extend(gate.attachments.iter().cloned());
-            (attachments, Some(gate))
+            (attachments, Some(gate), Some(sbom))
         }
     };
     let source = git::source_state(
@@ -209,6 +209,17 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             added
         }
     };
+    if let (Some(sbom), Some(gate)) = (&sbom, &gate) {
+        // The release is out: a catalog that cannot be written must not turn that into a
+        // failure, but it must be said, since `custody monitor` would not watch this release.
+        if let Err(e) = super::monitor::catalog_release(&loaded, &published, sbom, &gate.findings) {
+            out.warn(format!(
+                "the release is published, but not added to the catalog ({e:#}); run \
+                 `custody monitor --add-release {}`",
+                published.dir.display()
+            ));
+        }
+    }
     let report = Report {
         release: &published,
         tuf_targets: &tuf_targets,

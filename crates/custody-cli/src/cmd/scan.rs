@@ -115,7 +115,7 @@ enum Format {
 
 /// The packages to match: one per (ecosystem, name, version), read from the components'
 /// package URLs; the rest are listed with the reason they were not scanned.
-fn packages(sbom: &custody_sbom::Sbom) -> (Vec<PackageRef>, Vec<NotScanned>) {
+pub fn packages(sbom: &custody_sbom::Sbom) -> (Vec<PackageRef>, Vec<NotScanned>) {
     let mut seen = BTreeSet::new();
     let mut refs = Vec::new();
     let mut not_scanned = Vec::new();

@@ -1,0 +1,413 @@
+//! Re-scanning shipped releases after the advisory database changed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use custody_vuln::vex::{self, Assessed, Document};
+use custody_vuln::{Ecosystem, Finding, MatchOptions, PackageRef, Packs};
+use rusqlite::{OptionalExtension, params};
+
+use crate::Error;
+use crate::catalog::{Catalog, FindingKey, ReleaseInfo, finding_key, release_info};
+use crate::error::sql;
+
+/// What a run needs besides the catalog and the advisories.
+pub struct MonitorOptions<'a> {
+    /// The time of this run (RFC 3339), recorded as first-seen.
+    pub now: &'a str,
+    /// The supplier's VEX documents about a product, by product name.
+    pub vex: &'a dyn Fn(&str) -> Vec<Document>,
+}
+
+impl std::fmt::Debug for MonitorOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorOptions")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// New findings in one release.
+#[derive(Debug, Clone)]
+pub struct ReleaseNews {
+    /// The release.
+    pub release: ReleaseInfo,
+    /// Findings new since the last run that no VEX statement suppresses, with the statement
+    /// that applies, if any (`affected`, `under_investigation`).
+    pub findings: Vec<Assessed>,
+    /// When each finding's advisory, in its current content, was first seen (by id).
+    pub first_seen: BTreeMap<String, String>,
+}
+
+/// What one run found.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorReport {
+    /// No earlier run had recorded the advisories: everything counts as changed.
+    pub first_run: bool,
+    /// Advisories new since the last run.
+    pub added: Vec<String>,
+    /// Advisories whose content changed.
+    pub changed: Vec<String>,
+    /// Advisories gone.
+    pub removed: Vec<String>,
+    /// Packages (ecosystem, name) a changed advisory names.
+    pub touched_packages: usize,
+    /// Releases in the catalog.
+    pub releases: usize,
+    /// Releases looked at: those never scanned, and those containing a touched package.
+    pub rescanned_releases: usize,
+    /// Distinct (package, version) pairs matched.
+    pub matched_packages: usize,
+    /// Per release, its new unsuppressed findings; releases with none are left out.
+    pub new: Vec<ReleaseNews>,
+    /// New findings a VEX statement suppresses: stored, not reported.
+    pub suppressed: usize,
+    /// Findings stored earlier that no longer match (fixed advisories, withdrawn ones).
+    pub resolved: usize,
+}
+
+type PackageKey = (String, String, String);
+
+/// One run: see the crate docs.
+pub fn monitor(
+    catalog: &mut Catalog,
+    packs: &Packs,
+    options: &MonitorOptions<'_>,
+) -> Result<MonitorReport, Error> {
+    let current = packs.stamps()?;
+    let previous = catalog.advisory_state()?;
+    let mut report = MonitorReport {
+        first_run: previous.is_empty(),
+        releases: catalog.len()?,
+        ..MonitorReport::default()
+    };
+    let mut touched: BTreeSet<(Ecosystem, String)> = BTreeSet::new();
+    for (id, now) in &current {
+        match previous.get(id) {
+            Some(before) if before.digest == now.digest => continue,
+            Some(before) => {
+                report.changed.push(id.clone());
+                touched.extend(before.packages.iter().cloned());
+            }
+            None => report.added.push(id.clone()),
+        }
+        touched.extend(now.packages.iter().cloned());
+    }
+    for (id, before) in &previous {
+        if !current.contains_key(id) {
+            report.removed.push(id.clone());
+            touched.extend(before.packages.iter().cloned());
+        }
+    }
+    report.touched_packages = touched.len();
+
+    let tx = catalog.conn.transaction().map_err(sql("begin"))?;
+
+    // Which releases to look at, and which of their packages.
+    let mut releases: BTreeMap<i64, ReleaseInfo> = BTreeMap::new();
+    let mut wanted: BTreeMap<i64, Vec<PackageRef>> = BTreeMap::new();
+    let mut whole: HashSet<i64> = HashSet::new();
+    {
+        let mut q = tx
+            .prepare("SELECT id, product, version, dir, artifacts FROM releases WHERE scanned = 0")
+            .map_err(sql("listing unscanned releases"))?;
+        for r in q
+            .query_map([], release_info)
+            .map_err(sql("listing unscanned releases"))?
+        {
+            let r = r.map_err(sql("listing unscanned releases"))?;
+            whole.insert(r.id);
+            releases.insert(r.id, r);
+        }
+        let mut q = tx
+            .prepare("SELECT ecosystem, name, version, purl FROM packages WHERE release = ?1")
+            .map_err(sql("reading packages"))?;
+        for id in &whole {
+            let rows = q
+                .query_map(params![id], |r| package(r, 0))
+                .map_err(sql("reading packages"))?;
+            let list = wanted.entry(*id).or_default();
+            for p in rows {
+                list.push(p.map_err(sql("reading packages"))?);
+            }
+        }
+        let mut q = tx
+            .prepare(
+                "SELECT p.ecosystem, p.name, p.version, p.purl,
+                        r.id, r.product, r.version, r.dir, r.artifacts
+                 FROM packages p JOIN releases r ON r.id = p.release
+                 WHERE r.scanned = 1 AND p.ecosystem = ?1 AND p.key = ?2",
+            )
+            .map_err(sql("finding releases with a touched package"))?;
+        for (eco, key) in &touched {
+            let rows = q
+                .query_map(params![eco.as_str(), key], |r| {
+                    let p = package(r, 0)?;
+                    let info = ReleaseInfo {
+                        id: r.get(4)?,
+                        product: r.get(5)?,
+                        version: r.get(6)?,
+                        dir: std::path::PathBuf::from(r.get::<_, String>(7)?),
+                        // Written by `add_release` from a list of strings.
+                        artifacts: serde_json::from_str(&r.get::<_, String>(8)?)
+                            .unwrap_or_default(),
+                    };
+                    Ok((p, info))
+                })
+                .map_err(sql("finding releases with a touched package"))?;
+            for row in rows {
+                let (p, info) = row.map_err(sql("finding releases with a touched package"))?;
+                wanted.entry(info.id).or_default().push(p);
+                releases.entry(info.id).or_insert(info);
+            }
+        }
+    }
+    report.rescanned_releases = releases.len();
+
+    // Match each distinct (package, version) once.
+    let mut keys: BTreeMap<Ecosystem, BTreeSet<String>> = BTreeMap::new();
+    for p in wanted.values().flatten() {
+        keys.entry(p.ecosystem.clone())
+            .or_default()
+            .insert(p.ecosystem.normalise_name(&p.name));
+    }
+    let index = packs.index_for_keys(keys.iter().map(|(e, n)| (e.clone(), n)))?;
+    let opts = MatchOptions::default();
+    let mut matched: HashMap<PackageKey, Vec<Finding>> = HashMap::new();
+    for p in wanted.values().flatten() {
+        let k = (
+            p.ecosystem.as_str().to_owned(),
+            p.ecosystem.normalise_name(&p.name),
+            p.version.clone(),
+        );
+        matched
+            .entry(k)
+            .or_insert_with(|| index.match_package(p, &opts));
+    }
+    report.matched_packages = matched.len();
+
+    // First-seen per advisory content.
+    let mut first_seen: HashMap<&str, String> = HashMap::new();
+    {
+        let mut get = tx
+            .prepare("SELECT first_seen FROM advisory_versions WHERE id = ?1 AND digest = ?2")
+            .map_err(sql("reading first-seen times"))?;
+        let mut put = tx
+            .prepare("INSERT INTO advisory_versions (id, digest, first_seen) VALUES (?1, ?2, ?3)")
+            .map_err(sql("recording first-seen times"))?;
+        for id in report.added.iter().chain(&report.changed) {
+            let Some(stamp) = current.get(id) else {
+                continue;
+            };
+            let seen: Option<String> = get
+                .query_row(params![id, stamp.digest], |r| r.get(0))
+                .optional()
+                .map_err(sql("reading first-seen times"))?;
+            let seen = match seen {
+                Some(s) => s,
+                None => {
+                    put.execute(params![id, stamp.digest, options.now])
+                        .map_err(sql("recording first-seen times"))?;
+                    options.now.to_owned()
+                }
+            };
+            first_seen.insert(id.as_str(), seen);
+        }
+    }
+
+    // Compare with what each release already had.
+    let mut vex_cache: HashMap<String, Vec<Document>> = HashMap::new();
+    {
+        let mut stored_all = tx
+            .prepare("SELECT id, ecosystem, key, version FROM findings WHERE release = ?1")
+            .map_err(sql("reading findings"))?;
+        // The stored findings of every touched package, for all releases in one pass per
+        // package: one indexed range each, where a query per release would seek thousands
+        // of times.
+        let mut stored_touched: HashMap<i64, HashSet<FindingKey>> = HashMap::new();
+        {
+            let mut q = tx
+                .prepare(
+                    "SELECT release, id, ecosystem, key, version FROM findings
+                     WHERE ecosystem = ?1 AND key = ?2",
+                )
+                .map_err(sql("reading findings"))?;
+            for (eco, key) in &touched {
+                let rows = q
+                    .query_map(params![eco.as_str(), key], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                        ))
+                    })
+                    .map_err(sql("reading findings"))?;
+                for row in rows {
+                    let (release, f) = row.map_err(sql("reading findings"))?;
+                    if !whole.contains(&release) {
+                        stored_touched.entry(release).or_default().insert(f);
+                    }
+                }
+            }
+        }
+        let mut insert = tx
+            .prepare(
+                "INSERT OR REPLACE INTO findings
+                 (release, id, ecosystem, key, version, vex, first_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(sql("recording findings"))?;
+        let mut delete = tx
+            .prepare(
+                "DELETE FROM findings
+                 WHERE release = ?1 AND id = ?2 AND ecosystem = ?3 AND key = ?4 AND version = ?5",
+            )
+            .map_err(sql("dropping resolved findings"))?;
+        for (id, info) in &releases {
+            let packages = wanted.get(id).map(Vec::as_slice).unwrap_or_default();
+            let scope: HashSet<PackageKey> = packages
+                .iter()
+                .map(|p| {
+                    (
+                        p.ecosystem.as_str().to_owned(),
+                        p.ecosystem.normalise_name(&p.name),
+                        p.version.clone(),
+                    )
+                })
+                .collect();
+            let mut findings: Vec<Finding> = Vec::new();
+            let mut seen_pkg = HashSet::new();
+            for p in packages {
+                let k = (
+                    p.ecosystem.as_str().to_owned(),
+                    p.ecosystem.normalise_name(&p.name),
+                    p.version.clone(),
+                );
+                if !seen_pkg.insert(k.clone()) {
+                    continue;
+                }
+                if let Some(found) = matched.get(&k) {
+                    findings.extend(found.iter().map(|f| {
+                        let mut f = f.clone();
+                        // The release's own spelling, so purl-scoped VEX statements apply.
+                        f.package = p.clone();
+                        f
+                    }));
+                }
+            }
+            let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+            let mut stored: HashSet<FindingKey> = HashSet::new();
+            if whole.contains(id) {
+                for f in stored_all
+                    .query_map(params![id], row)
+                    .map_err(sql("reading findings"))?
+                {
+                    stored.insert(f.map_err(sql("reading findings"))?);
+                }
+            } else if let Some(found) = stored_touched.remove(id) {
+                // Only the touched packages were matched, so only their findings can change.
+                stored = found;
+            }
+            let docs = vex_cache
+                .entry(info.product.clone())
+                .or_insert_with(|| (options.vex)(&info.product));
+            let assessed = vex::apply(findings, docs, Some(&info.product));
+            let mut now_keys = HashSet::new();
+            let mut news = Vec::new();
+            for a in assessed {
+                let key = finding_key(&a.finding);
+                now_keys.insert(key.clone());
+                if stored.contains(&key) {
+                    continue;
+                }
+                insert
+                    .execute(params![
+                        id,
+                        key.0,
+                        key.1,
+                        key.2,
+                        key.3,
+                        a.vex.as_ref().map(|v| v.status.as_str()),
+                        options.now
+                    ])
+                    .map_err(sql("recording findings"))?;
+                if a.is_suppressed() {
+                    report.suppressed += 1;
+                } else {
+                    news.push(a);
+                }
+            }
+            for key in stored.iter().filter(|k| {
+                scope.contains(&(k.1.clone(), k.2.clone(), k.3.clone())) && !now_keys.contains(*k)
+            }) {
+                delete
+                    .execute(params![id, key.0, key.1, key.2, key.3])
+                    .map_err(sql("dropping resolved findings"))?;
+                report.resolved += 1;
+            }
+            if !news.is_empty() {
+                let first_seen = news
+                    .iter()
+                    .flat_map(|a| a.finding.advisories.iter())
+                    .filter_map(|adv| {
+                        Some((adv.id.clone(), first_seen.get(adv.id.as_str())?.clone()))
+                    })
+                    .collect();
+                news.sort_by(|a, b| a.finding.id.cmp(&b.finding.id));
+                report.new.push(ReleaseNews {
+                    release: info.clone(),
+                    findings: news,
+                    first_seen,
+                });
+            }
+        }
+    }
+
+    // Record what was seen, for the next run.
+    {
+        let mut mark = tx
+            .prepare("UPDATE releases SET scanned = 1 WHERE id = ?1")
+            .map_err(sql("marking releases scanned"))?;
+        for id in &whole {
+            mark.execute(params![id])
+                .map_err(sql("marking releases scanned"))?;
+        }
+        let mut put = tx
+            .prepare("INSERT OR REPLACE INTO advisories (id, digest, packages) VALUES (?1, ?2, ?3)")
+            .map_err(sql("recording advisory state"))?;
+        for id in report.added.iter().chain(&report.changed) {
+            let Some(stamp) = current.get(id) else {
+                continue;
+            };
+            let packages: Vec<(&str, &str)> = stamp
+                .packages
+                .iter()
+                .map(|(e, k)| (e.as_str(), k.as_str()))
+                .collect();
+            let packages = serde_json::to_string(&packages).map_err(|source| Error::Corrupt {
+                what: "advisory package list",
+                source,
+            })?;
+            put.execute(params![id, stamp.digest, packages])
+                .map_err(sql("recording advisory state"))?;
+        }
+        let mut del = tx
+            .prepare("DELETE FROM advisories WHERE id = ?1")
+            .map_err(sql("recording advisory state"))?;
+        for id in &report.removed {
+            del.execute(params![id])
+                .map_err(sql("recording advisory state"))?;
+        }
+    }
+    tx.commit().map_err(sql("commit"))?;
+    Ok(report)
+}
+
+fn package(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PackageRef> {
+    let eco: String = r.get(at)?;
+    let mut p = PackageRef::new(
+        Ecosystem::parse(&eco),
+        r.get::<_, String>(at + 1)?,
+        r.get::<_, String>(at + 2)?,
+    );
+    p.purl = r.get(at + 3)?;
+    Ok(p)
+}

@@ -1,0 +1,346 @@
+//! `custody monitor`: releases are catalogued by `custody release`, re-scanned after an advisory
+//! import, and only what is new is reported, with a signed notice per release and an
+//! HMAC-signed webhook event; a VEX suppression holds for every version of the product.
+//!
+//! Advisories are real ones from the shared crates.io snapshot: RUSTSEC-2021-0003 (smallvec),
+//! RUSTSEC-2022-0013 (regex, fixed in 1.5.5) and RUSTSEC-2020-0071 (time).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::{Project, Run, git};
+use hmac::{KeyInit, Mac};
+
+const LOCK: &str = r#"version = 3
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["regex", "smallvec", "time"]
+
+[[package]]
+name = "regex"
+version = "1.5.4"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "smallvec"
+version = "0.6.13"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "time"
+version = "0.1.43"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"#;
+
+const SECRET: &str = "webhook secret for the test";
+
+fn add_advisory(adv: &Path, id: &str) {
+    std::fs::create_dir_all(adv).unwrap();
+    std::fs::copy(
+        common::advisories()
+            .join("crates.io")
+            .join(format!("{id}.json")),
+        adv.join(format!("{id}.json")),
+    )
+    .unwrap();
+}
+
+fn run_env(p: &Project, args: &[&str]) -> Run {
+    common::custody()
+        .current_dir(p.dir())
+        .env("HOOK_SECRET", SECRET)
+        .args(args)
+        .output()
+        .unwrap()
+        .into()
+}
+
+fn vex_add(p: &Project, id: &str) {
+    let r = p.run(&[
+        "vex",
+        "add",
+        id,
+        "--product",
+        "app",
+        "--status",
+        "not_affected",
+        "--justification",
+        "vulnerable_code_not_in_execute_path",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn import(p: &Project, adv: &Path) {
+    let r = p.run(&["db", "import", adv.to_str().unwrap(), "--name", "osv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn release(p: &Project, version: &str) {
+    let r = p.run(&[
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        version,
+        "--sbom",
+        "app/Cargo.lock",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Each request the loopback server received: (headers, body).
+type Requests = Arc<Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
+
+/// A one-thread HTTP server on 127.0.0.1 that answers every POST 200 and keeps what it got.
+fn hook_server() -> (String, Requests) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Requests = Arc::default();
+    let keep = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end().to_owned();
+                if line.is_empty() {
+                    break;
+                }
+                headers.push(line);
+            }
+            let len = headers
+                .iter()
+                .find_map(|h| {
+                    let (k, v) = h.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            keep.lock().unwrap().push((headers, body));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
+    headers.iter().find_map(|h| {
+        let (k, v) = h.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn lines(report: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = report["new_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f["version"].as_str().unwrap(),
+                f["id"].as_str().unwrap(),
+                f["package"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
+    let p = Project::new("ed25519");
+    std::fs::create_dir_all(p.dir().join("app")).unwrap();
+    std::fs::write(p.dir().join("app/Cargo.lock"), LOCK).unwrap();
+    let (url, requests) = hook_server();
+    let config = p.dir().join("custody.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[[monitor.webhooks]]\nurl = \"{url}\"\nsecret_env = \"HOOK_SECRET\"\n"),
+    )
+    .unwrap();
+    git(p.dir(), &["add", "-A"]);
+    git(p.dir(), &["commit", "-q", "-m", "app"]);
+    p.artifact("app.tgz", b"app");
+
+    // Only the smallvec advisory is known; the supplier says app is not affected.
+    let outside = tempfile::tempdir().unwrap();
+    let adv = outside.path().join("adv-src");
+    add_advisory(&adv, "RUSTSEC-2021-0003");
+    import(&p, &adv);
+    vex_add(&p, "RUSTSEC-2021-0003");
+    release(&p, "1.0.0");
+    release(&p, "1.1.0");
+
+    // First run: both releases catalogued by `custody release`; what the gate knew is not news.
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = r.json();
+    assert_eq!(first["first_run"], true);
+    assert_eq!(first["releases"], 2);
+    assert!(lines(&first).is_empty(), "{first}");
+
+    // Two advisories arrive; time's is declared not_affected for the product before the run.
+    add_advisory(&adv, "RUSTSEC-2022-0013");
+    add_advisory(&adv, "RUSTSEC-2020-0071");
+    import(&p, &adv);
+    vex_add(&p, "RUSTSEC-2020-0071");
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = r.json();
+    assert_eq!(second["advisories_added"], 2);
+    assert_eq!(second["touched_packages"], 2);
+    assert_eq!(second["rescanned_releases"], 2);
+    assert_eq!(
+        lines(&second),
+        [
+            "1.0.0 RUSTSEC-2022-0013 regex",
+            "1.1.0 RUSTSEC-2022-0013 regex"
+        ]
+    );
+    // The suppression holds in both versions of the product.
+    assert_eq!(second["suppressed"], 2);
+
+    // One signed notice per affected release.
+    let notices = second["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 2);
+    for n in notices {
+        // Relative to the project directory, like the site itself.
+        let path = p.dir().join(n.as_str().unwrap());
+        assert!(
+            path.parent().unwrap().ends_with("site/advisories"),
+            "{}",
+            path.display()
+        );
+        let notice: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(notice["product"], "app");
+        let f = &notice["findings"][0];
+        assert_eq!(f["id"], "RUSTSEC-2022-0013");
+        assert_eq!(f["package"], "regex");
+        assert_eq!(f["fixed_version"], "1.5.5");
+        assert_eq!(f["vex_status"], serde_json::Value::Null);
+        assert_eq!(notice["findings"].as_array().unwrap().len(), 1);
+        let bundle = path.with_file_name(format!(
+            "{}.sigstore.json",
+            path.file_name().unwrap().to_str().unwrap()
+        ));
+        let stmt = common::statement(&bundle);
+        assert_eq!(stmt["predicateType"], "https://custody.dev/notice/v1");
+        assert_eq!(stmt["predicate"], notice);
+        assert_eq!(stmt["subject"][0]["name"], "app.tgz");
+    }
+
+    // One webhook event per affected release, each with a valid HMAC-SHA256 of its body.
+    let got = requests.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    for (headers, body) in &got {
+        let sig = header(headers, "x-custody-signature").expect("signature header");
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body);
+        assert_eq!(
+            sig,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
+        let event: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(event["type"], "custody.monitor.new_findings");
+        assert_eq!(
+            event["notice_body"]["findings"][0]["id"],
+            "RUSTSEC-2022-0013"
+        );
+    }
+
+    // Nothing changed: nothing is re-scanned, nothing new, no event.
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let third = r.json();
+    assert_eq!(third["rescanned_releases"], 0);
+    assert!(lines(&third).is_empty());
+    assert_eq!(requests.lock().unwrap().len(), 2);
+
+    // An advisory whose content changes (its `modified` alone would not be trusted) is looked
+    // at again, but what the releases already had is not news.
+    let file = adv.join("RUSTSEC-2022-0013.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen("\"summary\": \"", "\"summary\": \"Updated: ", 1),
+    )
+    .unwrap();
+    import(&p, &adv);
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let fourth = r.json();
+    assert_eq!(fourth["advisories_changed"], 1);
+    assert_eq!(fourth["rescanned_releases"], 2);
+    assert!(lines(&fourth).is_empty(), "{fourth}");
+}
+
+#[test]
+fn old_releases_are_added_from_the_site() {
+    let p = Project::new("ed25519");
+    std::fs::create_dir_all(p.dir().join("app")).unwrap();
+    std::fs::write(p.dir().join("app/Cargo.lock"), LOCK).unwrap();
+    git(p.dir(), &["add", "-A"]);
+    git(p.dir(), &["commit", "-q", "-m", "app"]);
+    p.artifact("app.tgz", b"app");
+    let outside = tempfile::tempdir().unwrap();
+    let adv = outside.path().join("adv-src");
+    add_advisory(&adv, "RUSTSEC-2022-0013");
+    import(&p, &adv);
+    vex_add(&p, "RUSTSEC-2022-0013");
+    release(&p, "1.0.0");
+    // A release from before the catalog: no SBOM, so it cannot be monitored, and says so.
+    let r = p.run(&[
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        "0.9.0",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_file(p.dir().join(".custody/catalog.sqlite")).unwrap();
+
+    let r = p.run(&["monitor", "--add-site", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("0.9.0") && r.stderr.contains("no sbom.cdx.json"),
+        "{}",
+        r.stderr
+    );
+    let report = r.json();
+    assert_eq!(report["added_releases"], 1);
+    assert_eq!(report["releases"], 1);
+    // Suppressed by the product's VEX statement, so not news; nothing else applies.
+    assert_eq!(report["suppressed"], 1);
+    assert!(lines(&report).is_empty());
+
+    // Adding it again is a no-op; naming a directory without an SBOM is an error.
+    let dir = p.release_dir("app", "1.0.0");
+    let r = p.run(&["monitor", "--add-release", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["added_releases"], 0);
+    let old = p.release_dir("app", "0.9.0");
+    let r = p.run(&["monitor", "--add-release", old.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
