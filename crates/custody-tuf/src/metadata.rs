@@ -226,14 +226,21 @@ fn validate_role(what: &str, name: &str, keyids: &[String], threshold: u64) -> R
     Ok(())
 }
 
+/// Every role's header fields are named the same, so one definition serves all four.
+macro_rules! header_accessors {
+    () => {
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn expires(&self) -> jiff::Timestamp {
+            self.expires
+        }
+    };
+}
+
 impl Signed for Root {
     const TYPE: &'static str = "root";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
+    header_accessors!();
     fn validate(&self, what: &str) -> Result<()> {
         validate_common(what, &self.spec_version, self.version)?;
         for name in TOP_LEVEL_ROLES {
@@ -259,12 +266,7 @@ impl Signed for Root {
 
 impl Signed for Timestamp {
     const TYPE: &'static str = "timestamp";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
+    header_accessors!();
     fn validate(&self, what: &str) -> Result<()> {
         validate_common(what, &self.spec_version, self.version)?;
         if self.meta.len() != 1 || !self.meta.contains_key("snapshot.json") {
@@ -304,12 +306,7 @@ fn validate_meta(what: &str, meta: &BTreeMap<String, MetaFile>) -> Result<()> {
 
 impl Signed for Snapshot {
     const TYPE: &'static str = "snapshot";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
+    header_accessors!();
     fn validate(&self, what: &str) -> Result<()> {
         validate_common(what, &self.spec_version, self.version)?;
         validate_meta(what, &self.meta)
@@ -318,12 +315,7 @@ impl Signed for Snapshot {
 
 impl Signed for Targets {
     const TYPE: &'static str = "targets";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
+    header_accessors!();
     fn validate(&self, what: &str) -> Result<()> {
         validate_common(what, &self.spec_version, self.version)?;
         for (path, file) in &self.targets {

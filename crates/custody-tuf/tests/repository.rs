@@ -39,6 +39,22 @@ impl Keys {
     }
 }
 
+fn create(
+    dir: &Path,
+    keys: &Keys,
+    threshold: u64,
+    at: Timestamp,
+) -> custody_tuf::Result<Repository> {
+    Repository::create(
+        dir,
+        &keys.roots(),
+        threshold,
+        keys.online(),
+        Expiry::default(),
+        at,
+    )
+}
+
 fn now() -> Timestamp {
     Timestamp::now()
 }
@@ -76,15 +92,7 @@ fn published_targets_download_through_the_client() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(3);
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        2,
-        keys.online(),
-        Expiry::default(),
-        now(),
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 2, now()).unwrap();
     let a = artifact(tmp.path(), "app.tar.gz", b"release one");
     let target = repo
         .add_target(
@@ -120,15 +128,7 @@ fn hash_bins_hold_many_targets_and_the_client_fetches_one_bin() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(1);
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        1,
-        keys.online(),
-        Expiry::default(),
-        now(),
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 1, now()).unwrap();
     let mut targets = Vec::new();
     for i in 0..40 {
         let a = artifact(
@@ -181,15 +181,7 @@ fn refresh_renews_what_is_about_to_expire_and_clients_follow() {
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(1);
     let t0 = now();
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        1,
-        keys.online(),
-        Expiry::default(),
-        t0,
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 1, t0).unwrap();
     assert!(repo.refresh(keys.online(), t0, false).unwrap().is_empty());
     // Two days on, the one-day timestamp has expired: a client refuses it (freeze attack)...
     let later = t0.checked_add(SignedDuration::from_hours(48)).unwrap();
@@ -219,15 +211,7 @@ fn rotating_the_timestamp_key_locks_out_the_old_key() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(3);
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        2,
-        keys.online(),
-        Expiry::default(),
-        now(),
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 2, now()).unwrap();
     let state = tmp.path().join("state");
     client(&repo_dir, &state, 1, now()).refresh().unwrap();
 
@@ -286,15 +270,7 @@ fn releases_are_immutable_and_bad_names_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(1);
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        1,
-        keys.online(),
-        Expiry::default(),
-        now(),
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 1, now()).unwrap();
     let a = artifact(tmp.path(), "x.bin", b"one");
     repo.add_target("app", "1", &a, None, None).unwrap();
     std::fs::write(&a, b"two").unwrap();
@@ -307,15 +283,7 @@ fn releases_are_immutable_and_bad_names_are_refused() {
     }
     assert!(repo.add_target("app", "../1", &a, None, None).is_err());
     assert!(
-        Repository::create(
-            &repo_dir,
-            &keys.roots(),
-            1,
-            keys.online(),
-            Expiry::default(),
-            now()
-        )
-        .is_err(),
+        create(&repo_dir, &keys, 1, now()).is_err(),
         "a second init must not overwrite the repository"
     );
     // Wrong online key: refused before anything is signed.
@@ -330,15 +298,7 @@ fn one_products_role_cannot_stand_in_for_anothers() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(1);
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        1,
-        keys.online(),
-        Expiry::default(),
-        now(),
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 1, now()).unwrap();
     let a = artifact(tmp.path(), "a.bin", b"a");
     let b = artifact(tmp.path(), "b.bin", b"b");
     repo.add_target("app", "1", &a, None, None).unwrap();
@@ -361,15 +321,7 @@ fn rotating_root_then_targets_keys_keeps_clients_following() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("tuf");
     let keys = Keys::new(2);
-    let mut repo = Repository::create(
-        &repo_dir,
-        &keys.roots(),
-        1,
-        keys.online(),
-        Expiry::default(),
-        now(),
-    )
-    .unwrap();
+    let mut repo = create(&repo_dir, &keys, 1, now()).unwrap();
     let a = artifact(tmp.path(), "a.bin", b"first");
     let first = repo.add_target("app", "1", &a, None, None).unwrap();
     repo.commit(keys.online(), now()).unwrap();
