@@ -16,29 +16,6 @@ use std::sync::{Arc, Mutex};
 use common::{Project, Run, git};
 use hmac::{KeyInit, Mac};
 
-const LOCK: &str = r#"version = 3
-
-[[package]]
-name = "app"
-version = "0.1.0"
-dependencies = ["regex", "smallvec", "time"]
-
-[[package]]
-name = "regex"
-version = "1.5.4"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-
-[[package]]
-name = "smallvec"
-version = "0.6.13"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-
-[[package]]
-name = "time"
-version = "0.1.43"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-"#;
-
 const SECRET: &str = "webhook secret for the test";
 
 fn add_advisory(adv: &Path, id: &str) {
@@ -167,8 +144,7 @@ fn lines(report: &serde_json::Value) -> Vec<String> {
 #[test]
 fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
     let p = Project::new("ed25519");
-    std::fs::create_dir_all(p.dir().join("app")).unwrap();
-    std::fs::write(p.dir().join("app/Cargo.lock"), LOCK).unwrap();
+    p.write_vulnerable_app();
     let (url, requests) = hook_server();
     let config = p.dir().join("custody.toml");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -298,8 +274,7 @@ fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
 #[test]
 fn old_releases_are_added_from_the_site() {
     let p = Project::new("ed25519");
-    std::fs::create_dir_all(p.dir().join("app")).unwrap();
-    std::fs::write(p.dir().join("app/Cargo.lock"), LOCK).unwrap();
+    p.write_vulnerable_app();
     git(p.dir(), &["add", "-A"]);
     git(p.dir(), &["commit", "-q", "-m", "app"]);
     p.artifact("app.tgz", b"app");

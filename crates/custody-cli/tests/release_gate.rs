@@ -15,34 +15,10 @@ use std::process::Command;
 
 use common::{Project, git};
 
-const LOCK: &str = r#"version = 3
-
-[[package]]
-name = "app"
-version = "0.1.0"
-dependencies = ["regex", "smallvec", "time"]
-
-[[package]]
-name = "regex"
-version = "1.5.4"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-
-[[package]]
-name = "smallvec"
-version = "0.6.13"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-
-[[package]]
-name = "time"
-version = "0.1.43"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-"#;
-
 /// A project whose `app/Cargo.lock` has the three vulnerable crates, committed.
 fn project() -> Project {
     let p = Project::new("ed25519");
-    std::fs::create_dir_all(p.dir().join("app")).unwrap();
-    std::fs::write(p.dir().join("app/Cargo.lock"), LOCK).unwrap();
+    p.write_vulnerable_app();
     git(p.dir(), &["add", "-A"]);
     git(p.dir(), &["commit", "-q", "-m", "app"]);
     p.artifact("app.tgz", b"app");

@@ -6,6 +6,32 @@ use std::process::{Command, Output};
 
 pub const PASS: &str = "correct horse battery staple";
 
+/// A `Cargo.lock` pinning smallvec 0.6.13 (RUSTSEC-2021-0003, critical), regex 1.5.4
+/// (RUSTSEC-2022-0013, high) and time 0.1.43 (RUSTSEC-2020-0071, medium), all in the shared
+/// crates.io snapshot.
+pub const VULNERABLE_LOCK: &str = r#"version = 3
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["regex", "smallvec", "time"]
+
+[[package]]
+name = "regex"
+version = "1.5.4"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "smallvec"
+version = "0.6.13"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "time"
+version = "0.1.43"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"#;
+
 pub fn custody() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_custody"));
     c.env_remove("CUSTODY_PASSPHRASE_FILE");
@@ -100,6 +126,12 @@ impl Project {
         git(dir, &["add", "-A"]);
         git(dir, &["commit", "-q", "-m", "init"]);
         p
+    }
+
+    /// Write [`VULNERABLE_LOCK`] as `app/Cargo.lock`, not yet committed.
+    pub fn write_vulnerable_app(&self) {
+        std::fs::create_dir_all(self.dir().join("app")).unwrap();
+        std::fs::write(self.dir().join("app/Cargo.lock"), VULNERABLE_LOCK).unwrap();
     }
 
     pub fn dir(&self) -> &Path {
