@@ -129,6 +129,15 @@ fn a_tampered_target_is_refused_and_nothing_is_installed() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("tampered or substituted"), "{}", r.stderr);
     assert!(!dest.join("current").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dest.join(".custody-update"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("staging-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "a refused update leaves no staging: {leftovers:?}"
+    );
 }
 
 #[test]

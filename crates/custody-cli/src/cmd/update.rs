@@ -157,9 +157,8 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         }
     }
     let files = releases.get(&version).cloned().unwrap_or_default();
-    let staging = state.join(format!("staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).with_context(|| staging.display().to_string())?;
+    let staging = Staging(state.join(format!("staging-{}", std::process::id())));
+    let staging = staging.create()?;
     let targets_url = format!("{base}/targets");
     let cache = state.join("targets");
     let mut names = Vec::new();
@@ -197,7 +196,6 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         )
         .map_err(usage)?;
         if let Some(failed) = report.checks.iter().find(|c| c.status == Status::Fail) {
-            let _ = std::fs::remove_dir_all(&staging);
             return Err(anyhow::anyhow!(
                 "{target}: {} check failed: {}",
                 failed.name.as_str(),
@@ -297,6 +295,31 @@ fn read_installed(path: &Path) -> anyhow::Result<Option<Installed>> {
     Ok(Some(
         serde_json::from_slice(&bytes).with_context(|| path.display().to_string())?,
     ))
+}
+
+/// The staging directory, removed however the update ends: a refused or failed download
+/// leaves nothing behind (after a successful install it has been renamed away already).
+struct Staging(PathBuf);
+
+impl Staging {
+    fn create(self) -> anyhow::Result<Self> {
+        let _ = std::fs::remove_dir_all(&self.0);
+        std::fs::create_dir_all(&self.0).with_context(|| self.0.display().to_string())?;
+        Ok(self)
+    }
+}
+
+impl std::ops::Deref for Staging {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Move the staged release to `<dir>/<version>` and point `<dir>/current` at it with one
