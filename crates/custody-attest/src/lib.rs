@@ -30,5 +30,6 @@ pub mod statement;
 pub mod tlog;
 pub mod trust;
 pub mod verify;
+pub mod version;
 
 pub use error::Error;

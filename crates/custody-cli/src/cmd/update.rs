@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use custody_attest::verify::{Expectations, Status};
+use custody_attest::version;
 use custody_site::fs::{read_bounded, write_atomic};
 use custody_site::verify::{VerifyFiles, verify_files};
 use custody_tuf::updater::{cached_target, cached_target_path};
@@ -39,9 +40,13 @@ pub struct Args {
     /// The product.
     #[arg(long)]
     product: String,
-    /// `latest`, or an exact version.
+    /// `latest`, or an exact version. Versions are ordered by SemVer precedence (a leading `v`
+    /// ignored, build metadata not counted); `latest` skips pre-releases unless --pre is given.
     #[arg(long, default_value = "latest")]
     to: String,
+    /// Let `--to latest` pick a pre-release (`1.5.0-rc.1`) when it is the highest version.
+    #[arg(long)]
+    pre: bool,
     /// Installation directory.
     #[arg(long)]
     dir: PathBuf,
@@ -105,11 +110,23 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .with_context(|| format!("listing {} in {base}", args.product))?;
     let releases = releases(&args.product, &targets);
     let version = if args.to == "latest" {
-        releases
+        let latest = releases
             .keys()
-            .max_by(|a, b| compare_versions(a, b))
-            .cloned()
-            .with_context(|| format!("{base} lists no release of {}", args.product))?
+            .filter(|v| args.pre || !version::is_prerelease(v))
+            .max_by(|a, b| version::compare(a, b))
+            .cloned();
+        match latest {
+            Some(v) => v,
+            None if releases.is_empty() => {
+                return Err(anyhow::anyhow!("{base} lists no release of {}", args.product).into());
+            }
+            None => {
+                return Err(usage(anyhow::anyhow!(
+                    "{base} lists only pre-releases of {}; pass --pre to take one",
+                    args.product
+                )));
+            }
+        }
     } else {
         if !releases.contains_key(&args.to) {
             return Err(
@@ -130,7 +147,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             )
             .into());
         }
-        match compare_versions(&version, &prev.version) {
+        match version::compare(&version, &prev.version) {
             Ordering::Less => return Err(anyhow::anyhow!(
                 "refusing to downgrade {} from {} to {} (the repository may be replaying an old \
                  release; TUF would have caught a rolled-back repository, this is a second line)",
@@ -266,27 +283,6 @@ fn releases(
     out
 }
 
-/// Dotted numeric comparison (1.10 > 1.9), falling back to text for non-numeric parts.
-fn compare_versions(a: &str, b: &str) -> Ordering {
-    let parts = |s: &str| -> Vec<String> {
-        s.trim_start_matches('v')
-            .split(['.', '-', '+'])
-            .map(str::to_string)
-            .collect()
-    };
-    let (pa, pb) = (parts(a), parts(b));
-    for (x, y) in pa.iter().zip(&pb) {
-        let ord = match (x.parse::<u64>(), y.parse::<u64>()) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => x.cmp(y),
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-    }
-    pa.len().cmp(&pb.len())
-}
-
 fn read_installed(path: &Path) -> anyhow::Result<Option<Installed>> {
     if !path.exists() {
         return Ok(None);
@@ -337,17 +333,4 @@ fn install(dir: &Path, version: &str, staging: &Path) -> anyhow::Result<PathBuf>
     std::os::unix::fs::symlink(version, &tmp).with_context(|| tmp.display().to_string())?;
     std::fs::rename(&tmp, &link).with_context(|| link.display().to_string())?;
     Ok(target)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert_eq!(compare_versions("1.10.0", "1.9.3"), Ordering::Greater);
-        assert_eq!(compare_versions("1.4.2", "1.4.2"), Ordering::Equal);
-        assert_eq!(compare_versions("v2", "1.99"), Ordering::Greater);
-        assert_eq!(compare_versions("1.4", "1.4.1"), Ordering::Less);
-    }
 }
