@@ -11,7 +11,7 @@ use custody_vuln::{Ecosystem, PackageRef, SourceKind, Store};
 fn go(file: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/advisories/Go"
+        "/../../testdata/advisories/Go"
     ))
     .join(file)
 }

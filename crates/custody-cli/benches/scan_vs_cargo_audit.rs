@@ -20,8 +20,18 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The advisory corpus: `CUSTODY_ADVISORIES` (e.g. the full snapshots in `shared/data/advisories`,
+/// as BENCHMARKS.md measured), else the trimmed copy in `testdata/advisories`.
 fn data() -> PathBuf {
-    root().join("../shared/data/advisories")
+    std::env::var_os("CUSTODY_ADVISORIES").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../testdata/advisories"
+            ))
+        },
+        PathBuf::from,
+    )
 }
 
 fn import(db: &Path, source: &str) {

@@ -2,7 +2,7 @@
 //! import, and only what is new is reported, with a signed notice per release and an
 //! HMAC-signed webhook event; a VEX suppression holds for every version of the product.
 //!
-//! Advisories are real ones from the shared crates.io snapshot: RUSTSEC-2021-0003 (smallvec),
+//! Advisories are real ones from the crates.io snapshot in `testdata/`: RUSTSEC-2021-0003 (smallvec),
 //! RUSTSEC-2022-0013 (regex, fixed in 1.5.5) and RUSTSEC-2020-0071 (time).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -5,7 +5,7 @@
 //!
 //! The lockfile pins smallvec 0.6.13 (RUSTSEC-2021-0003, CVSS 9.8 critical), regex 1.5.4
 //! (RUSTSEC-2022-0013, 7.5 high) and time 0.1.43 (RUSTSEC-2020-0071, 6.2 medium), from the
-//! shared crates.io OSV snapshot.
+//! crates.io OSV snapshot in `testdata/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

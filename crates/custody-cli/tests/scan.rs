@@ -1,5 +1,5 @@
 //! `custody scan` on real inputs against the real advisory snapshots in
-//! `shared/data/advisories`: the `Cargo.lock` in `tests/fixtures/vulnerable-cargo` (written by
+//! `testdata/advisories`: the `Cargo.lock` in `tests/fixtures/vulnerable-cargo` (written by
 //! `cargo generate-lockfile` from a manifest that pins crate versions RustSec names), the SBOM
 //! crate's lockfile fixtures, and SBOMs `custody sbom` makes of them. Expected ids come from the
 //! RustSec files named beside each one. The last test compares with `cargo audit` itself.
@@ -37,7 +37,7 @@ fn custody(cwd: &Path, args: &[&str]) -> Run {
     common::run_in(cwd, args)
 }
 
-/// A temp dir holding an advisory database imported from the named shared snapshots.
+/// A temp dir holding an advisory database imported from the named snapshots in `testdata/`.
 struct Db {
     tmp: tempfile::TempDir,
 }

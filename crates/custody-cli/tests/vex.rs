@@ -1,5 +1,5 @@
 //! `custody vex add` and `custody scan --vex` on the real `tests/fixtures/vulnerable-cargo`
-//! lockfile against the shared RustSec snapshots: OpenVEX statements keep findings out of the
+//! lockfile against the RustSec snapshots in `testdata/`: OpenVEX statements keep findings out of the
 //! gate by id or alias, for the product in every later version, and stay listed as suppressed.
 //! The ids are the ones `custody scan` reports for the fixture (see tests/scan.rs):
 //! RUSTSEC-2021-0003 (smallvec 0.6.13, aliases CVE-2021-25900, GHSA-43w2-9j62-hq99) and

@@ -4,8 +4,8 @@
 //! consistency proofs, on a log of 100,000+ entries.
 //!
 //! Needs Debian `golang-go` and `golang-golang-x-mod-dev`; fails (never skips) without them.
-//! The checker's source is `../shared/checkers/tlogcheck` beside the work tree, or the
-//! directory in `CUSTODY_CHECKERS_DIR`.
+//! The checker's source is `interop/tlogcheck` (a copy of the one in `shared/checkers`), or
+//! `tlogcheck/` under the directory in `CUSTODY_CHECKERS_DIR`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ const ENTRIES: u64 = 100_003;
 fn checkers_dir() -> PathBuf {
     match std::env::var_os("CUSTODY_CHECKERS_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/checkers"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop"),
     }
 }
 

@@ -15,11 +15,18 @@ use std::time::{Duration, Instant};
 
 use custody_vuln::{Ecosystem, Event, Index, MatchOptions, PackageRef, SourceKind, Store};
 
+/// The advisory corpus: `CUSTODY_ADVISORIES` (e.g. the full snapshots in `shared/data/advisories`,
+/// as BENCHMARKS.md measured), else the trimmed copy in `testdata/advisories`.
 fn data() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/advisories"
-    ))
+    std::env::var_os("CUSTODY_ADVISORIES").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../testdata/advisories"
+            ))
+        },
+        PathBuf::from,
+    )
 }
 
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {

@@ -632,13 +632,13 @@ mod tests {
     use super::*;
     use crate::{Advisory, Ecosystem, Index, MatchOptions, PackageRef};
 
-    /// The real advisory, read from the shared RustSec snapshot: smallvec,
+    /// The real advisory, read from the RustSec snapshot in `testdata/`: smallvec,
     /// patched >= 0.6.14 and >= 1.6.1, aliases CVE-2021-25900 and
     /// GHSA-43w2-9j62-hq99.
     fn smallvec() -> Vec<u8> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/advisories/crates.io/RUSTSEC-2021-0003.json"
+            "/../../testdata/advisories/crates.io/RUSTSEC-2021-0003.json"
         );
         std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }

@@ -1,7 +1,7 @@
 //! Parity with cargo-audit's matching core: the `rustsec` crate's
 //! `Database::query` with `Query::crate_scope()` (what `cargo audit` runs for
 //! vulnerabilities) and its informational counterpart (its warnings), asked
-//! for every crate of the shared RustSec database at versions around every
+//! for every crate of the RustSec database in `testdata/` at versions around every
 //! bound, must name exactly the advisories our matcher names.
 //!
 //! This checks the library cargo-audit is built on, offline and without
@@ -63,7 +63,7 @@ fn same_vulnerabilities_and_warnings_as_cargo_audit_core() {
         .filter(|a| a.metadata.collection == Some(Collection::Crates))
         .map(|a| a.metadata.package.as_str().to_owned())
         .collect();
-    assert!(names.len() > 500);
+    assert!(names.len() > 200, "{}", names.len());
 
     let mut checked = 0;
     let mut mismatches = Vec::new();
@@ -109,7 +109,7 @@ fn same_vulnerabilities_and_warnings_as_cargo_audit_core() {
             checked += 1;
         }
     }
-    assert!(checked > 5000, "{checked}");
+    assert!(checked > 2000, "{checked}");
     assert!(
         mismatches.is_empty(),
         "{} of {checked}:\n{}",

@@ -57,12 +57,12 @@ fn packs_give_the_findings_of_the_whole_store() {
     }
     let full = store.index();
     let packages = packages_of(&full);
-    assert!(packages.len() > 2_500, "{}", packages.len());
+    assert!(packages.len() > 500, "{}", packages.len());
     let packs = Packs::open(tmp.path()).unwrap().expect("written by import");
     assert_eq!(packs.advisories(), full.len());
     let opts = MatchOptions::default();
     let want = full.scan(&packages, &opts);
-    assert!(want.len() > 2_500, "{}", want.len());
+    assert!(want.len() > 500, "{}", want.len());
 
     // All at once, and a Cargo.lock's worth (one ecosystem) alone.
     let all = packs.index_for(&packages).unwrap();
@@ -73,7 +73,10 @@ fn packs_give_the_findings_of_the_whole_store() {
         .cloned()
         .collect();
     let some = packs.index_for(&crates).unwrap();
-    assert!(some.len() < full.len() / 4, "only crates.io advisories");
+    assert!(
+        some.len() <= common::files("crates.io") && some.len() < full.len(),
+        "only crates.io advisories"
+    );
     assert_eq!(
         json(&some.scan(&crates, &opts)),
         json(&full.scan(&crates, &opts))

@@ -1,5 +1,5 @@
 //! Step 3: OSV range evaluation, one rule per test, each on a real advisory
-//! from `shared/data/advisories` (named in the test).
+//! from `testdata/advisories` (named in the test).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 mod common;
@@ -95,7 +95,7 @@ fn last_affected_is_inclusive() {
 
 #[test]
 fn limit_bounds_the_range() {
-    // No shared advisory uses `limit` (OSV advises against it outside GIT);
+    // No advisory in the snapshots uses `limit` (OSV advises against it outside GIT);
     // RUSTSEC-2016-0001 (openssl, fixed 0.9.0) with its `fixed` replaced by
     // `limit: 0.9.0` must evaluate the same, and an extra limit below the
     // fix must cut the range there.

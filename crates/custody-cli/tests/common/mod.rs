@@ -50,9 +50,10 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
         .into()
 }
 
-/// The shared advisory snapshots (`shared/data/advisories`; its README says where each came from).
+/// The trimmed real advisory snapshots in the repository (`testdata/advisories`; its README says
+/// where each came from and how they were trimmed).
 pub fn advisories() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/advisories")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/advisories")
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
