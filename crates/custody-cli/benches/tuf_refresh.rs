@@ -37,10 +37,6 @@ use custody_tuf::repo::{Expiry, OnlineKeys, Repository};
 use custody_tuf::{Config, DirStore, Updater};
 use jiff::SignedDuration;
 
-#[path = "../src/http.rs"]
-#[allow(dead_code, unused_imports)]
-mod http;
-
 const PRODUCT: &str = "app";
 /// Targets per release version: 100,000 targets are 1,000 releases of 100 files.
 const PER_VERSION: usize = 100;
@@ -342,7 +338,7 @@ fn fresh(dir: &Path, root: &Path) -> PathBuf {
 fn in_process_refresh(metadata_dir: &Path, metadata_url: &str) -> Duration {
     let start = Instant::now();
     let mut u = Updater::new(
-        http::UrlFetcher::new(),
+        custody_service::transport::UrlFetcher::http(),
         DirStore::new(metadata_dir),
         metadata_url,
         Config::default(),
@@ -362,7 +358,7 @@ fn in_process_download(
 ) -> Duration {
     let start = Instant::now();
     let mut u = Updater::new(
-        http::UrlFetcher::new(),
+        custody_service::transport::UrlFetcher::http(),
         DirStore::new(metadata_dir),
         metadata_url,
         Config::default(),

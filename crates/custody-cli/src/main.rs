@@ -9,8 +9,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
-mod http;
-mod log_http;
 mod output;
 mod passphrase;
 

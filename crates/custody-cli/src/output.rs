@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use custody_service::{Error as ServiceError, ErrorKind};
 use serde::Serialize;
 
 /// Exit code for bad usage or unreadable input.
@@ -14,13 +15,54 @@ pub const EXIT_FAILED: u8 = 1;
 pub struct Failure {
     pub code: u8,
     pub error: anyhow::Error,
+    /// What to do about it, in this command line's terms.
+    pub hint: Option<&'static str>,
+}
+
+/// The one place a service error becomes an exit code: the caller's input at fault is 2,
+/// anything refused or failed is 1.
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Input => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    }
+}
+
+/// What a user of this command line can do about a service error. The service's messages say
+/// what is wrong without naming flags; the flags are the CLI's.
+fn hint(e: &ServiceError) -> Option<&'static str> {
+    match e {
+        ServiceError::NoAdvisories { .. } => Some(
+            "run `custody db import PATH` first (PATH: a directory of OSV files, an osv.dev \
+             zip, or the RustSec database); outside a project pass --db DIR or set CUSTODY_DB",
+        ),
+        ServiceError::GateNeedsDatabase { .. } => Some(
+            "import one with `custody db import`, or pass --no-scan to release unscanned \
+             (recorded in the release)",
+        ),
+        ServiceError::GateRefused { .. } => Some(
+            "to record why the product is not affected: custody vex add ID --product PRODUCT \
+             --status not_affected --justification ...",
+        ),
+        ServiceError::UnnamedSource { .. } => Some("give the source a name with --name"),
+        ServiceError::InsecureHttp { .. } => {
+            Some("pass --allow-insecure-http to accept plain HTTP anyway (unsafe)")
+        }
+        ServiceError::Site(site) if matches!(**site, custody_site::Error::DirtyTree { .. }) => {
+            Some("commit the changes, or pass --allow-dirty (recorded in the provenance)")
+        }
+        _ => None,
+    }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
+        let error = e.into();
+        let service = error.downcast_ref::<ServiceError>();
         Self {
-            code: EXIT_FAILED,
-            error: e.into(),
+            code: service.map_or(EXIT_FAILED, |s| exit_code(s.kind())),
+            hint: service.and_then(hint),
+            error,
         }
     }
 }
@@ -29,7 +71,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 pub fn usage(e: impl Into<anyhow::Error>) -> Failure {
     Failure {
         code: EXIT_USAGE,
-        error: e.into(),
+        ..Failure::from(e)
     }
 }
 
@@ -80,11 +122,25 @@ impl Output {
             let v = serde_json::json!({
                 "ok": false,
                 "error": chain.join(": "),
+                "hint": failure.hint,
                 "exitCode": failure.code,
             });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         eprintln!("error: {}", chain.join(": "));
+        if let Some(hint) = failure.hint {
+            eprintln!("hint: {hint}");
+        }
         ExitCode::from(failure.code)
+    }
+}
+
+/// Progress and warnings from the service, on standard error.
+impl custody_service::env::Events for Output {
+    fn progress(&self, message: &str) {
+        Output::progress(self, message);
+    }
+    fn warn(&self, message: &str) {
+        Output::warn(self, message);
     }
 }

@@ -12,9 +12,6 @@ use clap::{Parser, Subcommand};
 use custody_tuf::updater::{cached_target, cached_target_path, write_replace};
 use custody_tuf::{Config, DirStore, Store as _, TrustedMetadata, Updater};
 
-#[path = "../http.rs"]
-mod http;
-
 /// A TUF 1.0 client: keeps trusted metadata in a directory and downloads verified targets.
 ///
 /// Flags come first, in any order; the command comes last.
@@ -119,12 +116,12 @@ fn init(metadata_dir: &Path, trusted_root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn updater(cli: &Cli) -> Result<Updater<http::UrlFetcher, DirStore>> {
+fn updater(cli: &Cli) -> Result<Updater<custody_service::transport::UrlFetcher, DirStore>> {
     let Some(url) = &cli.metadata_url else {
         bail!("--metadata-url is required");
     };
     Ok(Updater::new(
-        http::UrlFetcher::new(),
+        custody_service::transport::UrlFetcher::http(),
         DirStore::new(&cli.metadata_dir),
         url,
         Config::default(),

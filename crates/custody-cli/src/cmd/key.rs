@@ -227,3 +227,19 @@ pub fn public_key(path: &Path, insecure_unencrypted: bool) -> anyhow::Result<Pub
         .public_key()
         .clone())
 }
+
+/// Key files, unlocked with at most one passphrase prompt, as the service asks for keys.
+#[derive(Debug, Clone, Copy)]
+pub struct FileKeys<'a> {
+    /// Accept unencrypted key files (with a warning).
+    pub insecure_unencrypted: bool,
+    /// Where the prompt's warnings go.
+    pub out: &'a Output,
+}
+
+impl custody_service::env::KeySource for FileKeys<'_> {
+    fn unlock(&self, paths: &[&Path]) -> Result<Vec<SigningKey>, custody_service::Error> {
+        unlock(paths, self.insecure_unencrypted, self.out)
+            .map_err(|e| custody_service::Error::Unlock(e.into()))
+    }
+}

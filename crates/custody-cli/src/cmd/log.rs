@@ -1,6 +1,11 @@
 //! `custody log`: read the site's transparency log: its checkpoint, entries, proofs, and which
 //! entries name an artifact.
 
+use std::sync::Arc;
+
+use custody_service::env::Events;
+use custody_service::release::{warn_witness_failures, witness_clients};
+use custody_service::transport::{HttpLog, HttpTransport, Transport, is_http};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -210,33 +215,6 @@ fn read_vkey(arg: &str) -> anyhow::Result<NoteVerifier> {
     NoteVerifier::parse(text.trim()).with_context(|| format!("verifier key {arg}"))
 }
 
-/// The witnesses of `[log] witnesses`, reached over HTTP.
-pub fn witness_clients(loaded: &Loaded) -> anyhow::Result<Vec<custody_tlog::WitnessClient>> {
-    loaded
-        .config
-        .log
-        .witnesses
-        .iter()
-        .map(|w| {
-            let vkey = NoteVerifier::parse(w.vkey.trim())
-                .with_context(|| format!("[log] witness {}: vkey", w.name))?;
-            let transport = Box::new(crate::log_http::HttpWitness::new(&w.url));
-            custody_tlog::WitnessClient::new(vkey, transport)
-                .with_context(|| format!("[log] witness {}: not a cosignature/v1 key", w.name))
-        })
-        .collect()
-}
-
-/// Warns about each witness that did not cosign the checkpoint just published.
-pub fn warn_witness_failures(log: &custody_site::log::Log, out: &Output) {
-    for f in log.witness_failures() {
-        out.warn(format!(
-            "witness {} did not cosign the checkpoint: {}",
-            f.witness, f.error
-        ));
-    }
-}
-
 struct Opened {
     store: custody_site::log::LogStore,
     checkpoint: SignedCheckpoint,
@@ -413,7 +391,10 @@ fn open_writer(
         &loaded.config.log.origin,
         &log_key,
     )?;
-    log.set_witnesses(witness_clients(loaded)?);
+    log.set_witnesses(witness_clients(
+        loaded,
+        &(Arc::new(HttpTransport::new()) as Arc<dyn Transport>),
+    )?);
     Ok(log)
 }
 
@@ -426,7 +407,7 @@ fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output
     }
     let mut log = open_writer(&loaded, insecure_unencrypted_key, out)?;
     let signed = log.witness_checkpoint()?;
-    warn_witness_failures(&log, out);
+    warn_witness_failures(&log, out as &dyn Events);
     let cp = &signed.checkpoint;
     let failed: Vec<&str> = log
         .witness_failures()
@@ -477,8 +458,8 @@ fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
             state,
         } => {
             let log_key = read_vkey(vkey).map_err(usage)?;
-            let store: Box<dyn custody_tlog::TileStore> = if crate::http::is_http(log) {
-                Box::new(crate::log_http::HttpLog::new(log))
+            let store: Box<dyn custody_tlog::TileStore> = if is_http(log) {
+                Box::new(HttpLog::new(log, Arc::new(HttpTransport::new())))
             } else {
                 let dir = std::path::Path::new(log);
                 if !dir.is_dir() {
@@ -585,7 +566,7 @@ fn append(
         .append_bundle(&bytes, &policy, jiff::Timestamp::now())
         .with_context(|| bundle_path.display().to_string())?;
     custody_site::fs::write_atomic(bundle_path, appended.json.as_bytes())?;
-    warn_witness_failures(&log, out);
+    warn_witness_failures(&log, out as &dyn Events);
     let v = serde_json::json!({
         "bundle": bundle_path,
         "index": appended.entry.log_index,

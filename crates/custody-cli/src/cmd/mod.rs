@@ -1,6 +1,5 @@
 pub mod db;
 pub mod digest;
-pub mod gate;
 pub mod init;
 pub mod key;
 pub mod log;

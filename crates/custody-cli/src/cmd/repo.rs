@@ -1,6 +1,7 @@
 //! `custody repo`: the TUF repository that delivers releases to `custody update` and any TUF
 //! client.
 
+use custody_service::release::online_keys;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,7 +11,7 @@ use custody_crypto::{KeyAlgorithm, PublicKey, Signer, SigningKey};
 use custody_site::config::Loaded;
 use custody_site::fs::{read_bounded, write_atomic};
 use custody_site::tuf::{ONLINE_ROLES, expiry, online_key_paths, root_key_path};
-use custody_tuf::repo::{KeyChange, OnlineKeys, Repository, sign_root};
+use custody_tuf::repo::{KeyChange, Repository, sign_root};
 use custody_tuf::{Metadata, Root};
 use serde::Serialize;
 
@@ -207,18 +208,6 @@ fn open(loaded: &Loaded) -> anyhow::Result<Repository> {
         );
     }
     Repository::open(&dir, expiry(&loaded.config.tuf)).with_context(|| dir.display().to_string())
-}
-
-/// The online keys in `ONLINE_ROLES` order, as the repository takes them.
-pub fn online_keys(keys: &[SigningKey]) -> anyhow::Result<OnlineKeys<'_>> {
-    match keys {
-        [targets, snapshot, timestamp] => Ok(OnlineKeys {
-            targets,
-            snapshot,
-            timestamp,
-        }),
-        _ => anyhow::bail!("expected the three online TUF keys"),
-    }
 }
 
 /// The online keys, taking `<role>.key.next` for roles being rotated.

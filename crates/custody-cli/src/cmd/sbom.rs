@@ -1,14 +1,15 @@
 //! `custody sbom`: what is inside a project, as CycloneDX or SPDX.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use custody_sbom::{CycloneDxVersion, Limits, Metadata, Sbom};
+use custody_sbom::CycloneDxVersion;
+use custody_service::inputs::{SbomFormat, read_sbom, render_sbom};
 use custody_site::fs::write_atomic;
 
-use crate::output::{CmdResult, Output, usage};
+use crate::output::{CmdResult, Output};
 
 /// Write a software bill of materials, or compare two.
 ///
@@ -55,49 +56,11 @@ struct DiffArgs {
     new: PathBuf,
 }
 
-/// Read a directory, a lockfile, a binary, or an SBOM into a component graph.
-pub fn read(path: &Path) -> anyhow::Result<Sbom> {
-    let limits = Limits::default();
-    if path.is_dir() {
-        return Ok(custody_sbom::read_dir(path, &limits)?);
-    }
-    match custody_sbom::read_lockfile(path, &limits) {
-        Err(custody_sbom::Error::UnknownLockfile { .. }) if custody_sbom::is_binary_file(path)? => {
-            Ok(custody_sbom::read_binary(path, &limits)?)
-        }
-        Err(custody_sbom::Error::UnknownLockfile { .. }) => {
-            let bytes = custody_site::fs::read_bounded(path, limits.max_bytes, "SBOM")?;
-            Ok(custody_sbom::parse_sbom(
-                &path.display().to_string(),
-                &bytes,
-                &limits,
-            )?)
-        }
-        other => Ok(other?),
-    }
-}
-
-/// Render a graph in the chosen format.
-pub fn render(sbom: &Sbom, format: &str, cyclonedx_version: &str, now: jiff::Timestamp) -> String {
-    let meta = Metadata::new(now);
-    match format {
-        "spdx" => custody_sbom::to_spdx(sbom, &meta),
-        _ => {
-            let v = if cyclonedx_version == "1.5" {
-                CycloneDxVersion::V1_5
-            } else {
-                CycloneDxVersion::V1_6
-            };
-            custody_sbom::to_cyclonedx(sbom, v, &meta)
-        }
-    }
-}
-
 pub fn run(args: Args, out: &Output) -> CmdResult {
     if let Some(Command::Diff(d)) = args.command {
         return run_diff(&d, out);
     }
-    let sbom = read(&args.path).map_err(usage)?;
+    let sbom = read_sbom(&args.path)?;
     out.progress(format!(
         "{}: {} component(s){}",
         args.path.display(),
@@ -110,12 +73,12 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             ))
             .unwrap_or_default()
     ));
-    let doc = render(
-        &sbom,
-        &args.format,
-        &args.cyclonedx_version,
-        jiff::Timestamp::now(),
-    );
+    let format = match (args.format.as_str(), args.cyclonedx_version.as_str()) {
+        ("spdx", _) => SbomFormat::Spdx,
+        (_, "1.5") => SbomFormat::CycloneDx(CycloneDxVersion::V1_5),
+        _ => SbomFormat::CycloneDx(CycloneDxVersion::V1_6),
+    };
+    let doc = render_sbom(&sbom, format, jiff::Timestamp::now());
     match &args.output {
         Some(path) => {
             write_atomic(path, doc.as_bytes())?;
@@ -150,8 +113,8 @@ fn component_json(c: &custody_sbom::DiffComponent) -> serde_json::Value {
 }
 
 fn run_diff(args: &DiffArgs, out: &Output) -> CmdResult {
-    let old = read(&args.old).map_err(usage)?;
-    let new = read(&args.new).map_err(usage)?;
+    let old = read_sbom(&args.old)?;
+    let new = read_sbom(&args.new)?;
     let d = custody_sbom::diff(&old, &new);
     out.progress(format!(
         "{} added, {} removed, {} changed, {} unchanged",

@@ -1,18 +1,21 @@
 //! `custody scan`: match a project's packages against the imported advisories.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use custody_service::advisories::{existing_sources, warn_stale};
+use custody_service::env::SystemClock;
+use custody_service::inputs::{read_sbom, read_vex};
+use custody_service::scan::{NotScanned, Outcome, scan_sbom};
 use custody_vuln::report::{self, Counts, FailOn};
-use custody_vuln::vex::{self, Assessed};
-use custody_vuln::{FindingStatus, MatchOptions, PackageRef};
+use custody_vuln::vex::Assessed;
+use custody_vuln::{FindingStatus, MatchOptions};
 use serde::Serialize;
 
-use crate::cmd::db::{DbLocation, existing_sources, import_ages, index_for};
+use crate::cmd::db::DbLocation;
 use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
 
 /// Scan a project, a lockfile, or an SBOM for known vulnerabilities.
@@ -71,19 +74,6 @@ pub struct Args {
     location: DbLocation,
 }
 
-/// A source imported longer ago than this is named on standard error: new advisories appear
-/// daily, and a scan against an old copy passes what a fresh one would fail.
-const STALE_DAYS: u64 = 7;
-
-/// A component that was not matched, and why.
-#[derive(Debug, Serialize)]
-pub struct NotScanned {
-    /// The component's name and version.
-    pub component: String,
-    /// Why it was not matched.
-    pub reason: String,
-}
-
 #[derive(Debug, Serialize)]
 struct ScanReport<'a> {
     /// False when a finding reaches --fail-on.
@@ -111,42 +101,6 @@ enum Format {
     Table,
     Json,
     Sarif,
-}
-
-/// The packages to match: one per (ecosystem, name, version), read from the components'
-/// package URLs; the rest are listed with the reason they were not scanned.
-pub fn packages(sbom: &custody_sbom::Sbom) -> (Vec<PackageRef>, Vec<NotScanned>) {
-    let mut seen = BTreeSet::new();
-    let mut refs = Vec::new();
-    let mut not_scanned = Vec::new();
-    for c in sbom.components() {
-        let label = format!(
-            "{} {}",
-            c.name,
-            c.version.as_deref().unwrap_or("(unversioned)")
-        );
-        let Some(purl) = &c.purl else {
-            not_scanned.push(NotScanned {
-                component: label,
-                reason: "no package URL (the project itself, or a path or workspace dependency)"
-                    .to_owned(),
-            });
-            continue;
-        };
-        match PackageRef::from_purl(&purl.0) {
-            Ok(p) => {
-                let key = (p.ecosystem.clone(), p.name.clone(), p.version.clone());
-                if seen.insert(key) {
-                    refs.push(p);
-                }
-            }
-            Err(e) => not_scanned.push(NotScanned {
-                component: label,
-                reason: e.to_string(),
-            }),
-        }
-    }
-    (refs, not_scanned)
 }
 
 fn shorten(text: &str, max: usize) -> String {
@@ -310,57 +264,6 @@ fn artifact_uri(path: &Path) -> String {
     }
 }
 
-/// What a scan of one SBOM found, VEX statements applied.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Distinct packages matched.
-    pub packages: usize,
-    /// Components that could not be matched, and why.
-    pub not_scanned: Vec<NotScanned>,
-    /// Distinct advisories in the database.
-    pub advisories: usize,
-    /// Counts by kind and rating, before VEX.
-    pub counts: Counts,
-    /// The findings, sorted, each with the VEX statement that applies.
-    pub findings: Vec<Assessed>,
-}
-
-/// Matches `sbom`'s packages against the database at `db` (reading only the advisories that
-/// name them) and applies `documents` for `product`. Shared by `custody scan` and the release
-/// gate so both decide alike.
-pub fn scan_sbom(
-    sbom: &custody_sbom::Sbom,
-    db: &Path,
-    options: &MatchOptions,
-    documents: &[custody_vuln::VexDocument],
-    product: Option<&str>,
-) -> anyhow::Result<Outcome> {
-    let (refs, not_scanned) = packages(sbom);
-    let (index, advisories) = index_for(db, &refs)?;
-    let mut findings = index.scan(&refs, options);
-    report::sort(&mut findings);
-    let counts = Counts::of(&findings);
-    Ok(Outcome {
-        packages: refs.len(),
-        not_scanned,
-        advisories,
-        counts,
-        findings: vex::apply(findings, documents, product),
-    })
-}
-
-/// Names on standard error each source imported more than [`STALE_DAYS`] ago.
-pub fn warn_stale(db: &Path, names: &[String], out: &Output) {
-    for (name, _, age) in import_ages(db, names) {
-        if let Some(days) = age.map(|s| s / 86_400).filter(|d| *d >= STALE_DAYS) {
-            out.warn(format!(
-                "advisory source {name} was last imported {days} days ago: \
-                 run `custody db import` again for advisories published since"
-            ));
-        }
-    }
-}
-
 pub fn run(args: Args, out: &Output) -> CmdResult {
     let fail_on: FailOn = args.fail_on.parse().map_err(usage)?;
     let format = match (args.format.as_deref(), out.json) {
@@ -369,16 +272,15 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         _ => Format::Table,
     };
     let started = Instant::now();
-    let sbom = crate::cmd::sbom::read(&args.path).map_err(usage)?;
+    let sbom = read_sbom(&args.path)?;
     let documents = args
         .vex
         .iter()
-        .map(|p| crate::cmd::vex::read(p))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map_err(usage)?;
+        .map(|p| read_vex(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let db = args.location.resolve().map_err(usage)?;
-    let names = existing_sources(&db).map_err(usage)?;
-    warn_stale(&db, &names, out);
+    let names = existing_sources(&db)?;
+    warn_stale(&db, &names, &SystemClock, out);
     let product = args
         .product
         .clone()
@@ -399,7 +301,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         advisories,
         counts,
         findings,
-    } = scan_sbom(&sbom, &db, &options, &documents, product.as_deref()).map_err(usage)?;
+    } = scan_sbom(&sbom, &db, &options, &documents, product.as_deref())?;
     let failing: Vec<&str> = findings
         .iter()
         .filter(|a| fail_on.is_reached_by_assessed(a))
@@ -412,10 +314,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .collect();
     let failed = !failing.is_empty();
 
-    let registry_skips = not_scanned
-        .iter()
-        .filter(|n| !n.reason.starts_with("no package URL"))
-        .count();
+    let registry_skips = not_scanned.iter().filter(|n| !n.has_no_purl()).count();
     if registry_skips > 0 {
         out.warn(format!(
             "{registry_skips} component(s) not scanned: their package URL names no ecosystem \

@@ -15,8 +15,8 @@ use custody_tuf::updater::{cached_target, cached_target_path};
 use custody_tuf::{Config, DirStore, Store as _, TargetFile, Updater};
 use serde::{Deserialize, Serialize};
 
-use crate::http::UrlFetcher;
 use crate::output::{CmdResult, Output, usage};
+use custody_service::transport::UrlFetcher;
 
 /// Update a product from a custody release site's TUF repository.
 ///
@@ -97,7 +97,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     let base = args.repo.trim_end_matches('/');
     let now = jiff::Timestamp::now();
     let mut updater = Updater::new(
-        UrlFetcher::new(),
+        UrlFetcher::http(),
         store,
         &format!("{base}/metadata"),
         Config::default(),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use custody_vuln::vex::{self, Document, Justification, Product, Statement, Status, Vulnerability};
+use custody_vuln::vex::{Document, Justification, Product, Statement, Status, Vulnerability};
 use serde::Serialize;
 
 use crate::output::{CmdResult, Output, usage};
@@ -98,23 +98,6 @@ fn default_file(product: &str) -> anyhow::Result<PathBuf> {
     Ok(Path::new(".custody/vex").join(format!("{product}.openvex.json")))
 }
 
-/// Reads and validates an OpenVEX file, naming it in any error.
-pub fn read(path: &Path) -> anyhow::Result<Document> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("reading VEX file {}", path.display()))?
-        .len();
-    if len > vex::MAX_DOCUMENT_BYTES as u64 {
-        return Err(anyhow!(
-            "VEX file {} is {len} bytes, more than the limit of {}",
-            path.display(),
-            vex::MAX_DOCUMENT_BYTES
-        ));
-    }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading VEX file {}", path.display()))?;
-    Document::from_json(&bytes).with_context(|| format!("VEX file {}", path.display()))
-}
-
 fn add(args: AddArgs, out: &Output) -> CmdResult {
     let file = match &args.file {
         Some(f) => f.clone(),
@@ -150,7 +133,7 @@ fn add(args: AddArgs, out: &Output) -> CmdResult {
         timestamp: Some(now.clone()),
     };
     let mut doc = if file.exists() {
-        read(&file).map_err(usage)?
+        custody_service::inputs::read_vex(&file)?
     } else {
         let seed = format!(
             "{}|{}|{now}|{}",

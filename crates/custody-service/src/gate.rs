@@ -1,25 +1,24 @@
-//! The release gate: `custody release` scans the release's SBOM against the local advisory
-//! database and refuses the release, before anything is signed, when a vulnerability at or
-//! above `[vulndb] fail_on` is not covered by one of the supplier's VEX statements.
+//! The release gate: a release's SBOM is scanned against the local advisory database, and the
+//! release is refused, before anything is signed, when a vulnerability at or above the
+//! configured threshold is not covered by one of the supplier's VEX statements.
 //!
 //! What it decided is published with the release as signed attestations: the scan
 //! (`scan.json`, predicate [`SCAN_PREDICATE`]), the supplier's OpenVEX documents about the
 //! product, and the same statements as a CycloneDX 1.6 VEX document (`vex.cdx.json`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, anyhow};
 use custody_attest::release::CYCLONEDX_BOM;
-use custody_site::config::Loaded;
 use custody_site::site::{Attachment, check_name};
 use custody_vuln::report::{self, FailOn};
 use custody_vuln::vex::{self, Assessed, CycloneDxSubject, Document};
 use custody_vuln::{FindingStatus, MatchOptions};
 use serde::Serialize;
 
-use crate::cmd::db::{existing_sources, import_ages};
-use crate::cmd::scan::{NotScanned, Outcome, scan_sbom, warn_stale};
-use crate::output::{Failure, Output, usage};
+use crate::Error;
+use crate::advisories::{existing_sources, import_ages, warn_stale};
+use crate::env::{Clock, Events};
+use crate::scan::{NotScanned, Outcome, scan_sbom};
 
 /// The in-toto predicate type of a release's scan result.
 pub const SCAN_PREDICATE: &str = "https://custody.dev/scan/v1";
@@ -29,22 +28,74 @@ pub const SCAN_FILE: &str = "scan.json";
 pub const CYCLONEDX_VEX_FILE: &str = "vex.cdx.json";
 
 /// `[vulndb] fail_on`: the scan's thresholds, plus `none` for no gate.
-pub fn parse_fail_on(text: &str) -> anyhow::Result<FailOn> {
+pub fn parse_fail_on(text: &str) -> Result<FailOn, Error> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(FailOn::Never);
     }
-    text.parse().map_err(|_| {
-        anyhow!(
-            "[vulndb] fail_on = {text:?} in custody.toml is not a threshold \
-             (any, low, medium, high, critical, none)"
-        )
+    text.parse().map_err(|_| Error::FailOn {
+        value: text.to_owned(),
     })
+}
+
+/// A finding that stops a release, as the refusal describes it.
+#[derive(Debug, Clone)]
+pub struct Blocking {
+    /// The finding, with the VEX statement that applies (one that does not suppress).
+    pub assessed: Assessed,
+}
+
+impl std::fmt::Display for Blocking {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let f = &self.assessed.finding;
+        let severity = match (&f.severity.score, &f.status) {
+            (_, FindingStatus::Unknown { reason }) => format!(
+                "unknown whether affected ({}), which the gate counts as affected",
+                report::describe_unknown(reason)
+            ),
+            (Some(s), _) => format!("{} {:.1}", report::rating_name(f), s.score),
+            (None, _) => "no CVSS score, which reaches every threshold".to_owned(),
+        };
+        let vex = match &self.assessed.vex {
+            Some(v) => format!(
+                "VEX says {} ({}), which does not suppress",
+                v.status, v.document
+            ),
+            None => "no VEX statement".to_owned(),
+        };
+        write!(
+            out,
+            "{} in {} {}: {severity}; fix: {}; {vex}",
+            f.id,
+            f.package.name,
+            f.package.version,
+            f.smallest_fix.as_deref().unwrap_or("none known"),
+        )
+    }
+}
+
+/// One line per finding that stops the release: what, where, how severe, the fix, and why no
+/// VEX statement lets it through.
+pub(crate) fn refusal(blocking: &[Blocking], fail_on: &FailOn, product: &str) -> String {
+    let mut text = format!(
+        "release refused: {} vulnerabilit{} at or above [vulndb] fail_on = {fail_on} not covered \
+         by a VEX statement for {product}:\n",
+        blocking.len(),
+        if blocking.len() == 1 { "y" } else { "ies" }
+    );
+    for b in blocking {
+        text.push_str(&format!("  {b}\n"));
+    }
+    text.push_str(&format!(
+        "Upgrade, or record in a VEX statement why {product} is not affected, or change \
+         [vulndb] fail_on in custody.toml."
+    ));
+    text
 }
 
 /// What the gate decided, for the release report.
 #[derive(Debug, Serialize)]
 pub struct GateReport {
-    /// Whether the SBOM was scanned (false: `--no-scan`, or no gate and no database).
+    /// Whether the SBOM was scanned (false: skipped on request, or no gate and no database).
     pub scanned: bool,
     /// The threshold in force.
     pub fail_on: String,
@@ -109,37 +160,23 @@ struct Database {
     advisories: usize,
 }
 
-/// The supplier's OpenVEX documents about `product` in `dir` (`custody vex add` writes them),
-/// with the files they came from. A malformed one refuses the release: a statement that cannot
-/// be read must not silently stop suppressing, nor be published.
-pub fn product_vex(
-    dir: &Path,
-    product: &str,
-    sbom: &custody_sbom::Sbom,
-) -> anyhow::Result<Vec<(PathBuf, Document)>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().and_then(|e| e.to_str()) == Some("json"))
-        .collect();
-    files.sort();
-    let purls: Vec<&str> = sbom
-        .components()
-        .filter_map(|c| c.purl.as_ref().map(|p| p.0.as_str()))
-        .collect();
-    let mut docs = Vec::new();
-    for path in files {
-        let doc = crate::cmd::vex::read(&path)?;
-        if doc.is_about(product, |prefix| {
-            purls.iter().any(|p| vex::purl_has_prefix(p, prefix))
-        }) {
-            docs.push((path, doc));
-        }
-    }
-    Ok(docs)
+/// What the gate is asked to check.
+#[derive(Debug, Clone, Copy)]
+pub struct GateRequest<'a> {
+    /// The product.
+    pub product: &'a str,
+    /// The version being released.
+    pub version: &'a str,
+    /// Its SBOM.
+    pub sbom: &'a custody_sbom::Sbom,
+    /// The threshold (`[vulndb] fail_on`).
+    pub fail_on: FailOn,
+    /// The advisory database.
+    pub db: &'a Path,
+    /// The supplier's OpenVEX documents.
+    pub vex_dir: &'a Path,
+    /// Release without scanning, recording this reason in `scan.json` (who asked, and how).
+    pub skip_scan: Option<&'a str>,
 }
 
 /// A UUID-shaped serial number (RFC 9562 version 4 layout) derived from `seed`, so the same
@@ -161,113 +198,81 @@ fn serial_number(seed: &str) -> String {
     )
 }
 
-/// One line per finding that stops the release: what, where, how severe, the fix, and why no
-/// VEX statement lets it through.
-fn refusal(failing: &[&Assessed], fail_on: FailOn, product: &str) -> String {
-    let mut text = format!(
-        "release refused: {} vulnerabilit{} at or above [vulndb] fail_on = {fail_on} not covered \
-         by a VEX statement for {product}:\n",
-        failing.len(),
-        if failing.len() == 1 { "y" } else { "ies" }
-    );
-    for a in failing {
-        let f = &a.finding;
-        let severity = match (&f.severity.score, &f.status) {
-            (_, FindingStatus::Unknown { reason }) => format!(
-                "unknown whether affected ({}), which the gate counts as affected",
-                report::describe_unknown(reason)
-            ),
-            (Some(s), _) => format!("{} {:.1}", report::rating_name(f), s.score),
-            (None, _) => "no CVSS score, which reaches every threshold".to_owned(),
-        };
-        let vex = match &a.vex {
-            Some(v) => format!(
-                "VEX says {} ({}), which does not suppress",
-                v.status, v.document
-            ),
-            None => "no VEX statement".to_owned(),
-        };
-        text.push_str(&format!(
-            "  {} in {} {}: {severity}; fix: {}; {vex}\n",
-            f.id,
-            f.package.name,
-            f.package.version,
-            f.smallest_fix.as_deref().unwrap_or("none known"),
-        ));
-    }
-    text.push_str(&format!(
-        "Upgrade, or record why the product is not affected (custody vex add ID --product \
-         {product} --status not_affected --justification ...), or change [vulndb] fail_on in \
-         custody.toml."
-    ));
-    text
+fn serialise(what: &'static str, value: &impl Serialize) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec_pretty(value).map_err(|source| Error::Serialise { what, source })
 }
 
-/// Runs the gate for a release of `product` `version` whose SBOM is `sbom`. Returns an error
-/// (exit 1) naming every finding that stops the release; nothing has been signed by then.
+/// Runs the gate. Returns [`Error::GateRefused`] naming every finding that stops the release;
+/// nothing has been signed by then.
 pub fn check(
-    loaded: &Loaded,
-    product: &str,
-    version: &str,
-    sbom: &custody_sbom::Sbom,
-    no_scan: bool,
-    now: jiff::Timestamp,
-    out: &Output,
-) -> Result<Gate, Failure> {
-    let fail_on = parse_fail_on(&loaded.config.vulndb.fail_on).map_err(usage)?;
-    let db = loaded.vulndb_dir();
-    let vex_dir = loaded.vex_dir();
-    let docs = product_vex(&vex_dir, product, sbom).map_err(usage)?;
-    let sources = if no_scan {
-        out.warn(
-            "releasing without a vulnerability scan (--no-scan); scan.json records that the \
-             SBOM was not scanned",
+    request: &GateRequest<'_>,
+    clock: &dyn Clock,
+    events: &dyn Events,
+) -> Result<Gate, Error> {
+    let GateRequest {
+        product,
+        version,
+        sbom,
+        fail_on,
+        db,
+        vex_dir,
+        skip_scan,
+    } = *request;
+    let docs = crate::inputs::product_vex(vex_dir, product, sbom)?;
+    let sources = if skip_scan.is_some() {
+        events.warn(
+            "releasing without a vulnerability scan; scan.json records that the SBOM was not \
+             scanned",
         );
         None
     } else {
-        match existing_sources(&db) {
+        match existing_sources(db) {
             Ok(names) => Some(names),
             Err(_) if fail_on == FailOn::Never => {
-                out.warn(format!(
+                events.warn(&format!(
                     "no advisory database in {}; [vulndb] fail_on = none, so the release is \
                      not scanned",
                     db.display()
                 ));
                 None
             }
-            Err(e) => {
-                return Err(usage(e.context(format!(
-                    "the release gate scans the SBOM against the advisory database \
-                     ([vulndb] fail_on = {fail_on}): import one with `custody db import`, or \
-                     pass --no-scan to release unscanned (recorded in the release)"
-                ))));
+            Err(_) => {
+                return Err(Error::GateNeedsDatabase {
+                    dir: db.to_path_buf(),
+                    fail_on,
+                });
             }
         }
     };
+    let documents: Vec<Document> = docs.iter().map(|(_, d)| d.clone()).collect();
     let outcome = match &sources {
         Some(names) => {
-            warn_stale(&db, names, out);
-            Some(
-                scan_sbom(
-                    sbom,
-                    &db,
-                    &MatchOptions::default(),
-                    &docs.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
-                    Some(product),
-                )
-                .map_err(usage)?,
-            )
+            warn_stale(db, names, clock, events);
+            Some(scan_sbom(
+                sbom,
+                db,
+                &MatchOptions::default(),
+                &documents,
+                Some(product),
+            )?)
         }
         None => None,
     };
     let empty = Vec::new();
     let findings = outcome.as_ref().map_or(&empty, |o| &o.findings);
-    let failing: Vec<&Assessed> = findings
+    let blocking: Vec<Blocking> = findings
         .iter()
         .filter(|a| fail_on.is_reached_by_assessed(a))
+        .map(|a| Blocking {
+            assessed: a.clone(),
+        })
         .collect();
-    if !failing.is_empty() {
-        return Err(anyhow!(refusal(&failing, fail_on, product)).into());
+    if !blocking.is_empty() {
+        return Err(Error::GateRefused {
+            product: product.to_owned(),
+            fail_on,
+            blocking,
+        });
     }
     let suppressed: Vec<&str> = findings
         .iter()
@@ -275,7 +280,7 @@ pub fn check(
         .map(|a| a.finding.id.as_str())
         .collect();
     if let Some(o) = &outcome {
-        out.progress(format!(
+        events.progress(&format!(
             "Scan: {} package(s) against {} advisories: {} finding(s), {} suppressed by VEX, \
              none at or above {fail_on} uncovered",
             o.packages,
@@ -285,7 +290,7 @@ pub fn check(
         ));
     }
 
-    let timestamp = now.to_string();
+    let timestamp = clock.now().to_string();
     let no_not_scanned = Vec::new();
     let predicate = ScanPredicate {
         scanner: Scanner {
@@ -296,21 +301,22 @@ pub fn check(
         version,
         timestamp: timestamp.clone(),
         scanned: outcome.is_some(),
-        skipped_because: match (&outcome, no_scan) {
+        skipped_because: match (&outcome, skip_scan) {
             (Some(_), _) => None,
-            (None, true) => Some("custody release --no-scan"),
-            (None, false) => Some("no advisory database, and [vulndb] fail_on = none"),
+            (None, Some(why)) => Some(why),
+            (None, None) => Some("no advisory database, and [vulndb] fail_on = none"),
         },
         fail_on: fail_on.to_string(),
         database: sources
             .as_ref()
             .zip(outcome.as_ref())
             .map(|(names, o)| Database {
-                sources: import_ages(&db, names)
+                sources: import_ages(db, names, clock)
                     .into_iter()
-                    .map(|(name, written, _)| Source {
-                        name,
-                        imported: written
+                    .map(|age| Source {
+                        name: age.name,
+                        imported: age
+                            .written
                             .and_then(|t| jiff::Timestamp::try_from(t).ok())
                             .map(|t| t.to_string()),
                     })
@@ -326,15 +332,12 @@ pub fn check(
     };
     let mut attachments = vec![Attachment {
         name: SCAN_FILE.to_owned(),
-        bytes: serde_json::to_vec_pretty(&predicate).context("serialising the scan result")?,
+        bytes: serialise("the scan result", &predicate)?,
         predicate_type: SCAN_PREDICATE,
     }];
     let mut names = vec![SCAN_FILE.to_owned(), CYCLONEDX_VEX_FILE.to_owned()];
     for (i, (path, doc)) in docs.iter().enumerate() {
-        let own = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let own = attachment_name(path);
         let name = if check_name("attachment", &own).is_ok() && !names.contains(&own) {
             own
         } else {
@@ -347,8 +350,7 @@ pub fn check(
             predicate_type: vex::CONTEXT,
         });
     }
-    if !docs.is_empty() {
-        let documents: Vec<Document> = docs.iter().map(|(_, d)| d.clone()).collect();
+    if !documents.is_empty() {
         let cdx = vex::to_cyclonedx(
             &documents,
             CycloneDxSubject {
@@ -360,7 +362,7 @@ pub fn check(
         );
         attachments.push(Attachment {
             name: CYCLONEDX_VEX_FILE.to_owned(),
-            bytes: serde_json::to_vec_pretty(&cdx).context("serialising the CycloneDX VEX")?,
+            bytes: serialise("the CycloneDX VEX", &cdx)?,
             predicate_type: CYCLONEDX_BOM,
         });
     }
@@ -379,8 +381,17 @@ pub fn check(
     })
 }
 
+/// A VEX document's own file name, to publish it under.
+fn attachment_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -388,8 +399,12 @@ mod tests {
         assert_eq!(parse_fail_on("none").unwrap(), FailOn::Never);
         assert_eq!(parse_fail_on("high").unwrap(), FailOn::High);
         assert_eq!(parse_fail_on("Critical").unwrap(), FailOn::Critical);
-        let e = parse_fail_on("severe").unwrap_err().to_string();
-        assert!(e.contains("fail_on") && e.contains("none"), "{e}");
+        let e = parse_fail_on("severe").unwrap_err();
+        assert!(
+            matches!(&e, Error::FailOn { value } if value == "severe"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("none"), "{e}");
     }
 
     #[test]

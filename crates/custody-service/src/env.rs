@@ -1,0 +1,117 @@
+//! What the service asks of its caller besides storage: the time, and somewhere to say how the
+//! work is going.
+
+use jiff::Timestamp;
+
+/// The current time. Operations take a clock instead of reading the system's, so tests can
+/// release "yesterday" or let metadata expire without waiting.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock stopped at one instant: the in-memory twin.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// Where an operation reports progress and warnings while it runs: the CLI prints them on
+/// standard error, the server logs them. Neither changes what the operation decides.
+pub trait Events {
+    /// A step of the work, for people watching.
+    fn progress(&self, message: &str);
+    /// Something the caller should know although the operation goes on: a stale database, an
+    /// unreachable webhook, a witness that did not cosign.
+    fn warn(&self, message: &str);
+}
+
+/// Events nobody watches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Events for Silent {
+    fn progress(&self, _: &str) {}
+    fn warn(&self, _: &str) {}
+}
+
+/// Events kept in memory, for tests that check what an operation said.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    lines: std::sync::Mutex<Vec<(bool, String)>>,
+}
+
+impl Recorded {
+    /// The warnings so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|(w, _)| *w)
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Events for Recorded {
+    fn progress(&self, message: &str) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.push((false, message.to_owned()));
+        }
+    }
+    fn warn(&self, message: &str) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.push((true, message.to_owned()));
+        }
+    }
+}
+
+/// Where secrets named in the configuration (a webhook's HMAC key, by the name of the variable
+/// that holds it) come from. Never from `custody.toml` itself.
+pub trait Secrets {
+    /// The secret called `name`, if set.
+    fn secret(&self, name: &str) -> Option<Vec<u8>>;
+}
+
+/// Secrets from the process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvSecrets;
+
+impl Secrets for EnvSecrets {
+    fn secret(&self, name: &str) -> Option<Vec<u8>> {
+        std::env::var_os(name).map(std::ffi::OsString::into_encoded_bytes)
+    }
+}
+
+impl Secrets for std::collections::BTreeMap<String, Vec<u8>> {
+    fn secret(&self, name: &str) -> Option<Vec<u8>> {
+        self.get(name).cloned()
+    }
+}
+
+/// Where signing keys come from, unlocked. The CLI's source reads key files and asks for their
+/// passphrase at most once; a server holds its keys unlocked from the start.
+pub trait KeySource {
+    /// The keys at `paths`, in order.
+    fn unlock(
+        &self,
+        paths: &[&std::path::Path],
+    ) -> Result<Vec<custody_crypto::SigningKey>, crate::Error>;
+}

@@ -1,0 +1,286 @@
+//! One error enum for the service layer. Each variant names what was wrong and carries the
+//! values involved; [`Error::kind`] is the one place that says whether the caller's input was
+//! at fault, a rule refused, or an operation failed, which the CLI turns into an exit code and
+//! the server into an HTTP status.
+
+use std::path::PathBuf;
+
+use custody_vuln::report::FailOn;
+
+use crate::gate::Blocking;
+use crate::transport::TransportError;
+
+/// How an error should be reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input was unreadable, malformed or missing (CLI exit 2; HTTP 400).
+    Input,
+    /// A rule refused the request: the gate, the policy, a dirty tree (CLI exit 1; HTTP 422).
+    Refused,
+    /// The thing exists already and is immutable (CLI exit 1; HTTP 409).
+    Conflict,
+    /// An operation failed on the way: storage, signing, the catalog (CLI exit 1; HTTP 500).
+    Failed,
+}
+
+/// Everything a service operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input the caller named (the project, a name, a file) was rejected.
+    #[error(transparent)]
+    Input(Box<custody_site::Error>),
+    /// The site, its log or its TUF repository refused or failed.
+    #[error(transparent)]
+    Site(Box<custody_site::Error>),
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A project, lockfile, binary or SBOM could not be read as a component graph (the error
+    /// names the file).
+    #[error(transparent)]
+    SbomInput(custody_sbom::Error),
+    /// An OpenVEX file was rejected.
+    #[error("VEX file {}: {source}", path.display())]
+    Vex {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<custody_vuln::Error>,
+    },
+    /// No advisory source has been imported into the database.
+    #[error(
+        "no advisories imported in {}: import a directory of OSV files, an osv.dev zip, or the \
+         RustSec database first",
+        dir.display()
+    )]
+    NoAdvisories {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// The advisory database could not be read.
+    #[error("reading the advisory database {}: {source}", dir.display())]
+    AdvisoryDb {
+        /// The database directory.
+        dir: PathBuf,
+        /// Why.
+        source: Box<custody_vuln::Error>,
+    },
+    /// A file given as an advisory source is not a zip archive.
+    #[error(
+        "{}: not a zip archive; import a directory of OSV files, an osv.dev zip, or the RustSec \
+         database directory",
+        path.display()
+    )]
+    NotAnAdvisorySource {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Advisories over plain HTTP from another host could be altered on the way, hiding a
+    /// vulnerability from every later scan.
+    #[error(
+        "refusing to download advisories over plain HTTP from {url}: anyone on the path could \
+         change them; use https://"
+    )]
+    InsecureHttp {
+        /// The URL.
+        url: String,
+    },
+    /// A source needs a name and none could be derived from where it came from.
+    #[error("cannot name a source after {origin}: give it a name")]
+    UnnamedSource {
+        /// The path or URL.
+        origin: String,
+    },
+    /// An advisory download failed.
+    #[error("downloading {url}: {source}")]
+    Download {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: TransportError,
+    },
+    /// A downloaded advisory source is not a zip archive.
+    #[error(
+        "{url} is not a zip archive ({bytes} bytes): a URL import takes an osv.dev-style all.zip"
+    )]
+    DownloadNotZip {
+        /// The URL.
+        url: String,
+        /// What was downloaded.
+        bytes: u64,
+    },
+    /// Importing a source failed.
+    #[error("importing {}: {source}", origin.display())]
+    Import {
+        /// The path or URL.
+        origin: PathBuf,
+        /// Why.
+        source: Box<custody_vuln::Error>,
+    },
+    /// `[vulndb] fail_on` is not a threshold.
+    #[error(
+        "[vulndb] fail_on = {value:?} in custody.toml is not a threshold (any, low, medium, high, \
+         critical, none)"
+    )]
+    FailOn {
+        /// The configured value.
+        value: String,
+    },
+    /// The gate is on but there is no database to scan against.
+    #[error(
+        "no advisories imported in {}: the release gate scans the SBOM against the advisory \
+         database ([vulndb] fail_on = {fail_on}); import one, or release unscanned (recorded in \
+         the release)",
+        dir.display()
+    )]
+    GateNeedsDatabase {
+        /// The database directory.
+        dir: PathBuf,
+        /// The threshold in force.
+        fail_on: FailOn,
+    },
+    /// The gate refused the release: findings at or above the threshold that no VEX statement
+    /// covers.
+    #[error("{}", crate::gate::refusal(blocking, fail_on, product))]
+    GateRefused {
+        /// The product.
+        product: String,
+        /// The threshold.
+        fail_on: FailOn,
+        /// Each finding that stops the release.
+        blocking: Vec<Blocking>,
+    },
+    /// A document could not be serialised.
+    #[error("serialising {what}: {source}")]
+    Serialise {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The catalog could not be opened, read or written.
+    #[error("the catalog {}: {source}", path.display())]
+    Catalog {
+        /// The catalog file.
+        path: PathBuf,
+        /// Why.
+        source: Box<custody_catalog::Error>,
+    },
+    /// A directory named as a published release is not one.
+    #[error("{}: not a release directory (site/releases/<product>/<version>)", dir.display())]
+    NotAReleaseDir {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A release without an SBOM cannot be monitored.
+    #[error(
+        "{}: no sbom.cdx.json (released without an SBOM), so there is nothing to monitor",
+        dir.display()
+    )]
+    ReleaseWithoutSbom {
+        /// The release directory.
+        dir: PathBuf,
+    },
+    /// A key the operation needs was not unlocked.
+    #[error("{}: key not loaded", path.display())]
+    KeyMissing {
+        /// The key's path.
+        path: PathBuf,
+    },
+    /// The key source could not unlock a key (a wrong passphrase, an unreadable file).
+    #[error(transparent)]
+    Unlock(Box<dyn std::error::Error + Send + Sync>),
+    /// A file could not be hashed.
+    #[error("hashing {}: {source}", path.display())]
+    Hash {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: custody_crypto::Error,
+    },
+    /// Building or signing an attestation failed.
+    #[error(transparent)]
+    Attest(#[from] custody_attest::Error),
+    /// The TUF repository refused an edit or could not be read.
+    #[error("{}: {source}", dir.display())]
+    Tuf {
+        /// The repository.
+        dir: PathBuf,
+        /// Why.
+        source: custody_tuf::Error,
+    },
+    /// The TUF repository needs its three online keys.
+    #[error("expected the three online TUF keys (targets, snapshot, timestamp), got {found}")]
+    OnlineKeys {
+        /// How many were given.
+        found: usize,
+    },
+    /// A configured witness is unusable.
+    #[error("[log] witness {name}: {source}")]
+    Witness {
+        /// The witness's name.
+        name: String,
+        /// Why.
+        source: Box<custody_tlog::Error>,
+    },
+}
+
+impl Error {
+    /// How the error should be reported.
+    pub fn kind(&self) -> ErrorKind {
+        use custody_site::Error as Site;
+        match self {
+            Self::Input(_)
+            | Self::Io { .. }
+            | Self::SbomInput(_)
+            | Self::Vex { .. }
+            | Self::NoAdvisories { .. }
+            | Self::AdvisoryDb { .. }
+            | Self::NotAnAdvisorySource { .. }
+            | Self::InsecureHttp { .. }
+            | Self::UnnamedSource { .. }
+            | Self::Download { .. }
+            | Self::DownloadNotZip { .. }
+            | Self::Import { .. }
+            | Self::FailOn { .. }
+            | Self::GateNeedsDatabase { .. }
+            | Self::NotAReleaseDir { .. }
+            | Self::ReleaseWithoutSbom { .. }
+            | Self::Witness { .. } => ErrorKind::Input,
+            Self::Site(site) => match **site {
+                Site::AlreadyPublished { .. } | Site::AlreadyLogged { .. } => ErrorKind::Conflict,
+                Site::DirtyTree { .. } | Site::KeyNotInPolicy { .. } => ErrorKind::Refused,
+                _ => ErrorKind::Failed,
+            },
+            Self::GateRefused { .. } => ErrorKind::Refused,
+            Self::Serialise { .. }
+            | Self::Catalog { .. }
+            | Self::KeyMissing { .. }
+            | Self::Unlock(_)
+            | Self::Hash { .. }
+            | Self::Attest(_)
+            | Self::Tuf { .. }
+            | Self::OnlineKeys { .. } => ErrorKind::Failed,
+        }
+    }
+}
+
+impl From<custody_site::Error> for Error {
+    fn from(e: custody_site::Error) -> Self {
+        Self::Site(Box::new(e))
+    }
+}
+
+impl Error {
+    /// An input the caller named, rejected by the site layer (a name, the project's config).
+    pub fn input(e: custody_site::Error) -> Self {
+        Self::Input(Box::new(e))
+    }
+}

@@ -1,0 +1,600 @@
+//! Watching every shipped release: the catalog of their SBOMs, the re-scan after an advisory
+//! import, signed notices to customers and HMAC-signed webhook events.
+
+use std::path::{Path, PathBuf};
+
+use custody_attest::bundle;
+use custody_attest::release::{Artifact, attest_document};
+use custody_catalog::{Catalog, MonitorOptions, NewRelease, ReleaseNews};
+use custody_crypto::{Algorithms, digest_files};
+use custody_site::config::{Loaded, WebhookConfig};
+use custody_site::fs::write_atomic;
+use custody_site::site::Published;
+use custody_vuln::report;
+use custody_vuln::vex::{Assessed, Document};
+use hmac::{KeyInit, Mac};
+use serde::Serialize;
+
+use crate::Error;
+use crate::env::{Clock, Events, KeySource, Secrets};
+use crate::transport::{Limits, Transport};
+
+/// The in-toto predicate type of a customer notice.
+pub const NOTICE_PREDICATE: &str = "https://custody.dev/notice/v1";
+/// The header carrying a webhook body's HMAC-SHA256, as `sha256=<hex>`.
+pub const SIGNATURE_HEADER: &str = "X-Custody-Signature";
+
+/// Files a release directory holds besides its artifacts.
+fn is_attachment(name: &str) -> bool {
+    name.ends_with(".sigstore.json")
+        || name.ends_with(".openvex.json")
+        || matches!(
+            name,
+            "manifest.json"
+                | "sbom.cdx.json"
+                | "sbom.spdx.json"
+                | "scan.json"
+                | "vex.cdx.json"
+                | "provenance.sigstore.json"
+        )
+}
+
+fn open_catalog(path: &Path) -> Result<Catalog, Error> {
+    Catalog::open(path).map_err(catalog_error(path))
+}
+
+fn catalog_error(path: &Path) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {
+    move |source| Error::Catalog {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    }
+}
+
+/// Adds a freshly published release to the catalog at `path`, with the gate's findings as
+/// already known.
+pub fn catalog_release(
+    path: &Path,
+    published: &Published,
+    sbom: &custody_sbom::Sbom,
+    known: &[Assessed],
+    clock: &dyn Clock,
+) -> Result<(), Error> {
+    let mut catalog = open_catalog(path)?;
+    let (packages, _) = crate::scan::packages(sbom);
+    let sbom_json = std::fs::read_to_string(published.dir.join("sbom.cdx.json")).ok();
+    let artifacts: Vec<String> = published.artifacts.iter().map(|a| a.name.clone()).collect();
+    catalog
+        .add_release(
+            &NewRelease {
+                product: &published.product,
+                version: &published.version,
+                dir: &published.dir,
+                sbom: sbom_json.as_deref(),
+                artifacts: &artifacts,
+                packages: &packages,
+                known,
+            },
+            &clock.now().to_string(),
+        )
+        .map_err(catalog_error(path))?;
+    Ok(())
+}
+
+/// Adds a release directory from the site; `false` when it is already in the catalog.
+fn add_release_dir(
+    catalog: &mut Catalog,
+    catalog_path: &Path,
+    dir: &Path,
+    now: &str,
+) -> Result<bool, Error> {
+    let full = dir.canonicalize().map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let name = |p: Option<&Path>| -> Option<String> { p?.file_name()?.to_str().map(str::to_owned) };
+    let (Some(version), Some(product)) = (name(Some(&full)), name(full.parent())) else {
+        return Err(Error::NotAReleaseDir {
+            dir: dir.to_path_buf(),
+        });
+    };
+    if catalog
+        .contains(&product, &version)
+        .map_err(catalog_error(catalog_path))?
+    {
+        return Ok(false);
+    }
+    let sbom_path = full.join("sbom.cdx.json");
+    if !sbom_path.is_file() {
+        return Err(Error::ReleaseWithoutSbom {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let sbom = crate::inputs::read_sbom(&sbom_path)?;
+    let (packages, _) = crate::scan::packages(&sbom);
+    let mut artifacts: Vec<String> = std::fs::read_dir(&full)
+        .map_err(|source| Error::Io {
+            path: full.clone(),
+            source,
+        })?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| !is_attachment(n) && full.join(format!("{n}.sigstore.json")).is_file())
+        .collect();
+    artifacts.sort();
+    let sbom_json = std::fs::read_to_string(&sbom_path).ok();
+    catalog
+        .add_release(
+            &NewRelease {
+                product: &product,
+                version: &version,
+                dir: &full,
+                sbom: sbom_json.as_deref(),
+                artifacts: &artifacts,
+                packages: &packages,
+                known: &[],
+            },
+            now,
+        )
+        .map_err(catalog_error(catalog_path))
+}
+
+#[derive(Debug, Serialize)]
+struct NoticeFinding<'a> {
+    id: &'a str,
+    aliases: &'a [String],
+    package: &'a str,
+    version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purl: Option<&'a str>,
+    kind: &'static str,
+    severity: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    /// The smallest version that fixes it, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed_version: Option<&'a str>,
+    fixed: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
+    /// The supplier's VEX status for the product (`affected`, `under_investigation`), or none.
+    vex_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vex_statement: Option<&'a str>,
+    /// When the advisory, in this content, was first seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advisory_first_seen: Option<&'a str>,
+}
+
+/// The customer notice (`https://custody.dev/notice/v1`).
+#[derive(Debug, Serialize)]
+struct Notice<'a> {
+    product: &'a str,
+    version: &'a str,
+    issued: &'a str,
+    release: String,
+    findings: Vec<NoticeFinding<'a>>,
+}
+
+fn notice<'a>(news: &'a ReleaseNews, now: &'a str) -> Notice<'a> {
+    Notice {
+        product: &news.release.product,
+        version: &news.release.version,
+        issued: now,
+        release: format!(
+            "releases/{}/{}/",
+            news.release.product, news.release.version
+        ),
+        findings: news
+            .findings
+            .iter()
+            .map(|a| {
+                let f = &a.finding;
+                NoticeFinding {
+                    id: &f.id,
+                    aliases: &f.aliases,
+                    package: &f.package.name,
+                    version: &f.package.version,
+                    purl: f.package.purl.as_deref(),
+                    kind: if f.is_warning() {
+                        "warning"
+                    } else {
+                        "vulnerability"
+                    },
+                    severity: report::rating_name(f),
+                    score: f.severity.score.as_ref().map(|s| s.score),
+                    fixed_version: f.smallest_fix.as_deref(),
+                    fixed: &f.fixed,
+                    summary: f.advisories.iter().find_map(|x| x.summary.as_deref()),
+                    vex_status: a.vex.as_ref().map(|v| v.status.to_string()),
+                    vex_statement: a.vex.as_ref().and_then(|v| {
+                        v.action_statement
+                            .as_deref()
+                            .or(v.impact_statement.as_deref())
+                    }),
+                    advisory_first_seen: f
+                        .advisories
+                        .iter()
+                        .find_map(|x| news.first_seen.get(&x.id))
+                        .map(String::as_str),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, body).
+pub fn hmac_signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// One webhook delivery.
+#[derive(Debug, Serialize)]
+pub struct Delivery {
+    /// The webhook.
+    pub url: String,
+    /// The release the event is about.
+    pub product: String,
+    /// Its version.
+    pub version: String,
+    /// Whether the receiver acknowledged it (a 2xx status).
+    pub ok: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn post(
+    transport: &dyn Transport,
+    hook: &WebhookConfig,
+    secret: &[u8],
+    body: &[u8],
+) -> Result<(), String> {
+    let signature = hmac_signature(secret, body);
+    let response = transport
+        .post(
+            &hook.url,
+            &[
+                ("Content-Type", "application/json"),
+                (SIGNATURE_HEADER, &signature),
+            ],
+            body,
+            Limits::WEBHOOK,
+        )
+        .map_err(|e| e.to_string())?;
+    if (200..300).contains(&response.status) {
+        Ok(())
+    } else {
+        Err(format!("{}: status code {}", hook.url, response.status))
+    }
+}
+
+/// A finding new since the last run.
+#[derive(Debug, Serialize)]
+pub struct NewFinding {
+    /// The release's product.
+    pub product: String,
+    /// The release's version.
+    pub version: String,
+    /// The advisory.
+    pub id: String,
+    /// The affected package.
+    pub package: String,
+    /// Its version in the release.
+    pub package_version: String,
+    /// The smallest fixed version, if known.
+    pub fixed_version: Option<String>,
+    /// The supplier's VEX status, if any.
+    pub vex_status: Option<String>,
+}
+
+/// What a monitor run found and did.
+#[derive(Debug, Serialize)]
+pub struct Monitored {
+    /// False when a webhook delivery failed.
+    pub ok: bool,
+    /// Whether this was the first run (everything is new).
+    pub first_run: bool,
+    /// Releases added to the catalog by this run.
+    pub added_releases: usize,
+    /// Advisories new since the last run.
+    pub advisories_added: usize,
+    /// Advisories whose content changed.
+    pub advisories_changed: usize,
+    /// Advisories gone.
+    pub advisories_removed: usize,
+    /// Packages named by a changed advisory.
+    pub touched_packages: usize,
+    /// Releases in the catalog.
+    pub releases: usize,
+    /// Releases re-matched.
+    pub rescanned_releases: usize,
+    /// What is new, release by release.
+    pub new_findings: Vec<NewFinding>,
+    /// New findings a VEX statement suppresses.
+    pub suppressed: usize,
+    /// Findings no longer present.
+    pub resolved: usize,
+    /// The notices written.
+    pub notices: Vec<PathBuf>,
+    /// The webhook deliveries.
+    pub webhooks: Vec<Delivery>,
+}
+
+/// What a monitor run is asked to do besides re-scanning.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorRequest {
+    /// Published release directories to add to the catalog first.
+    pub add_releases: Vec<PathBuf>,
+    /// Add every release on the site not in the catalog yet (those without an SBOM are skipped
+    /// with a warning, unless named in `add_releases`).
+    pub add_site: bool,
+    /// The advisory database, instead of the project's.
+    pub db: Option<PathBuf>,
+}
+
+/// What the monitor reaches the world through.
+#[derive(Clone, Copy)]
+pub struct MonitorEnv<'a> {
+    /// The release key, to sign notices.
+    pub keys: &'a dyn KeySource,
+    /// Webhook deliveries.
+    pub transport: &'a dyn Transport,
+    /// Webhook secrets.
+    pub secrets: &'a dyn Secrets,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// Progress and warnings.
+    pub events: &'a dyn Events,
+}
+
+impl std::fmt::Debug for MonitorEnv<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorEnv").finish_non_exhaustive()
+    }
+}
+
+fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Re-scans every release in the project's catalog against the advisory database and reports
+/// only what is new. For each release with news, a customer notice is written to the site's
+/// `advisories/` and signed with the release key, and each configured webhook gets a JSON event
+/// signed with HMAC-SHA256.
+pub fn run(
+    loaded: &Loaded,
+    request: &MonitorRequest,
+    env: MonitorEnv<'_>,
+) -> Result<Monitored, Error> {
+    let db = request.db.clone().unwrap_or_else(|| loaded.vulndb_dir());
+    crate::advisories::existing_sources(&db)?;
+    let now = env.clock.now();
+    let now_text = now.to_string();
+    let catalog_path = loaded.catalog_path();
+    let mut catalog = open_catalog(&catalog_path)?;
+
+    let mut added = 0;
+    let mut dirs = request.add_releases.clone();
+    if request.add_site {
+        let releases = loaded.site_dir().join("releases");
+        for product in sorted_dirs(&releases) {
+            dirs.extend(sorted_dirs(&product));
+        }
+    }
+    for dir in &dirs {
+        match add_release_dir(&mut catalog, &catalog_path, dir, &now_text) {
+            Ok(true) => added += 1,
+            Ok(false) => {}
+            // Adding the whole site, a release without an SBOM is skipped and said; named
+            // explicitly, it is an error.
+            Err(e) if request.add_site && !request.add_releases.contains(dir) => {
+                env.events.warn(&format!("not monitored: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    let packs = custody_vuln::open_current(&db).map_err(|source| Error::AdvisoryDb {
+        dir: db.clone(),
+        source: Box::new(source),
+    })?;
+    let vex_docs: Vec<Document> = crate::inputs::vex_documents(&loaded.vex_dir())?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let vex_for = |product: &str| -> Vec<Document> {
+        vex_docs
+            .iter()
+            .filter(|d| d.is_about(product, |_| true))
+            .cloned()
+            .collect()
+    };
+    let result = custody_catalog::monitor(
+        &mut catalog,
+        &packs,
+        &MonitorOptions {
+            now: &now_text,
+            vex: &vex_for,
+        },
+    )
+    .map_err(catalog_error(&catalog_path))?;
+
+    let notices = if result.new.is_empty() {
+        Vec::new()
+    } else {
+        write_notices(loaded, &result.new, env, now)?
+    };
+
+    let mut deliveries = Vec::new();
+    if !result.new.is_empty() {
+        for hook in &loaded.config.monitor.webhooks {
+            let Some(secret) = env.secrets.secret(&hook.secret_env) else {
+                env.events.warn(&format!(
+                    "webhook {}: ${} is not set, so its events are not sent (the secret is never \
+                     read from custody.toml)",
+                    hook.url, hook.secret_env
+                ));
+                continue;
+            };
+            for (news, file) in result.new.iter().zip(&notices) {
+                let event = serde_json::json!({
+                    "type": "custody.monitor.new_findings",
+                    "product": news.release.product,
+                    "version": news.release.version,
+                    "notice": file.strip_prefix(loaded.site_dir()).unwrap_or(file),
+                    "notice_body": notice(news, &now_text),
+                });
+                let body = serde_json::to_vec(&event).map_err(|source| Error::Serialise {
+                    what: "a webhook event",
+                    source,
+                })?;
+                let outcome = post(env.transport, hook, &secret, &body);
+                if let Err(e) = &outcome {
+                    env.events.warn(&format!("webhook {}: {e}", hook.url));
+                }
+                deliveries.push(Delivery {
+                    url: hook.url.clone(),
+                    product: news.release.product.clone(),
+                    version: news.release.version.clone(),
+                    ok: outcome.is_ok(),
+                    error: outcome.err(),
+                });
+            }
+        }
+    }
+
+    let new_findings = result
+        .new
+        .iter()
+        .flat_map(|n| {
+            n.findings.iter().map(move |a| NewFinding {
+                product: n.release.product.clone(),
+                version: n.release.version.clone(),
+                id: a.finding.id.clone(),
+                package: a.finding.package.name.clone(),
+                package_version: a.finding.package.version.clone(),
+                fixed_version: a.finding.smallest_fix.clone(),
+                vex_status: a.vex.as_ref().map(|v| v.status.to_string()),
+            })
+        })
+        .collect();
+    Ok(Monitored {
+        ok: deliveries.iter().all(|d| d.ok),
+        first_run: result.first_run,
+        added_releases: added,
+        advisories_added: result.added.len(),
+        advisories_changed: result.changed.len(),
+        advisories_removed: result.removed.len(),
+        touched_packages: result.touched_packages,
+        releases: result.releases,
+        rescanned_releases: result.rescanned_releases,
+        new_findings,
+        suppressed: result.suppressed,
+        resolved: result.resolved,
+        notices,
+        webhooks: deliveries,
+    })
+}
+
+/// One notice per release with news, signed with the release key, in the site's
+/// `advisories/`.
+fn write_notices(
+    loaded: &Loaded,
+    news: &[ReleaseNews],
+    env: MonitorEnv<'_>,
+    now: jiff::Timestamp,
+) -> Result<Vec<PathBuf>, Error> {
+    let now_text = now.to_string();
+    let key_path = loaded.key_path();
+    let signer = env
+        .keys
+        .unlock(&[&key_path])?
+        .pop()
+        .ok_or(Error::KeyMissing { path: key_path })?;
+    let dir = loaded.site_dir().join("advisories");
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let mut notices = Vec::with_capacity(news.len());
+    for news in news {
+        let n = notice(news, &now_text);
+        let serialise = |source| Error::Serialise {
+            what: "a notice",
+            source,
+        };
+        let value = serde_json::to_value(&n).map_err(serialise)?;
+        let paths: Vec<PathBuf> = news
+            .release
+            .artifacts
+            .iter()
+            .map(|a| news.release.dir.join(a))
+            .collect();
+        let mut subjects = Vec::with_capacity(paths.len());
+        for ((digests, name), path) in digest_files(&paths, Algorithms::Both)
+            .into_iter()
+            .zip(&news.release.artifacts)
+            .zip(&paths)
+        {
+            subjects.push(Artifact {
+                name: name.clone(),
+                digests: digests.map_err(|source| Error::Hash {
+                    path: path.clone(),
+                    source,
+                })?,
+            });
+        }
+        let base = format!(
+            "{}-{}-{stamp}.json",
+            news.release.product, news.release.version
+        );
+        let file = dir.join(&base);
+        let bundle = attest_document(&signer, &subjects, NOTICE_PREDICATE, &value)?;
+        let text = serde_json::to_string_pretty(&value).map_err(serialise)?;
+        write_atomic(&file, format!("{text}\n").as_bytes())?;
+        write_atomic(
+            &dir.join(format!("{base}.sigstore.json")),
+            bundle::to_json(&bundle)?.as_bytes(),
+        )?;
+        notices.push(file);
+    }
+    Ok(notices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231 test case 2.
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        assert_eq!(
+            hmac_signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn attachments_are_not_artifacts() {
+        for n in [
+            "sbom.cdx.json",
+            "scan.json",
+            "app.openvex.json",
+            "x.sigstore.json",
+        ] {
+            assert!(is_attachment(n), "{n}");
+        }
+        assert!(!is_attachment("app.tgz"));
+    }
+}

@@ -1,0 +1,318 @@
+//! Releasing: hash, gate, attest, sign, log, add TUF targets and publish, in that order, with
+//! every refusal made before anything is signed or written.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use custody_attest::release::{CYCLONEDX_BOM, ReleaseFacts, SPDX_DOCUMENT};
+use custody_crypto::SigningKey;
+use custody_sbom::CycloneDxVersion;
+use custody_site::config::Loaded;
+use custody_site::git;
+use custody_site::log::Log;
+use custody_site::site::{Attachment, Published, Site, check_name};
+use custody_site::tuf::{add_release, expiry, online_key_paths};
+use custody_tlog::{NoteVerifier, WitnessClient};
+use custody_tuf::repo::{OnlineKeys, Repository};
+use serde::Serialize;
+
+use crate::Error;
+use crate::env::{Clock, Events, KeySource};
+use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
+use crate::inputs::{SbomFormat, read_sbom, render_sbom};
+use crate::transport::{HttpWitness, Transport};
+
+/// The online TUF keys in `custody_site::tuf::ONLINE_ROLES` order (targets, snapshot,
+/// timestamp), as the repository takes them.
+pub fn online_keys(keys: &[SigningKey]) -> Result<OnlineKeys<'_>, Error> {
+    match keys {
+        [targets, snapshot, timestamp] => Ok(OnlineKeys {
+            targets,
+            snapshot,
+            timestamp,
+        }),
+        _ => Err(Error::OnlineKeys { found: keys.len() }),
+    }
+}
+
+/// The witnesses of `[log] witnesses`, reached through `transport`.
+pub fn witness_clients(
+    loaded: &Loaded,
+    transport: &Arc<dyn Transport>,
+) -> Result<Vec<WitnessClient>, Error> {
+    loaded
+        .config
+        .log
+        .witnesses
+        .iter()
+        .map(|w| {
+            let witness_error = |source| Error::Witness {
+                name: w.name.clone(),
+                source: Box::new(source),
+            };
+            let vkey = NoteVerifier::parse(w.vkey.trim()).map_err(witness_error)?;
+            let client = Box::new(HttpWitness::new(&w.url, Arc::clone(transport)));
+            WitnessClient::new(vkey, client).map_err(witness_error)
+        })
+        .collect()
+}
+
+/// Warns about each witness that did not cosign the checkpoint just published.
+pub fn warn_witness_failures(log: &Log, events: &dyn Events) {
+    for f in log.witness_failures() {
+        events.warn(&format!(
+            "witness {} did not cosign the checkpoint: {}",
+            f.witness, f.error
+        ));
+    }
+}
+
+/// What to release.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest {
+    /// The product.
+    pub product: String,
+    /// The version; published versions are immutable.
+    pub version: String,
+    /// The files to release.
+    pub artifacts: Vec<PathBuf>,
+    /// Release from a tree with uncommitted changes (recorded in the provenance).
+    pub allow_dirty: bool,
+    /// A project directory, lockfile, binary or SBOM whose SBOM the release carries; the gate
+    /// scans it.
+    pub sbom: Option<PathBuf>,
+    /// Release without scanning the SBOM, recording this reason in `scan.json`.
+    pub skip_scan: Option<String>,
+}
+
+/// What a release published.
+#[derive(Debug, Serialize)]
+pub struct Released {
+    /// The release.
+    #[serde(flatten)]
+    pub release: Published,
+    /// Targets added to the site's TUF repository (empty when it has none).
+    pub tuf_targets: Vec<String>,
+    /// The vulnerability gate's decision (absent without an SBOM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<GateReport>,
+}
+
+/// What a release reaches the world through.
+#[derive(Clone)]
+pub struct ReleaseEnv<'a> {
+    /// The release, log and online TUF keys.
+    pub keys: &'a dyn KeySource,
+    /// Witnesses.
+    pub transport: Arc<dyn Transport>,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// Progress and warnings.
+    pub events: &'a dyn Events,
+}
+
+impl std::fmt::Debug for ReleaseEnv<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseEnv").finish_non_exhaustive()
+    }
+}
+
+/// The SBOM attachments, the gate's decision and the graph, when the release has an SBOM.
+type SbomParts = (Vec<Attachment>, Option<Gate>, Option<custody_sbom::Sbom>);
+
+fn sbom_parts(
+    loaded: &Loaded,
+    request: &ReleaseRequest,
+    env: &ReleaseEnv<'_>,
+    started_on: jiff::Timestamp,
+) -> Result<SbomParts, Error> {
+    let Some(path) = &request.sbom else {
+        return Ok((Vec::new(), None, None));
+    };
+    let sbom = read_sbom(path)?;
+    env.events.progress(&format!(
+        "SBOM: {} component(s) from {}",
+        sbom.len(),
+        path.display()
+    ));
+    let gate = crate::gate::check(
+        &GateRequest {
+            product: &request.product,
+            version: &request.version,
+            sbom: &sbom,
+            fail_on: parse_fail_on(&loaded.config.vulndb.fail_on)?,
+            db: &loaded.vulndb_dir(),
+            vex_dir: &loaded.vex_dir(),
+            skip_scan: request.skip_scan.as_deref(),
+        },
+        env.clock,
+        env.events,
+    )?;
+    let mut attachments = vec![
+        Attachment {
+            name: "sbom.cdx.json".to_owned(),
+            bytes: render_sbom(
+                &sbom,
+                SbomFormat::CycloneDx(CycloneDxVersion::V1_6),
+                started_on,
+            )
+            .into_bytes(),
+            predicate_type: CYCLONEDX_BOM,
+        },
+        Attachment {
+            name: "sbom.spdx.json".to_owned(),
+            bytes: render_sbom(&sbom, SbomFormat::Spdx, started_on).into_bytes(),
+            predicate_type: SPDX_DOCUMENT,
+        },
+    ];
+    attachments.extend(gate.attachments.iter().cloned());
+    Ok((attachments, Some(gate), Some(sbom)))
+}
+
+/// Signs and publishes a release of the project `loaded`.
+///
+/// Copies the artifacts into `site/releases/<product>/<version>/`, hashes the copies, records
+/// SLSA provenance, signs one DSSE bundle per artifact plus a provenance bundle and a release
+/// manifest, logs every bundle, and publishes the directory atomically; then adds the release
+/// to the TUF repository (when the site has one) and to the catalog. With an SBOM the gate runs
+/// first. The name checks, the gate, the source state and the keys are all checked before
+/// anything is written.
+pub fn release(
+    loaded: &Loaded,
+    request: &ReleaseRequest,
+    env: &ReleaseEnv<'_>,
+) -> Result<Released, Error> {
+    check_name("product", &request.product).map_err(Error::input)?;
+    check_name("version", &request.version).map_err(Error::input)?;
+    let site = Site::new(loaded.site_dir());
+    let target = site.release_dir(&request.product, &request.version);
+    if target.exists() {
+        return Err(custody_site::Error::AlreadyPublished {
+            product: request.product.clone(),
+            version: request.version.clone(),
+            path: target,
+        }
+        .into());
+    }
+    let started_on = env.clock.now();
+    let (attachments, gate, sbom) = sbom_parts(loaded, request, env, started_on)?;
+    let source = git::source_state(
+        &loaded.base,
+        loaded.config.provenance.source_repository.as_deref(),
+        &loaded.outputs(),
+    )?;
+    if !source.clean {
+        if request.allow_dirty {
+            env.events
+                .warn("releasing from a tree with uncommitted changes; the provenance records it");
+        } else {
+            let (count, first) = git::dirty_paths(&loaded.base, &loaded.outputs())?;
+            return Err(custody_site::Error::DirtyTree {
+                dir: loaded.base.clone(),
+                count,
+                first,
+            }
+            .into());
+        }
+    }
+    // Every key is unlocked (one passphrase) and checked before anything is written.
+    let tuf_dir = loaded.tuf_dir();
+    let with_tuf = custody_site::tuf::exists(&tuf_dir);
+    let mut paths = vec![loaded.key_path(), loaded.log_key_path()];
+    if with_tuf {
+        paths.extend(online_key_paths(&loaded.tuf_keys_dir()));
+    }
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let mut keys = env.keys.unlock(&refs)?;
+    if keys.len() != paths.len() {
+        return Err(Error::KeyMissing {
+            path: paths[keys.len().min(paths.len() - 1)].clone(),
+        });
+    }
+    let tuf_keys = keys.split_off(2);
+    let (Some(log_key), Some(signer)) = (keys.pop(), keys.pop()) else {
+        return Err(Error::KeyMissing {
+            path: loaded.key_path(),
+        });
+    };
+    let tuf_error = |source| Error::Tuf {
+        dir: tuf_dir.clone(),
+        source,
+    };
+    let mut tuf = if with_tuf {
+        let repo = Repository::open(&tuf_dir, expiry(&loaded.config.tuf)).map_err(tuf_error)?;
+        repo.check_online(online_keys(&tuf_keys)?)
+            .map_err(tuf_error)?;
+        Some(repo)
+    } else {
+        None
+    };
+    let store =
+        custody_site::log::open_store(site.root(), loaded.config.log.store.as_deref(), &[])?;
+    let mut log = Log::open(
+        store,
+        &loaded.log_state_dir(),
+        &loaded.config.log.origin,
+        &log_key,
+    )?;
+    // Every checkpoint the release publishes is cosigned by the configured witnesses, so the
+    // bundles' embedded checkpoints carry their cosignatures.
+    log.set_witnesses(witness_clients(loaded, &env.transport)?);
+    env.events.progress(&format!(
+        "Releasing {} {} from {} at {} ({} artifact(s))",
+        request.product,
+        request.version,
+        source.repository,
+        &source.commit[..source.commit.len().min(12)],
+        request.artifacts.len()
+    ));
+    let facts = ReleaseFacts {
+        product: request.product.clone(),
+        version: request.version.clone(),
+        builder_id: loaded.config.provenance.builder_id.clone(),
+        source,
+        allow_dirty: request.allow_dirty,
+        invocation_id: format!("{}-{}", started_on.as_millisecond(), std::process::id()),
+        started_on,
+        finished_on: env.clock.now(),
+    };
+    let published = site.publish(
+        &signer,
+        &facts,
+        &request.artifacts,
+        &attachments,
+        Some(&mut log),
+    )?;
+    warn_witness_failures(&log, env.events);
+    let tuf_targets = match tuf.as_mut() {
+        None => Vec::new(),
+        Some(repo) => {
+            let added = add_release(repo, &published, loaded.config.tuf.hash_bins)?;
+            repo.commit(online_keys(&tuf_keys)?, env.clock.now())
+                .map_err(tuf_error)?;
+            added
+        }
+    };
+    if let (Some(sbom), Some(gate)) = (&sbom, &gate) {
+        // The release is out: a catalog that cannot be written must not turn that into a
+        // failure, but it must be said, since the monitor would not watch this release.
+        if let Err(e) = crate::monitor::catalog_release(
+            &loaded.catalog_path(),
+            &published,
+            sbom,
+            &gate.findings,
+            env.clock,
+        ) {
+            env.events.warn(&format!(
+                "the release is published, but not added to the catalog ({e}); add {} to the \
+                 catalog to have it monitored",
+                published.dir.display()
+            ));
+        }
+    }
+    Ok(Released {
+        release: published,
+        tuf_targets,
+        scan: gate.map(|g| g.report),
+    })
+}

@@ -1,0 +1,104 @@
+//! Matching an SBOM's packages against the advisory database, VEX applied: what `custody scan`,
+//! the release gate and the server all decide with.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use custody_vuln::report::{self, Counts};
+use custody_vuln::vex::{self, Assessed};
+use custody_vuln::{MatchOptions, PackageRef};
+use serde::Serialize;
+
+use crate::Error;
+
+/// A component that was not matched, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotScanned {
+    /// The component's name and version.
+    pub component: String,
+    /// Why it was not matched.
+    pub reason: String,
+}
+
+impl NotScanned {
+    /// Whether the component has no package URL at all (the project itself, a path or a
+    /// workspace dependency), as opposed to one naming an ecosystem without advisories here.
+    pub fn has_no_purl(&self) -> bool {
+        self.reason == NO_PURL
+    }
+}
+
+const NO_PURL: &str = "no package URL (the project itself, or a path or workspace dependency)";
+
+/// The packages to match: one per (ecosystem, name, version), read from the components'
+/// package URLs; the rest are listed with the reason they were not scanned.
+pub fn packages(sbom: &custody_sbom::Sbom) -> (Vec<PackageRef>, Vec<NotScanned>) {
+    let mut seen = BTreeSet::new();
+    let mut refs = Vec::new();
+    let mut not_scanned = Vec::new();
+    for c in sbom.components() {
+        let label = format!(
+            "{} {}",
+            c.name,
+            c.version.as_deref().unwrap_or("(unversioned)")
+        );
+        let Some(purl) = &c.purl else {
+            not_scanned.push(NotScanned {
+                component: label,
+                reason: NO_PURL.to_owned(),
+            });
+            continue;
+        };
+        match PackageRef::from_purl(&purl.0) {
+            Ok(p) => {
+                let key = (p.ecosystem.clone(), p.name.clone(), p.version.clone());
+                if seen.insert(key) {
+                    refs.push(p);
+                }
+            }
+            Err(e) => not_scanned.push(NotScanned {
+                component: label,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (refs, not_scanned)
+}
+
+/// What a scan of one SBOM found, VEX statements applied.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Distinct packages matched.
+    pub packages: usize,
+    /// Components that could not be matched, and why.
+    pub not_scanned: Vec<NotScanned>,
+    /// Distinct advisories in the database.
+    pub advisories: usize,
+    /// Counts by kind and rating, before VEX.
+    pub counts: Counts,
+    /// The findings, sorted, each with the VEX statement that applies.
+    pub findings: Vec<Assessed>,
+}
+
+/// Matches `sbom`'s packages against the database at `db` (reading only the advisories that
+/// name them) and applies `documents` for `product`.
+pub fn scan_sbom(
+    sbom: &custody_sbom::Sbom,
+    db: &Path,
+    options: &MatchOptions,
+    documents: &[custody_vuln::VexDocument],
+    product: Option<&str>,
+) -> Result<Outcome, Error> {
+    let (refs, not_scanned) = packages(sbom);
+    let (index, advisories) = crate::advisories::index_for(db, &refs)?;
+    let mut findings = index.scan(&refs, options);
+    report::sort(&mut findings);
+    let counts = Counts::of(&findings);
+    Ok(Outcome {
+        packages: refs.len(),
+        not_scanned,
+        advisories,
+        counts,
+        findings: vex::apply(findings, documents, product),
+    })
+}
