@@ -391,6 +391,15 @@ pub enum Error {
         /// What the backend said.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A storage request ended without a result: the task running it on the store's own
+    /// runtime panicked.
+    #[error("{op} {path}: the storage request was abandoned")]
+    StorageTaskLost {
+        /// What was being done.
+        op: &'static str,
+        /// The object.
+        path: String,
+    },
     /// Another process holds the sequencer lock.
     #[error("log is locked by another sequencer ({path})")]
     Locked {
