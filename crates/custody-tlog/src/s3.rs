@@ -174,14 +174,10 @@ impl TileStore for ObjectTileStore {
                 Err(e) => return Err(storage("get", &owned)(e)),
             };
             if got.meta.size > MAX_OBJECT {
-                return Err(Error::Storage {
-                    op: "get",
+                return Err(Error::ObjectTooLarge {
                     path: owned,
-                    source: format!(
-                        "{} bytes is over the {MAX_OBJECT}-byte limit",
-                        got.meta.size
-                    )
-                    .into(),
+                    size: got.meta.size,
+                    max: MAX_OBJECT,
                 });
             }
             let bytes = got.bytes().await.map_err(storage("read", &owned))?;
@@ -224,5 +220,52 @@ impl TileStore for ObjectTileStore {
                 Err(e) => Err(failed(e)),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    fn memory_store() -> ObjectTileStore {
+        ObjectTileStore::new(Arc::new(InMemory::new()), "log").unwrap()
+    }
+
+    #[test]
+    fn oversized_objects_are_refused() {
+        let s = memory_store();
+        let big = vec![0u8; usize::try_from(MAX_OBJECT).unwrap() + 1];
+        s.put("tile/entries/000", &big).unwrap();
+        assert!(matches!(
+            s.get("tile/entries/000"),
+            Err(Error::ObjectTooLarge { size, .. }) if size == MAX_OBJECT + 1
+        ));
+    }
+
+    // Without moto_server: the in-memory backend still goes through the store's runtime, so
+    // these show the calls never start or drop a runtime on the caller's thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn usable_and_droppable_inside_a_current_thread_runtime() {
+        let s = memory_store();
+        assert!(s.put_if_absent("tile/0/000", b"a").unwrap());
+        assert!(!s.put_if_absent("tile/0/000", b"b").unwrap());
+        assert_eq!(s.get("tile/0/000").unwrap().as_deref(), Some(&b"a"[..]));
+        let s = Arc::new(s);
+        let t = Arc::clone(&s);
+        tokio::task::spawn_blocking(move || t.put("checkpoint", b"c").unwrap())
+            .await
+            .unwrap();
+        let t = Arc::clone(&s);
+        tokio::spawn(async move { assert!(t.get("checkpoint").unwrap().is_some()) })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn usable_and_droppable_inside_a_multi_thread_runtime() {
+        let s = memory_store();
+        s.put("checkpoint", b"c").unwrap();
+        assert_eq!(s.get("checkpoint").unwrap().as_deref(), Some(&b"c"[..]));
     }
 }
