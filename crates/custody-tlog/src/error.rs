@@ -391,6 +391,25 @@ pub enum Error {
         /// What the backend said.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A stored object is larger than any file of a log can be.
+    #[error("{path}: {size} bytes is over the {max}-byte limit")]
+    ObjectTooLarge {
+        /// The object.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The largest size read.
+        max: u64,
+    },
+    /// A storage request ended without a result: the task running it on the store's own
+    /// runtime panicked.
+    #[error("{op} {path}: the storage request was abandoned")]
+    StorageTaskLost {
+        /// What was being done.
+        op: &'static str,
+        /// The object.
+        path: String,
+    },
     /// Another process holds the sequencer lock.
     #[error("log is locked by another sequencer ({path})")]
     Locked {

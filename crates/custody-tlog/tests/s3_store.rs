@@ -1,6 +1,7 @@
 //! The S3 backend against a real S3-compatible server on loopback (moto's `moto_server`, from
 //! PyPI `moto[server]`, which honours `If-None-Match: *`): the store contract, a sequencer
-//! writing and reopening a log there, and two writers racing for the same tiles.
+//! writing and reopening a log there, two writers racing for the same tiles, and the store
+//! used from inside tokio runtimes as `custody serve` will (issue 15).
 //!
 //! The server is started on a free port and stopped by the test. Without `moto_server` on
 //! PATH (or `MOTO_SERVER`) the test is skipped, except under CI, where it fails.
@@ -9,7 +10,8 @@
 
 use custody_tlog::s3::ObjectTileStore;
 use custody_tlog::{
-    LogEntry, NoteSigner, Sequencer, SignatureType, TileStore, TlogProof, put_immutable,
+    LogEntry, NoteSigner, Sequencer, SignatureType, TileCoord, TileStore, TlogProof, put_immutable,
+    read_tile,
 };
 
 #[path = "support/moto.rs"]
@@ -129,4 +131,68 @@ fn two_writers_cannot_overwrite_each_others_tiles() {
         let want: &[u8] = if ra[i] { b"from a" } else { b"from b" };
         assert_eq!(a.get(t).unwrap().as_deref(), Some(want), "{t}");
     }
+}
+
+/// What the server will do with the store: append through a sequencer, reopen it, and read
+/// entries, a full tile and a proof back from the bucket.
+fn append_and_read_back(log: &ObjectTileStore) {
+    let state = tempfile::tempdir().unwrap();
+    let entries: Vec<LogEntry> = (0..260u32)
+        .map(|i| LogEntry {
+            data: format!("entry {i}").into_bytes(),
+            artifact: None,
+        })
+        .collect();
+    let mut seq = Sequencer::open(log, state.path(), "example.com/log", signer()).unwrap();
+    seq.append_batch(&entries[..100]).unwrap();
+    seq.append_batch(&entries[100..]).unwrap();
+    drop(seq);
+    let seq = Sequencer::open(log, state.path(), "example.com/log", signer()).unwrap();
+    assert_eq!(seq.size(), 260);
+    assert_eq!(seq.entry(258).unwrap(), b"entry 258");
+    let full = TileCoord::new(0, 0, 256).unwrap();
+    assert_eq!(read_tile(log, &full).unwrap().to_bytes().len(), 256 * 32);
+    let proof = seq.prove(3).unwrap();
+    TlogProof::parse(&proof.to_bytes())
+        .unwrap()
+        .verify(b"entry 3", "example.com/log", signer().verifier())
+        .unwrap();
+}
+
+// Each of these panicked before the store stopped calling `block_on` on its caller's thread
+// and stopped blocking when dropped: "Cannot start a runtime from within a runtime" on the
+// first S3 request, or "Cannot drop a runtime in a context where blocking is not allowed"
+// when the store went away inside a task.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usable_from_a_multi_thread_runtime() {
+    let Some(moto) = start_moto() else { return };
+    let log = store(&moto, "in-runtime", "multi");
+    append_and_read_back(&log);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn usable_from_a_current_thread_runtime() {
+    let Some(moto) = start_moto() else { return };
+    let log = store(&moto, "in-runtime", "current");
+    append_and_read_back(&log);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn usable_from_spawn_blocking_and_dropped_in_a_task() {
+    let Some(moto) = start_moto() else { return };
+    // A server holds the store in shared state, opened at start-up inside the runtime; its
+    // handlers move the synchronous work to the blocking pool, and the last reference goes
+    // in whichever task ends last.
+    let log = std::sync::Arc::new(store(&moto, "in-runtime", "blocking"));
+    let worker = std::sync::Arc::clone(&log);
+    tokio::task::spawn_blocking(move || append_and_read_back(&worker))
+        .await
+        .unwrap();
+    let handler = std::sync::Arc::clone(&log);
+    tokio::spawn(async move { handler.get("checkpoint").unwrap() })
+        .await
+        .unwrap()
+        .unwrap();
+    drop(log);
 }
