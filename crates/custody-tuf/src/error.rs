@@ -112,13 +112,47 @@ pub enum Error {
         by: String,
     },
 
-    /// Downloaded bytes do not match the length or hashes the metadata pins.
-    #[error("{what}: {reason} (tampered or substituted file)")]
-    LengthOrHash {
+    /// Downloaded bytes are not as long as the metadata pins (§5.5.2 and §5.6.2 for metadata
+    /// the timestamp or snapshot pins, §5.7.3 for a target): a substituted file.
+    #[error(
+        "{what}: length is {actual} bytes, metadata pins {expected} (tampered or substituted file)"
+    )]
+    LengthMismatch {
         /// Which file.
         what: String,
-        /// Which check failed.
-        reason: String,
+        /// Length the metadata pins.
+        expected: u64,
+        /// Length of the bytes received.
+        actual: u64,
+    },
+
+    /// Downloaded bytes do not have the hash the metadata pins (§5.5.2, §5.6.2, §5.7.3): a
+    /// tampered or substituted file.
+    #[error(
+        "{what}: {algorithm} is {actual}, metadata pins {expected} (tampered or substituted file)"
+    )]
+    HashMismatch {
+        /// Which file.
+        what: String,
+        /// The hash algorithm, as the metadata names it.
+        algorithm: String,
+        /// Hex digest the metadata pins.
+        expected: String,
+        /// Hex digest of the bytes received.
+        actual: String,
+    },
+
+    /// The metadata pins a hash this build cannot compute. Skipping it would let whoever
+    /// chose the algorithm skip the check, so the file is refused.
+    #[error(
+        "{what}: metadata pins an unsupported hash algorithm {algorithm:?}, so the file cannot \
+         be checked"
+    )]
+    UnsupportedHashAlgorithm {
+        /// Which file.
+        what: String,
+        /// The algorithm named.
+        algorithm: String,
     },
 
     /// A server kept sending past the size limit.

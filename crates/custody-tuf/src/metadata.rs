@@ -490,28 +490,33 @@ pub(crate) fn check_length_and_hashes(
     length: Option<u64>,
     hashes: Option<&BTreeMap<String, String>>,
 ) -> Result<()> {
-    let bad = |reason: String| Error::LengthOrHash {
-        what: what.to_string(),
-        reason,
-    };
-    if let Some(len) = length
-        && bytes.len() as u64 != len
+    if let Some(expected) = length
+        && bytes.len() as u64 != expected
     {
-        return Err(bad(format!(
-            "length is {} bytes, metadata pins {len}",
-            bytes.len()
-        )));
+        return Err(Error::LengthMismatch {
+            what: what.to_string(),
+            expected,
+            actual: bytes.len() as u64,
+        });
     }
     for (algorithm, expected) in hashes.into_iter().flatten() {
         let actual = match algorithm.as_str() {
             "sha256" => hex::encode(Sha256::digest(bytes)),
             "sha512" => hex::encode(Sha512::digest(bytes)),
-            other => return Err(bad(format!("unsupported hash algorithm {other:?}"))),
+            _ => {
+                return Err(Error::UnsupportedHashAlgorithm {
+                    what: what.to_string(),
+                    algorithm: algorithm.clone(),
+                });
+            }
         };
         if !actual.eq_ignore_ascii_case(expected) {
-            return Err(bad(format!(
-                "{algorithm} is {actual}, metadata pins {expected}"
-            )));
+            return Err(Error::HashMismatch {
+                what: what.to_string(),
+                algorithm: algorithm.clone(),
+                expected: expected.clone(),
+                actual,
+            });
         }
     }
     Ok(())
@@ -930,16 +935,35 @@ mod tests {
     fn hash_checks_fail_closed() {
         let f = TargetFile::from_bytes(b"hello", None);
         assert!(f.verify("t", b"hello").is_ok());
-        assert!(matches!(
-            f.verify("t", b"hellO"),
-            Err(Error::LengthOrHash { .. })
-        ));
-        assert!(matches!(
-            f.verify("t", b"hello!"),
-            Err(Error::LengthOrHash { .. })
-        ));
+        let err = f.verify("t", b"hellO").unwrap_err();
+        let tampered = hex::encode(Sha256::digest(b"hellO"));
+        assert!(
+            matches!(&err, Error::HashMismatch { what, algorithm, expected, actual }
+                if what == "t"
+                    && algorithm == "sha256"
+                    && *expected == f.hashes["sha256"]
+                    && *actual == tampered),
+            "{err}"
+        );
+        assert!(err.to_string().contains("tampered or substituted"), "{err}");
+        let err = f.verify("t", b"hello!").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::LengthMismatch {
+                    expected: 5,
+                    actual: 6,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let mut odd = f.clone();
         odd.hashes = BTreeMap::from([("md5".into(), "00".into())]);
-        assert!(odd.verify("t", b"hello").is_err());
+        let err = odd.verify("t", b"hello").unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsupportedHashAlgorithm { algorithm, .. } if algorithm == "md5"),
+            "{err}"
+        );
     }
 }

@@ -889,14 +889,31 @@ mod tests {
         let err = client
             .download_target(sim::TARGETS_URL, "app.tar.gz", &info)
             .unwrap_err();
-        assert!(matches!(err, Error::LengthOrHash { .. }), "{err}");
+        let evil = TargetFile::from_bytes(b"the evil artifact", None);
+        assert!(
+            matches!(&err, Error::HashMismatch { what, algorithm, expected, actual }
+                if what == "app.tar.gz"
+                    && *expected == info.hashes[algorithm]
+                    && *actual == evil.hashes[algorithm]),
+            "{err}"
+        );
 
         // Shorter.
         repo.put("targets/app.tar.gz", b"the real".to_vec());
         let err = client
             .download_target(sim::TARGETS_URL, "app.tar.gz", &info)
             .unwrap_err();
-        assert!(matches!(err, Error::LengthOrHash { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::LengthMismatch {
+                    expected: 17,
+                    actual: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
 
         repo.put("targets/app.tar.gz", b"the real artifact".to_vec());
         let bytes = client

@@ -309,7 +309,10 @@ fn one_products_role_cannot_stand_in_for_anothers() {
     let err = c.target_info(&lib).unwrap_err();
     // A longer stand-in is cut off at the pinned length; any other is caught by length or hash.
     assert!(
-        matches!(err, Error::LengthOrHash { .. } | Error::TooLarge { .. }),
+        matches!(
+            err,
+            Error::LengthMismatch { .. } | Error::HashMismatch { .. } | Error::TooLarge { .. }
+        ),
         "{err}"
     );
 }
