@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use custody_crypto::KeyAlgorithm;
 use jiff::Timestamp;
 
 /// Everything that can go wrong reading, writing or updating TUF metadata.
@@ -191,13 +192,80 @@ pub enum Error {
     #[error("TUF workflow: {0}")]
     Order(&'static str),
 
-    /// A key or scheme this build cannot use.
-    #[error("key {keyid}: {reason}")]
-    Key {
+    /// A custody key of an algorithm TUF has no scheme for, so it cannot be listed in metadata.
+    #[error("key {key}: {algorithm} keys have no TUF scheme")]
+    NoTufScheme {
+        /// The key's hint (it has no TUF key id).
+        key: String,
+        /// Its algorithm.
+        algorithm: KeyAlgorithm,
+    },
+
+    /// §4.2.2: a keytype and scheme pair this build cannot verify. Signatures by such a key are
+    /// never counted, so it cannot help a role reach its threshold.
+    #[error("key {keyid}: unsupported keytype {keytype:?} with scheme {scheme:?}")]
+    UnsupportedKeyType {
         /// Its id as declared.
         keyid: String,
-        /// Why it is unusable.
-        reason: String,
+        /// The declared `keytype`.
+        keytype: String,
+        /// The declared `scheme`.
+        scheme: String,
+    },
+
+    /// The key's `keyval` does not decode as a public key.
+    #[error("key {keyid}: {source}")]
+    InvalidKey {
+        /// Its id as declared.
+        keyid: String,
+        /// Why the key material was refused.
+        #[source]
+        source: custody_crypto::Error,
+    },
+
+    /// §4.2.2: an ed25519 `keyval` is 64 hex digits (or, as some tools write it, PEM).
+    #[error("key {keyid}: ed25519 key is not hex")]
+    KeyNotHex {
+        /// Its id as declared.
+        keyid: String,
+    },
+
+    /// §4.2.2: an ed25519 public key is 32 bytes.
+    #[error("key {keyid}: ed25519 key is {length} bytes, not 32")]
+    Ed25519KeyLength {
+        /// Its id as declared.
+        keyid: String,
+        /// Bytes the hex decoded to.
+        length: usize,
+    },
+
+    /// §4.2.2: ecdsa and rsa `keyval`s are PEM.
+    #[error("key {keyid}: public key is not PEM")]
+    KeyNotPem {
+        /// Its id as declared.
+        keyid: String,
+    },
+
+    /// The key material is of another algorithm than the declared scheme: checking a
+    /// signature under the wrong scheme would mean trusting whatever the file says it is.
+    #[error("key {keyid}: keyval holds a {found} key, but scheme {scheme:?} was declared")]
+    KeySchemeMismatch {
+        /// Its id as declared.
+        keyid: String,
+        /// The declared scheme.
+        scheme: String,
+        /// The algorithm of the key material.
+        found: KeyAlgorithm,
+    },
+
+    /// A signature that does not verify under the key its `keyid` names.
+    #[error("key {keyid}: {source}")]
+    BadSignature {
+        /// The signing key's declared id.
+        keyid: String,
+        /// The verifier's verdict.
+        #[source]
+        source: custody_crypto::Error,
     },
 
     /// Signing failed.
