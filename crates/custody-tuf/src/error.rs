@@ -11,13 +11,42 @@ use jiff::Timestamp;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The bytes are not TUF metadata of the expected shape.
-    #[error("{what}: malformed TUF metadata: {reason}")]
+    /// The bytes are not JSON, or not JSON of the shape the role's type needs: the parser's
+    /// verdict. Rules this crate checks itself have variants of their own.
+    #[error("{what}: malformed TUF metadata: {source}")]
     Malformed {
         /// Which file or role.
         what: String,
-        /// What was wrong.
-        reason: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// §4.2.1: signed metadata is a JSON object.
+    #[error("{what}: malformed TUF metadata: not a JSON object")]
+    NotAnObject {
+        /// Which file.
+        what: String,
+    },
+
+    /// §4.2.1: the envelope has `signed` and `signatures`, and `signed` has `_type`.
+    #[error("{what}: malformed TUF metadata: no {field:?}")]
+    MissingField {
+        /// Which file.
+        what: String,
+        /// The absent field.
+        field: &'static str,
+    },
+
+    /// §4.1: canonical JSON has no floats, so no signature over this object can be checked.
+    #[error(
+        "{what}: malformed TUF metadata: {number} is not an integer; canonical JSON has no floats"
+    )]
+    NotCanonical {
+        /// Which file or object.
+        what: String,
+        /// The offending number, as written.
+        number: String,
     },
 
     /// A file of one role was served where another was expected.
@@ -29,6 +58,150 @@ pub enum Error {
         expected: String,
         /// The `_type` the file declared.
         found: String,
+    },
+
+    /// §4.3 (VERSION): versions start at 1.
+    #[error("{what}: malformed TUF metadata: version must be at least 1")]
+    ZeroVersion {
+        /// Which file.
+        what: String,
+    },
+
+    /// §4.3 (SPEC_VERSION): clients check the specification version; this crate reads 1.x.
+    #[error("{what}: malformed TUF metadata: spec_version {spec_version:?} is not TUF 1.x")]
+    UnsupportedSpecVersion {
+        /// Which file.
+        what: String,
+        /// The version the file declares.
+        spec_version: String,
+    },
+
+    /// §4.3 (THRESHOLD): a threshold is at least one key; zero would trust unsigned metadata.
+    #[error("{what}: malformed TUF metadata: role {role:?} has threshold 0")]
+    ZeroThreshold {
+        /// Which file.
+        what: String,
+        /// The role (for succinct roles, the bins' name prefix).
+        role: String,
+    },
+
+    /// A role lists one key id twice, which would let one key count twice toward its
+    /// threshold (§5.3.4: each key contributes one signature).
+    #[error("{what}: malformed TUF metadata: role {role:?} lists key id {keyid} twice")]
+    DuplicateKeyId {
+        /// Which file.
+        what: String,
+        /// The role.
+        role: String,
+        /// The repeated key id.
+        keyid: String,
+    },
+
+    /// §4.3: a root names keys for each of root, targets, snapshot and timestamp.
+    #[error("{what}: root names no {role} role")]
+    MissingTopLevelRole {
+        /// Which root (a file, or the root being edited).
+        what: String,
+        /// The role it lacks.
+        role: String,
+    },
+
+    /// §4.3: a root's `roles` holds the four top-level roles and nothing else.
+    #[error("{what}: malformed TUF metadata: root names unknown role {role:?}")]
+    UnknownTopLevelRole {
+        /// Which file.
+        what: String,
+        /// The extra role.
+        role: String,
+    },
+
+    /// §4.6: a timestamp's `meta` describes snapshot.json and nothing else.
+    #[error("{what}: malformed TUF metadata: meta must hold exactly snapshot.json, not {found:?}")]
+    TimestampMeta {
+        /// Which file.
+        what: String,
+        /// The entries it holds.
+        found: Vec<String>,
+    },
+
+    /// §4.4 (VERSION): a pinned metadata version is at least 1.
+    #[error("{what}: malformed TUF metadata: {file} pinned at version 0")]
+    ZeroPinnedVersion {
+        /// The pinning file.
+        what: String,
+        /// The metadata file pinned.
+        file: String,
+    },
+
+    /// §4.4 (HASHES): a `hashes` object, when present, holds one or more hashes; an empty one
+    /// would pin nothing while looking as if it did.
+    #[error("{what}: malformed TUF metadata: {file} has an empty hashes object")]
+    EmptyHashes {
+        /// The pinning file.
+        what: String,
+        /// The metadata file pinned.
+        file: String,
+    },
+
+    /// §4.5 (HASHES): every target carries at least one hash, or nothing checks its bytes.
+    #[error("{what}: malformed TUF metadata: target {target:?} has no hashes")]
+    TargetWithoutHashes {
+        /// The targets file.
+        what: String,
+        /// The target path.
+        target: String,
+    },
+
+    /// TAP 15: `delegations` holds `roles` or `succinct_roles`, not both.
+    #[error("{what}: malformed TUF metadata: delegations has both roles and succinct_roles")]
+    AmbiguousDelegations {
+        /// The targets file.
+        what: String,
+    },
+
+    /// §4.5 and TAP 15: `delegations` holds `roles` or `succinct_roles`.
+    #[error("{what}: malformed TUF metadata: delegations has neither roles nor succinct_roles")]
+    EmptyDelegations {
+        /// The targets file.
+        what: String,
+    },
+
+    /// A delegated role named like a top-level role: its file would be taken for that role's.
+    #[error("{what}: malformed TUF metadata: delegated role may not be named {role:?}")]
+    ReservedRoleName {
+        /// The targets file.
+        what: String,
+        /// The name.
+        role: String,
+    },
+
+    /// §4.5 (ROLENAME): a role name is unique within one `delegations`.
+    #[error("{what}: malformed TUF metadata: role {role:?} delegated twice")]
+    DuplicateDelegation {
+        /// The targets file.
+        what: String,
+        /// The name.
+        role: String,
+    },
+
+    /// §4.5: `paths` and `path_hash_prefixes` may not both be given.
+    #[error("{what}: malformed TUF metadata: role {role:?} has both paths and path_hash_prefixes")]
+    PathsAndPrefixes {
+        /// The targets file.
+        what: String,
+        /// The delegated role.
+        role: String,
+    },
+
+    /// TAP 15: `bit_length` is 1 to 32 (the bin is taken from the first four bytes of the hash).
+    #[error(
+        "{what}: malformed TUF metadata: succinct_roles bit_length must be 1 to 32, not {bit_length}"
+    )]
+    BitLengthOutOfRange {
+        /// The targets file.
+        what: String,
+        /// The declared bit length.
+        bit_length: u32,
     },
 
     /// Fewer distinct trusted keys signed than the role's threshold.
@@ -266,6 +439,16 @@ pub enum Error {
         /// The verifier's verdict.
         #[source]
         source: custody_crypto::Error,
+    },
+
+    /// Metadata could not be serialised (for signing or writing).
+    #[error("encoding {role} metadata: {source}")]
+    Encode {
+        /// The role's type.
+        role: String,
+        /// The serialiser's error.
+        #[source]
+        source: serde_json::Error,
     },
 
     /// Signing failed.

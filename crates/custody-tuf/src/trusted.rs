@@ -288,10 +288,13 @@ impl TrustedMetadata {
 }
 
 fn verify_by_root<T: Signed>(md: &Metadata<T>, role: &str, root: &Root) -> Result<()> {
-    let keys: &Role = root.roles.get(role).ok_or_else(|| Error::Malformed {
-        what: "root.json".into(),
-        reason: format!("no {role} role"),
-    })?;
+    let keys: &Role = root
+        .roles
+        .get(role)
+        .ok_or_else(|| Error::MissingTopLevelRole {
+            what: "root.json".into(),
+            role: role.to_string(),
+        })?;
     md.verify_role(role, &root.keys, keys)
 }
 
