@@ -354,6 +354,32 @@ pub enum Error {
         reason: String,
     },
 
+    /// §5.2: the client needs a root it already trusts; without one there is no anchor to
+    /// check anything against.
+    #[error(
+        "no root.json in the local metadata store: initialise it with a trusted root obtained \
+         out of band"
+    )]
+    NoTrustedRoot,
+
+    /// §5.6.1 and §5.6.4: a targets role the trusted snapshot does not list has no version
+    /// that can be trusted, whatever a mirror serves under its name.
+    #[error("{file}: not listed in the trusted snapshot")]
+    NotInSnapshot {
+        /// The role's metadata file name.
+        file: String,
+    },
+
+    /// §5.6.3: a role is trusted only through a delegation naming its keys; the delegator
+    /// names none for it.
+    #[error("{role}: {delegator} delegates no role of this name")]
+    DelegationNotFound {
+        /// The role looked for.
+        role: String,
+        /// The targets role expected to delegate it.
+        delegator: String,
+    },
+
     /// No role on the delegation path lists the target.
     #[error("{target}: no trusted targets metadata lists this target")]
     UnknownTarget {

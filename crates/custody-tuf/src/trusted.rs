@@ -227,9 +227,7 @@ impl TrustedMetadata {
             .as_ref()
             .and_then(|s| s.signed.meta.get(&file))
             .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("{file} in snapshot"),
-            })?;
+            .ok_or_else(|| Error::NotInSnapshot { file: file.clone() })?;
         pinned.verify(&file, bytes)?;
         let new = Metadata::<Targets>::from_bytes(&file, bytes)?;
         self.verify_delegated(&new, role, delegator)?;
@@ -274,8 +272,9 @@ impl TrustedMetadata {
             .targets
             .get(delegator)
             .ok_or(Error::Order("delegating role is not loaded"))?;
-        let not_delegated = || Error::NotFound {
-            what: format!("delegation of {role} in {delegator}"),
+        let not_delegated = || Error::DelegationNotFound {
+            role: role.to_string(),
+            delegator: delegator.to_string(),
         };
         let delegations = parent
             .signed

@@ -111,10 +111,7 @@ impl<F: Fetcher, S: Store> Updater<F, S> {
         config: Config,
         now: jiff::Timestamp,
     ) -> Result<Self> {
-        let root = store.load("root.json")?.ok_or_else(|| Error::NotFound {
-            what: "root.json in the local metadata store (initialise it with a trusted root)"
-                .into(),
-        })?;
+        let root = store.load("root.json")?.ok_or(Error::NoTrustedRoot)?;
         let trusted = TrustedMetadata::new(&root, now)?;
         Ok(Self {
             fetcher,
@@ -222,14 +219,13 @@ impl<F: Fetcher, S: Store> Updater<F, S> {
         {
             return Ok(t.signed.clone());
         }
+        let meta_name = format!("{role}.json");
         let pinned = self
             .trusted
             .snapshot()
-            .and_then(|s| s.signed.meta.get(&format!("{role}.json")))
+            .and_then(|s| s.signed.meta.get(&meta_name))
             .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("{role}.json in snapshot"),
-            })?;
+            .ok_or(Error::NotInSnapshot { file: meta_name })?;
         let file = if self.trusted.root().signed.consistent_snapshot {
             format!("{}.{}.json", pinned.version, encode_name(role))
         } else {
@@ -261,8 +257,9 @@ impl<F: Fetcher, S: Store> Updater<F, S> {
             .and_then(|d| d.role(role))
             .is_none()
         {
-            return Err(Error::UnknownTarget {
-                target: format!("{role}/ (no role delegated for it)"),
+            return Err(Error::DelegationNotFound {
+                role: role.to_string(),
+                delegator: "targets".into(),
             });
         }
         let product = self.load_targets(role, "targets")?;
@@ -1141,6 +1138,55 @@ mod tests {
         assert_eq!(
             &repo.fetcher.requests()[before..],
             ["metadata/2.root.json", "metadata/timestamp.json"]
+        );
+    }
+
+    #[test]
+    fn only_roles_the_snapshot_lists_and_a_delegator_names_are_trusted() {
+        let mut repo = Repo::new();
+        let empty = MemoryStore::default();
+        let err = Updater::new(
+            &repo.fetcher,
+            &empty,
+            sim::METADATA_URL,
+            Config::default(),
+            now(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NoTrustedRoot), "{err}");
+
+        // targets delegates app/* to `app`, which is published but left out of the snapshot.
+        let key = new_key();
+        let id = sim::keyid(&key);
+        repo.targets.delegations = Some(Delegations {
+            keys: BTreeMap::from([(id.clone(), Key::from_public_key(key.public_key()).unwrap())]),
+            roles: Some(vec![DelegatedRole {
+                name: "app".into(),
+                keyids: vec![id],
+                threshold: 1,
+                terminating: true,
+                paths: Some(vec!["app/*".into()]),
+                path_hash_prefixes: None,
+            }]),
+            succinct_roles: None,
+        });
+        repo.signers.insert("app".into(), vec![key]);
+        repo.delegated
+            .insert("app".into(), Targets::new(1, in_days(90)));
+        repo.publish_delegated("app");
+        repo.snapshot.meta.remove("app.json");
+        repo.release();
+        let store = repo.client_store();
+        let mut client = updater(&repo, &store, now());
+        let err = client.target_info("app/x").unwrap_err();
+        assert!(
+            matches!(&err, Error::NotInSnapshot { file } if file == "app.json"),
+            "{err}"
+        );
+        let err = client.list_role("lib").unwrap_err();
+        assert!(
+            matches!(&err, Error::DelegationNotFound { role, delegator } if role == "lib" && delegator == "targets"),
+            "{err}"
         );
     }
 }
