@@ -2,10 +2,11 @@
 //! variant, and its message names the attack, so an operator reading a failed update knows at
 //! once whether the mirror is stale, hostile or merely down.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use custody_crypto::KeyAlgorithm;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 /// Everything that can go wrong reading, writing or updating TUF metadata.
 #[derive(Debug, thiserror::Error)]
@@ -487,9 +488,146 @@ pub enum Error {
         source: custody_crypto::Error,
     },
 
-    /// A repository edit was refused.
-    #[error("{0}")]
-    Edit(String),
+    /// A validity period that takes an expiry past what a timestamp can hold.
+    #[error("expiry out of range: {now} plus {validity}: {source}")]
+    ExpiryOutOfRange {
+        /// The time signing.
+        now: Timestamp,
+        /// The role's validity period.
+        validity: SignedDuration,
+        /// jiff's refusal.
+        #[source]
+        source: jiff::Error,
+    },
+
+    /// Product names become role names, metadata file names and URL segments, so they stay
+    /// plain and never shadow a top-level role.
+    #[error(
+        "product name {product:?} cannot name a TUF role: use letters, digits, '-', '_' and '.'"
+    )]
+    InvalidProductName {
+        /// The name refused.
+        product: String,
+    },
+
+    /// Creating a repository over an existing one would replace the root every client trusts.
+    #[error("{} already holds a TUF repository", dir.display())]
+    RepositoryExists {
+        /// The repository directory.
+        dir: PathBuf,
+    },
+
+    /// A threshold is at least 1 (§4.3) and at most the number of keys that can meet it, or
+    /// the role could never be signed again.
+    #[error("{role} threshold {threshold} needs between 1 and {keys} keys")]
+    ThresholdOutOfRange {
+        /// The role.
+        role: String,
+        /// The threshold asked for.
+        threshold: u64,
+        /// Keys given for the role.
+        keys: usize,
+    },
+
+    /// The repository lacks a targets role its own metadata refers to: the files on disk are
+    /// out of step with one another.
+    #[error("repository has no {role} role")]
+    RoleNotInRepository {
+        /// The role.
+        role: String,
+    },
+
+    /// Hash bins take 1 to 16 bits: at least two bins, and no more than 65536 metadata files.
+    #[error("hash bins take 1 to 16 bits, not {bits}")]
+    HashBinBitsOutOfRange {
+        /// The bits asked for.
+        bits: u32,
+    },
+
+    /// The root gives a role no keys, so nothing can be signed for it.
+    #[error("root names no {role} key")]
+    NoKeyForRole {
+        /// The role.
+        role: String,
+    },
+
+    /// §4.3: every key id a role lists is a key in the root's `keys`.
+    #[error("root lists {role} key {keyid} without the key")]
+    MissingKey {
+        /// The role.
+        role: String,
+        /// The key id it lists.
+        keyid: String,
+    },
+
+    /// The file to publish has no name to publish it under.
+    #[error("{}: not a file name", path.display())]
+    NotAFileName {
+        /// The path given.
+        path: PathBuf,
+    },
+
+    /// A release version becomes one segment of the target path (`product/version/file`), so
+    /// it may not climb out of it or hide.
+    #[error("version {version:?} cannot be a path segment")]
+    InvalidVersionSegment {
+        /// The version refused.
+        version: String,
+    },
+
+    /// The file to publish could not be hashed.
+    #[error("{source}")]
+    Digest {
+        /// The file.
+        path: PathBuf,
+        /// The hashing error, which names the file.
+        #[source]
+        source: custody_crypto::Error,
+    },
+
+    /// The hasher returned fewer digests than asked for: a bug, never bad input.
+    #[error("{}: SHA-256 and SHA-512 were asked for, not both returned", path.display())]
+    DigestMissing {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Releases are immutable: a client that fetched a target once must never find other
+    /// bytes under the same path.
+    #[error("target {target} is already published with different content; releases are immutable")]
+    TargetImmutable {
+        /// The target path.
+        target: String,
+        /// Hashes of the published file.
+        published: BTreeMap<String, String>,
+        /// Hashes of the file offered in its place.
+        offered: BTreeMap<String, String>,
+    },
+
+    /// An online key the root does not name for its role: every client would refuse what it
+    /// signs (§5.4.2, §5.5.3, §5.6.3), so nothing is signed with it.
+    #[error("the {role} key given ({keyid}) is not one the root names for {role}")]
+    KeyNotInRole {
+        /// The role.
+        role: String,
+        /// The key's id.
+        keyid: String,
+    },
+
+    /// Only the four top-level roles have keys in the root.
+    #[error("{role} is not a top-level role (root, targets, snapshot, timestamp)")]
+    NotTopLevelRole {
+        /// The role named.
+        role: String,
+    },
+
+    /// A key the root does not list has no key id in it, so its signature would count for
+    /// nothing.
+    #[error("key {keyid} is not among the root's keys; it cannot sign this root")]
+    KeyNotInRoot {
+        /// The key's id.
+        keyid: String,
+    },
 
     /// Local storage failed.
     #[error("{}: {source}", path.display())]
