@@ -326,7 +326,7 @@ mod tests {
         let mut trusted = trusting(&repo, in_days(2));
         let err = trusted.update_timestamp(&expired).unwrap_err();
         assert!(
-            matches!(&err, Error::Expired { role, .. } if role == "timestamp"),
+            matches!(&err, Error::Expired { role, expires } if role == "timestamp" && *expires == in_days(1)),
             "{err}"
         );
 

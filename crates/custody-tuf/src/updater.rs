@@ -842,11 +842,11 @@ mod tests {
     #[test]
     fn expired_metadata_is_a_freeze_attack() {
         // The simulator's expiries: timestamp 1 day, snapshot 7, targets 90, root 365.
-        for (role, at) in [
-            ("root", in_days(400)),
-            ("timestamp", in_days(2)),
-            ("snapshot", in_days(8)),
-            ("targets", in_days(91)),
+        for (role, at, expiry) in [
+            ("root", in_days(400), in_days(365)),
+            ("timestamp", in_days(2), in_days(1)),
+            ("snapshot", in_days(8), in_days(7)),
+            ("targets", in_days(91), in_days(90)),
         ] {
             let mut repo = Repo::new();
             // Everything else outlives `at`, so `role` is the one refused.
@@ -863,7 +863,7 @@ mod tests {
             let store = repo.client_store();
             let err = updater(&repo, &store, at).refresh().unwrap_err();
             assert!(
-                matches!(&err, Error::Expired { role: r, .. } if r == role),
+                matches!(&err, Error::Expired { role: r, expires } if r == role && *expires == expiry),
                 "{role}: {err}"
             );
             if role != "root" {
@@ -1188,5 +1188,64 @@ mod tests {
             matches!(&err, Error::DelegationNotFound { role, delegator } if role == "lib" && delegator == "targets"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn snapshot_must_be_the_file_the_timestamp_pins() {
+        let mut repo = Repo::new();
+        let real = repo.sign("snapshot", &repo.snapshot);
+        let pinned = MetaFile::pinning(1, &real);
+        repo.timestamp
+            .meta
+            .insert("snapshot.json".into(), pinned.clone());
+        repo.publish_timestamp();
+
+        // Same length, one byte of whitespace changed: still validly signed, but not the
+        // file the timestamp pins (5.5.2).
+        let mut swapped = real.clone();
+        let last = swapped.len() - 1;
+        swapped[last] = b' ';
+        repo.put("metadata/snapshot.json", swapped.clone());
+        let store = repo.client_store();
+        let err = updater(&repo, &store, now()).refresh().unwrap_err();
+        let hashes = pinned.hashes.as_ref().unwrap();
+        let swapped_sha256 = TargetFile::from_bytes(&swapped, None).hashes["sha256"].clone();
+        assert!(
+            matches!(&err, Error::HashMismatch { what, algorithm, expected, actual }
+                if what == "snapshot.json"
+                    && algorithm == "sha256"
+                    && *expected == hashes["sha256"]
+                    && *actual == swapped_sha256),
+            "{err}"
+        );
+
+        // Shorter than pinned: the fetch limit is the pinned length, so only a short file gets
+        // as far as the length check.
+        repo.put("metadata/snapshot.json", real[..real.len() - 1].to_vec());
+        let err = updater(&repo, &store, now()).refresh().unwrap_err();
+        assert!(
+            matches!(&err, Error::LengthMismatch { what, expected, actual }
+                if what == "snapshot.json"
+                    && *expected == real.len() as u64
+                    && *actual == real.len() as u64 - 1),
+            "{err}"
+        );
+        assert!(store.load("snapshot.json").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_snapshot_that_drops_a_role_is_a_rollback() {
+        let (mut repo, store) = refreshed();
+        repo.snapshot.version += 1;
+        repo.snapshot.meta.remove("targets.json");
+        repo.publish_snapshot();
+        repo.timestamp.version += 1;
+        repo.publish_timestamp();
+        let err = updater(&repo, &store, now()).refresh().unwrap_err();
+        assert!(
+            matches!(&err, Error::Removed { role, by } if role == "targets.json" && by == "snapshot"),
+            "{err}"
+        );
+        assert_eq!(stored_version::<Snapshot>(&store, "snapshot.json"), 1);
     }
 }
