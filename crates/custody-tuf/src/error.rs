@@ -1,6 +1,9 @@
 //! One error enum for the crate. Each attack the TUF client workflow defends against has its own
 //! variant, and its message names the attack, so an operator reading a failed update knows at
-//! once whether the mirror is stale, hostile or merely down.
+//! once whether the mirror is stale, hostile or merely down. Shape rules and repository-editor
+//! refusals have variants of their own too, carrying the values that disagreed, so a caller
+//! never has to parse a message to tell one refusal from another. Section numbers (§5.4.3)
+//! are those of the TUF specification, version 1.0.31.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    // Shape of metadata (§4, TAP 15), checked before any signature.
     /// The bytes are not JSON, or not JSON of the shape the role's type needs: the parser's
     /// verdict. Rules this crate checks itself have variants of their own.
     #[error("{what}: malformed TUF metadata: {source}")]
@@ -50,7 +54,8 @@ pub enum Error {
         number: String,
     },
 
-    /// A file of one role was served where another was expected.
+    /// §4.2.1 (`_type`): a file of one role was served where another was expected, which
+    /// could otherwise pass as the expected role when the same key signs both.
     #[error("{what}: expected {expected} metadata, found {found:?}")]
     WrongType {
         /// Which file.
@@ -205,7 +210,9 @@ pub enum Error {
         bit_length: u32,
     },
 
-    /// Fewer distinct trusted keys signed than the role's threshold.
+    // The client workflow (§5).
+    /// §5.3.4, §5.4.2, §5.5.3, §5.6.3 (arbitrary software attack): fewer distinct trusted keys
+    /// signed than the role's threshold.
     #[error(
         "{role}: signed by {valid} valid key(s), below its threshold of {threshold} \
          (forged or under-signed metadata)"
@@ -219,8 +226,8 @@ pub enum Error {
         threshold: u64,
     },
 
-    /// The same key id signed twice: the spec forbids it, and counting both would let one key
-    /// stand in for several.
+    /// §4.2.1: the same key id signed twice. The spec forbids it, and counting both would let
+    /// one key stand in for several.
     #[error("{role}: key id {keyid} appears in more than one signature")]
     DuplicateSignature {
         /// The role.
@@ -229,7 +236,8 @@ pub enum Error {
         keyid: String,
     },
 
-    /// A newer-looking file is older than what the client already trusts.
+    /// §5.4.3 and §5.5.5 (rollback attack): a newer-looking file is older than what the client
+    /// already trusts.
     #[error("rollback attack: {role} version {offered} is older than trusted version {trusted}")]
     Rollback {
         /// The role (or meta file) rolled back.
@@ -240,7 +248,7 @@ pub enum Error {
         offered: u64,
     },
 
-    /// A root in the chain did not carry the next version number.
+    /// §5.3.5: a root in the chain did not carry the next version number.
     #[error("root chain broken: {file} holds root version {found}, expected {expected}")]
     RootVersion {
         /// The file fetched.
@@ -251,7 +259,8 @@ pub enum Error {
         found: u64,
     },
 
-    /// The metadata has expired: a mirror is replaying old data to hide newer releases.
+    /// §5.3.10, §5.4.4, §5.5.6, §5.6.5 (freeze attack): the metadata has expired, as when a
+    /// mirror replays old data to hide newer releases.
     #[error("freeze attack: {role} metadata expired at {expires}")]
     Expired {
         /// The role.
@@ -260,8 +269,8 @@ pub enum Error {
         expires: Timestamp,
     },
 
-    /// Metadata versions disagree across roles: files from different repository states were
-    /// combined.
+    /// §5.5.4 and §5.6.4 (mix-and-match attack): metadata versions disagree across roles, so
+    /// files from different repository states were combined.
     #[error(
         "mix-and-match attack: {role} is version {found}, but {by} says it must be version {expected}"
     )]
@@ -276,7 +285,7 @@ pub enum Error {
         found: u64,
     },
 
-    /// A role or file listed earlier vanished from newer metadata.
+    /// §5.5.5 (rollback attack): a role listed earlier vanished from newer metadata.
     #[error(
         "rollback attack: {role} is missing from the new {by}, though the trusted one lists it"
     )]
@@ -330,7 +339,8 @@ pub enum Error {
         algorithm: String,
     },
 
-    /// A server kept sending past the size limit.
+    /// §5.3.3, §5.4.1, §5.5.1, §5.6.1, §5.7.3 (endless-data attack): a server kept sending
+    /// past the size limit.
     #[error("endless-data attack: {what} is larger than its limit of {limit} bytes")]
     TooLarge {
         /// Which file.
@@ -381,7 +391,7 @@ pub enum Error {
         delegator: String,
     },
 
-    /// No role on the delegation path lists the target.
+    /// §5.7.2: no role on the delegation path lists the target.
     #[error("{target}: no trusted targets metadata lists this target")]
     UnknownTarget {
         /// The target path.
@@ -392,6 +402,7 @@ pub enum Error {
     #[error("TUF workflow: {0}")]
     Order(&'static str),
 
+    // Keys and signing.
     /// A custody key of an algorithm TUF has no scheme for, so it cannot be listed in metadata.
     #[error("key {key}: {algorithm} keys have no TUF scheme")]
     NoTufScheme {
@@ -488,6 +499,7 @@ pub enum Error {
         source: custody_crypto::Error,
     },
 
+    // Repository-editor refusals.
     /// A validity period that takes an expiry past what a timestamp can hold.
     #[error("expiry out of range: {now} plus {validity}: {source}")]
     ExpiryOutOfRange {

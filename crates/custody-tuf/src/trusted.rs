@@ -117,9 +117,11 @@ impl TrustedMetadata {
                     offered,
                 });
             }
+            // §5.4.3.1: the same version means no change, not an attack.
             if offered == trusted {
                 return Ok(TimestampUpdate::Unchanged);
             }
+            // §5.4.3.2: nor may a newer timestamp point back at an older snapshot.
             let (trusted, offered) = (
                 old.signed.snapshot_meta().version,
                 new.signed.snapshot_meta().version,
