@@ -50,10 +50,10 @@ impl Key {
             ),
             KeyAlgorithm::EcdsaP256 => ("ecdsa", "ecdsa-sha2-nistp256", key.to_pem()),
             KeyAlgorithm::RsaPssSha256 => ("rsa", "rsassa-pss-sha256", key.to_pem()),
-            other => {
-                return Err(Error::Key {
-                    keyid: key.hint().to_string(),
-                    reason: format!("{other} keys have no TUF scheme"),
+            algorithm => {
+                return Err(Error::NoTufScheme {
+                    key: key.hint().to_string(),
+                    algorithm,
                 });
             }
         };
@@ -80,36 +80,46 @@ impl Key {
 
     /// The key in custody's form, with its scheme checked.
     pub fn public_key(&self, keyid: &str) -> Result<PublicKey> {
-        let bad = |reason: String| Error::Key {
-            keyid: keyid.to_string(),
-            reason,
+        let keyid = || keyid.to_string();
+        let invalid = |source| Error::InvalidKey {
+            keyid: keyid(),
+            source,
         };
         let expected = match (self.keytype.as_str(), self.scheme.as_str()) {
             ("ed25519", "ed25519") => KeyAlgorithm::Ed25519,
             ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => KeyAlgorithm::EcdsaP256,
             ("rsa", "rsassa-pss-sha256") => KeyAlgorithm::RsaPssSha256,
-            (t, s) => return Err(bad(format!("unsupported keytype {t:?} with scheme {s:?}"))),
+            (keytype, scheme) => {
+                return Err(Error::UnsupportedKeyType {
+                    keyid: keyid(),
+                    keytype: keytype.to_string(),
+                    scheme: scheme.to_string(),
+                });
+            }
         };
         let public = self.keyval.public.trim();
         let key = if public.starts_with("-----BEGIN") {
-            PublicKey::from_pem(public).map_err(|e| bad(e.to_string()))?
+            PublicKey::from_pem(public).map_err(invalid)?
         } else if expected == KeyAlgorithm::Ed25519 {
-            let raw = hex::decode(public).map_err(|_| bad("ed25519 key is not hex".into()))?;
+            let raw = hex::decode(public).map_err(|_| Error::KeyNotHex { keyid: keyid() })?;
             if raw.len() != 32 {
-                return Err(bad(format!("ed25519 key is {} bytes, not 32", raw.len())));
+                return Err(Error::Ed25519KeyLength {
+                    keyid: keyid(),
+                    length: raw.len(),
+                });
             }
             let mut der = ED25519_SPKI_PREFIX.to_vec();
             der.extend_from_slice(&raw);
-            PublicKey::from_spki_der(&der).map_err(|e| bad(e.to_string()))?
+            PublicKey::from_spki_der(&der).map_err(invalid)?
         } else {
-            return Err(bad("public key is not PEM".into()));
+            return Err(Error::KeyNotPem { keyid: keyid() });
         };
         if key.algorithm() != expected {
-            return Err(bad(format!(
-                "keyval holds a {} key, but scheme {:?} was declared",
-                key.algorithm(),
-                self.scheme
-            )));
+            return Err(Error::KeySchemeMismatch {
+                keyid: keyid(),
+                scheme: self.scheme.clone(),
+                found: key.algorithm(),
+            });
         }
         Ok(key)
     }
@@ -118,9 +128,91 @@ impl Key {
     pub fn verify(&self, keyid: &str, message: &[u8], signature: &[u8]) -> Result<()> {
         self.public_key(keyid)?
             .verify(message, signature)
-            .map_err(|e| Error::Key {
+            .map_err(|source| Error::BadSignature {
                 keyid: keyid.to_string(),
-                reason: e.to_string(),
+                source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use custody_crypto::{Signer as _, SigningKey};
+
+    use super::*;
+
+    fn ed25519() -> (SigningKey, Key) {
+        let signer = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let key = Key::from_public_key(signer.public_key()).unwrap();
+        (signer, key)
+    }
+
+    #[test]
+    fn unusable_keys_say_what_is_wrong_with_them() {
+        let (_, good) = ed25519();
+        assert!(good.public_key("k").is_ok());
+
+        let odd = Key {
+            scheme: "ed448".into(),
+            ..good.clone()
+        };
+        let err = odd.public_key("k").unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsupportedKeyType { keyid, keytype, scheme }
+                if keyid == "k" && keytype == "ed25519" && scheme == "ed448"),
+            "{err}"
+        );
+
+        let mut not_hex = good.clone();
+        not_hex.keyval.public = "zz".repeat(32);
+        let err = not_hex.public_key("k").unwrap_err();
+        assert!(matches!(err, Error::KeyNotHex { .. }), "{err}");
+
+        let mut short = good.clone();
+        short.keyval.public.truncate(62);
+        let err = short.public_key("k").unwrap_err();
+        assert!(
+            matches!(err, Error::Ed25519KeyLength { length: 31, .. }),
+            "{err}"
+        );
+
+        // Ed25519 material under an ECDSA scheme.
+        let (signer, _) = ed25519();
+        let disguised = Key {
+            keytype: "ecdsa".into(),
+            scheme: "ecdsa-sha2-nistp256".into(),
+            keyval: KeyVal {
+                public: signer.public_key().to_pem(),
+            },
+            unrecognized: BTreeMap::new(),
+        };
+        let err = disguised.public_key("k").unwrap_err();
+        assert!(
+            matches!(&err, Error::KeySchemeMismatch { scheme, found: KeyAlgorithm::Ed25519, .. }
+                if scheme == "ecdsa-sha2-nistp256"),
+            "{err}"
+        );
+        let hex_ecdsa = Key {
+            keyval: good.keyval.clone(),
+            ..disguised
+        };
+        let err = hex_ecdsa.public_key("k").unwrap_err();
+        assert!(matches!(err, Error::KeyNotPem { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_signature_by_another_key_is_a_bad_signature() {
+        let (signer, key) = ed25519();
+        let (other, _) = ed25519();
+        let sig = signer.sign(b"message").unwrap();
+        assert!(key.verify("k", b"message", &sig).is_ok());
+        let forged = other.sign(b"message").unwrap();
+        let err = key.verify("k", b"message", &forged).unwrap_err();
+        assert!(
+            matches!(&err, Error::BadSignature { keyid, .. } if keyid == "k"),
+            "{err}"
+        );
     }
 }

@@ -192,36 +192,35 @@ pub trait Signed: Serialize + serde::de::DeserializeOwned {
     fn validate(&self, what: &str) -> Result<()>;
 }
 
-fn malformed(what: &str, reason: impl Into<String>) -> Error {
-    Error::Malformed {
-        what: what.to_string(),
-        reason: reason.into(),
-    }
-}
-
 fn validate_common(what: &str, spec_version: &str, version: u64) -> Result<()> {
     if version == 0 {
-        return Err(malformed(what, "version must be at least 1"));
+        return Err(Error::ZeroVersion {
+            what: what.to_string(),
+        });
     }
     if !spec_version.starts_with("1.") {
-        return Err(malformed(
-            what,
-            format!("spec_version {spec_version:?} is not TUF 1.x"),
-        ));
+        return Err(Error::UnsupportedSpecVersion {
+            what: what.to_string(),
+            spec_version: spec_version.to_string(),
+        });
     }
     Ok(())
 }
 
 fn validate_role(what: &str, name: &str, keyids: &[String], threshold: u64) -> Result<()> {
     if threshold == 0 {
-        return Err(malformed(what, format!("role {name:?} has threshold 0")));
+        return Err(Error::ZeroThreshold {
+            what: what.to_string(),
+            role: name.to_string(),
+        });
     }
-    let unique: BTreeSet<&String> = keyids.iter().collect();
-    if unique.len() != keyids.len() {
-        return Err(malformed(
-            what,
-            format!("role {name:?} lists a key id twice"),
-        ));
+    let mut unique = BTreeSet::new();
+    if let Some(keyid) = keyids.iter().find(|id| !unique.insert(id.as_str())) {
+        return Err(Error::DuplicateKeyId {
+            what: what.to_string(),
+            role: name.to_string(),
+            keyid: keyid.clone(),
+        });
     }
     Ok(())
 }
@@ -247,7 +246,10 @@ impl Signed for Root {
             let role = self
                 .roles
                 .get(name)
-                .ok_or_else(|| malformed(what, format!("root names no {name} role")))?;
+                .ok_or_else(|| Error::MissingTopLevelRole {
+                    what: what.to_string(),
+                    role: name.to_string(),
+                })?;
             validate_role(what, name, &role.keyids, role.threshold)?;
         }
         if let Some(extra) = self
@@ -255,10 +257,10 @@ impl Signed for Root {
             .keys()
             .find(|r| !TOP_LEVEL_ROLES.contains(&r.as_str()))
         {
-            return Err(malformed(
-                what,
-                format!("root names unknown role {extra:?}"),
-            ));
+            return Err(Error::UnknownTopLevelRole {
+                what: what.to_string(),
+                role: extra.clone(),
+            });
         }
         Ok(())
     }
@@ -270,7 +272,10 @@ impl Signed for Timestamp {
     fn validate(&self, what: &str) -> Result<()> {
         validate_common(what, &self.spec_version, self.version)?;
         if self.meta.len() != 1 || !self.meta.contains_key("snapshot.json") {
-            return Err(malformed(what, "meta must hold exactly snapshot.json"));
+            return Err(Error::TimestampMeta {
+                what: what.to_string(),
+                found: self.meta.keys().cloned().collect(),
+            });
         }
         validate_meta(what, &self.meta)
     }
@@ -292,13 +297,16 @@ impl Timestamp {
 fn validate_meta(what: &str, meta: &BTreeMap<String, MetaFile>) -> Result<()> {
     for (name, file) in meta {
         if file.version == 0 {
-            return Err(malformed(what, format!("{name} pinned at version 0")));
+            return Err(Error::ZeroPinnedVersion {
+                what: what.to_string(),
+                file: name.clone(),
+            });
         }
         if file.hashes.as_ref().is_some_and(BTreeMap::is_empty) {
-            return Err(malformed(
-                what,
-                format!("{name} has an empty hashes object"),
-            ));
+            return Err(Error::EmptyHashes {
+                what: what.to_string(),
+                file: name.clone(),
+            });
         }
     }
     Ok(())
@@ -320,7 +328,10 @@ impl Signed for Targets {
         validate_common(what, &self.spec_version, self.version)?;
         for (path, file) in &self.targets {
             if file.hashes.is_empty() {
-                return Err(malformed(what, format!("target {path:?} has no hashes")));
+                return Err(Error::TargetWithoutHashes {
+                    what: what.to_string(),
+                    target: path.clone(),
+                });
             }
         }
         let Some(d) = &self.delegations else {
@@ -328,44 +339,45 @@ impl Signed for Targets {
         };
         match (&d.roles, &d.succinct_roles) {
             (Some(_), Some(_)) => {
-                return Err(malformed(
-                    what,
-                    "delegations has both roles and succinct_roles",
-                ));
+                return Err(Error::AmbiguousDelegations {
+                    what: what.to_string(),
+                });
             }
             (None, None) => {
-                return Err(malformed(
-                    what,
-                    "delegations has neither roles nor succinct_roles",
-                ));
+                return Err(Error::EmptyDelegations {
+                    what: what.to_string(),
+                });
             }
             (Some(roles), None) => {
                 let mut names = BTreeSet::new();
                 for r in roles {
                     if TOP_LEVEL_ROLES.contains(&r.name.as_str()) {
-                        return Err(malformed(
-                            what,
-                            format!("delegated role may not be named {:?}", r.name),
-                        ));
+                        return Err(Error::ReservedRoleName {
+                            what: what.to_string(),
+                            role: r.name.clone(),
+                        });
                     }
                     if !names.insert(&r.name) {
-                        return Err(malformed(
-                            what,
-                            format!("role {:?} delegated twice", r.name),
-                        ));
+                        return Err(Error::DuplicateDelegation {
+                            what: what.to_string(),
+                            role: r.name.clone(),
+                        });
                     }
                     if r.paths.is_some() && r.path_hash_prefixes.is_some() {
-                        return Err(malformed(
-                            what,
-                            format!("role {:?} has both paths and path_hash_prefixes", r.name),
-                        ));
+                        return Err(Error::PathsAndPrefixes {
+                            what: what.to_string(),
+                            role: r.name.clone(),
+                        });
                     }
                     validate_role(what, &r.name, &r.keyids, r.threshold)?;
                 }
             }
             (None, Some(s)) => {
                 if !(1..=32).contains(&s.bit_length) {
-                    return Err(malformed(what, "succinct_roles bit_length must be 1 to 32"));
+                    return Err(Error::BitLengthOutOfRange {
+                        what: what.to_string(),
+                        bit_length: s.bit_length,
+                    });
                 }
                 validate_role(what, &s.name_prefix, &s.keyids, s.threshold)?;
             }
@@ -490,28 +502,33 @@ pub(crate) fn check_length_and_hashes(
     length: Option<u64>,
     hashes: Option<&BTreeMap<String, String>>,
 ) -> Result<()> {
-    let bad = |reason: String| Error::LengthOrHash {
-        what: what.to_string(),
-        reason,
-    };
-    if let Some(len) = length
-        && bytes.len() as u64 != len
+    if let Some(expected) = length
+        && bytes.len() as u64 != expected
     {
-        return Err(bad(format!(
-            "length is {} bytes, metadata pins {len}",
-            bytes.len()
-        )));
+        return Err(Error::LengthMismatch {
+            what: what.to_string(),
+            expected,
+            actual: bytes.len() as u64,
+        });
     }
     for (algorithm, expected) in hashes.into_iter().flatten() {
         let actual = match algorithm.as_str() {
             "sha256" => hex::encode(Sha256::digest(bytes)),
             "sha512" => hex::encode(Sha512::digest(bytes)),
-            other => return Err(bad(format!("unsupported hash algorithm {other:?}"))),
+            _ => {
+                return Err(Error::UnsupportedHashAlgorithm {
+                    what: what.to_string(),
+                    algorithm: algorithm.clone(),
+                });
+            }
         };
         if !actual.eq_ignore_ascii_case(expected) {
-            return Err(bad(format!(
-                "{algorithm} is {actual}, metadata pins {expected}"
-            )));
+            return Err(Error::HashMismatch {
+                what: what.to_string(),
+                algorithm: algorithm.clone(),
+                expected: expected.clone(),
+                actual,
+            });
         }
     }
     Ok(())
@@ -643,18 +660,25 @@ pub struct Metadata<T> {
 impl<T: Signed> Metadata<T> {
     /// Parse `bytes` as metadata of role type `T`. `what` names the file for errors.
     pub fn from_bytes(what: &str, bytes: &[u8]) -> Result<Self> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| malformed(what, e.to_string()))?;
-        let Value::Object(mut envelope) = value else {
-            return Err(malformed(what, "not a JSON object"));
+        let malformed = |source| Error::Malformed {
+            what: what.to_string(),
+            source,
         };
-        let signed = envelope
-            .remove("signed")
-            .ok_or_else(|| malformed(what, "no \"signed\" object"))?;
+        let missing = |field| Error::MissingField {
+            what: what.to_string(),
+            field,
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(malformed)?;
+        let Value::Object(mut envelope) = value else {
+            return Err(Error::NotAnObject {
+                what: what.to_string(),
+            });
+        };
+        let signed = envelope.remove("signed").ok_or_else(|| missing("signed"))?;
         let found = signed
             .get("_type")
             .and_then(Value::as_str)
-            .ok_or_else(|| malformed(what, "no \"_type\" in signed"))?;
+            .ok_or_else(|| missing("_type"))?;
         if found != T::TYPE {
             return Err(Error::WrongType {
                 what: what.to_string(),
@@ -665,9 +689,12 @@ impl<T: Signed> Metadata<T> {
         let signatures: Vec<Signature> = serde_json::from_value(
             envelope
                 .remove("signatures")
-                .ok_or_else(|| malformed(what, "no \"signatures\" array"))?,
+                .ok_or_else(|| missing("signatures"))?,
         )
-        .map_err(|e| malformed(what, format!("signatures: {e}")))?;
+        .map_err(|source| Error::Malformed {
+            what: format!("{what} signatures"),
+            source,
+        })?;
         let mut seen = BTreeSet::new();
         for s in &signatures {
             if !seen.insert(s.keyid.as_str()) {
@@ -677,9 +704,8 @@ impl<T: Signed> Metadata<T> {
                 });
             }
         }
-        let canonical = canonical_json(&signed).map_err(|e| malformed(what, e))?;
-        let signed: T =
-            serde_json::from_value(signed).map_err(|e| malformed(what, e.to_string()))?;
+        let canonical = canonical(what, &signed)?;
+        let signed: T = serde_json::from_value(signed).map_err(malformed)?;
         signed.validate(what)?;
         Ok(Self {
             signed,
@@ -691,8 +717,8 @@ impl<T: Signed> Metadata<T> {
 
     /// Sign `signed` with `signers` and serialise it the way custody publishes metadata.
     pub fn sign(signed: T, signers: &[(&str, &dyn custody_crypto::Signer)]) -> Result<Self> {
-        let value = serde_json::to_value(&signed).map_err(|e| Error::Edit(e.to_string()))?;
-        let canonical = canonical_json(&value).map_err(Error::Edit)?;
+        let value = serde_json::to_value(&signed).map_err(encode::<T>)?;
+        let canonical = canonical(T::TYPE, &value)?;
         let mut signatures = Vec::with_capacity(signers.len());
         for (keyid, signer) in signers {
             let sig = signer.sign(&canonical).map_err(|source| Error::Sign {
@@ -744,7 +770,7 @@ impl<T: Signed> Metadata<T> {
             signatures: &self.signatures,
             signed: &self.signed,
         })
-        .map_err(|e| Error::Edit(e.to_string()))?;
+        .map_err(encode::<T>)?;
         out.push(b'\n');
         Ok(out)
     }
@@ -792,22 +818,38 @@ impl<T: Signed> Metadata<T> {
 /// `olpc-cjson`, which also NFC-normalises strings: a signer that does not (securesystemslib)
 /// would then sign different bytes than we check, and the normalisation was half the cost of
 /// checking a large role.
-pub fn canonical_json(value: &Value) -> std::result::Result<Vec<u8>, String> {
+pub fn canonical_json(value: &Value) -> Result<Vec<u8>> {
+    canonical("signed object", value)
+}
+
+fn canonical(what: &str, value: &Value) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    write_canonical(value, &mut out)?;
+    write_canonical(value, &mut out).map_err(|n| Error::NotCanonical {
+        what: what.to_string(),
+        number: n.to_string(),
+    })?;
     Ok(out)
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+fn encode<T: Signed>(source: serde_json::Error) -> Error {
+    Error::Encode {
+        role: T::TYPE.to_string(),
+        source,
+    }
+}
+
+/// Fails with the first number that is not an integer.
+fn write_canonical<'a>(
+    value: &'a Value,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), &'a serde_json::Number> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
             if !(n.is_i64() || n.is_u64()) {
-                return Err(format!(
-                    "{n} is not an integer; canonical JSON has no floats"
-                ));
+                return Err(n);
             }
             out.extend_from_slice(n.to_string().as_bytes());
         }
@@ -930,16 +972,231 @@ mod tests {
     fn hash_checks_fail_closed() {
         let f = TargetFile::from_bytes(b"hello", None);
         assert!(f.verify("t", b"hello").is_ok());
-        assert!(matches!(
-            f.verify("t", b"hellO"),
-            Err(Error::LengthOrHash { .. })
-        ));
-        assert!(matches!(
-            f.verify("t", b"hello!"),
-            Err(Error::LengthOrHash { .. })
-        ));
+        let err = f.verify("t", b"hellO").unwrap_err();
+        let tampered = hex::encode(Sha256::digest(b"hellO"));
+        assert!(
+            matches!(&err, Error::HashMismatch { what, algorithm, expected, actual }
+                if what == "t"
+                    && algorithm == "sha256"
+                    && *expected == f.hashes["sha256"]
+                    && *actual == tampered),
+            "{err}"
+        );
+        assert!(err.to_string().contains("tampered or substituted"), "{err}");
+        let err = f.verify("t", b"hello!").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::LengthMismatch {
+                    expected: 5,
+                    actual: 6,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let mut odd = f.clone();
         odd.hashes = BTreeMap::from([("md5".into(), "00".into())]);
-        assert!(odd.verify("t", b"hello").is_err());
+        let err = odd.verify("t", b"hello").unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsupportedHashAlgorithm { algorithm, .. } if algorithm == "md5"),
+            "{err}"
+        );
+    }
+
+    fn expires() -> jiff::Timestamp {
+        "2030-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    /// `signed` in an envelope with no signatures, after `edit`.
+    fn file<T: Signed>(signed: &T, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut value = serde_json::to_value(signed).unwrap();
+        edit(&mut value);
+        serde_json::to_vec(&serde_json::json!({"signed": value, "signatures": []})).unwrap()
+    }
+
+    fn parse<T: Signed + std::fmt::Debug>(bytes: &[u8]) -> Error {
+        Metadata::<T>::from_bytes("f.json", bytes).unwrap_err()
+    }
+
+    #[test]
+    fn envelope_shape_is_checked_before_anything_is_trusted() {
+        let targets = Targets::new(1, expires());
+        assert!(Metadata::<Targets>::from_bytes("f.json", &file(&targets, |_| ())).is_ok());
+
+        let err = parse::<Targets>(b"{not json");
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
+        let err = parse::<Targets>(b"[]");
+        assert!(matches!(err, Error::NotAnObject { .. }), "{err}");
+        let err = parse::<Targets>(br#"{"signatures": []}"#);
+        assert!(
+            matches!(
+                err,
+                Error::MissingField {
+                    field: "signed",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let no_type = file(&targets, |v| {
+            v.as_object_mut().unwrap().remove("_type");
+        });
+        let err = parse::<Targets>(&no_type);
+        assert!(
+            matches!(err, Error::MissingField { field: "_type", .. }),
+            "{err}"
+        );
+        let float = file(&targets, |v| v["x-rating"] = serde_json::json!(1.5));
+        let err = parse::<Targets>(&float);
+        assert!(
+            matches!(&err, Error::NotCanonical { number, .. } if number == "1.5"),
+            "{err}"
+        );
+        let zero = file(&targets, |v| v["version"] = 0.into());
+        let err = parse::<Targets>(&zero);
+        assert!(matches!(err, Error::ZeroVersion { .. }), "{err}");
+        let future = file(&targets, |v| v["spec_version"] = "2.0.0".into());
+        let err = parse::<Targets>(&future);
+        assert!(
+            matches!(&err, Error::UnsupportedSpecVersion { spec_version, .. } if spec_version == "2.0.0"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("malformed TUF metadata"), "{err}");
+    }
+
+    #[test]
+    fn root_and_timestamp_shape_rules_have_their_own_variants() {
+        let root = Root::new(expires(), false);
+        let err = parse::<Root>(&file(&root, |v| {
+            v["roles"].as_object_mut().unwrap().remove("snapshot");
+        }));
+        assert!(
+            matches!(&err, Error::MissingTopLevelRole { role, .. } if role == "snapshot"),
+            "{err}"
+        );
+        let err = parse::<Root>(&file(&root, |v| {
+            v["roles"]["mirrors"] = v["roles"]["root"].clone();
+        }));
+        assert!(
+            matches!(&err, Error::UnknownTopLevelRole { role, .. } if role == "mirrors"),
+            "{err}"
+        );
+        let err = parse::<Root>(&file(&root, |v| {
+            v["roles"]["timestamp"]["threshold"] = 0.into();
+        }));
+        assert!(
+            matches!(&err, Error::ZeroThreshold { role, .. } if role == "timestamp"),
+            "{err}"
+        );
+        let err = parse::<Root>(&file(&root, |v| {
+            v["roles"]["targets"]["keyids"] = serde_json::json!(["a", "b", "a"]);
+        }));
+        assert!(
+            matches!(&err, Error::DuplicateKeyId { role, keyid, .. } if role == "targets" && keyid == "a"),
+            "{err}"
+        );
+
+        let timestamp = Timestamp::new(1, expires(), MetaFile::pinning(1, b"snapshot"));
+        let err = parse::<Timestamp>(&file(&timestamp, |v| {
+            v["meta"]["targets.json"] = serde_json::json!({"version": 1});
+        }));
+        assert!(
+            matches!(&err, Error::TimestampMeta { found, .. } if *found == ["snapshot.json", "targets.json"]),
+            "{err}"
+        );
+        let err = parse::<Timestamp>(&file(&timestamp, |v| {
+            v["meta"]["snapshot.json"]["version"] = 0.into();
+        }));
+        assert!(
+            matches!(&err, Error::ZeroPinnedVersion { file, .. } if file == "snapshot.json"),
+            "{err}"
+        );
+        let err = parse::<Timestamp>(&file(&timestamp, |v| {
+            v["meta"]["snapshot.json"]["hashes"] = serde_json::json!({});
+        }));
+        assert!(
+            matches!(&err, Error::EmptyHashes { file, .. } if file == "snapshot.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn targets_and_delegation_shape_rules_have_their_own_variants() {
+        let role = |name: &str| DelegatedRole {
+            name: name.into(),
+            keyids: vec!["k".into()],
+            threshold: 1,
+            terminating: false,
+            paths: Some(vec!["*".into()]),
+            path_hash_prefixes: None,
+        };
+        let succinct = SuccinctRoles {
+            keyids: vec!["k".into()],
+            threshold: 1,
+            bit_length: 4,
+            name_prefix: "bin".into(),
+        };
+        let delegating = |roles: Option<Vec<DelegatedRole>>, succinct: Option<SuccinctRoles>| {
+            let mut t = Targets::new(1, expires());
+            t.delegations = Some(Delegations {
+                keys: BTreeMap::new(),
+                roles,
+                succinct_roles: succinct,
+            });
+            t
+        };
+        let ok = delegating(Some(vec![role("a"), role("b")]), None);
+        assert!(Metadata::<Targets>::from_bytes("f.json", &file(&ok, |_| ())).is_ok());
+
+        let mut unhashed = Targets::new(1, expires());
+        unhashed.targets.insert(
+            "a/b".into(),
+            TargetFile {
+                length: 1,
+                hashes: BTreeMap::new(),
+                custom: None,
+            },
+        );
+        let err = parse::<Targets>(&file(&unhashed, |_| ()));
+        assert!(
+            matches!(&err, Error::TargetWithoutHashes { target, .. } if target == "a/b"),
+            "{err}"
+        );
+
+        let both = delegating(Some(vec![role("a")]), Some(succinct.clone()));
+        let err = parse::<Targets>(&file(&both, |_| ()));
+        assert!(matches!(err, Error::AmbiguousDelegations { .. }), "{err}");
+        let neither = delegating(None, None);
+        let err = parse::<Targets>(&file(&neither, |_| ()));
+        assert!(matches!(err, Error::EmptyDelegations { .. }), "{err}");
+        let reserved = delegating(Some(vec![role("snapshot")]), None);
+        let err = parse::<Targets>(&file(&reserved, |_| ()));
+        assert!(
+            matches!(&err, Error::ReservedRoleName { role, .. } if role == "snapshot"),
+            "{err}"
+        );
+        let twice = delegating(Some(vec![role("a"), role("b"), role("a")]), None);
+        let err = parse::<Targets>(&file(&twice, |_| ()));
+        assert!(
+            matches!(&err, Error::DuplicateDelegation { role, .. } if role == "a"),
+            "{err}"
+        );
+        let mut prefixed = role("a");
+        prefixed.path_hash_prefixes = Some(vec!["ab".into()]);
+        let err = parse::<Targets>(&file(&delegating(Some(vec![prefixed]), None), |_| ()));
+        assert!(
+            matches!(&err, Error::PathsAndPrefixes { role, .. } if role == "a"),
+            "{err}"
+        );
+        let wide = SuccinctRoles {
+            bit_length: 33,
+            ..succinct
+        };
+        let err = parse::<Targets>(&file(&delegating(None, Some(wide)), |_| ()));
+        assert!(
+            matches!(err, Error::BitLengthOutOfRange { bit_length: 33, .. }),
+            "{err}"
+        );
     }
 }

@@ -141,16 +141,15 @@ pub struct Repository {
     changed: BTreeSet<String>,
 }
 
-fn edit(reason: impl Into<String>) -> Error {
-    Error::Edit(reason.into())
-}
-
 fn after(now: jiff::Timestamp, span: SignedDuration) -> Result<jiff::Timestamp> {
-    let t = now
-        .checked_add(span)
-        .map_err(|e| edit(format!("expiry out of range: {e}")))?;
+    let out_of_range = |source| Error::ExpiryOutOfRange {
+        now,
+        validity: span,
+        source,
+    };
+    let t = now.checked_add(span).map_err(out_of_range)?;
     // Whole seconds: the metadata format has no fractions.
-    jiff::Timestamp::from_second(t.as_second()).map_err(|e| edit(e.to_string()))
+    jiff::Timestamp::from_second(t.as_second()).map_err(out_of_range)
 }
 
 fn keyid(key: &PublicKey) -> Result<String> {
@@ -169,9 +168,9 @@ pub fn validate_product(product: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(edit(format!(
-            "product name {product:?} cannot name a TUF role: use letters, digits, '-', '_' and '.'"
-        )))
+        Err(Error::InvalidProductName {
+            product: product.to_string(),
+        })
     }
 }
 
@@ -188,16 +187,16 @@ impl Repository {
         now: jiff::Timestamp,
     ) -> Result<Self> {
         if dir.join("metadata/root.json").exists() {
-            return Err(edit(format!(
-                "{} already holds a TUF repository",
-                dir.display()
-            )));
+            return Err(Error::RepositoryExists {
+                dir: dir.to_path_buf(),
+            });
         }
         if threshold == 0 || threshold as usize > root_keys.len() {
-            return Err(edit(format!(
-                "root threshold {threshold} needs between 1 and {} root keys",
-                root_keys.len()
-            )));
+            return Err(Error::ThresholdOutOfRange {
+                role: "root".into(),
+                threshold,
+                keys: root_keys.len(),
+            });
         }
         let mut root = Root::new(after(now, expiry.root)?, true);
         let mut set = |role: &str, keys: Vec<&PublicKey>, threshold: u64| -> Result<()> {
@@ -324,7 +323,9 @@ impl Repository {
             let top = &mut self
                 .roles
                 .get_mut("targets")
-                .ok_or_else(|| edit("repository has no targets role"))?
+                .ok_or_else(|| Error::RoleNotInRepository {
+                    role: "targets".into(),
+                })?
                 .signed;
             let delegations = top.delegations.get_or_insert_with(|| Delegations {
                 keys: BTreeMap::new(),
@@ -349,7 +350,7 @@ impl Repository {
             let mut role = Targets::new(0, jiff::Timestamp::UNIX_EPOCH);
             if let Some(bits) = bins {
                 if !(1..=16).contains(&bits) {
-                    return Err(edit("hash bins take 1 to 16 bits"));
+                    return Err(Error::HashBinBitsOutOfRange { bits });
                 }
                 let succinct = SuccinctRoles {
                     keyids: vec![targets_key.0.clone()],
@@ -378,7 +379,9 @@ impl Repository {
         let role = self
             .roles
             .get(product)
-            .ok_or_else(|| edit(format!("no role for product {product}")))?;
+            .ok_or_else(|| Error::RoleNotInRepository {
+                role: product.to_string(),
+            })?;
         Ok(
             match role
                 .signed
@@ -397,17 +400,22 @@ impl Repository {
             .root
             .signed
             .role("targets")
-            .ok_or_else(|| edit("root has no targets role"))?;
-        let id = role
-            .keyids
-            .first()
-            .ok_or_else(|| edit("root names no targets key"))?;
+            .ok_or_else(|| Error::MissingTopLevelRole {
+                what: "root.json".into(),
+                role: "targets".into(),
+            })?;
+        let id = role.keyids.first().ok_or_else(|| Error::NoKeyForRole {
+            role: "targets".into(),
+        })?;
         let key = self
             .root
             .signed
             .keys
             .get(id)
-            .ok_or_else(|| edit(format!("root lists targets key {id} without the key")))?;
+            .ok_or_else(|| Error::MissingKey {
+                role: "targets".into(),
+                keyid: id.clone(),
+            })?;
         Ok((id.clone(), key.clone()))
     }
 
@@ -424,16 +432,23 @@ impl Repository {
         let name = source
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| edit(format!("{}: not a file name", source.display())))?;
+            .ok_or_else(|| Error::NotAFileName {
+                path: source.to_path_buf(),
+            })?;
         if version.is_empty() || version.contains('/') || version.starts_with('.') {
-            return Err(edit(format!(
-                "version {version:?} cannot be a path segment"
-            )));
+            return Err(Error::InvalidVersionSegment {
+                version: version.to_string(),
+            });
         }
         let target = format!("{product}/{version}/{name}");
-        let digests = digest_file(source, Algorithms::Both).map_err(|e| edit(e.to_string()))?;
+        let digests = digest_file(source, Algorithms::Both).map_err(|e| Error::Digest {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
         let (Some(sha256), Some(sha512)) = (digests.sha256, digests.sha512) else {
-            return Err(edit("digest missing"));
+            return Err(Error::DigestMissing {
+                path: source.to_path_buf(),
+            });
         };
         let file = TargetFile {
             length: digests.size,
@@ -447,14 +462,15 @@ impl Repository {
         let md = self
             .roles
             .get_mut(&role)
-            .ok_or_else(|| edit(format!("no role {role}")))?;
+            .ok_or_else(|| Error::RoleNotInRepository { role: role.clone() })?;
         if let Some(existing) = md.signed.targets.get(&target)
             && existing.hashes != file.hashes
         {
-            return Err(edit(format!(
-                "target {target} is already published with different content; \
-                 releases are immutable"
-            )));
+            return Err(Error::TargetImmutable {
+                target,
+                published: existing.hashes.clone(),
+                offered: file.hashes,
+            });
         }
         let dest = self
             .dir
@@ -477,7 +493,7 @@ impl Repository {
             let md = self
                 .roles
                 .get(role)
-                .ok_or_else(|| edit(format!("no role {role}")))?;
+                .ok_or_else(|| Error::RoleNotInRepository { role: role.clone() })?;
             let mut signed = md.signed.clone();
             signed.version += 1;
             signed.expires = after(now, self.expiry.targets)?;
@@ -525,16 +541,18 @@ impl Repository {
     /// Refuse online keys the root does not name, before anything is signed.
     pub fn check_online(&self, online: OnlineKeys<'_>) -> Result<()> {
         for role in ["targets", "snapshot", "timestamp"] {
-            let listed = keyid_in(&self.root, online.for_role(role)).is_ok_and(|id| {
+            let signer = online.for_role(role);
+            let listed = keyid_in(&self.root, signer).is_ok_and(|id| {
                 self.root
                     .signed
                     .role(role)
                     .is_some_and(|r| r.keyids.contains(&id))
             });
             if !listed {
-                return Err(edit(format!(
-                    "the {role} key given is not one the root names for {role}"
-                )));
+                return Err(Error::KeyNotInRole {
+                    role: role.to_string(),
+                    keyid: describe(signer),
+                });
             }
         }
         Ok(())
@@ -645,17 +663,16 @@ impl Repository {
     /// offline with [`sign_root`], then [`Repository::publish_root`] takes it.
     pub fn stage_root(&self, change: &KeyChange, now: jiff::Timestamp) -> Result<Metadata<Root>> {
         if !TOP_LEVEL_ROLES.contains(&change.role.as_str()) {
-            return Err(edit(format!(
-                "{} is not a top-level role (root, targets, snapshot, timestamp)",
-                change.role
-            )));
+            return Err(Error::NotTopLevelRole {
+                role: change.role.clone(),
+            });
         }
         if change.threshold == 0 || change.threshold as usize > change.keys.len() {
-            return Err(edit(format!(
-                "threshold {} needs between 1 and {} keys",
-                change.threshold,
-                change.keys.len()
-            )));
+            return Err(Error::ThresholdOutOfRange {
+                role: change.role.clone(),
+                threshold: change.threshold,
+                keys: change.keys.len(),
+            });
         }
         let mut root = self.root.signed.clone();
         root.version += 1;
@@ -698,20 +715,25 @@ impl Repository {
     ) -> Result<()> {
         let old = &self.root.signed;
         if new.signed.version != old.version + 1 {
-            return Err(edit(format!(
-                "the staged root is version {}, but the next root must be version {}",
-                new.signed.version,
-                old.version + 1
-            )));
+            // §5.3.5: clients accept exactly N+1, so no other version could ever be trusted.
+            return Err(Error::RootVersion {
+                file: "staged root".into(),
+                expected: old.version + 1,
+                found: new.signed.version,
+            });
         }
-        let old_root = old
-            .role("root")
-            .ok_or_else(|| edit("current root has no root role"))?;
+        let old_root = old.role("root").ok_or_else(|| Error::MissingTopLevelRole {
+            what: "current root".into(),
+            role: "root".into(),
+        })?;
         new.verify_role("root (current threshold)", &old.keys, old_root)?;
         let new_root = new
             .signed
             .role("root")
-            .ok_or_else(|| edit("staged root has no root role"))?;
+            .ok_or_else(|| Error::MissingTopLevelRole {
+                what: "staged root".into(),
+                role: "root".into(),
+            })?;
         new.verify_role("root (new threshold)", &new.signed.keys, new_root)?;
         let rotated: Vec<&str> = ["targets", "snapshot", "timestamp"]
             .into_iter()
@@ -751,8 +773,7 @@ impl Repository {
 
 /// Add `signer`'s signature to a staged root, under the key id the root lists for its key.
 pub fn sign_root(root: &mut Metadata<Root>, signer: &dyn Signer) -> Result<()> {
-    let id = keyid_in(root, signer)
-        .map_err(|_| edit("this key is not among the root's keys; it cannot sign this root"))?;
+    let id = keyid_in(root, signer)?;
     root.add_signatures(&[(&id, signer)])
 }
 
@@ -772,7 +793,15 @@ fn keyid_in_keys(keys: &BTreeMap<String, Key>, signer: &dyn Signer) -> Result<St
                 .find(|(id, k)| k.public_key(id).ok().as_ref() == Some(signer.public_key()))
         })
         .map(|(id, _)| id.clone())
-        .ok_or_else(|| edit("key not listed in the root"))
+        .ok_or_else(|| Error::KeyNotInRoot {
+            keyid: mine.compute_keyid(),
+        })
+}
+
+/// How to name a key the root may not list: the id custody would give it, or its hint when
+/// TUF has no scheme for it.
+fn describe(signer: &dyn Signer) -> String {
+    keyid(signer.public_key()).unwrap_or_else(|_| signer.public_key().hint().to_string())
 }
 
 fn borrow<'a>(signers: &'a [(String, &'a dyn Signer)]) -> Vec<(&'a str, &'a dyn Signer)> {

@@ -117,9 +117,11 @@ impl TrustedMetadata {
                     offered,
                 });
             }
+            // §5.4.3.1: the same version means no change, not an attack.
             if offered == trusted {
                 return Ok(TimestampUpdate::Unchanged);
             }
+            // §5.4.3.2: nor may a newer timestamp point back at an older snapshot.
             let (trusted, offered) = (
                 old.signed.snapshot_meta().version,
                 new.signed.snapshot_meta().version,
@@ -227,9 +229,7 @@ impl TrustedMetadata {
             .as_ref()
             .and_then(|s| s.signed.meta.get(&file))
             .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("{file} in snapshot"),
-            })?;
+            .ok_or_else(|| Error::NotInSnapshot { file: file.clone() })?;
         pinned.verify(&file, bytes)?;
         let new = Metadata::<Targets>::from_bytes(&file, bytes)?;
         self.verify_delegated(&new, role, delegator)?;
@@ -274,8 +274,9 @@ impl TrustedMetadata {
             .targets
             .get(delegator)
             .ok_or(Error::Order("delegating role is not loaded"))?;
-        let not_delegated = || Error::NotFound {
-            what: format!("delegation of {role} in {delegator}"),
+        let not_delegated = || Error::DelegationNotFound {
+            role: role.to_string(),
+            delegator: delegator.to_string(),
         };
         let delegations = parent
             .signed
@@ -288,10 +289,13 @@ impl TrustedMetadata {
 }
 
 fn verify_by_root<T: Signed>(md: &Metadata<T>, role: &str, root: &Root) -> Result<()> {
-    let keys: &Role = root.roles.get(role).ok_or_else(|| Error::Malformed {
-        what: "root.json".into(),
-        reason: format!("no {role} role"),
-    })?;
+    let keys: &Role = root
+        .roles
+        .get(role)
+        .ok_or_else(|| Error::MissingTopLevelRole {
+            what: "root.json".into(),
+            role: role.to_string(),
+        })?;
     md.verify_role(role, &root.keys, keys)
 }
 
@@ -324,7 +328,7 @@ mod tests {
         let mut trusted = trusting(&repo, in_days(2));
         let err = trusted.update_timestamp(&expired).unwrap_err();
         assert!(
-            matches!(&err, Error::Expired { role, .. } if role == "timestamp"),
+            matches!(&err, Error::Expired { role, expires } if role == "timestamp" && *expires == in_days(1)),
             "{err}"
         );
 

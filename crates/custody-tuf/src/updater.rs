@@ -111,10 +111,7 @@ impl<F: Fetcher, S: Store> Updater<F, S> {
         config: Config,
         now: jiff::Timestamp,
     ) -> Result<Self> {
-        let root = store.load("root.json")?.ok_or_else(|| Error::NotFound {
-            what: "root.json in the local metadata store (initialise it with a trusted root)"
-                .into(),
-        })?;
+        let root = store.load("root.json")?.ok_or(Error::NoTrustedRoot)?;
         let trusted = TrustedMetadata::new(&root, now)?;
         Ok(Self {
             fetcher,
@@ -222,14 +219,13 @@ impl<F: Fetcher, S: Store> Updater<F, S> {
         {
             return Ok(t.signed.clone());
         }
+        let meta_name = format!("{role}.json");
         let pinned = self
             .trusted
             .snapshot()
-            .and_then(|s| s.signed.meta.get(&format!("{role}.json")))
+            .and_then(|s| s.signed.meta.get(&meta_name))
             .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("{role}.json in snapshot"),
-            })?;
+            .ok_or(Error::NotInSnapshot { file: meta_name })?;
         let file = if self.trusted.root().signed.consistent_snapshot {
             format!("{}.{}.json", pinned.version, encode_name(role))
         } else {
@@ -261,8 +257,9 @@ impl<F: Fetcher, S: Store> Updater<F, S> {
             .and_then(|d| d.role(role))
             .is_none()
         {
-            return Err(Error::UnknownTarget {
-                target: format!("{role}/ (no role delegated for it)"),
+            return Err(Error::DelegationNotFound {
+                role: role.to_string(),
+                delegator: "targets".into(),
             });
         }
         let product = self.load_targets(role, "targets")?;
@@ -845,11 +842,11 @@ mod tests {
     #[test]
     fn expired_metadata_is_a_freeze_attack() {
         // The simulator's expiries: timestamp 1 day, snapshot 7, targets 90, root 365.
-        for (role, at) in [
-            ("root", in_days(400)),
-            ("timestamp", in_days(2)),
-            ("snapshot", in_days(8)),
-            ("targets", in_days(91)),
+        for (role, at, expiry) in [
+            ("root", in_days(400), in_days(365)),
+            ("timestamp", in_days(2), in_days(1)),
+            ("snapshot", in_days(8), in_days(7)),
+            ("targets", in_days(91), in_days(90)),
         ] {
             let mut repo = Repo::new();
             // Everything else outlives `at`, so `role` is the one refused.
@@ -866,7 +863,7 @@ mod tests {
             let store = repo.client_store();
             let err = updater(&repo, &store, at).refresh().unwrap_err();
             assert!(
-                matches!(&err, Error::Expired { role: r, .. } if r == role),
+                matches!(&err, Error::Expired { role: r, expires } if r == role && *expires == expiry),
                 "{role}: {err}"
             );
             if role != "root" {
@@ -889,14 +886,31 @@ mod tests {
         let err = client
             .download_target(sim::TARGETS_URL, "app.tar.gz", &info)
             .unwrap_err();
-        assert!(matches!(err, Error::LengthOrHash { .. }), "{err}");
+        let evil = TargetFile::from_bytes(b"the evil artifact", None);
+        assert!(
+            matches!(&err, Error::HashMismatch { what, algorithm, expected, actual }
+                if what == "app.tar.gz"
+                    && *expected == info.hashes[algorithm]
+                    && *actual == evil.hashes[algorithm]),
+            "{err}"
+        );
 
         // Shorter.
         repo.put("targets/app.tar.gz", b"the real".to_vec());
         let err = client
             .download_target(sim::TARGETS_URL, "app.tar.gz", &info)
             .unwrap_err();
-        assert!(matches!(err, Error::LengthOrHash { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::LengthMismatch {
+                    expected: 17,
+                    actual: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
 
         repo.put("targets/app.tar.gz", b"the real artifact".to_vec());
         let bytes = client
@@ -1125,5 +1139,113 @@ mod tests {
             &repo.fetcher.requests()[before..],
             ["metadata/2.root.json", "metadata/timestamp.json"]
         );
+    }
+
+    #[test]
+    fn only_roles_the_snapshot_lists_and_a_delegator_names_are_trusted() {
+        let mut repo = Repo::new();
+        let empty = MemoryStore::default();
+        let err = Updater::new(
+            &repo.fetcher,
+            &empty,
+            sim::METADATA_URL,
+            Config::default(),
+            now(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NoTrustedRoot), "{err}");
+
+        // targets delegates app/* to `app`, which is published but left out of the snapshot.
+        let key = new_key();
+        let id = sim::keyid(&key);
+        repo.targets.delegations = Some(Delegations {
+            keys: BTreeMap::from([(id.clone(), Key::from_public_key(key.public_key()).unwrap())]),
+            roles: Some(vec![DelegatedRole {
+                name: "app".into(),
+                keyids: vec![id],
+                threshold: 1,
+                terminating: true,
+                paths: Some(vec!["app/*".into()]),
+                path_hash_prefixes: None,
+            }]),
+            succinct_roles: None,
+        });
+        repo.signers.insert("app".into(), vec![key]);
+        repo.delegated
+            .insert("app".into(), Targets::new(1, in_days(90)));
+        repo.publish_delegated("app");
+        repo.snapshot.meta.remove("app.json");
+        repo.release();
+        let store = repo.client_store();
+        let mut client = updater(&repo, &store, now());
+        let err = client.target_info("app/x").unwrap_err();
+        assert!(
+            matches!(&err, Error::NotInSnapshot { file } if file == "app.json"),
+            "{err}"
+        );
+        let err = client.list_role("lib").unwrap_err();
+        assert!(
+            matches!(&err, Error::DelegationNotFound { role, delegator } if role == "lib" && delegator == "targets"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn snapshot_must_be_the_file_the_timestamp_pins() {
+        let mut repo = Repo::new();
+        let real = repo.sign("snapshot", &repo.snapshot);
+        let pinned = MetaFile::pinning(1, &real);
+        repo.timestamp
+            .meta
+            .insert("snapshot.json".into(), pinned.clone());
+        repo.publish_timestamp();
+
+        // Same length, one byte of whitespace changed: still validly signed, but not the
+        // file the timestamp pins (5.5.2).
+        let mut swapped = real.clone();
+        let last = swapped.len() - 1;
+        swapped[last] = b' ';
+        repo.put("metadata/snapshot.json", swapped.clone());
+        let store = repo.client_store();
+        let err = updater(&repo, &store, now()).refresh().unwrap_err();
+        let hashes = pinned.hashes.as_ref().unwrap();
+        let swapped_sha256 = TargetFile::from_bytes(&swapped, None).hashes["sha256"].clone();
+        assert!(
+            matches!(&err, Error::HashMismatch { what, algorithm, expected, actual }
+                if what == "snapshot.json"
+                    && algorithm == "sha256"
+                    && *expected == hashes["sha256"]
+                    && *actual == swapped_sha256),
+            "{err}"
+        );
+
+        // Shorter than pinned: the fetch limit is the pinned length, so only a short file gets
+        // as far as the length check.
+        repo.put("metadata/snapshot.json", real[..real.len() - 1].to_vec());
+        let err = updater(&repo, &store, now()).refresh().unwrap_err();
+        assert!(
+            matches!(&err, Error::LengthMismatch { what, expected, actual }
+                if what == "snapshot.json"
+                    && *expected == real.len() as u64
+                    && *actual == real.len() as u64 - 1),
+            "{err}"
+        );
+        assert!(store.load("snapshot.json").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_snapshot_that_drops_a_role_is_a_rollback() {
+        let (mut repo, store) = refreshed();
+        repo.snapshot.version += 1;
+        repo.snapshot.meta.remove("targets.json");
+        repo.publish_snapshot();
+        repo.timestamp.version += 1;
+        repo.publish_timestamp();
+        let err = updater(&repo, &store, now()).refresh().unwrap_err();
+        assert!(
+            matches!(&err, Error::Removed { role, by } if role == "targets.json" && by == "snapshot"),
+            "{err}"
+        );
+        assert_eq!(stored_version::<Snapshot>(&store, "snapshot.json"), 1);
     }
 }

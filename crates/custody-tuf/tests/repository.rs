@@ -271,24 +271,120 @@ fn releases_are_immutable_and_bad_names_are_refused() {
     let mut repo = create(&repo_dir, &keys, 1, now()).unwrap();
     let a = artifact(tmp.path(), "x.bin", b"one");
     repo.add_target("app", "1", &a, None, None).unwrap();
+    let one = custody_tuf::TargetFile::from_bytes(b"one", None);
     std::fs::write(&a, b"two").unwrap();
-    assert!(repo.add_target("app", "1", &a, None, None).is_err());
+    let two = custody_tuf::TargetFile::from_bytes(b"two", None);
+    let err = repo.add_target("app", "1", &a, None, None).unwrap_err();
+    assert!(
+        matches!(&err, Error::TargetImmutable { target, published, offered }
+            if target == "app/1/x.bin" && *published == one.hashes && *offered == two.hashes),
+        "{err}"
+    );
+    assert!(err.to_string().contains("releases are immutable"), "{err}");
     for bad in ["", ".hidden", "a/b", "root", "targets", "x y"] {
+        let err = repo.add_target(bad, "1", &a, None, None).unwrap_err();
         assert!(
-            repo.add_target(bad, "1", &a, None, None).is_err(),
-            "{bad:?}"
+            matches!(&err, Error::InvalidProductName { product } if product == bad),
+            "{bad:?}: {err}"
         );
     }
-    assert!(repo.add_target("app", "../1", &a, None, None).is_err());
+    let err = repo.add_target("app", "../1", &a, None, None).unwrap_err();
     assert!(
-        create(&repo_dir, &keys, 1, now()).is_err(),
-        "a second init must not overwrite the repository"
+        matches!(&err, Error::InvalidVersionSegment { version } if version == "../1"),
+        "{err}"
+    );
+    let err = create(&repo_dir, &keys, 1, now()).unwrap_err();
+    assert!(
+        matches!(&err, Error::RepositoryExists { dir } if *dir == repo_dir),
+        "a second init must not overwrite the repository: {err}"
     );
     // Wrong online key: refused before anything is signed.
     let wrong = Keys::new(1);
-    assert!(repo.commit(wrong.online(), now()).is_err());
+    let err = repo.commit(wrong.online(), now()).unwrap_err();
+    let wrong_id = custody_tuf::Key::from_public_key(wrong.targets.public_key())
+        .unwrap()
+        .compute_keyid();
+    assert!(
+        matches!(&err, Error::KeyNotInRole { role, keyid } if role == "targets" && *keyid == wrong_id),
+        "{err}"
+    );
     let reopened = Repository::open(&repo_dir, Expiry::default()).unwrap();
     assert_eq!(reopened.timestamp().signed.version, 1);
+}
+
+#[test]
+fn impossible_thresholds_and_root_changes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = Keys::new(2);
+    for threshold in [0, 3] {
+        let err = create(&tmp.path().join("t"), &keys, threshold, now()).unwrap_err();
+        assert!(
+            matches!(&err, Error::ThresholdOutOfRange { role, threshold: t, keys: 2 }
+                if role == "root" && *t == threshold),
+            "{threshold}: {err}"
+        );
+    }
+    let repo_dir = tmp.path().join("tuf");
+    let mut repo = create(&repo_dir, &keys, 1, now()).unwrap();
+    let new_key = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let change = |role: &str, threshold| KeyChange {
+        role: role.into(),
+        keys: vec![new_key.public_key().clone()],
+        threshold,
+    };
+    let err = repo.stage_root(&change("app", 1), now()).unwrap_err();
+    assert!(
+        matches!(&err, Error::NotTopLevelRole { role } if role == "app"),
+        "{err}"
+    );
+    let err = repo.stage_root(&change("snapshot", 2), now()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ThresholdOutOfRange { role, threshold: 2, keys: 1 } if role == "snapshot"),
+        "{err}"
+    );
+
+    // A root staged twice: the second is not the next version once the first is published.
+    let mut first = repo.stage_root(&change("snapshot", 1), now()).unwrap();
+    let mut second = repo.stage_root(&change("snapshot", 1), now()).unwrap();
+    sign_root(&mut first, &keys.root[0]).unwrap();
+    sign_root(&mut second, &keys.root[0]).unwrap();
+    let online = OnlineKeys {
+        snapshot: &new_key,
+        ..keys.online()
+    };
+    repo.publish_root(&first, online, now()).unwrap();
+    let err = repo.publish_root(&second, online, now()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RootVersion {
+                expected: 3,
+                found: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A key the root does not list cannot sign it.
+    let outsider = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let outsider_id = custody_tuf::Key::from_public_key(outsider.public_key())
+        .unwrap()
+        .compute_keyid();
+    let err = sign_root(&mut second, &outsider).unwrap_err();
+    assert!(
+        matches!(&err, Error::KeyNotInRoot { keyid } if *keyid == outsider_id),
+        "{err}"
+    );
+
+    let a = artifact(tmp.path(), "a.bin", b"a");
+    let err = repo
+        .add_target("wide", "1", &a, None, Some(17))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::HashBinBitsOutOfRange { bits: 17 }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -309,7 +405,10 @@ fn one_products_role_cannot_stand_in_for_anothers() {
     let err = c.target_info(&lib).unwrap_err();
     // A longer stand-in is cut off at the pinned length; any other is caught by length or hash.
     assert!(
-        matches!(err, Error::LengthOrHash { .. } | Error::TooLarge { .. }),
+        matches!(
+            err,
+            Error::LengthMismatch { .. } | Error::HashMismatch { .. } | Error::TooLarge { .. }
+        ),
         "{err}"
     );
 }
