@@ -382,3 +382,94 @@ fn import_from_a_url_serving_an_osv_zip() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("404"), "{}", r.stderr);
 }
+
+/// Issue 15: outside any project, `custody db import` and `custody scan` share the user's own
+/// database in the XDG data directory, as cargo-audit keeps `~/.cargo/advisory-db`.
+#[test]
+fn outside_a_project_the_database_is_the_users_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("Cargo.lock"), common::VULNERABLE_LOCK).unwrap();
+    let src = data().join("crates.io");
+    let home = tmp.path().join("home");
+    let with_home = |args: &[&str]| -> Run {
+        common::custody()
+            .current_dir(&work)
+            .env_remove("CUSTODY_DB")
+            .env_remove("XDG_DATA_HOME")
+            .env("HOME", &home)
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
+
+    // Nothing imported yet: the scan says how to fill the user's database.
+    let r = with_home(&["scan", "Cargo.lock"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("custody db import"), "{}", r.stderr);
+
+    let r = with_home(&["--json", "db", "import", src.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let user_db = home.join(".local/share/custody/advisories");
+    assert_eq!(
+        Path::new(r.json()["db"].as_str().unwrap()),
+        user_db.as_path()
+    );
+    assert!(user_db.join("sources/crates.io.json").is_file());
+
+    let r = with_home(&["--json", "scan", "Cargo.lock", "--fail-on", "critical"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let ids: Vec<String> = r.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(ids.iter().any(|i| i == "RUSTSEC-2021-0003"), "{ids:?}");
+
+    // XDG_DATA_HOME, when set, is where the user's data lives.
+    let xdg = tmp.path().join("xdg");
+    let r: Run = common::custody()
+        .current_dir(&work)
+        .env_remove("CUSTODY_DB")
+        .env("XDG_DATA_HOME", &xdg)
+        .env("HOME", &home)
+        .args(["--json", "db", "status"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(
+        r.code, 2,
+        "nothing imported under XDG_DATA_HOME yet: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(xdg.to_str().unwrap()), "{}", r.stderr);
+}
+
+/// Issue 15: an advisory feed over plain HTTP from another host is refused unless the user says
+/// otherwise, before anything is fetched or written.
+#[test]
+fn plain_http_from_another_host_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    // 192.0.2.0/24 is TEST-NET-1: nothing is ever sent there, the refusal comes first.
+    let r = custody(
+        tmp.path(),
+        &[
+            "db",
+            "import",
+            "http://192.0.2.1/PyPI/all.zip",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("plain HTTP") && r.stderr.contains("--allow-insecure-http"),
+        "{}",
+        r.stderr
+    );
+    assert!(!db.exists(), "nothing may be written for a refused import");
+}

@@ -15,14 +15,19 @@ use crate::output::{CmdResult, Output, usage};
 
 /// Import vulnerability advisories, or show what is imported.
 ///
-/// The database lives in `[vulndb] dir` of custody.toml (default `.custody/advisories`); outside
-/// a project, give --db DIR or set CUSTODY_DB.
+/// In a project the database lives in `[vulndb] dir` of custody.toml (default
+/// `.custody/advisories`). Outside one it is the user's own, in
+/// `$XDG_DATA_HOME/custody/advisories` (default `~/.local/share/custody/advisories`), so
+/// `custody db import ...; custody scan Cargo.lock` works anywhere. --db DIR or CUSTODY_DB
+/// names another.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   custody db import ../advisories/crates.io            # a directory of OSV JSON or YAML
   custody db import Go-all.zip --name Go               # an osv.dev per-ecosystem zip
   custody db import advisory-db                        # the RustSec database (crates/<name>/*.md)
-  custody db status")]
+  custody db status
+
+Outside a project the database is ~/.local/share/custody/advisories ($XDG_DATA_HOME/custody/...).")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -37,13 +42,15 @@ enum Command {
 /// Where the advisory database is.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbLocation {
-    /// The advisory database directory, instead of custody.toml's `[vulndb] dir`.
+    /// The advisory database directory, instead of custody.toml's `[vulndb] dir` (or, outside
+    /// a project, the user's in ~/.local/share/custody/advisories).
     #[arg(long, env = "CUSTODY_DB", value_name = "DIR")]
     pub db: Option<PathBuf>,
 }
 
 impl DbLocation {
-    /// The database directory: --db or CUSTODY_DB, else the project's `[vulndb] dir`.
+    /// The database directory: --db or CUSTODY_DB, else the project's `[vulndb] dir`, else the
+    /// user's.
     pub fn resolve(&self) -> anyhow::Result<PathBuf> {
         if let Some(dir) = &self.db {
             return Ok(dir.clone());
@@ -51,14 +58,32 @@ impl DbLocation {
         let cwd = std::env::current_dir().context("reading the current directory")?;
         match Loaded::from_dir(&cwd) {
             Ok(loaded) => Ok(loaded.vulndb_dir()),
-            Err(custody_site::Error::NotInitialised(_)) => Err(anyhow!(
-                "no advisory database: not in a custody project ({} has no custody.toml); \
-                 pass --db DIR or set CUSTODY_DB",
-                cwd.display()
-            )),
+            Err(custody_site::Error::NotInitialised(_)) => user_db().ok_or_else(|| {
+                anyhow!(
+                    "no advisory database: not in a custody project ({} has no custody.toml), \
+                     and neither XDG_DATA_HOME nor HOME names a data directory; pass --db DIR or \
+                     set CUSTODY_DB",
+                    cwd.display()
+                )
+            }),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The user's own database, as cargo-audit keeps `~/.cargo/advisory-db`: in the XDG data
+/// directory (`$XDG_DATA_HOME`, else `~/.local/share`). A relative `XDG_DATA_HOME` is ignored,
+/// as the XDG specification says.
+fn user_db() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".local/share"))
+        })?;
+    Some(base.join("custody").join("advisories"))
 }
 
 /// Import advisories: a directory of OSV JSON/YAML files, an osv.dev-style zip (a file or an

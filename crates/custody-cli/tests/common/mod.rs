@@ -39,11 +39,13 @@ pub fn custody() -> Command {
     c
 }
 
-/// `custody` run in `cwd`, with no advisory database taken from the environment.
+/// `custody` run in `cwd`, with no advisory database taken from the environment: the user's
+/// data directory is `cwd/.xdg-data`, empty unless the test fills it.
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
     custody()
         .current_dir(cwd)
         .env_remove("CUSTODY_DB")
+        .env("XDG_DATA_HOME", cwd.join(".xdg-data"))
         .args(args)
         .output()
         .unwrap()
