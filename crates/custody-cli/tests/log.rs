@@ -21,6 +21,15 @@ fn releases_are_logged_and_the_log_answers_lookups_and_proofs() {
         "1.4.3",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Issue 15: the published log/ holds only the log's files; writes are staged elsewhere.
+    let published: Vec<String> = std::fs::read_dir(p.site().join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        published.iter().all(|n| !n.starts_with('.')),
+        "{published:?}"
+    );
 
     let r = p.run(&["--json", "log", "checkpoint"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

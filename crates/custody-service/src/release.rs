@@ -247,8 +247,12 @@ pub fn release(
     } else {
         None
     };
-    let store =
-        custody_site::log::open_store(site.root(), loaded.config.log.store.as_deref(), &[])?;
+    let store = custody_site::log::open_store(
+        site.root(),
+        &loaded.log_staging_dir(),
+        loaded.config.log.store.as_deref(),
+        &[],
+    )?;
     let mut log = Log::open(
         store,
         &loaded.log_state_dir(),

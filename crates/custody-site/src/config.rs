@@ -318,6 +318,12 @@ impl Loaded {
         self.base.join(&self.config.log.state)
     }
 
+    /// Where the site's log stages its writes: beside the log's state, outside the published
+    /// site, so a served `log/` never lists half-written files.
+    pub fn log_staging_dir(&self) -> PathBuf {
+        self.log_state_dir().join("staging")
+    }
+
     /// The key algorithm.
     pub fn algorithm(&self) -> Result<KeyAlgorithm, Error> {
         Ok(KeyAlgorithm::parse(&self.config.signing.algorithm)?)

@@ -23,7 +23,8 @@ pub const VKEY_FILE: &str = "vkey";
 /// The storage a log is written to: the site's `log/` directory or a bucket.
 pub type LogStore = Box<dyn TileStore>;
 
-/// The log's storage as `[log] store` names it: absent, the site's `log/` directory;
+/// The log's storage as `[log] store` names it: absent, the site's `log/` directory, with
+/// writes staged in `staging` (outside the published site, on the same file system);
 /// `s3://bucket/prefix`, that bucket (endpoint, region and credentials from the standard AWS
 /// environment variables, with `env`'s names and values taking precedence).
 ///
@@ -31,11 +32,15 @@ pub type LogStore = Box<dyn TileStore>;
 /// [`Error::LogStoreNeedsS3`].
 pub fn open_store(
     site_root: &Path,
+    staging: &Path,
     store: Option<&str>,
     env: &[(&str, &str)],
 ) -> Result<LogStore, Error> {
     let Some(url) = store else {
-        return Ok(Box::new(DirStore::open(site_root.join(LOG_DIR))?));
+        return Ok(Box::new(DirStore::open_with_staging(
+            site_root.join(LOG_DIR),
+            staging,
+        )?));
     };
     if !url.starts_with("s3://") {
         return Err(Error::BadLogStore {

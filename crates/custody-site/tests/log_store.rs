@@ -12,7 +12,7 @@ use custody_site::log::open_store;
 /// The error opening `store` for a site in a fresh directory.
 fn open_err(store: &str) -> Error {
     let site = tempfile::tempdir().unwrap();
-    match open_store(site.path(), Some(store), &[]) {
+    match open_store(site.path(), &site.path().join(".staging"), Some(store), &[]) {
         Ok(_) => panic!("{store} opened"),
         Err(e) => e,
     }
@@ -78,8 +78,13 @@ mod s3 {
         let key = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
         let origin = loaded.config.log.origin.clone();
         let open = || {
-            let store =
-                open_store(&loaded.site_dir(), loaded.config.log.store.as_deref(), &env).unwrap();
+            let store = open_store(
+                &loaded.site_dir(),
+                &loaded.log_staging_dir(),
+                loaded.config.log.store.as_deref(),
+                &env,
+            )
+            .unwrap();
             Log::open(store, &loaded.log_state_dir(), &origin, &key).unwrap()
         };
 

@@ -179,13 +179,15 @@ impl TileStore for MemoryStore {
 
 /// A store in a local directory.
 ///
-/// Each write goes to a temporary file in the target directory, which is fsynced, then
+/// Each write goes to a temporary file in the staging directory (`<root>/.tmp`, or one given to
+/// [`DirStore::open_with_staging`]), which is fsynced, then
 /// renamed (or, for [`TileStore::put_if_absent`], hard-linked, which fails if the target
 /// exists) into place, and the directory is fsynced. New directories are fsynced together
 /// with their parents.
 #[derive(Debug)]
 pub struct DirStore {
     root: PathBuf,
+    staging: PathBuf,
     durable_dirs: Mutex<HashSet<PathBuf>>,
     counter: AtomicU64,
 }
@@ -212,9 +214,32 @@ impl DirStore {
         }
         Ok(DirStore {
             durable_dirs: Mutex::new(HashSet::from([root.clone()])),
+            staging: root.join(TEMP_DIR),
             root,
             counter: AtomicU64::new(0),
         })
+    }
+
+    /// A store rooted at `root` that stages its writes in `staging` rather than inside the
+    /// root, so a directory served to the public (a release site's `log/`) never lists
+    /// half-written files. Rename and link are atomic only within one file system, so when
+    /// `staging` is on another one than `root`, writes are staged in `<root>/.tmp` after all.
+    pub fn open_with_staging(
+        root: impl Into<PathBuf>,
+        staging: impl Into<PathBuf>,
+    ) -> Result<Self, Error> {
+        let mut store = Self::open(root)?;
+        let staging = staging.into();
+        fs::create_dir_all(&staging).map_err(io("create directory", &staging))?;
+        if same_file_system(&store.root, &staging)? {
+            store.staging = staging;
+        }
+        Ok(store)
+    }
+
+    /// Where writes are staged.
+    pub fn staging(&self) -> &Path {
+        &self.staging
     }
 
     /// The root directory.
@@ -254,8 +279,12 @@ impl DirStore {
     fn write_temp(&self, target: &Path, data: &[u8]) -> Result<PathBuf, Error> {
         let dir = target.parent().unwrap_or(&self.root);
         self.ensure_dir(dir)?;
-        let tmp_dir = self.root.join(TEMP_DIR);
-        self.ensure_dir(&tmp_dir)?;
+        let tmp_dir = &self.staging;
+        if !self.dirs().contains(tmp_dir) {
+            fs::create_dir_all(tmp_dir).map_err(io("create directory", tmp_dir))?;
+            sync_dir(tmp_dir)?;
+            self.dirs().insert(tmp_dir.clone());
+        }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tmp = tmp_dir.join(format!("{}-{n}", std::process::id()));
         let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
@@ -265,9 +294,24 @@ impl DirStore {
     }
 }
 
-/// Where [`DirStore`] stages writes; no store path can name it (components never start
-/// with `.`).
+/// Where [`DirStore`] stages writes by default; no store path can name it (components never
+/// start with `.`).
 const TEMP_DIR: &str = ".tmp";
+
+/// Whether `a` and `b` are on one file system (so a rename between them is atomic).
+#[cfg(unix)]
+fn same_file_system(a: &Path, b: &Path) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).map_err(io("stat", p));
+    Ok(dev(a)? == dev(b)?)
+}
+
+/// Whether `a` and `b` are on one file system; without a portable device id, only when they
+/// share a parent directory's volume is this known, so staging stays in the root.
+#[cfg(not(unix))]
+fn same_file_system(_: &Path, _: &Path) -> Result<bool, Error> {
+    Ok(false)
+}
 
 impl TileStore for DirStore {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
@@ -311,14 +355,14 @@ impl TileStore for DirStore {
     }
 
     fn recover(&self) -> Result<(), Error> {
-        let tmp_dir = self.root.join(TEMP_DIR);
-        let entries = match fs::read_dir(&tmp_dir) {
+        let tmp_dir = &self.staging;
+        let entries = match fs::read_dir(tmp_dir) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io("read directory", &tmp_dir)(e)),
+            Err(e) => return Err(io("read directory", tmp_dir)(e)),
         };
         for e in entries {
-            let p = e.map_err(io("read directory", &tmp_dir))?.path();
+            let p = e.map_err(io("read directory", tmp_dir))?.path();
             fs::remove_file(&p).map_err(io("remove", &p))?;
         }
         Ok(())
@@ -393,6 +437,26 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, [".tmp", "checkpoint", "tile"]);
+    }
+
+    /// Issue 15: a published log directory holds only the log's own files.
+    #[test]
+    fn dir_store_stages_outside_a_published_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("state").join("staging");
+        let store = DirStore::open_with_staging(dir.path().join("log"), &staging).unwrap();
+        assert_eq!(store.staging(), staging.as_path());
+        exercise(&store);
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+        fs::write(staging.join("123-4"), b"half").unwrap();
+        store.recover().unwrap();
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+        let mut names: Vec<String> = fs::read_dir(store.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["checkpoint", "tile"]);
     }
 
     #[test]

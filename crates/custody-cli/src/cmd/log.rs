@@ -246,8 +246,13 @@ fn open(dir: &std::path::Path) -> anyhow::Result<Opened> {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => site.join(LOG_DIR).display().to_string(),
     };
-    let store = custody_site::log::open_store(&site, loaded.config.log.store.as_deref(), &[])
-        .with_context(|| where_.clone())?;
+    let store = custody_site::log::open_store(
+        &site,
+        &loaded.log_staging_dir(),
+        loaded.config.log.store.as_deref(),
+        &[],
+    )
+    .with_context(|| where_.clone())?;
     let vkey = String::from_utf8(read_from_store(&store, &where_, VKEY_FILE, 4096)?)
         .with_context(|| format!("{where_}/{VKEY_FILE}"))?;
     let verifier =
@@ -383,8 +388,12 @@ fn open_writer(
     out: &Output,
 ) -> anyhow::Result<custody_site::log::Log> {
     let log_key = super::key::load_signer(&loaded.log_key_path(), insecure_unencrypted_key, out)?;
-    let store =
-        custody_site::log::open_store(&loaded.site_dir(), loaded.config.log.store.as_deref(), &[])?;
+    let store = custody_site::log::open_store(
+        &loaded.site_dir(),
+        &loaded.log_staging_dir(),
+        loaded.config.log.store.as_deref(),
+        &[],
+    )?;
     let mut log = custody_site::log::Log::open(
         store,
         &loaded.log_state_dir(),
