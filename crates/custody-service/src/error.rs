@@ -230,6 +230,91 @@ pub enum Error {
         /// Why.
         source: Box<custody_tlog::Error>,
     },
+    /// An artifact digest that is not `sha256:HEX` or `HEX`.
+    #[error("{text:?} is not a SHA-256 digest (sha256:HEX or HEX): {source}")]
+    BadDigest {
+        /// The text given.
+        text: String,
+        /// Why.
+        source: custody_crypto::Error,
+    },
+    /// A verifier key that is not a signed-note key.
+    #[error("{location}: not a verifier key: {source}")]
+    VerifierKey {
+        /// Where it came from.
+        location: String,
+        /// Why.
+        source: Box<custody_tlog::Error>,
+    },
+    /// A text file holds bytes that are not UTF-8.
+    #[error("{}: not UTF-8 text", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The log's store could not be opened.
+    #[error("{location}: {source}")]
+    LogStore {
+        /// The log's location.
+        location: String,
+        /// Why.
+        source: Box<custody_site::Error>,
+    },
+    /// A log file the reader needs is missing.
+    #[error("{location}: not found")]
+    LogFileMissing {
+        /// The file's location.
+        location: String,
+    },
+    /// A log file is larger than such a file can be.
+    #[error("{location}: over the {limit}-byte limit")]
+    LogFileTooLarge {
+        /// The file's location.
+        location: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Reading or verifying the log failed.
+    #[error("{location}: {source}")]
+    Log {
+        /// Where.
+        location: String,
+        /// Why.
+        source: Box<custody_tlog::Error>,
+    },
+    /// A checkpoint a monitor fetched is not validly signed, or its stored state is unusable.
+    #[error("{location}: {source}")]
+    CheckpointRejected {
+        /// Where.
+        location: String,
+        /// Why.
+        source: Box<custody_tlog::Error>,
+    },
+    /// An entry index outside the tree, or an entry that cannot be read.
+    #[error("entry {index}: {source}")]
+    Entry {
+        /// The index.
+        index: u64,
+        /// Why.
+        source: Box<custody_tlog::Error>,
+    },
+    /// The lookup index records no entry for a digest.
+    #[error("no entries name sha256:{sha256}")]
+    NoEntries {
+        /// The digest, hex.
+        sha256: String,
+    },
+    /// Cosignatures were asked for, but the configuration names no witness.
+    #[error("custody.toml names no [log] witnesses to ask")]
+    NoWitnesses,
+    /// The log refused to record a bundle.
+    #[error("{}: {source}", bundle.display())]
+    Append {
+        /// The bundle.
+        bundle: PathBuf,
+        /// Why.
+        source: Box<custody_site::Error>,
+    },
 }
 
 impl Error {
@@ -253,7 +338,23 @@ impl Error {
             | Self::GateNeedsDatabase { .. }
             | Self::NotAReleaseDir { .. }
             | Self::ReleaseWithoutSbom { .. }
-            | Self::Witness { .. } => ErrorKind::Input,
+            | Self::Witness { .. }
+            | Self::BadDigest { .. }
+            | Self::VerifierKey { .. }
+            | Self::NotUtf8 { .. }
+            | Self::LogStore { .. }
+            | Self::LogFileMissing { .. }
+            | Self::LogFileTooLarge { .. }
+            | Self::Log { .. }
+            | Self::Entry { .. }
+            | Self::NoEntries { .. }
+            | Self::NoWitnesses => ErrorKind::Input,
+            Self::CheckpointRejected { .. } => ErrorKind::Refused,
+            Self::Append { source, .. } => match **source {
+                custody_site::Error::AlreadyLogged { .. }
+                | custody_site::Error::BundleCarriesEntry { .. } => ErrorKind::Conflict,
+                _ => ErrorKind::Refused,
+            },
             Self::Site(site) => match **site {
                 Site::AlreadyPublished { .. } | Site::AlreadyLogged { .. } => ErrorKind::Conflict,
                 Site::DirtyTree { .. } | Site::KeyNotInPolicy { .. } => ErrorKind::Refused,

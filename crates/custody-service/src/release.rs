@@ -12,7 +12,6 @@ use custody_site::git;
 use custody_site::log::Log;
 use custody_site::site::{Attachment, Published, Site, check_name};
 use custody_site::tuf::{add_release, expiry, online_key_paths};
-use custody_tlog::{NoteVerifier, WitnessClient};
 use custody_tuf::repo::{OnlineKeys, Repository};
 use serde::Serialize;
 
@@ -20,7 +19,8 @@ use crate::Error;
 use crate::env::{Clock, Events, KeySource};
 use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
 use crate::inputs::{SbomFormat, read_sbom, render_sbom};
-use crate::transport::{HttpWitness, Transport};
+use crate::log::{warn_witness_failures, witness_clients};
+use crate::transport::Transport;
 
 /// The online TUF keys in `custody_site::tuf::ONLINE_ROLES` order (targets, snapshot,
 /// timestamp), as the repository takes them.
@@ -32,38 +32,6 @@ pub fn online_keys(keys: &[SigningKey]) -> Result<OnlineKeys<'_>, Error> {
             timestamp,
         }),
         _ => Err(Error::OnlineKeys { found: keys.len() }),
-    }
-}
-
-/// The witnesses of `[log] witnesses`, reached through `transport`.
-pub fn witness_clients(
-    loaded: &Loaded,
-    transport: &Arc<dyn Transport>,
-) -> Result<Vec<WitnessClient>, Error> {
-    loaded
-        .config
-        .log
-        .witnesses
-        .iter()
-        .map(|w| {
-            let witness_error = |source| Error::Witness {
-                name: w.name.clone(),
-                source: Box::new(source),
-            };
-            let vkey = NoteVerifier::parse(w.vkey.trim()).map_err(witness_error)?;
-            let client = Box::new(HttpWitness::new(&w.url, Arc::clone(transport)));
-            WitnessClient::new(vkey, client).map_err(witness_error)
-        })
-        .collect()
-}
-
-/// Warns about each witness that did not cosign the checkpoint just published.
-pub fn warn_witness_failures(log: &Log, events: &dyn Events) {
-    for f in log.witness_failures() {
-        events.warn(&format!(
-            "witness {} did not cosign the checkpoint: {}",
-            f.witness, f.error
-        ));
     }
 }
 

@@ -1,24 +1,20 @@
 //! `custody log`: read the site's transparency log: its checkpoint, entries, proofs, and which
 //! entries name an artifact.
 
-use std::sync::Arc;
-
-use custody_service::env::Events;
-use custody_service::release::{warn_witness_failures, witness_clients};
-use custody_service::transport::{HttpLog, HttpTransport, Transport, is_http};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
+use custody_service::env::SystemClock;
+use custody_service::log::{LogReader, Monitored, parse_digest, read_vkey};
+use custody_service::transport::{HttpLog, HttpTransport, Transport, is_http};
 use custody_site::config::Loaded;
-use custody_site::fs::read_bounded;
 use custody_site::log::{LOG_DIR, VKEY_FILE};
-use custody_tlog::{
-    ArtifactDigest, Checkpoint, DirStore, NoteVerifier, SignedCheckpoint, TileStore as _,
-    lookup_readonly, prove_inclusion, read_entry,
-};
+use custody_tlog::{Checkpoint, DirStore, TileStore as _};
 
+use crate::cmd::key::FileKeys;
 use crate::output::{CmdResult, Output, usage};
 
 /// Read the release site's transparency log (C2SP tlog-tiles under `site/log/`).
@@ -112,30 +108,11 @@ struct Select {
     digest: Option<String>,
 }
 
-fn parse_digest(digest: &str) -> anyhow::Result<custody_crypto::Sha256Digest> {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    Ok(custody_crypto::Sha256Digest::from_hex(hex)?)
-}
-
 impl Select {
-    fn indices(&self, log: &Opened) -> Result<Vec<u64>, crate::output::Failure> {
+    fn indices(&self, log: &LogReader) -> Result<Vec<u64>, crate::output::Failure> {
         match (self.index, &self.digest) {
             (Some(i), _) => Ok(vec![i]),
-            (None, Some(d)) => {
-                let d = parse_digest(d).map_err(usage)?;
-                let found = lookup_readonly(
-                    &log.loaded.log_state_dir(),
-                    log.checkpoint.checkpoint.size,
-                    &ArtifactDigest(d.0),
-                )?;
-                if found.is_empty() {
-                    return Err(usage(anyhow::anyhow!(
-                        "no entries name sha256:{}",
-                        d.to_hex()
-                    )));
-                }
-                Ok(found)
-            }
+            (None, Some(d)) => Ok(log.lookup_some(&parse_digest(d)?)?),
             (None, None) => Err(usage(anyhow::anyhow!("give --index or --digest"))),
         }
     }
@@ -203,71 +180,6 @@ impl WitnessKey {
     }
 }
 
-/// A verifier key given as a file, or inline.
-fn read_vkey(arg: &str) -> anyhow::Result<NoteVerifier> {
-    let path = std::path::Path::new(arg);
-    let text = if path.is_file() {
-        String::from_utf8(read_bounded(path, 4096, "verifier key")?)
-            .with_context(|| path.display().to_string())?
-    } else {
-        arg.to_owned()
-    };
-    NoteVerifier::parse(text.trim()).with_context(|| format!("verifier key {arg}"))
-}
-
-struct Opened {
-    store: custody_site::log::LogStore,
-    checkpoint: SignedCheckpoint,
-    loaded: Loaded,
-}
-
-/// Reads `path` from the log's store (the site's `log/` or the `[log] store` bucket).
-fn read_from_store(
-    store: &custody_site::log::LogStore,
-    where_: &str,
-    path: &str,
-    limit: usize,
-) -> anyhow::Result<Vec<u8>> {
-    let bytes = store
-        .get(path)
-        .with_context(|| format!("{where_}/{path}"))?
-        .with_context(|| format!("{where_}/{path}: not found"))?;
-    anyhow::ensure!(
-        bytes.len() <= limit,
-        "{where_}/{path}: over the {limit}-byte limit"
-    );
-    Ok(bytes)
-}
-
-fn open(dir: &std::path::Path) -> anyhow::Result<Opened> {
-    let loaded = Loaded::from_dir(dir)?;
-    let site = loaded.site_dir();
-    let where_ = match &loaded.config.log.store {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => site.join(LOG_DIR).display().to_string(),
-    };
-    let store = custody_site::log::open_store(
-        &site,
-        &loaded.log_staging_dir(),
-        loaded.config.log.store.as_deref(),
-        &[],
-    )
-    .with_context(|| where_.clone())?;
-    let vkey = String::from_utf8(read_from_store(&store, &where_, VKEY_FILE, 4096)?)
-        .with_context(|| format!("{where_}/{VKEY_FILE}"))?;
-    let verifier =
-        NoteVerifier::parse(vkey.trim()).with_context(|| format!("{where_}/{VKEY_FILE}"))?;
-    let cp = custody_tlog::CHECKPOINT_PATH;
-    let bytes = read_from_store(&store, &where_, cp, 1 << 20)?;
-    let checkpoint = Checkpoint::open(&bytes, &loaded.config.log.origin, &verifier)
-        .with_context(|| format!("{where_}/{cp}"))?;
-    Ok(Opened {
-        store,
-        checkpoint,
-        loaded,
-    })
-}
-
 pub fn run(args: Args, out: &Output) -> CmdResult {
     if let LogCommand::Monitor { log, vkey, state } = &args.command {
         return monitor(
@@ -290,15 +202,16 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         } => return rewitness(&args.dir, *insecure_unencrypted_key, out),
         _ => {}
     }
-    let log = open(&args.dir).map_err(usage)?;
-    let cp = &log.checkpoint.checkpoint;
+    let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
+    let log = LogReader::open(&loaded)?;
+    let cp = &log.checkpoint().checkpoint;
     match args.command {
         LogCommand::Checkpoint { .. } => {
             let v = serde_json::json!({
                 "origin": cp.origin,
                 "size": cp.size,
                 "root": hex_of(&cp.root.0),
-                "signatures": log.checkpoint.note.signatures().len(),
+                "signatures": log.checkpoint().note.signatures().len(),
             });
             out.result(&v, || {
                 format!(
@@ -312,7 +225,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         LogCommand::Get { select } => {
             let mut found = Vec::new();
             for index in select.indices(&log)? {
-                let entry = read_entry(&log.store, cp.size, index).map_err(usage)?;
+                let entry = log.entry(index)?;
                 found.push((index, entry));
             }
             let v: Vec<serde_json::Value> = found
@@ -338,11 +251,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         LogCommand::Prove { select } => {
             let mut proofs = Vec::new();
             for index in select.indices(&log)? {
-                let proof = prove_inclusion(&log.store, &log.checkpoint, index).map_err(usage)?;
-                proofs.push((
-                    index,
-                    String::from_utf8_lossy(&proof.to_bytes()).into_owned(),
-                ));
+                proofs.push((index, log.prove(index)?));
             }
             let v: Vec<serde_json::Value> = proofs
                 .iter()
@@ -365,9 +274,8 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             });
         }
         LogCommand::Lookup { digest } => {
-            let d = parse_digest(&digest).map_err(usage)?;
-            let found =
-                lookup_readonly(&log.loaded.log_state_dir(), cp.size, &ArtifactDigest(d.0))?;
+            let d = parse_digest(&digest)?;
+            let found = log.lookup(&d)?;
             let v = serde_json::json!({ "sha256": d.to_hex(), "entries": found });
             out.result(&v, || {
                 if found.is_empty() {
@@ -382,53 +290,25 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_writer(
-    loaded: &Loaded,
-    insecure_unencrypted_key: bool,
-    out: &Output,
-) -> anyhow::Result<custody_site::log::Log> {
-    let log_key = super::key::load_signer(&loaded.log_key_path(), insecure_unencrypted_key, out)?;
-    let store = custody_site::log::open_store(
-        &loaded.site_dir(),
-        &loaded.log_staging_dir(),
-        loaded.config.log.store.as_deref(),
-        &[],
-    )?;
-    let mut log = custody_site::log::Log::open(
-        store,
-        &loaded.log_state_dir(),
-        &loaded.config.log.origin,
-        &log_key,
-    )?;
-    log.set_witnesses(witness_clients(
-        loaded,
-        &(Arc::new(HttpTransport::new()) as Arc<dyn Transport>),
-    )?);
-    Ok(log)
+fn transport() -> Arc<dyn Transport> {
+    Arc::new(HttpTransport::new())
 }
 
 fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
-    if loaded.config.log.witnesses.is_empty() {
-        return Err(usage(anyhow::anyhow!(
-            "custody.toml names no [log] witnesses to ask"
-        )));
-    }
-    let mut log = open_writer(&loaded, insecure_unencrypted_key, out)?;
-    let signed = log.witness_checkpoint()?;
-    warn_witness_failures(&log, out as &dyn Events);
+    let keys = FileKeys {
+        insecure_unencrypted: insecure_unencrypted_key,
+        out,
+    };
+    let done = custody_service::log::rewitness(&loaded, &keys, &transport(), out)?;
+    let signed = &done.checkpoint;
     let cp = &signed.checkpoint;
-    let failed: Vec<&str> = log
-        .witness_failures()
-        .iter()
-        .map(|f| f.witness.as_str())
-        .collect();
     let v = serde_json::json!({
         "origin": cp.origin,
         "size": cp.size,
         "root": hex_of(&cp.root.0),
         "signatures": signed.note.signatures().len(),
-        "witnesses_failed": failed,
+        "witnesses_failed": done.failed,
     });
     out.result(&v, || {
         format!(
@@ -438,7 +318,7 @@ fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output
             signed.note.signatures().len()
         )
     });
-    Ok(if failed.is_empty() {
+    Ok(if done.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::output::EXIT_FAILED)
@@ -466,7 +346,7 @@ fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
             key,
             state,
         } => {
-            let log_key = read_vkey(vkey).map_err(usage)?;
+            let log_key = read_vkey(vkey)?;
             let store: Box<dyn custody_tlog::TileStore> = if is_http(log) {
                 Box::new(HttpLog::new(log, Arc::new(HttpTransport::new())))
             } else {
@@ -522,8 +402,7 @@ fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
             let logs = vkey
                 .iter()
                 .map(|v| read_vkey(v))
-                .collect::<anyhow::Result<Vec<_>>>()
-                .map_err(usage)?;
+                .collect::<Result<Vec<_>, _>>()?;
             let signer = key.signer(out)?;
             let vkey = signer.verifier().to_vkey_string();
             let state = custody_server::WitnessState::open(state)?;
@@ -562,31 +441,23 @@ fn append(
     out: &Output,
 ) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
-    let site = custody_site::site::Site::new(loaded.site_dir());
-    let policy = site.policy().map_err(usage)?;
-    let bytes = read_bounded(
-        bundle_path,
-        custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
-        "bundle",
-    )
-    .map_err(usage)?;
-    let mut log = open_writer(&loaded, insecure_unencrypted_key, out)?;
-    let appended = log
-        .append_bundle(&bytes, &policy, jiff::Timestamp::now())
-        .with_context(|| bundle_path.display().to_string())?;
-    custody_site::fs::write_atomic(bundle_path, appended.json.as_bytes())?;
-    warn_witness_failures(&log, out as &dyn Events);
+    let keys = FileKeys {
+        insecure_unencrypted: insecure_unencrypted_key,
+        out,
+    };
+    let appended =
+        custody_service::log::append(&loaded, bundle_path, &keys, &transport(), &SystemClock, out)?;
     let v = serde_json::json!({
         "bundle": bundle_path,
-        "index": appended.entry.log_index,
-        "tree_size": log.size(),
+        "index": appended.index,
+        "tree_size": appended.tree_size,
     });
     out.result(&v, || {
         format!(
             "logged {} as entry {} (tree size {})",
             bundle_path.display(),
-            appended.entry.log_index,
-            log.size()
+            appended.index,
+            appended.tree_size
         )
     });
     Ok(ExitCode::SUCCESS)
@@ -619,54 +490,23 @@ fn monitor(
         }
     };
     let vkey_path = vkey.map_or_else(|| log_dir.join(VKEY_FILE), std::path::Path::to_path_buf);
-    let vkey_text =
-        String::from_utf8(read_bounded(&vkey_path, 4096, "verifier key").map_err(usage)?)
-            .with_context(|| vkey_path.display().to_string())
-            .map_err(usage)?;
-    let verifier = NoteVerifier::parse(vkey_text.trim())
-        .with_context(|| vkey_path.display().to_string())
-        .map_err(usage)?;
-    let origin = verifier.name().to_owned();
-    let cp_path = log_dir.join(custody_tlog::CHECKPOINT_PATH);
-    let note = read_bounded(&cp_path, 1 << 20, "checkpoint").map_err(usage)?;
-    let observed = Checkpoint::open(&note, &origin, &verifier)
-        .with_context(|| cp_path.display().to_string())?;
-    let mut monitor = if state.is_file() {
-        let trusted = read_bounded(&state, 1 << 20, "monitor state").map_err(usage)?;
-        custody_tlog::Monitor::resume(&origin, verifier, &trusted)
-            .with_context(|| state.display().to_string())?
-    } else {
-        custody_tlog::Monitor::new(&origin, verifier)
-    };
-    let store = DirStore::open(&log_dir).with_context(|| log_dir.display().to_string())?;
-    let proof = match monitor.trusted() {
-        None => custody_tlog::ConsistencyProof::default(),
-        Some(t) => {
-            let (old, new) = (t.checkpoint.size, observed.checkpoint.size);
-            let (small, large) = if old <= new { (old, new) } else { (new, old) };
-            // A log that shrank cannot prove anything from its own tiles: that is itself the
-            // evidence, so an empty proof lets the monitor report it.
-            custody_tlog::prove_consistency(&store, large, small).unwrap_or_default()
-        }
-    };
-    match monitor.observe(&note, &proof) {
-        Ok(observation) => {
-            if let Some(t) = monitor.trusted() {
-                custody_site::fs::write_atomic(&state, &t.note.to_bytes())?;
-            }
+    match custody_service::log::monitor(&log_dir, &vkey_path, &state)? {
+        Monitored::Consistent {
+            origin,
+            size,
+            observation,
+        } => {
             let text = format!("{observation:?}");
             let v = serde_json::json!({
                 "origin": origin,
-                "size": observed.checkpoint.size,
+                "size": size,
                 "observation": text,
                 "split_view": false,
             });
-            out.result(&v, || {
-                format!("{origin}: {text} (size {})", observed.checkpoint.size)
-            });
+            out.result(&v, || format!("{origin}: {text} (size {size})"));
             Ok(ExitCode::SUCCESS)
         }
-        Err(custody_tlog::Error::SplitView { evidence }) => {
+        Monitored::SplitView { origin, evidence } => {
             let v = serde_json::json!({
                 "origin": origin,
                 "split_view": true,
@@ -684,9 +524,6 @@ fn monitor(
             });
             Ok(ExitCode::from(crate::output::EXIT_FAILED))
         }
-        Err(e) => Err(anyhow::Error::new(e)
-            .context(cp_path.display().to_string())
-            .into()),
     }
 }
 

@@ -1,0 +1,406 @@
+//! The site's transparency log as auditors and operators use it: reading the verified
+//! checkpoint, entries, inclusion proofs and lookups by artifact digest; appending an existing
+//! bundle; asking the witnesses to cosign; and monitoring a log for growth and split views.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use custody_crypto::Sha256Digest;
+use custody_site::config::Loaded;
+use custody_site::fs::{read_bounded, write_atomic};
+use custody_site::log::{LOG_DIR, Log, LogStore, VKEY_FILE};
+use custody_site::site::Site;
+use custody_tlog::{
+    ArtifactDigest, CHECKPOINT_PATH, Checkpoint, ConsistencyProof, DirStore, NoteVerifier,
+    Observation, SignedCheckpoint, SplitViewEvidence, TileStore as _, WitnessClient,
+    lookup_readonly, prove_consistency, prove_inclusion, read_entry,
+};
+
+use crate::Error;
+use crate::env::{Clock, Events, KeySource};
+use crate::transport::{HttpWitness, Transport};
+
+/// The largest checkpoint (a signed note with cosignatures) or monitor state read.
+const MAX_CHECKPOINT: usize = 1 << 20;
+/// The largest verifier key read.
+const MAX_VKEY: usize = 4096;
+
+fn tlog_error(location: impl Into<String>) -> impl FnOnce(custody_tlog::Error) -> Error {
+    let location = location.into();
+    move |source| Error::Log {
+        location,
+        source: Box::new(source),
+    }
+}
+
+/// A `sha256:HEX` or bare `HEX` artifact digest.
+pub fn parse_digest(text: &str) -> Result<Sha256Digest, Error> {
+    let hex = text.strip_prefix("sha256:").unwrap_or(text);
+    Sha256Digest::from_hex(hex).map_err(|source| Error::BadDigest {
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// A verifier key in signed-note form (`name+keyid+base64`).
+pub fn parse_vkey(text: &str, location: &str) -> Result<NoteVerifier, Error> {
+    NoteVerifier::parse(text.trim()).map_err(|source| Error::VerifierKey {
+        location: location.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// A verifier key given as a file, or as the key itself.
+pub fn read_vkey(arg: &str) -> Result<NoteVerifier, Error> {
+    let path = Path::new(arg);
+    if !path.is_file() {
+        return parse_vkey(arg, "verifier key");
+    }
+    let bytes = read_bounded(path, MAX_VKEY as u64, "verifier key").map_err(Error::input)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    parse_vkey(&text, &path.display().to_string())
+}
+
+/// The witnesses of `[log] witnesses`, reached through `transport`.
+pub fn witness_clients(
+    loaded: &Loaded,
+    transport: &Arc<dyn Transport>,
+) -> Result<Vec<WitnessClient>, Error> {
+    loaded
+        .config
+        .log
+        .witnesses
+        .iter()
+        .map(|w| {
+            let witness_error = |source| Error::Witness {
+                name: w.name.clone(),
+                source: Box::new(source),
+            };
+            let vkey = NoteVerifier::parse(w.vkey.trim()).map_err(witness_error)?;
+            let client = Box::new(HttpWitness::new(&w.url, Arc::clone(transport)));
+            WitnessClient::new(vkey, client).map_err(witness_error)
+        })
+        .collect()
+}
+
+/// Warns about each witness that did not cosign the checkpoint just published.
+pub fn warn_witness_failures(log: &Log, events: &dyn Events) {
+    for f in log.witness_failures() {
+        events.warn(&format!(
+            "witness {} did not cosign the checkpoint: {}",
+            f.witness, f.error
+        ));
+    }
+}
+
+/// The site's log opened for writing, its checkpoints cosigned by the configured witnesses.
+pub fn open_writer(
+    loaded: &Loaded,
+    keys: &dyn KeySource,
+    transport: &Arc<dyn Transport>,
+) -> Result<Log, Error> {
+    let key_path = loaded.log_key_path();
+    let log_key = keys
+        .unlock(&[&key_path])?
+        .pop()
+        .ok_or(Error::KeyMissing { path: key_path })?;
+    let store = custody_site::log::open_store(
+        &loaded.site_dir(),
+        &loaded.log_staging_dir(),
+        loaded.config.log.store.as_deref(),
+        &[],
+    )?;
+    let mut log = Log::open(
+        store,
+        &loaded.log_state_dir(),
+        &loaded.config.log.origin,
+        &log_key,
+    )?;
+    log.set_witnesses(witness_clients(loaded, transport)?);
+    Ok(log)
+}
+
+/// The site's log opened for reading, with its checkpoint verified against the log's own
+/// `vkey`.
+pub struct LogReader {
+    store: LogStore,
+    location: String,
+    state_dir: PathBuf,
+    checkpoint: SignedCheckpoint,
+}
+
+impl std::fmt::Debug for LogReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogReader")
+            .field("location", &self.location)
+            .field("size", &self.checkpoint.checkpoint.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogReader {
+    /// Opens the log of the project `loaded` (the site's `log/`, or the `[log] store` bucket).
+    pub fn open(loaded: &Loaded) -> Result<Self, Error> {
+        let site = loaded.site_dir();
+        let location = match &loaded.config.log.store {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => site.join(LOG_DIR).display().to_string(),
+        };
+        let store = custody_site::log::open_store(
+            &site,
+            &loaded.log_staging_dir(),
+            loaded.config.log.store.as_deref(),
+            &[],
+        )
+        .map_err(|source| Error::LogStore {
+            location: location.clone(),
+            source: Box::new(source),
+        })?;
+        let vkey_bytes = read_from_store(&store, &location, VKEY_FILE, MAX_VKEY)?;
+        let vkey_location = format!("{location}/{VKEY_FILE}");
+        let vkey = String::from_utf8(vkey_bytes).map_err(|_| Error::NotUtf8 {
+            path: PathBuf::from(&vkey_location),
+        })?;
+        let verifier = parse_vkey(&vkey, &vkey_location)?;
+        let bytes = read_from_store(&store, &location, CHECKPOINT_PATH, MAX_CHECKPOINT)?;
+        let checkpoint = Checkpoint::open(&bytes, &loaded.config.log.origin, &verifier)
+            .map_err(tlog_error(format!("{location}/{CHECKPOINT_PATH}")))?;
+        Ok(Self {
+            store,
+            location,
+            state_dir: loaded.log_state_dir(),
+            checkpoint,
+        })
+    }
+
+    /// The verified checkpoint.
+    pub fn checkpoint(&self) -> &SignedCheckpoint {
+        &self.checkpoint
+    }
+
+    /// The entries recorded for an artifact digest, below the checkpoint's size.
+    pub fn lookup(&self, digest: &Sha256Digest) -> Result<Vec<u64>, Error> {
+        lookup_readonly(
+            &self.state_dir,
+            self.checkpoint.checkpoint.size,
+            &ArtifactDigest(digest.0),
+        )
+        .map_err(tlog_error(self.state_dir.display().to_string()))
+    }
+
+    /// Like [`lookup`](Self::lookup), but no entry at all is an error.
+    pub fn lookup_some(&self, digest: &Sha256Digest) -> Result<Vec<u64>, Error> {
+        let found = self.lookup(digest)?;
+        if found.is_empty() {
+            return Err(Error::NoEntries {
+                sha256: digest.to_hex(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// Entry `index`'s body (a Rekor v2 `dsse` entry).
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
+        read_entry(&self.store, self.checkpoint.checkpoint.size, index).map_err(|source| {
+            Error::Entry {
+                index,
+                source: Box::new(source),
+            }
+        })
+    }
+
+    /// A C2SP tlog-proof of entry `index` against the checkpoint.
+    pub fn prove(&self, index: u64) -> Result<String, Error> {
+        let proof = prove_inclusion(&self.store, &self.checkpoint, index).map_err(|source| {
+            Error::Entry {
+                index,
+                source: Box::new(source),
+            }
+        })?;
+        Ok(String::from_utf8_lossy(&proof.to_bytes()).into_owned())
+    }
+
+    /// Where the log is read from.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+/// Reads `path` from the log's store, refusing more than `limit` bytes.
+fn read_from_store(
+    store: &LogStore,
+    location: &str,
+    path: &str,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
+    let full = format!("{location}/{path}");
+    let bytes = store
+        .get(path)
+        .map_err(tlog_error(full.clone()))?
+        .ok_or_else(|| Error::LogFileMissing {
+            location: full.clone(),
+        })?;
+    if bytes.len() > limit {
+        return Err(Error::LogFileTooLarge {
+            location: full,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// What a request for witness cosignatures achieved.
+#[derive(Debug)]
+pub struct Rewitnessed {
+    /// The checkpoint republished.
+    pub checkpoint: SignedCheckpoint,
+    /// Witnesses that did not cosign.
+    pub failed: Vec<String>,
+}
+
+/// Asks the configured witnesses to cosign the log's current checkpoint and republishes it
+/// with their cosignatures.
+pub fn rewitness(
+    loaded: &Loaded,
+    keys: &dyn KeySource,
+    transport: &Arc<dyn Transport>,
+    events: &dyn Events,
+) -> Result<Rewitnessed, Error> {
+    if loaded.config.log.witnesses.is_empty() {
+        return Err(Error::NoWitnesses);
+    }
+    let mut log = open_writer(loaded, keys, transport)?;
+    let checkpoint = log.witness_checkpoint()?;
+    warn_witness_failures(&log, events);
+    let failed = log
+        .witness_failures()
+        .iter()
+        .map(|f| f.witness.clone())
+        .collect();
+    Ok(Rewitnessed { checkpoint, failed })
+}
+
+/// A bundle recorded in the log.
+#[derive(Debug)]
+pub struct Appended {
+    /// Its entry's index.
+    pub index: String,
+    /// The tree size after it.
+    pub tree_size: u64,
+}
+
+/// Records an existing bundle's signature in the log (the signature must verify with a key of
+/// the site's policy; a bundle already logged is refused) and writes the bundle back with its
+/// entry, inclusion proof and checkpoint.
+pub fn append(
+    loaded: &Loaded,
+    bundle: &Path,
+    keys: &dyn KeySource,
+    transport: &Arc<dyn Transport>,
+    clock: &dyn Clock,
+    events: &dyn Events,
+) -> Result<Appended, Error> {
+    let site = Site::new(loaded.site_dir());
+    let policy = site.policy().map_err(Error::input)?;
+    let bytes = read_bounded(
+        bundle,
+        custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+        "bundle",
+    )
+    .map_err(Error::input)?;
+    let mut log = open_writer(loaded, keys, transport)?;
+    let appended = log
+        .append_bundle(&bytes, &policy, clock.now())
+        .map_err(|source| Error::Append {
+            bundle: bundle.to_path_buf(),
+            source: Box::new(source),
+        })?;
+    write_atomic(bundle, appended.json.as_bytes())?;
+    warn_witness_failures(&log, events);
+    Ok(Appended {
+        index: appended.entry.log_index.to_string(),
+        tree_size: log.size(),
+    })
+}
+
+/// What a monitor run saw.
+#[derive(Debug)]
+pub enum Monitored {
+    /// The log is consistent with what was trusted before (or seen for the first time).
+    Consistent {
+        /// The log's origin.
+        origin: String,
+        /// The observed size.
+        size: u64,
+        /// What changed.
+        observation: Observation,
+    },
+    /// The log showed two irreconcilable histories, both signed.
+    SplitView {
+        /// The log's origin.
+        origin: String,
+        /// Both checkpoints and the failed proof.
+        evidence: Box<SplitViewEvidence>,
+    },
+}
+
+/// Checks that the log in `log_dir` only ever grew: its checkpoint (verified with `vkey`)
+/// against the one remembered in `state` from the last run, with a consistency proof from the
+/// log's own tiles. A consistent checkpoint is remembered for the next run.
+pub fn monitor(log_dir: &Path, vkey: &Path, state: &Path) -> Result<Monitored, Error> {
+    let vkey_bytes = read_bounded(vkey, MAX_VKEY as u64, "verifier key").map_err(Error::input)?;
+    let vkey_text = String::from_utf8(vkey_bytes).map_err(|_| Error::NotUtf8 {
+        path: vkey.to_path_buf(),
+    })?;
+    let verifier = parse_vkey(&vkey_text, &vkey.display().to_string())?;
+    let origin = verifier.name().to_owned();
+    let cp_path = log_dir.join(CHECKPOINT_PATH);
+    let cp_location = cp_path.display().to_string();
+    let note = read_bounded(&cp_path, MAX_CHECKPOINT as u64, "checkpoint").map_err(Error::input)?;
+    let observed =
+        Checkpoint::open(&note, &origin, &verifier).map_err(rejected(cp_location.clone()))?;
+    let mut monitor = if state.is_file() {
+        let trusted =
+            read_bounded(state, MAX_CHECKPOINT as u64, "monitor state").map_err(Error::input)?;
+        custody_tlog::Monitor::resume(&origin, verifier, &trusted)
+            .map_err(rejected(state.display().to_string()))?
+    } else {
+        custody_tlog::Monitor::new(&origin, verifier)
+    };
+    let store = DirStore::open(log_dir).map_err(tlog_error(log_dir.display().to_string()))?;
+    let proof = match monitor.trusted() {
+        None => ConsistencyProof::default(),
+        Some(t) => {
+            let (old, new) = (t.checkpoint.size, observed.checkpoint.size);
+            let (small, large) = if old <= new { (old, new) } else { (new, old) };
+            // A log that shrank cannot prove anything from its own tiles: that is itself the
+            // evidence, so an empty proof lets the monitor report it.
+            prove_consistency(&store, large, small).unwrap_or_default()
+        }
+    };
+    match monitor.observe(&note, &proof) {
+        Ok(observation) => {
+            if let Some(t) = monitor.trusted() {
+                write_atomic(state, &t.note.to_bytes())?;
+            }
+            Ok(Monitored::Consistent {
+                origin,
+                size: observed.checkpoint.size,
+                observation,
+            })
+        }
+        Err(custody_tlog::Error::SplitView { evidence }) => {
+            Ok(Monitored::SplitView { origin, evidence })
+        }
+        Err(e) => Err(rejected(cp_location)(e)),
+    }
+}
+
+fn rejected(location: String) -> impl FnOnce(custody_tlog::Error) -> Error {
+    move |source| Error::CheckpointRejected {
+        location,
+        source: Box::new(source),
+    }
+}
