@@ -45,6 +45,21 @@ fn hint(e: &ServiceError) -> Option<&'static str> {
              --status not_affected --justification ...",
         ),
         ServiceError::UnnamedSource { .. } => Some("give the source a name with --name"),
+        ServiceError::NoRepository { .. } => Some("create one with `custody repo init`"),
+        ServiceError::RootThreshold { .. } => {
+            Some("--root-threshold must be between 1 and --root-keys")
+        }
+        ServiceError::RotationStaged { .. } => Some(
+            "publish the staged root with `custody repo publish-root FILE`, or delete the \
+             .next key to start over",
+        ),
+        ServiceError::OnlineRoleKeys { .. } => {
+            Some("give one --new-key (a private key file), or none to generate one")
+        }
+        ServiceError::RootRotationWithoutKeys => {
+            Some("give --new-key for each new root public key")
+        }
+        ServiceError::NoWitnesses => Some("name them under [[log.witnesses]] in custody.toml"),
         ServiceError::InsecureHttp { .. } => {
             Some("pass --allow-insecure-http to accept plain HTTP anyway (unsafe)")
         }

@@ -106,12 +106,26 @@ impl Secrets for std::collections::BTreeMap<String, Vec<u8>> {
     }
 }
 
-/// Where signing keys come from, unlocked. The CLI's source reads key files and asks for their
-/// passphrase at most once; a server holds its keys unlocked from the start.
+/// Where signing keys come from, unlocked, and where new ones go. The CLI's source reads key
+/// files and asks for their passphrase at most once; a server holds its keys unlocked from the
+/// start.
 pub trait KeySource {
     /// The keys at `paths`, in order.
     fn unlock(
         &self,
         paths: &[&std::path::Path],
     ) -> Result<Vec<custody_crypto::SigningKey>, crate::Error>;
+
+    /// The public half of the key at `path` (a public key file, the `.pub` beside a private
+    /// key, or the private key unlocked).
+    fn public_key(&self, path: &std::path::Path)
+    -> Result<custody_crypto::PublicKey, crate::Error>;
+
+    /// A new key of `algorithm`, stored at `path` (protected as this source protects keys)
+    /// with its public half beside it, never overwriting one.
+    fn generate(
+        &self,
+        path: &std::path::Path,
+        algorithm: custody_crypto::KeyAlgorithm,
+    ) -> Result<custody_crypto::SigningKey, crate::Error>;
 }

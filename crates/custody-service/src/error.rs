@@ -315,6 +315,75 @@ pub enum Error {
         /// Why.
         source: Box<custody_site::Error>,
     },
+    /// The project has no TUF repository.
+    #[error("{}: no TUF repository here; create one first", dir.display())]
+    NoRepository {
+        /// Where it was expected.
+        dir: PathBuf,
+    },
+    /// A TUF repository exists already.
+    #[error("{} already holds a TUF repository", dir.display())]
+    RepositoryExists {
+        /// The repository.
+        dir: PathBuf,
+    },
+    /// A root threshold no set of the root keys can meet, or that one key meets alone by
+    /// mistake of zero.
+    #[error(
+        "the root threshold {threshold} must be between 1 and the number of root keys ({keys})"
+    )]
+    RootThreshold {
+        /// The threshold asked for.
+        threshold: u64,
+        /// The root keys asked for.
+        keys: usize,
+    },
+    /// A key file exists where a new key would be written.
+    #[error("{} already exists; refusing to overwrite a key", path.display())]
+    KeyExists {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// A rotation of the role is staged already.
+    #[error(
+        "{} exists: a rotation of {role} is already staged; publish it, or delete it to start over",
+        path.display()
+    )]
+    RotationStaged {
+        /// The role.
+        role: String,
+        /// The staged next key.
+        path: PathBuf,
+    },
+    /// An online role takes exactly one new key.
+    #[error("the online role {role} takes exactly one new key (a private key file), not {given}")]
+    OnlineRoleKeys {
+        /// The role.
+        role: String,
+        /// How many were given.
+        given: usize,
+    },
+    /// Rotating root needs the new root public keys.
+    #[error("rotating root needs each new root public key")]
+    RootRotationWithoutKeys,
+    /// A staged root file is not TUF root metadata.
+    #[error("{}: {source}", path.display())]
+    StagedRoot {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<custody_tuf::Error>,
+    },
+    /// Installing or retiring a key file failed.
+    #[error("installing {what} at {}: {source}", path.display())]
+    Install {
+        /// Which file.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -348,7 +417,15 @@ impl Error {
             | Self::Log { .. }
             | Self::Entry { .. }
             | Self::NoEntries { .. }
-            | Self::NoWitnesses => ErrorKind::Input,
+            | Self::NoWitnesses
+            | Self::NoRepository { .. }
+            | Self::RepositoryExists { .. }
+            | Self::RootThreshold { .. }
+            | Self::KeyExists { .. }
+            | Self::RotationStaged { .. }
+            | Self::OnlineRoleKeys { .. }
+            | Self::RootRotationWithoutKeys
+            | Self::StagedRoot { .. } => ErrorKind::Input,
             Self::CheckpointRejected { .. } => ErrorKind::Refused,
             Self::Append { source, .. } => match **source {
                 custody_site::Error::AlreadyLogged { .. }
@@ -368,7 +445,8 @@ impl Error {
             | Self::Hash { .. }
             | Self::Attest(_)
             | Self::Tuf { .. }
-            | Self::OnlineKeys { .. } => ErrorKind::Failed,
+            | Self::OnlineKeys { .. }
+            | Self::Install { .. } => ErrorKind::Failed,
         }
     }
 }

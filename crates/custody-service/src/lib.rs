@@ -56,6 +56,7 @@ pub mod inputs;
 pub mod log;
 pub mod monitor;
 pub mod release;
+pub mod repo;
 pub mod scan;
 pub mod transport;
 

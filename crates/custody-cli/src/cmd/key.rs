@@ -228,18 +228,58 @@ pub fn public_key(path: &Path, insecure_unencrypted: bool) -> anyhow::Result<Pub
         .clone())
 }
 
-/// Key files, unlocked with at most one passphrase prompt, as the service asks for keys.
-#[derive(Debug, Clone, Copy)]
+/// Key files, unlocked with at most one passphrase prompt, as the service asks for keys; new
+/// keys are encrypted with one passphrase asked for once.
+#[derive(Debug)]
 pub struct FileKeys<'a> {
-    /// Accept unencrypted key files (with a warning).
-    pub insecure_unencrypted: bool,
-    /// Where the prompt's warnings go.
-    pub out: &'a Output,
+    insecure_unencrypted: bool,
+    out: &'a Output,
+    new_passphrase: std::cell::RefCell<Option<zeroize::Zeroizing<String>>>,
+}
+
+impl<'a> FileKeys<'a> {
+    /// Key files; unencrypted ones are accepted (and new ones written so) only when
+    /// `insecure_unencrypted` says so.
+    pub fn new(insecure_unencrypted: bool, out: &'a Output) -> Self {
+        Self {
+            insecure_unencrypted,
+            out,
+            new_passphrase: std::cell::RefCell::new(None),
+        }
+    }
+}
+
+fn unlock_error(e: anyhow::Error) -> custody_service::Error {
+    custody_service::Error::Unlock(e.into())
 }
 
 impl custody_service::env::KeySource for FileKeys<'_> {
     fn unlock(&self, paths: &[&Path]) -> Result<Vec<SigningKey>, custody_service::Error> {
-        unlock(paths, self.insecure_unencrypted, self.out)
-            .map_err(|e| custody_service::Error::Unlock(e.into()))
+        unlock(paths, self.insecure_unencrypted, self.out).map_err(unlock_error)
+    }
+
+    fn public_key(&self, path: &Path) -> Result<PublicKey, custody_service::Error> {
+        public_key(path, self.insecure_unencrypted).map_err(unlock_error)
+    }
+
+    fn generate(
+        &self,
+        path: &Path,
+        algorithm: KeyAlgorithm,
+    ) -> Result<SigningKey, custody_service::Error> {
+        if path.exists() {
+            return Err(custody_service::Error::KeyExists {
+                path: path.to_path_buf(),
+            });
+        }
+        if self.insecure_unencrypted {
+            return generate_with(path, algorithm, None, self.out).map_err(unlock_error);
+        }
+        let mut cached = self.new_passphrase.borrow_mut();
+        if cached.is_none() {
+            *cached = Some(passphrase::for_new_key(path).map_err(unlock_error)?);
+        }
+        let pass = cached.as_ref().map(|p| p.as_str());
+        generate_with(path, algorithm, pass, self.out).map_err(unlock_error)
     }
 }

@@ -296,10 +296,7 @@ fn transport() -> Arc<dyn Transport> {
 
 fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
-    let keys = FileKeys {
-        insecure_unencrypted: insecure_unencrypted_key,
-        out,
-    };
+    let keys = FileKeys::new(insecure_unencrypted_key, out);
     let done = custody_service::log::rewitness(&loaded, &keys, &transport(), out)?;
     let signed = &done.checkpoint;
     let cp = &signed.checkpoint;
@@ -441,10 +438,7 @@ fn append(
     out: &Output,
 ) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
-    let keys = FileKeys {
-        insecure_unencrypted: insecure_unencrypted_key,
-        out,
-    };
+    let keys = FileKeys::new(insecure_unencrypted_key, out);
     let appended =
         custody_service::log::append(&loaded, bundle_path, &keys, &transport(), &SystemClock, out)?;
     let v = serde_json::json!({

@@ -63,10 +63,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         db: args.location.db.clone(),
     };
     let env = MonitorEnv {
-        keys: &FileKeys {
-            insecure_unencrypted: args.insecure_unencrypted_key,
-            out,
-        },
+        keys: &FileKeys::new(args.insecure_unencrypted_key, out),
         transport: &HttpTransport::new(),
         secrets: &EnvSecrets,
         clock: &SystemClock,

@@ -68,10 +68,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         skip_scan: args.no_scan.then(|| "custody release --no-scan".to_owned()),
     };
     let env = ReleaseEnv {
-        keys: &FileKeys {
-            insecure_unencrypted: args.insecure_unencrypted_key,
-            out,
-        },
+        keys: &FileKeys::new(args.insecure_unencrypted_key, out),
         transport: Arc::new(HttpTransport::new()),
         clock: &SystemClock,
         events: out,

@@ -1,23 +1,17 @@
 //! `custody repo`: the TUF repository that delivers releases to `custody update` and any TUF
 //! client.
 
-use custody_service::release::online_keys;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use custody_crypto::{KeyAlgorithm, PublicKey, Signer, SigningKey};
+use custody_crypto::KeyAlgorithm;
+use custody_service::env::SystemClock;
+use custody_service::repo::{self, Rotation};
 use custody_site::config::Loaded;
-use custody_site::fs::{read_bounded, write_atomic};
-use custody_site::tuf::{ONLINE_ROLES, expiry, online_key_paths, root_key_path};
-use custody_tuf::repo::{KeyChange, Repository, sign_root};
-use custody_tuf::{Metadata, Root};
-use serde::Serialize;
 
-use super::key;
+use crate::cmd::key::FileKeys;
 use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
-use crate::passphrase;
 
 /// Run the TUF repository in `site/tuf/`: customers take updates from it that cannot be
 /// forged, rolled back, frozen or mixed, even if an online key is stolen.
@@ -108,27 +102,24 @@ enum RepoCommand {
     },
 }
 
-/// Most bytes read from a staged root file.
-const ROOT_LIMIT: u64 = 512 << 10;
-
 pub fn run(args: Args, out: &Output) -> CmdResult {
-    let insecure = args.insecure_unencrypted_key;
+    let keys = FileKeys::new(args.insecure_unencrypted_key, out);
+    if let RepoCommand::SignRoot { file, key } = &args.command {
+        return sign_root(file, key, &keys, out);
+    }
+    let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
     match args.command {
-        RepoCommand::SignRoot { file, key } => sign_root_file(&file, &key, insecure, out),
+        RepoCommand::SignRoot { .. } => Ok(ExitCode::SUCCESS),
         RepoCommand::Init {
             root_keys,
             root_threshold,
             algorithm,
         } => {
-            let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
             let algorithm = KeyAlgorithm::parse(&algorithm).map_err(usage)?;
-            init(&loaded, root_keys, root_threshold, algorithm, insecure, out)
+            init(&loaded, root_keys, root_threshold, algorithm, &keys, out)
         }
         RepoCommand::Refresh { force } => {
-            let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
-            let mut repo = open(&loaded)?;
-            let keys = unlock_online(&loaded, &[], insecure, out)?;
-            let renewed = repo.refresh(online_keys(&keys)?, jiff::Timestamp::now(), force)?;
+            let renewed = repo::refresh(&loaded, force, &keys, &SystemClock)?;
             out.result(&renewed, || {
                 if renewed.is_empty() {
                     return "Nothing is due: every role is valid for over half its period.".into();
@@ -147,11 +138,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             Ok(ExitCode::SUCCESS)
         }
         RepoCommand::Status => {
-            let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
-            let repo = open(&loaded)?;
-            let status = repo.status(jiff::Timestamp::now());
+            let (dir, status) = repo::status(&loaded, &SystemClock)?;
             out.result(&status, || {
-                let mut s = format!("TUF repository {}\n", repo.dir().display());
+                let mut s = format!("TUF repository {}\n", dir.display());
                 for r in &status {
                     s.push_str(&format!(
                         "  {:<22} v{:<6} expires {}{}  keys {} threshold {}\n",
@@ -177,71 +166,52 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             root_keys,
             out: staged_out,
         } => {
-            let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
-            rotate(
-                &loaded,
-                Rotation {
-                    role,
-                    new_keys,
-                    threshold,
-                    root_keys,
-                    staged_out,
-                },
-                insecure,
-                out,
-            )
+            let rotation = Rotation {
+                role,
+                new_keys,
+                threshold,
+                root_keys,
+                staged_out,
+            };
+            let report = repo::rotate(&loaded, &rotation, &keys, &SystemClock)?;
+            out.result(&report, || match &report.staged {
+                None => format!(
+                    "Rotated the {} key: root version {} is published",
+                    report.role, report.root_version
+                ),
+                Some(path) => format!(
+                    "Staged root version {} at {} ({} signature(s) so far).\n\
+                     Each root key holder signs it offline:  custody repo sign-root {} --key ROOT_KEY\n\
+                     then publish it:                        custody repo publish-root {}",
+                    report.root_version,
+                    path.display(),
+                    report.signatures,
+                    path.display(),
+                    path.display()
+                ),
+            });
+            Ok(ExitCode::SUCCESS)
         }
         RepoCommand::PublishRoot { file } => {
-            let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
-            let staged = read_root(&file)?;
-            publish(&loaded, &staged, insecure, out)
+            let staged = repo::read_staged_root(&file)?;
+            let report = repo::publish_root(&loaded, &staged, &keys, &SystemClock)?;
+            out.result(&report, || {
+                format!(
+                    "Published root version {}{}",
+                    report.root_version,
+                    if report.rotated.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; re-signed with the new {} key(s)",
+                            report.rotated.join(", ")
+                        )
+                    }
+                )
+            });
+            Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn open(loaded: &Loaded) -> anyhow::Result<Repository> {
-    let dir = loaded.tuf_dir();
-    if !custody_site::tuf::exists(&dir) {
-        bail!(
-            "{}: no TUF repository here; create one with `custody repo init`",
-            dir.display()
-        );
-    }
-    Repository::open(&dir, expiry(&loaded.config.tuf)).with_context(|| dir.display().to_string())
-}
-
-/// The online keys, taking `<role>.key.next` for roles being rotated.
-fn unlock_online(
-    loaded: &Loaded,
-    next_for: &[&str],
-    insecure: bool,
-    out: &Output,
-) -> anyhow::Result<[SigningKey; 3]> {
-    let mut paths = online_key_paths(&loaded.tuf_keys_dir());
-    for (path, role) in paths.iter_mut().zip(ONLINE_ROLES) {
-        if next_for.contains(&role) {
-            *path = next_path(path);
-        }
-    }
-    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let keys = key::unlock(&refs, insecure, out)?;
-    keys.try_into()
-        .map_err(|_| anyhow::anyhow!("expected three online keys"))
-}
-
-fn next_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".next");
-    path.with_file_name(name)
-}
-
-#[derive(Debug, Serialize)]
-struct InitReport {
-    repository: PathBuf,
-    root: PathBuf,
-    root_keys: Vec<PathBuf>,
-    root_threshold: u64,
-    online_keys: Vec<PathBuf>,
 }
 
 fn init(
@@ -249,62 +219,15 @@ fn init(
     root_count: usize,
     threshold: u64,
     algorithm: KeyAlgorithm,
-    insecure: bool,
+    keys: &FileKeys<'_>,
     out: &Output,
 ) -> CmdResult {
-    let dir = loaded.tuf_dir();
-    if custody_site::tuf::exists(&dir) {
-        return Err(usage(anyhow::anyhow!(
-            "{} already holds a TUF repository",
-            dir.display()
-        )));
-    }
-    if root_count == 0 || threshold == 0 || threshold as usize > root_count {
-        return Err(usage(anyhow::anyhow!(
-            "--root-threshold {threshold} must be between 1 and --root-keys {root_count}"
-        )));
-    }
-    let keys_dir = loaded.tuf_keys_dir();
-    let root_paths: Vec<PathBuf> = (1..=root_count)
-        .map(|n| root_key_path(&keys_dir, n))
-        .collect();
-    let online_paths = online_key_paths(&keys_dir);
-    if let Some(existing) = root_paths.iter().chain(&online_paths).find(|p| p.exists()) {
-        return Err(usage(anyhow::anyhow!(
-            "{} already exists; refusing to overwrite a key",
-            existing.display()
-        )));
-    }
-    let pass = if insecure {
-        None
-    } else {
-        Some(passphrase::for_new_key(&keys_dir)?)
-    };
-    let pass = pass.as_ref().map(|p| p.as_str());
-    let generate = |path: &Path| key::generate_with(path, algorithm, pass, out);
-    let roots = root_paths
-        .iter()
-        .map(|p| generate(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let online = online_paths
-        .iter()
-        .map(|p| generate(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let root_refs: Vec<&dyn Signer> = roots.iter().map(|k| k as &dyn Signer).collect();
-    let repo = Repository::create(
-        &dir,
-        &root_refs,
-        threshold,
-        online_keys(&online)?,
-        expiry(&loaded.config.tuf),
-        jiff::Timestamp::now(),
-    )?;
-    let report = InitReport {
-        repository: dir.clone(),
-        root: dir.join("metadata/1.root.json"),
-        root_keys: root_paths,
-        root_threshold: threshold,
-        online_keys: online_paths.to_vec(),
+    let report = repo::init(loaded, root_count, threshold, algorithm, keys, &SystemClock)?;
+    let paths = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     out.result(&report, || {
         format!(
@@ -313,178 +236,25 @@ fn init(
              MOVE THE ROOT KEYS OFFLINE now: {}\n\
              Online keys (used by release and refresh): {}\n\
              Schedule `custody repo refresh` at least every {} day(s).",
-            repo.dir().display(),
+            report.repository.display(),
             threshold,
             report.root_keys.len(),
             report.root.display(),
-            report
-                .root_keys
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            report
-                .online_keys
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            paths(&report.root_keys),
+            paths(&report.online_keys),
             loaded.config.tuf.timestamp_days
         )
     });
     Ok(ExitCode::SUCCESS)
 }
 
-struct Rotation {
-    role: String,
-    new_keys: Vec<PathBuf>,
-    threshold: u64,
-    root_keys: Vec<PathBuf>,
-    staged_out: Option<PathBuf>,
-}
-
-#[derive(Debug, Serialize)]
-struct RotateReport {
-    role: String,
-    root_version: u64,
-    published: bool,
-    staged: Option<PathBuf>,
-    signatures: usize,
-}
-
-fn rotate(loaded: &Loaded, r: Rotation, insecure: bool, out: &Output) -> CmdResult {
-    let repo = open(loaded)?;
-    let keys_dir = loaded.tuf_keys_dir();
-    let online_role = r.role != "root";
-    let new_public: Vec<PublicKey> = if online_role && r.new_keys.is_empty() {
-        let path = next_path(&keys_dir.join(format!("{}.key", r.role)));
-        if path.exists() {
-            return Err(usage(anyhow::anyhow!(
-                "{} exists: a rotation of {} is already staged; publish it with \
-                 `custody repo publish-root`, or delete it to start over",
-                path.display(),
-                r.role
-            )));
-        }
-        let pass = if insecure {
-            None
-        } else {
-            Some(passphrase::for_new_key(&path)?)
-        };
-        let key = key::generate_with(
-            &path,
-            KeyAlgorithm::Ed25519,
-            pass.as_ref().map(|p| p.as_str()),
-            out,
-        )?;
-        vec![key.public_key().clone()]
-    } else if online_role {
-        if r.new_keys.len() != 1 {
-            return Err(usage(anyhow::anyhow!(
-                "an online role takes exactly one --new-key (a private key file)"
-            )));
-        }
-        let signer = key::load_signer(&r.new_keys[0], insecure, out)?;
-        let next = next_path(&keys_dir.join(format!("{}.key", r.role)));
-        std::fs::copy(&r.new_keys[0], &next)
-            .with_context(|| format!("copying the new key to {}", next.display()))?;
-        vec![signer.public_key().clone()]
-    } else {
-        if r.new_keys.is_empty() {
-            return Err(usage(anyhow::anyhow!(
-                "rotating root needs --new-key for each new root public key"
-            )));
-        }
-        r.new_keys
-            .iter()
-            .map(|p| key::public_key(p, insecure))
-            .collect::<anyhow::Result<_>>()?
-    };
-    let mut staged = repo.stage_root(
-        &KeyChange {
-            role: r.role.clone(),
-            keys: new_public,
-            threshold: r.threshold,
-        },
-        jiff::Timestamp::now(),
-    )?;
-    let refs: Vec<&Path> = r.root_keys.iter().map(PathBuf::as_path).collect();
-    for signer in key::unlock(&refs, insecure, out)? {
-        sign_root(&mut staged, &signer)?;
-    }
-    let version = staged.signed.version;
-    let staged_path = r
-        .staged_out
-        .unwrap_or_else(|| keys_dir.join(format!("{version}.root.staged.json")));
-    write_atomic(&staged_path, staged.bytes())?;
-    let enough = enough_signatures(&repo, &staged);
-    if enough {
-        publish(loaded, &staged, insecure, out)?;
-        let _ = std::fs::remove_file(&staged_path);
-    }
-    let report = RotateReport {
-        role: r.role,
-        root_version: version,
-        published: enough,
-        staged: (!enough).then_some(staged_path),
-        signatures: staged.signatures.len(),
-    };
-    out.result(&report, || match &report.staged {
-        None => format!(
-            "Rotated the {} key: root version {} is published",
-            report.role, report.root_version
-        ),
-        Some(path) => format!(
-            "Staged root version {} at {} ({} signature(s) so far).\n\
-             Each root key holder signs it offline:  custody repo sign-root {} --key ROOT_KEY\n\
-             then publish it:                        custody repo publish-root {}",
-            report.root_version,
-            path.display(),
-            report.signatures,
-            path.display(),
-            path.display()
-        ),
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Whether both the current and the staged root's thresholds are met.
-fn enough_signatures(repo: &Repository, staged: &Metadata<Root>) -> bool {
-    let old = &repo.root().signed;
-    let new = &staged.signed;
-    let ok = |keys, role: Option<&custody_tuf::Role>| {
-        role.is_some_and(|r| staged.verify_role("root", keys, r).is_ok())
-    };
-    ok(&old.keys, old.role("root")) && ok(&new.keys, new.role("root"))
-}
-
-fn read_root(file: &Path) -> anyhow::Result<Metadata<Root>> {
-    let bytes = read_bounded(file, ROOT_LIMIT, "staged root")?;
-    Metadata::<Root>::from_bytes(&file.display().to_string(), &bytes)
-        .with_context(|| file.display().to_string())
-}
-
-#[derive(Debug, Serialize)]
-struct SignReport {
-    file: PathBuf,
-    version: u64,
-    signatures: usize,
-    threshold: u64,
-}
-
-fn sign_root_file(file: &Path, keys: &[PathBuf], insecure: bool, out: &Output) -> CmdResult {
-    let mut staged = read_root(file).map_err(usage)?;
-    let refs: Vec<&Path> = keys.iter().map(PathBuf::as_path).collect();
-    for signer in key::unlock(&refs, insecure, out)? {
-        sign_root(&mut staged, &signer).with_context(|| format!("signing {}", file.display()))?;
-    }
-    write_atomic(file, staged.bytes())?;
-    let report = SignReport {
-        file: file.to_path_buf(),
-        version: staged.signed.version,
-        signatures: staged.signatures.len(),
-        threshold: staged.signed.role("root").map_or(0, |r| r.threshold),
-    };
+fn sign_root(
+    file: &std::path::Path,
+    key: &[PathBuf],
+    keys: &FileKeys<'_>,
+    out: &Output,
+) -> CmdResult {
+    let report = repo::sign_staged_root(file, key, keys)?;
     out.result(&report, || {
         format!(
             "Signed root version {} in {}: {} signature(s); the new root needs {} (and the \
@@ -493,59 +263,6 @@ fn sign_root_file(file: &Path, keys: &[PathBuf], insecure: bool, out: &Output) -
             report.file.display(),
             report.signatures,
             report.threshold
-        )
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Debug, Serialize)]
-struct PublishReport {
-    root_version: u64,
-    rotated: Vec<String>,
-}
-
-fn publish(loaded: &Loaded, staged: &Metadata<Root>, insecure: bool, out: &Output) -> CmdResult {
-    let mut repo = open(loaded)?;
-    let old = repo.root().signed.clone();
-    let rotated: Vec<&str> = ONLINE_ROLES
-        .into_iter()
-        .filter(|r| old.role(r) != staged.signed.role(r))
-        .collect();
-    let keys_dir = loaded.tuf_keys_dir();
-    let keys = unlock_online(loaded, &rotated, insecure, out)?;
-    repo.publish_root(staged, online_keys(&keys)?, jiff::Timestamp::now())?;
-    for role in &rotated {
-        let current = keys_dir.join(format!("{role}.key"));
-        let retired = keys_dir.join(format!("{role}.key.retired-v{}", staged.signed.version - 1));
-        std::fs::rename(&current, &retired)
-            .with_context(|| format!("retiring {}", current.display()))?;
-        std::fs::rename(next_path(&current), &current)
-            .with_context(|| format!("installing the new {role} key"))?;
-        let _ = std::fs::remove_file(key::pub_path(&next_path(&current)));
-        write_atomic(
-            &key::pub_path(&current),
-            keys[ONLINE_ROLES.iter().position(|r| r == role).unwrap_or(0)]
-                .public_key()
-                .to_pem()
-                .as_bytes(),
-        )?;
-    }
-    let report = PublishReport {
-        root_version: staged.signed.version,
-        rotated: rotated.iter().map(|r| (*r).to_string()).collect(),
-    };
-    out.result(&report, || {
-        format!(
-            "Published root version {}{}",
-            report.root_version,
-            if report.rotated.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; re-signed with the new {} key(s)",
-                    report.rotated.join(", ")
-                )
-            }
         )
     });
     Ok(ExitCode::SUCCESS)

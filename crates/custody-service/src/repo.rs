@@ -1,0 +1,396 @@
+//! The site's TUF repository: creating it, keeping its online roles signed, and rotating keys
+//! through a new root that the offline root keys sign.
+//!
+//! The root keys are offline: [`init`] writes them for the operator to move away, and they are
+//! needed again only to sign a staged root ([`sign_staged_root`]). The targets, snapshot and
+//! timestamp keys are online: releases and [`refresh`] use them.
+
+use std::path::{Path, PathBuf};
+
+use custody_crypto::{KeyAlgorithm, PublicKey, Signer, SigningKey};
+use custody_site::config::Loaded;
+use custody_site::fs::{read_bounded, write_atomic};
+use custody_site::tuf::{ONLINE_ROLES, expiry, online_key_paths, root_key_path};
+use custody_tuf::repo::{KeyChange, Renewed, Repository, RoleStatus, sign_root};
+use custody_tuf::{Metadata, Root};
+use serde::Serialize;
+
+use crate::Error;
+use crate::env::{Clock, KeySource};
+use crate::release::online_keys;
+
+/// Most bytes read from a staged root file.
+const ROOT_LIMIT: u64 = 512 << 10;
+
+fn tuf_error(dir: &Path) -> impl FnOnce(custody_tuf::Error) -> Error + '_ {
+    move |source| Error::Tuf {
+        dir: dir.to_path_buf(),
+        source,
+    }
+}
+
+/// The project's repository, which must exist.
+pub fn open(loaded: &Loaded) -> Result<Repository, Error> {
+    let dir = loaded.tuf_dir();
+    if !custody_site::tuf::exists(&dir) {
+        return Err(Error::NoRepository { dir });
+    }
+    Repository::open(&dir, expiry(&loaded.config.tuf)).map_err(tuf_error(&dir))
+}
+
+/// `<role>.key.next`: where a rotation keeps the next key of an online role until the new root
+/// is published.
+fn next_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".next");
+    path.with_file_name(name)
+}
+
+fn install<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Install {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The public key file beside a private key.
+fn pub_path(key: &Path) -> PathBuf {
+    let mut name = key.file_name().unwrap_or_default().to_os_string();
+    name.push(".pub");
+    key.with_file_name(name)
+}
+
+/// The three online keys, taking `<role>.key.next` for the roles in `next_for`.
+fn unlock_online(
+    loaded: &Loaded,
+    next_for: &[&str],
+    keys: &dyn KeySource,
+) -> Result<Vec<SigningKey>, Error> {
+    let mut paths = online_key_paths(&loaded.tuf_keys_dir());
+    for (path, role) in paths.iter_mut().zip(ONLINE_ROLES) {
+        if next_for.contains(&role) {
+            *path = next_path(path);
+        }
+    }
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    keys.unlock(&refs)
+}
+
+/// What [`init`] created.
+#[derive(Debug, Serialize)]
+pub struct Initialized {
+    /// The repository directory.
+    pub repository: PathBuf,
+    /// The first root, which customers pin.
+    pub root: PathBuf,
+    /// The root keys, to move offline.
+    pub root_keys: Vec<PathBuf>,
+    /// How many root keys must sign each new root.
+    pub root_threshold: u64,
+    /// The online keys.
+    pub online_keys: Vec<PathBuf>,
+}
+
+/// Creates the repository: root version 1 signed by `root_count` new root keys (of which
+/// `threshold` must sign each later root), and empty targets, snapshot and timestamp signed by
+/// three new online keys.
+pub fn init(
+    loaded: &Loaded,
+    root_count: usize,
+    threshold: u64,
+    algorithm: KeyAlgorithm,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<Initialized, Error> {
+    let dir = loaded.tuf_dir();
+    if custody_site::tuf::exists(&dir) {
+        return Err(Error::RepositoryExists { dir });
+    }
+    if root_count == 0 || threshold == 0 || threshold as usize > root_count {
+        return Err(Error::RootThreshold {
+            threshold,
+            keys: root_count,
+        });
+    }
+    let keys_dir = loaded.tuf_keys_dir();
+    let root_paths: Vec<PathBuf> = (1..=root_count)
+        .map(|n| root_key_path(&keys_dir, n))
+        .collect();
+    let online_paths = online_key_paths(&keys_dir);
+    if let Some(existing) = root_paths.iter().chain(&online_paths).find(|p| p.exists()) {
+        return Err(Error::KeyExists {
+            path: existing.clone(),
+        });
+    }
+    let roots = root_paths
+        .iter()
+        .map(|p| keys.generate(p, algorithm))
+        .collect::<Result<Vec<_>, _>>()?;
+    let online = online_paths
+        .iter()
+        .map(|p| keys.generate(p, algorithm))
+        .collect::<Result<Vec<_>, _>>()?;
+    let root_refs: Vec<&dyn Signer> = roots.iter().map(|k| k as &dyn Signer).collect();
+    Repository::create(
+        &dir,
+        &root_refs,
+        threshold,
+        online_keys(&online)?,
+        expiry(&loaded.config.tuf),
+        clock.now(),
+    )
+    .map_err(tuf_error(&dir))?;
+    Ok(Initialized {
+        root: dir.join("metadata/1.root.json"),
+        repository: dir,
+        root_keys: root_paths,
+        root_threshold: threshold,
+        online_keys: online_paths.to_vec(),
+    })
+}
+
+/// Re-signs whatever expires within half its validity period (all online roles with `force`).
+pub fn refresh(
+    loaded: &Loaded,
+    force: bool,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<Vec<Renewed>, Error> {
+    let mut repo = open(loaded)?;
+    let online = unlock_online(loaded, &[], keys)?;
+    repo.refresh(online_keys(&online)?, clock.now(), force)
+        .map_err(tuf_error(&loaded.tuf_dir()))
+}
+
+/// Each role's version, expiry and keys.
+pub fn status(loaded: &Loaded, clock: &dyn Clock) -> Result<(PathBuf, Vec<RoleStatus>), Error> {
+    let repo = open(loaded)?;
+    Ok((repo.dir().to_path_buf(), repo.status(clock.now())))
+}
+
+/// A change of one role's keys.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// `root`, `targets`, `snapshot` or `timestamp`.
+    pub role: String,
+    /// New key(s): public keys for root keys held offline, or one private key file for an
+    /// online role; none for an online role means generate one.
+    pub new_keys: Vec<PathBuf>,
+    /// The threshold of the new keys.
+    pub threshold: u64,
+    /// Root private keys to sign the staged root with now.
+    pub root_keys: Vec<PathBuf>,
+    /// Where to write the staged root while it still needs signatures (default: the key
+    /// directory).
+    pub staged_out: Option<PathBuf>,
+}
+
+/// What a rotation did.
+#[derive(Debug, Serialize)]
+pub struct Rotated {
+    /// The role rotated.
+    pub role: String,
+    /// The new root's version.
+    pub root_version: u64,
+    /// Whether the new root is published (both thresholds met).
+    pub published: bool,
+    /// Where the staged root waits for more signatures, when it is not published.
+    pub staged: Option<PathBuf>,
+    /// Signatures on the new root so far.
+    pub signatures: usize,
+}
+
+/// Stages the next root with the role's new keys, signs it with the root keys given, and
+/// publishes it once both the current and the new root's thresholds have signed; otherwise the
+/// staged root is written for offline signing.
+pub fn rotate(
+    loaded: &Loaded,
+    rotation: &Rotation,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<Rotated, Error> {
+    let repo = open(loaded)?;
+    let keys_dir = loaded.tuf_keys_dir();
+    let role = &rotation.role;
+    let online_role = role != "root";
+    let new_public: Vec<PublicKey> = if online_role {
+        let next = next_path(&keys_dir.join(format!("{role}.key")));
+        match rotation.new_keys.as_slice() {
+            [] => {
+                if next.exists() {
+                    return Err(Error::RotationStaged {
+                        role: role.clone(),
+                        path: next,
+                    });
+                }
+                vec![
+                    keys.generate(&next, KeyAlgorithm::Ed25519)?
+                        .public_key()
+                        .clone(),
+                ]
+            }
+            [given] => {
+                let signer = keys
+                    .unlock(&[given])?
+                    .pop()
+                    .ok_or_else(|| Error::KeyMissing {
+                        path: given.clone(),
+                    })?;
+                std::fs::copy(given, &next).map_err(install("the new key", &next))?;
+                vec![signer.public_key().clone()]
+            }
+            more => {
+                return Err(Error::OnlineRoleKeys {
+                    role: role.clone(),
+                    given: more.len(),
+                });
+            }
+        }
+    } else {
+        if rotation.new_keys.is_empty() {
+            return Err(Error::RootRotationWithoutKeys);
+        }
+        rotation
+            .new_keys
+            .iter()
+            .map(|p| keys.public_key(p))
+            .collect::<Result<_, _>>()?
+    };
+    let dir = loaded.tuf_dir();
+    let mut staged = repo
+        .stage_root(
+            &KeyChange {
+                role: role.clone(),
+                keys: new_public,
+                threshold: rotation.threshold,
+            },
+            clock.now(),
+        )
+        .map_err(tuf_error(&dir))?;
+    let refs: Vec<&Path> = rotation.root_keys.iter().map(PathBuf::as_path).collect();
+    for signer in keys.unlock(&refs)? {
+        sign_root(&mut staged, &signer).map_err(tuf_error(&dir))?;
+    }
+    let version = staged.signed.version;
+    let staged_path = rotation
+        .staged_out
+        .clone()
+        .unwrap_or_else(|| keys_dir.join(format!("{version}.root.staged.json")));
+    write_atomic(&staged_path, staged.bytes())?;
+    let enough = enough_signatures(&repo, &staged);
+    if enough {
+        publish_root(loaded, &staged, keys, clock)?;
+        // The staged copy has served its purpose; a leftover is harmless.
+        let _ = std::fs::remove_file(&staged_path);
+    }
+    Ok(Rotated {
+        role: role.clone(),
+        root_version: version,
+        published: enough,
+        staged: (!enough).then_some(staged_path),
+        signatures: staged.signatures.len(),
+    })
+}
+
+/// Whether both the current and the staged root's thresholds are met.
+fn enough_signatures(repo: &Repository, staged: &Metadata<Root>) -> bool {
+    let old = &repo.root().signed;
+    let new = &staged.signed;
+    let ok = |keys, role: Option<&custody_tuf::Role>| {
+        role.is_some_and(|r| staged.verify_role("root", keys, r).is_ok())
+    };
+    ok(&old.keys, old.role("root")) && ok(&new.keys, new.role("root"))
+}
+
+/// Reads a staged root file.
+pub fn read_staged_root(file: &Path) -> Result<Metadata<Root>, Error> {
+    let bytes = read_bounded(file, ROOT_LIMIT, "staged root").map_err(Error::input)?;
+    Metadata::<Root>::from_bytes(&file.display().to_string(), &bytes).map_err(|source| {
+        Error::StagedRoot {
+            path: file.to_path_buf(),
+            source: Box::new(source),
+        }
+    })
+}
+
+/// A staged root after signing.
+#[derive(Debug, Serialize)]
+pub struct SignedRoot {
+    /// The file.
+    pub file: PathBuf,
+    /// Its root version.
+    pub version: u64,
+    /// Signatures on it now.
+    pub signatures: usize,
+    /// The new root's threshold.
+    pub threshold: u64,
+}
+
+/// Signs the staged root in `file` with each of `key_paths` (offline; needs no repository).
+pub fn sign_staged_root(
+    file: &Path,
+    key_paths: &[PathBuf],
+    keys: &dyn KeySource,
+) -> Result<SignedRoot, Error> {
+    let mut staged = read_staged_root(file)?;
+    let refs: Vec<&Path> = key_paths.iter().map(PathBuf::as_path).collect();
+    for signer in keys.unlock(&refs)? {
+        sign_root(&mut staged, &signer).map_err(tuf_error(file))?;
+    }
+    write_atomic(file, staged.bytes())?;
+    Ok(SignedRoot {
+        file: file.to_path_buf(),
+        version: staged.signed.version,
+        signatures: staged.signatures.len(),
+        threshold: staged.signed.role("root").map_or(0, |r| r.threshold),
+    })
+}
+
+/// A published root.
+#[derive(Debug, Serialize)]
+pub struct PublishedRoot {
+    /// Its version.
+    pub root_version: u64,
+    /// The online roles whose keys it changed (re-signed with the new keys at once).
+    pub rotated: Vec<String>,
+}
+
+/// Publishes a staged root that enough root keys have signed, re-signing at once every online
+/// role whose key it changes with that role's new key, and retiring the old key files.
+pub fn publish_root(
+    loaded: &Loaded,
+    staged: &Metadata<Root>,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<PublishedRoot, Error> {
+    let mut repo = open(loaded)?;
+    let old = repo.root().signed.clone();
+    let rotated: Vec<&str> = ONLINE_ROLES
+        .into_iter()
+        .filter(|r| old.role(r) != staged.signed.role(r))
+        .collect();
+    let keys_dir = loaded.tuf_keys_dir();
+    let online = unlock_online(loaded, &rotated, keys)?;
+    repo.publish_root(staged, online_keys(&online)?, clock.now())
+        .map_err(tuf_error(&loaded.tuf_dir()))?;
+    for role in &rotated {
+        let current = keys_dir.join(format!("{role}.key"));
+        let retired = keys_dir.join(format!("{role}.key.retired-v{}", staged.signed.version - 1));
+        std::fs::rename(&current, &retired).map_err(install("the retired key", &retired))?;
+        std::fs::rename(next_path(&current), &current).map_err(install("the new key", &current))?;
+        // The `.next` key's public half is rewritten below under the key's own name.
+        let _ = std::fs::remove_file(pub_path(&next_path(&current)));
+        if let Some(key) = ONLINE_ROLES
+            .iter()
+            .position(|r| r == role)
+            .and_then(|i| online.get(i))
+        {
+            write_atomic(&pub_path(&current), key.public_key().to_pem().as_bytes())?;
+        }
+    }
+    Ok(PublishedRoot {
+        root_version: staged.signed.version,
+        rotated: rotated.iter().map(|r| (*r).to_owned()).collect(),
+    })
+}
