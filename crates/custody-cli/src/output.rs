@@ -59,6 +59,8 @@ fn hint(e: &ServiceError) -> Option<&'static str> {
         ServiceError::RootRotationWithoutKeys => {
             Some("give --new-key for each new root public key")
         }
+        ServiceError::NoTrustedRoot { .. } => Some("give --root (the supplier's 1.root.json)"),
+        ServiceError::OnlyPrereleases { .. } => Some("pass --pre to take one"),
         ServiceError::NoWitnesses => Some("name them under [[log.witnesses]] in custody.toml"),
         ServiceError::InsecureHttp { .. } => {
             Some("pass --allow-insecure-http to accept plain HTTP anyway (unsafe)")

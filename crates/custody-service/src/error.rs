@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Refused,
     /// The thing exists already and is immutable (CLI exit 1; HTTP 409).
     Conflict,
+    /// What was asked for does not exist (CLI exit 1; HTTP 404).
+    NotFound,
     /// An operation failed on the way: storage, signing, the catalog (CLI exit 1; HTTP 500).
     Failed,
 }
@@ -384,6 +386,75 @@ pub enum Error {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The installation has no trusted TUF root yet, and none was given.
+    #[error("{} has no trusted TUF root yet: give the supplier's 1.root.json", dir.display())]
+    NoTrustedRoot {
+        /// The installation directory.
+        dir: PathBuf,
+    },
+    /// The repository lists no such release.
+    #[error(
+        "{repo} lists no release {product}{}",
+        version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
+    )]
+    ReleaseNotListed {
+        /// The repository.
+        repo: String,
+        /// The product.
+        product: String,
+        /// The version asked for, if one was.
+        version: Option<String>,
+    },
+    /// The repository lists only pre-releases, and none was asked for.
+    #[error("{repo} lists only pre-releases of {product}")]
+    OnlyPrereleases {
+        /// The repository.
+        repo: String,
+        /// The product.
+        product: String,
+    },
+    /// The installation holds another product.
+    #[error("{} holds {installed}, not {wanted}", dir.display())]
+    OtherProductInstalled {
+        /// The installation directory.
+        dir: PathBuf,
+        /// What it holds.
+        installed: String,
+        /// What was asked for.
+        wanted: String,
+    },
+    /// The version offered is older than the one installed.
+    #[error(
+        "refusing to downgrade {product} from {installed} to {offered} (the repository may be \
+         replaying an old release; TUF would have caught a rolled-back repository, this is a \
+         second line)"
+    )]
+    Downgrade {
+        /// The product.
+        product: String,
+        /// The version installed.
+        installed: String,
+        /// The older version offered.
+        offered: String,
+    },
+    /// An artifact TUF delivered did not verify against the supplier's policy.
+    #[error("{artifact}: {check} check failed: {detail}")]
+    NotVerified {
+        /// The artifact's target path.
+        artifact: String,
+        /// The failing check.
+        check: String,
+        /// Why.
+        detail: String,
+    },
+    /// The install record is not readable.
+    #[error("{}: {source}", path.display())]
+    InstallRecord {
+        /// The record.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
 }
 
 impl Error {
@@ -425,7 +496,13 @@ impl Error {
             | Self::RotationStaged { .. }
             | Self::OnlineRoleKeys { .. }
             | Self::RootRotationWithoutKeys
-            | Self::StagedRoot { .. } => ErrorKind::Input,
+            | Self::StagedRoot { .. }
+            | Self::NoTrustedRoot { .. }
+            | Self::OnlyPrereleases { .. } => ErrorKind::Input,
+            Self::ReleaseNotListed { .. } => ErrorKind::NotFound,
+            Self::OtherProductInstalled { .. }
+            | Self::Downgrade { .. }
+            | Self::NotVerified { .. } => ErrorKind::Refused,
             Self::CheckpointRejected { .. } => ErrorKind::Refused,
             Self::Append { source, .. } => match **source {
                 custody_site::Error::AlreadyLogged { .. }
@@ -446,7 +523,8 @@ impl Error {
             | Self::Attest(_)
             | Self::Tuf { .. }
             | Self::OnlineKeys { .. }
-            | Self::Install { .. } => ErrorKind::Failed,
+            | Self::Install { .. }
+            | Self::InstallRecord { .. } => ErrorKind::Failed,
         }
     }
 }
@@ -461,5 +539,17 @@ impl Error {
     /// An input the caller named, rejected by the site layer (a name, the project's config).
     pub fn input(e: custody_site::Error) -> Self {
         Self::Input(Box::new(e))
+    }
+}
+
+/// Maps an I/O error installing or retiring `what` at `path`.
+pub(crate) fn install_failed<'a>(
+    what: &'static str,
+    path: &'a std::path::Path,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Install {
+        what,
+        path: path.to_path_buf(),
+        source,
     }
 }

@@ -59,5 +59,6 @@ pub mod release;
 pub mod repo;
 pub mod scan;
 pub mod transport;
+pub mod update;
 
 pub use error::{Error, ErrorKind};

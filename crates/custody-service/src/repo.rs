@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::env::{Clock, KeySource};
+use crate::error::install_failed;
 use crate::release::online_keys;
 
 /// Most bytes read from a staged root file.
@@ -44,14 +45,6 @@ fn next_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".next");
     path.with_file_name(name)
-}
-
-fn install<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Install {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// The public key file beside a private key.
@@ -237,7 +230,7 @@ pub fn rotate(
                     .ok_or_else(|| Error::KeyMissing {
                         path: given.clone(),
                     })?;
-                std::fs::copy(given, &next).map_err(install("the new key", &next))?;
+                std::fs::copy(given, &next).map_err(install_failed("the new key", &next))?;
                 vec![signer.public_key().clone()]
             }
             more => {
@@ -377,8 +370,9 @@ pub fn publish_root(
     for role in &rotated {
         let current = keys_dir.join(format!("{role}.key"));
         let retired = keys_dir.join(format!("{role}.key.retired-v{}", staged.signed.version - 1));
-        std::fs::rename(&current, &retired).map_err(install("the retired key", &retired))?;
-        std::fs::rename(next_path(&current), &current).map_err(install("the new key", &current))?;
+        std::fs::rename(&current, &retired).map_err(install_failed("the retired key", &retired))?;
+        std::fs::rename(next_path(&current), &current)
+            .map_err(install_failed("the new key", &current))?;
         // The `.next` key's public half is rewritten below under the key's own name.
         let _ = std::fs::remove_file(pub_path(&next_path(&current)));
         if let Some(key) = ONLINE_ROLES
