@@ -56,7 +56,11 @@ pub fn purl(
     for (k, v) in qualifiers {
         p.add_qualifier(*k, *v)?;
     }
-    Ok(Purl(p.to_string()))
+    let text = p.to_string();
+    // The builder does not apply every per-type rule the parser does (a Composer purl needs a
+    // vendor namespace, for one): refuse here what the SBOM reader would refuse on the way back.
+    text.parse::<packageurl::PackageUrl<'_>>()?;
+    Ok(Purl(text))
 }
 
 /// What the graph keeps of a purl.
