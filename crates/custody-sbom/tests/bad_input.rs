@@ -497,3 +497,21 @@ fn binaries_truncated_or_garbled_never_panic() {
         assert!(binary(junk).is_err());
     }
 }
+
+/// libFuzzer, `go_mod`: a module path with a non-ASCII capital (`Џ`) came back from our own
+/// CycloneDX in lower case, because the purl lowercases it with Unicode's rules and the reader
+/// restored the document's spelling only for ASCII case differences.
+#[test]
+fn fuzz_regression_go_mod_non_ascii_capital_in_module_path() {
+    let go_mod =
+        "module example.com/m\n\ngo 1.19\n\nrequire github.co\u{712}\u{40f}kg/errors v0.9.1\n";
+    let sbom =
+        custody_sbom::parse_go_mod_file("go.mod", go_mod.as_bytes(), None, &Limits::default())
+            .unwrap();
+    assert!(
+        sbom.components()
+            .any(|c| c.name == "github.co\u{712}\u{40f}kg/errors"),
+        "{sbom:?}"
+    );
+    fuzz_body::check_round_trip(&sbom);
+}
