@@ -13,7 +13,10 @@
 #
 # Environment: SANITIZER (default address; `none` if ASan will not link), RSS_MB (default 1024),
 # TIMEOUT (seconds per input before it counts as a hang, default 10), CARGO_BUILD_JOBS (default 1),
-# CORPUS_MAX_FILES (200), CORPUS_MAX_FILE_BYTES (65536), CORPUS_MAX_BYTES (1048576).
+# CORPUS_MAX_FILES (200), CORPUS_MAX_FILE_BYTES (65536), CORPUS_MAX_BYTES (1048576), MAX_LEN
+# (longest input libFuzzer builds, default 65536, so a 600 KB seed such as a dpkg status file
+# does not slow a target to a few runs a second; longer seeds are fuzzed by their first MAX_LEN
+# bytes; the `binary` target, whose seeds are whole executables, has no limit).
 # Needs `cargo install cargo-fuzz --locked`. Exits non-zero if any target found something.
 set -uo pipefail
 
@@ -31,6 +34,7 @@ TIMEOUT=${TIMEOUT:-10}
 CORPUS_MAX_FILES=${CORPUS_MAX_FILES:-200}
 CORPUS_MAX_FILE_BYTES=${CORPUS_MAX_FILE_BYTES:-65536}
 CORPUS_MAX_BYTES=${CORPUS_MAX_BYTES:-1048576}
+MAX_LEN=${MAX_LEN:-65536}
 OUT=$ROOT/target/fuzz
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.tsv
@@ -141,9 +145,12 @@ for dir in "${FUZZ_DIRS[@]}"; do
         paired_seeds "$dir" "$target" "$seeds"
         echo "== $target: ${SECONDS_PER_TARGET}s from $(ls "$work" | wc -l) corpus files and $(ls "$seeds" | wc -l) seeds"
         before=$(ls "$artifacts" | wc -l)
+        max_len=(-max_len="$MAX_LEN")
+        [ "$target" = binary ] && max_len=()
         cargo fuzz run --fuzz-dir "$dir" --sanitizer "$SANITIZER" "$target" "$work" "$seeds" -- \
             -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$RSS_MB" \
-            -timeout="$TIMEOUT" -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1
+            -timeout="$TIMEOUT" "${max_len[@]}" -print_final_stats=1 -artifact_prefix="$artifacts/" \
+            >"$log" 2>&1
         rc=$?
         # Minimise: the committed corpus becomes the smallest set of the scratch corpus and the
         # seeds with the same coverage.
