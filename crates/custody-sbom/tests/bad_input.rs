@@ -515,3 +515,16 @@ fn fuzz_regression_go_mod_non_ascii_capital_in_module_path() {
     );
     fuzz_body::check_round_trip(&sbom);
 }
+
+/// libFuzzer, `pnpm_lock`: the key `/@s@a/b/c@1.0.0` split into the npm name `@s` and the
+/// version `a/b/c@1.0.0`, whose purl reads back as another package, so the CycloneDX custody
+/// wrote did not read back into the same graph. A purl that does not split back into the parts
+/// it was built from is now refused at the lockfile.
+#[test]
+fn fuzz_regression_pnpm_lock_scope_without_name() {
+    let lock = "lockfileVersion: '6.0'\n\npackages:\n\n  /@s@a/b/c@1.0.0:\n    resolution: {integrity: sha512-MkngSCRZ8JdSOCHRaYd+D01XhvU3Hjy6MGl06zhOk614hp9EOAp5gIkBeQg7wtmxpitU6eAL4kdiRMcJa2dlrw==}\n    dev: false\n";
+    match pnpm(lock.as_bytes()) {
+        Ok(sbom) => panic!("accepted: {sbom:?}"),
+        Err(e) => assert!(e.to_string().contains("@s"), "{e}"),
+    }
+}
