@@ -10,6 +10,8 @@
 mod bodies;
 #[path = "../../../fuzz/src/mutations.rs"]
 mod mutations;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
 use bodies::Fixture;
 use custody_attest::bundle::{self, MAX_BUNDLE_BYTES};
@@ -108,4 +110,20 @@ fn statement_parse_seeds_parse_and_mutations_do_not_panic() {
         let out = bodies::statement_parse(&fx, &m);
         assert!(!out.provenance && !out.manifest);
     }
+}
+
+/// The libFuzzer corpora `scripts/fuzz.sh` minimised into `fuzz/corpus/<target>/`, through the
+/// same bodies.
+#[test]
+fn committed_fuzz_corpora_replay() {
+    let fx = Fixture::new();
+    replay::replay("../../fuzz", "bundle_parse", |b| {
+        bodies::bundle_parse(&fx, b);
+    });
+    replay::replay("../../fuzz", "policy_parse", |b| {
+        bodies::policy_parse(&fx, b);
+    });
+    replay::replay("../../fuzz", "statement_parse", |b| {
+        bodies::statement_parse(&fx, b);
+    });
 }

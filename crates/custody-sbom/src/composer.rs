@@ -331,6 +331,21 @@ mod tests {
         assert_eq!(s.dependencies().count(), 1);
     }
 
+    /// libFuzzer, `composer_lock`: a package name with no vendor (`x` rather than `v/x`)
+    /// was accepted and written as `pkg:composer/x@…`, which the SBOM reader refuses
+    /// (a Composer purl needs a namespace), so the SBOM custody wrote did not read back.
+    #[test]
+    fn fuzz_regression_composer_lock_name_without_vendor() {
+        let lock = r#"{"content-hash":"x","packages":[
+            {"name":"symfonyjdeprecation-contracts","version":"v2.ry","dist":{"type":"zip","url":"https://example.org/x.zip"}}
+        ]}"#;
+        assert!(
+            matches!(parse(lock), Err(Error::InvalidPurlName { ref name, .. }) if name == "symfonyjdeprecation-contracts"),
+            "{:?}",
+            parse(lock)
+        );
+    }
+
     #[test]
     fn other_json_is_refused() {
         assert!(matches!(

@@ -56,7 +56,25 @@ pub fn purl(
     for (k, v) in qualifiers {
         p.add_qualifier(*k, *v)?;
     }
-    Ok(Purl(p.to_string()))
+    let text = p.to_string();
+    // The builder does not apply every per-type rule the parser does (a Composer purl needs a
+    // vendor namespace, for one), nor does it make sure the parts it joins split back the same
+    // (an npm name `@s` with version `a/b@1` does not): refuse here what the SBOM reader would
+    // refuse, or read as another package, on the way back.
+    let back: packageurl::PackageUrl<'_> = text.parse()?;
+    if back.name() != p.name() || back.namespace() != p.namespace() {
+        return Err(packageurl::Error::InvalidName(
+            ecosystem.purl_type().to_owned(),
+            name.to_owned(),
+        ));
+    }
+    if back.version() != p.version() {
+        return Err(packageurl::Error::InvalidVersion(
+            ecosystem.purl_type().to_owned(),
+            version.unwrap_or_default().to_owned(),
+        ));
+    }
+    Ok(Purl(text))
 }
 
 /// What the graph keeps of a purl.

@@ -60,9 +60,10 @@ fn hash(alg: &str, hex: &str) -> Option<Hash> {
 /// The package name: the purl's, in the document's spelling when the two differ only in case.
 /// A purl lowercases some names (npm's, and Go's module path but its last segment), while the
 /// ecosystem's own are case-sensitive: `github.com/BurntSushi/toml` is not
-/// `github.com/burntsushi/toml` to the Go toolchain.
+/// `github.com/burntsushi/toml` to the Go toolchain. The purl's lowercasing is Unicode's, not
+/// only ASCII's (`Џ` becomes `џ`), so the comparison is too.
 fn name_from_purl(from_purl: String, written: &str) -> String {
-    if from_purl != written && from_purl.eq_ignore_ascii_case(written) {
+    if from_purl != written && from_purl.to_lowercase() == written.to_lowercase() {
         written.to_owned()
     } else {
         from_purl

@@ -497,3 +497,34 @@ fn binaries_truncated_or_garbled_never_panic() {
         assert!(binary(junk).is_err());
     }
 }
+
+/// libFuzzer, `go_mod`: a module path with a non-ASCII capital (`Џ`) came back from our own
+/// CycloneDX in lower case, because the purl lowercases it with Unicode's rules and the reader
+/// restored the document's spelling only for ASCII case differences.
+#[test]
+fn fuzz_regression_go_mod_non_ascii_capital_in_module_path() {
+    let go_mod =
+        "module example.com/m\n\ngo 1.19\n\nrequire github.co\u{712}\u{40f}kg/errors v0.9.1\n";
+    let sbom =
+        custody_sbom::parse_go_mod_file("go.mod", go_mod.as_bytes(), None, &Limits::default())
+            .unwrap();
+    assert!(
+        sbom.components()
+            .any(|c| c.name == "github.co\u{712}\u{40f}kg/errors"),
+        "{sbom:?}"
+    );
+    fuzz_body::check_round_trip(&sbom);
+}
+
+/// libFuzzer, `pnpm_lock`: the key `/@s@a/b/c@1.0.0` split into the npm name `@s` and the
+/// version `a/b/c@1.0.0`, whose purl reads back as another package, so the CycloneDX custody
+/// wrote did not read back into the same graph. A purl that does not split back into the parts
+/// it was built from is now refused at the lockfile.
+#[test]
+fn fuzz_regression_pnpm_lock_scope_without_name() {
+    let lock = "lockfileVersion: '6.0'\n\npackages:\n\n  /@s@a/b/c@1.0.0:\n    resolution: {integrity: sha512-MkngSCRZ8JdSOCHRaYd+D01XhvU3Hjy6MGl06zhOk614hp9EOAp5gIkBeQg7wtmxpitU6eAL4kdiRMcJa2dlrw==}\n    dev: false\n";
+    match pnpm(lock.as_bytes()) {
+        Ok(sbom) => panic!("accepted: {sbom:?}"),
+        Err(e) => assert!(e.to_string().contains("@s"), "{e}"),
+    }
+}

@@ -8,6 +8,8 @@
 
 #[path = "../../../fuzz/src/mutations.rs"]
 mod mutations;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 #[path = "../../../fuzz/src/tuf.rs"]
 mod tuf;
 
@@ -87,4 +89,14 @@ fn tuf_parse_refuses_hostile_input() {
     for m in hostile(1 << 20) {
         assert_eq!(tuf_parse(&fx, &m), tuf::TufOutcome::default());
     }
+}
+
+/// The libFuzzer corpus `scripts/fuzz.sh` minimised into `fuzz/corpus/tuf_parse/`, through the
+/// same body.
+#[test]
+fn committed_fuzz_corpus_replays() {
+    let fx = TufFixture::new();
+    replay::replay("../../fuzz", "tuf_parse", |b| {
+        tuf_parse(&fx, b);
+    });
 }

@@ -18,9 +18,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(b) = EntryBundle::parse(rest, width) {
         assert_eq!(b.to_bytes().ok().as_deref(), Some(rest));
     }
-    if let Ok(coord) = TileCoord::new(0, 0, width) {
-        if let Ok(t) = Tile::parse(coord, rest) {
-            assert_eq!(t.to_bytes(), rest);
-        }
+    if let Ok(coord) = TileCoord::new(0, 0, width)
+        && let Ok(t) = Tile::parse(coord, rest)
+    {
+        assert_eq!(t.to_bytes(), rest);
     }
 });
