@@ -55,6 +55,7 @@ pub mod gate;
 pub mod inputs;
 pub mod log;
 pub mod monitor;
+pub mod project;
 pub mod release;
 pub mod repo;
 pub mod scan;

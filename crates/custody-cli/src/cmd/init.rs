@@ -4,15 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use custody_crypto::KeyAlgorithm;
-use custody_site::config::{CONFIG_FILE, Config, Loaded};
-use custody_site::fs::write_atomic;
-use custody_site::git;
-use custody_site::site::Site;
+use custody_service::env::SystemClock;
+use custody_service::project::InitRequest;
 
 use super::key;
+use crate::cmd::key::FileKeys;
 use crate::output::{CmdResult, Output, usage};
-use crate::passphrase;
-use custody_crypto::Signer as _;
 
 /// Set up a project for signed releases.
 ///
@@ -56,108 +53,50 @@ struct InitReport {
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
-    let config_path = args.dir.join(CONFIG_FILE);
-    let created_config = !config_path.exists();
-    if created_config {
-        let mut config = Config::default();
-        if let Some(a) = &args.algorithm {
-            config.signing.algorithm = KeyAlgorithm::parse(a).map_err(usage)?.name().to_owned();
-        }
-        if let Some(b) = &args.builder_id {
-            config.provenance.builder_id = b.clone();
-        }
-        config.provenance.source_repository = args.source_repository.clone();
-        if let Some(s) = &args.site {
-            config.site.dir = s.clone();
-        }
-        write_atomic(&config_path, config.to_toml().as_bytes())?;
-        out.progress(format!("Wrote {}", config_path.display()));
-    } else if args.algorithm.is_some() || args.builder_id.is_some() || args.site.is_some() {
-        out.warn(format!(
-            "{} exists; edit it to change the algorithm, builder id or site",
-            config_path.display()
-        ));
-    }
-    let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
-    let key_path = loaded.key_path();
-    let log_key_path = loaded.log_key_path();
-    let created_key = !key_path.exists();
-    let created_log_key = !log_key_path.exists();
-    // One passphrase protects both new keys, asked for once.
-    let pass = if (created_key || created_log_key) && !args.insecure_unencrypted_key {
-        Some(passphrase::for_new_key(&key_path)?)
-    } else {
-        None
+    let request = InitRequest {
+        algorithm: args
+            .algorithm
+            .as_deref()
+            .map(KeyAlgorithm::parse)
+            .transpose()
+            .map_err(usage)?,
+        builder_id: args.builder_id.clone(),
+        source_repository: args.source_repository.clone(),
+        site: args.site.clone(),
     };
-    let pass = pass.as_ref().map(|p| p.as_str());
-    let public = if created_key {
-        let k = key::generate_with(&key_path, loaded.algorithm()?, pass, out)?;
-        out.progress(key::describe_new_key(
-            &key_path,
-            k.public_key(),
-            pass.is_some(),
-        ));
-        k.public_key().clone()
-    } else {
-        key::public_key(&key_path, args.insecure_unencrypted_key)?
-    };
-    let encrypted = custody_site::fs::read_text(&key_path, 64 << 10, "private key")
+    let keys = FileKeys::new(args.insecure_unencrypted_key, out);
+    let done = custody_service::project::init(&args.dir, &request, &keys, &SystemClock, out)?;
+    let encrypted = custody_site::fs::read_text(&done.key.path, 64 << 10, "private key")
         .map(|t| t.contains("ENCRYPTED"))
         .unwrap_or(false);
-    let log_public = if created_log_key {
-        let k = key::generate_with(
-            &log_key_path,
-            custody_crypto::KeyAlgorithm::Ed25519,
-            pass,
-            out,
-        )?;
+    if done.key.created {
+        out.progress(key::describe_new_key(
+            &done.key.path,
+            &done.key.public,
+            encrypted,
+        ));
+    }
+    if done.log_key.created {
         out.progress(format!(
             "Created the transparency log's checkpoint key {} (Ed25519, {})",
-            log_key_path.display(),
-            if pass.is_some() {
+            done.log_key.path.display(),
+            if encrypted {
                 "encrypted with the same passphrase"
             } else {
                 "UNENCRYPTED"
             }
         ));
-        k.public_key().clone()
-    } else {
-        key::public_key(&log_key_path, args.insecure_unencrypted_key)?
-    };
-    // Keep keys that live inside the project out of version control.
-    for path in [&key_path, &log_key_path] {
-        if let Some(dir) = path.parent().filter(|d| *d != loaded.base.as_path()) {
-            let ignore = dir.join(".gitignore");
-            if !ignore.exists() {
-                write_atomic(
-                    &ignore,
-                    b"# custody: private keys never belong in version control\n*\n",
-                )?;
-            }
-        }
     }
-    let repository = git::repository_url(
-        &loaded.base,
-        loaded.config.provenance.source_repository.as_deref(),
-    )?;
-    let site = Site::new(loaded.site_dir());
-    let outcome = site.init(
-        &public,
-        &loaded.config.provenance.builder_id,
-        &repository,
-        jiff::Timestamp::now(),
-        Some((&loaded.config.log.origin, &log_public)),
-    )?;
     let report = InitReport {
-        config: config_path,
-        created_config,
-        key: key_path,
-        created_key,
+        config: done.config,
+        created_config: done.created_config,
+        key: done.key.path,
+        created_key: done.key.created,
         key_encrypted: encrypted,
-        key_hint: public.hint().to_string(),
-        policy: site.policy_path(),
-        trusted_root: site.trusted_root_path(),
-        site: outcome,
+        key_hint: done.key.public.hint().to_string(),
+        policy: done.policy,
+        trusted_root: done.trusted_root,
+        site: done.site,
     };
     out.result(&report, || {
         format!(
