@@ -61,6 +61,7 @@ fn hint(e: &ServiceError) -> Option<&'static str> {
         }
         ServiceError::NoTrustedRoot { .. } => Some("give --root (the supplier's 1.root.json)"),
         ServiceError::OnlyPrereleases { .. } => Some("pass --pre to take one"),
+        ServiceError::ProductNotAFileName { .. } => Some("name the file with --file"),
         ServiceError::NoWitnesses => Some("name them under [[log.witnesses]] in custody.toml"),
         ServiceError::InsecureHttp { .. } => {
             Some("pass --allow-insecure-http to accept plain HTTP anyway (unsafe)")

@@ -455,6 +455,12 @@ pub enum Error {
         /// Why.
         source: serde_json::Error,
     },
+    /// A product name that cannot name its VEX file.
+    #[error("product {product:?} cannot be a file name")]
+    ProductNotAFileName {
+        /// The product.
+        product: String,
+    },
 }
 
 impl Error {
@@ -498,7 +504,8 @@ impl Error {
             | Self::RootRotationWithoutKeys
             | Self::StagedRoot { .. }
             | Self::NoTrustedRoot { .. }
-            | Self::OnlyPrereleases { .. } => ErrorKind::Input,
+            | Self::OnlyPrereleases { .. }
+            | Self::ProductNotAFileName { .. } => ErrorKind::Input,
             Self::ReleaseNotListed { .. } => ErrorKind::NotFound,
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }

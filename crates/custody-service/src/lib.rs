@@ -61,5 +61,6 @@ pub mod repo;
 pub mod scan;
 pub mod transport;
 pub mod update;
+pub mod vex;
 
 pub use error::{Error, ErrorKind};

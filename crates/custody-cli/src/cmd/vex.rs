@@ -1,10 +1,12 @@
 //! `custody vex`: write OpenVEX statements that `custody scan --vex` honours.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
-use custody_vuln::vex::{Document, Justification, Product, Statement, Status, Vulnerability};
+use anyhow::anyhow;
+use custody_service::env::SystemClock;
+use custody_service::vex::NewStatement;
+use custody_vuln::vex::{Justification, Status};
 use serde::Serialize;
 
 use crate::output::{CmdResult, Output, usage};
@@ -67,12 +69,10 @@ pub struct AddArgs {
 }
 
 #[derive(Serialize)]
-struct Added<'a> {
+struct Report {
     ok: bool,
-    file: &'a Path,
-    document: &'a str,
-    version: u64,
-    statements: usize,
+    #[serde(flatten)]
+    added: custody_service::vex::Added,
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
@@ -81,27 +81,10 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     }
 }
 
-/// The default file of a product. Names that could leave the directory are refused, since the
-/// name becomes a path.
-fn default_file(product: &str) -> anyhow::Result<PathBuf> {
-    let safe = !product.is_empty()
-        && product != "."
-        && product != ".."
-        && product
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'));
-    if !safe {
-        return Err(anyhow!(
-            "product {product:?} cannot be a file name: pass --file"
-        ));
-    }
-    Ok(Path::new(".custody/vex").join(format!("{product}.openvex.json")))
-}
-
 fn add(args: AddArgs, out: &Output) -> CmdResult {
     let file = match &args.file {
         Some(f) => f.clone(),
-        None => default_file(&args.product).map_err(usage)?,
+        None => custody_service::vex::default_file(&args.product)?,
     };
     let status = Status::parse(&args.status)
         .ok_or_else(|| usage(anyhow!("{:?} is not a VEX status", args.status)))?;
@@ -112,75 +95,28 @@ fn add(args: AddArgs, out: &Output) -> CmdResult {
         ),
         None => None,
     };
-    let now = jiff::Timestamp::now().to_string();
-    let (impact_statement, action_statement) = match status {
-        Status::Affected => (None, args.statement.clone()),
-        _ => (args.statement.clone(), None),
-    };
-    let statement = Statement {
-        vulnerability: Vulnerability {
-            name: args.id.clone(),
-            aliases: Vec::new(),
+    let added = custody_service::vex::add(
+        &NewStatement {
+            id: args.id.clone(),
+            product: args.product.clone(),
+            status,
+            justification,
+            statement: args.statement.clone(),
+            file,
+            author: args.author.clone(),
         },
-        products: vec![Product {
-            id: args.product.clone(),
-            subcomponents: Vec::new(),
-        }],
-        status,
-        justification,
-        impact_statement,
-        action_statement,
-        timestamp: Some(now.clone()),
-    };
-    let mut doc = if file.exists() {
-        custody_service::inputs::read_vex(&file)?
-    } else {
-        let seed = format!(
-            "{}|{}|{now}|{}",
+        &SystemClock,
+    )?;
+    let report = Report { ok: true, added };
+    out.result(&report, || {
+        format!(
+            "{} {} for {} in {} (version {})",
+            args.id,
+            args.status,
             args.product,
-            file.display(),
-            std::process::id()
-        );
-        let id = custody_crypto::Sha256Digest::of(seed.as_bytes()).to_hex();
-        let mut d = Document::new(
-            format!("urn:custody:vex:{id}"),
-            args.author.clone(),
-            now.clone(),
-        );
-        d.tooling = Some(format!("custody {}", env!("CARGO_PKG_VERSION")));
-        // `push` bumps the version, so a new file with one statement is version 1.
-        d.version = 0;
-        d
-    };
-    // Validated here, before anything is written, so a refused statement never creates a file.
-    doc.push(statement, now).map_err(usage)?;
-
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = file.with_extension("json.tmp");
-    std::fs::write(&tmp, doc.to_json() + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
-
-    out.result(
-        &Added {
-            ok: true,
-            file: &file,
-            document: &doc.id,
-            version: doc.version,
-            statements: doc.statements.len(),
-        },
-        || {
-            format!(
-                "{} {} for {} in {} (version {})",
-                args.id,
-                args.status,
-                args.product,
-                file.display(),
-                doc.version
-            )
-        },
-    );
+            report.added.file.display(),
+            report.added.version
+        )
+    });
     Ok(ExitCode::SUCCESS)
 }
