@@ -129,3 +129,84 @@ pub trait KeySource {
         algorithm: custody_crypto::KeyAlgorithm,
     ) -> Result<custody_crypto::SigningKey, crate::Error>;
 }
+
+/// Keys held in memory only, generated on request: the in-memory twin of a key store, for tests
+/// that need signing without key files or passphrases.
+#[derive(Debug, Default)]
+pub struct MemoryKeys {
+    keys: std::sync::Mutex<
+        std::collections::BTreeMap<std::path::PathBuf, zeroize::Zeroizing<String>>,
+    >,
+}
+
+impl MemoryKeys {
+    /// No keys yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key_error(
+        path: &std::path::Path,
+    ) -> impl FnOnce(custody_crypto::Error) -> crate::Error + '_ {
+        move |source| crate::Error::KeyCrypto {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl KeySource for MemoryKeys {
+    fn unlock(
+        &self,
+        paths: &[&std::path::Path],
+    ) -> Result<Vec<custody_crypto::SigningKey>, crate::Error> {
+        let keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        paths
+            .iter()
+            .map(|path| {
+                let pem = keys.get(*path).ok_or_else(|| crate::Error::KeyMissing {
+                    path: path.to_path_buf(),
+                })?;
+                custody_crypto::SigningKey::from_pkcs8_pem(pem, None, true)
+                    .map_err(Self::key_error(path))
+            })
+            .collect()
+    }
+
+    fn public_key(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<custody_crypto::PublicKey, crate::Error> {
+        use custody_crypto::Signer as _;
+        let mut keys = self.unlock(&[path])?;
+        let key = keys.pop().ok_or_else(|| crate::Error::KeyMissing {
+            path: path.to_path_buf(),
+        })?;
+        Ok(key.public_key().clone())
+    }
+
+    fn generate(
+        &self,
+        path: &std::path::Path,
+        algorithm: custody_crypto::KeyAlgorithm,
+    ) -> Result<custody_crypto::SigningKey, crate::Error> {
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if keys.contains_key(path) {
+            return Err(crate::Error::KeyExists {
+                path: path.to_path_buf(),
+            });
+        }
+        let key = custody_crypto::SigningKey::generate(algorithm).map_err(Self::key_error(path))?;
+        let pem = key
+            .to_unencrypted_pem_insecure()
+            .map_err(Self::key_error(path))?;
+        keys.insert(path.to_path_buf(), pem);
+        Ok(key)
+    }
+}

@@ -461,6 +461,14 @@ pub enum Error {
         /// The product.
         product: String,
     },
+    /// A key could not be made, encoded or decoded.
+    #[error("{}: {source}", path.display())]
+    KeyCrypto {
+        /// The key's path.
+        path: PathBuf,
+        /// Why.
+        source: custody_crypto::Error,
+    },
 }
 
 impl Error {
@@ -531,7 +539,8 @@ impl Error {
             | Self::Tuf { .. }
             | Self::OnlineKeys { .. }
             | Self::Install { .. }
-            | Self::InstallRecord { .. } => ErrorKind::Failed,
+            | Self::InstallRecord { .. }
+            | Self::KeyCrypto { .. } => ErrorKind::Failed,
         }
     }
 }
