@@ -5,6 +5,10 @@
 //! whole); keys at rest are encrypted PKCS#8; a signing backend (file today, PKCS#11 tomorrow)
 //! only has to implement [`Signer`].
 //!
+//! It is also the one crate of ours that every pure core may depend on, so the few helpers
+//! those cores share and that have no better home below them live here too: [`fs`] (atomic
+//! file replacement).
+//!
 //! ```
 //! use custody_crypto::{KeyAlgorithm, Signer, SigningKey, Verifier, Sha256Digest};
 //!
@@ -20,6 +24,7 @@
 
 pub mod digest;
 mod error;
+pub mod fs;
 pub mod key;
 mod rsa;
 
