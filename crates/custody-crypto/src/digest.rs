@@ -82,6 +82,30 @@ macro_rules! hash_newtype {
 hash_newtype!(Sha256Digest, 32, "sha256");
 hash_newtype!(Sha512Digest, 64, "sha512");
 
+impl Sha256Digest {
+    /// The digest as a UUID (`xxxxxxxx-xxxx-8xxx-yxxx-xxxxxxxxxxxx`, lower case, no `urn:uuid:`),
+    /// for documents whose serial number must be the same for the same content.
+    ///
+    /// RFC 9562 version 8 ("custom"), the version meant for UUIDs laid out by the application:
+    /// the first 128 bits of the digest, with the version nibble set to 8 and the variant bits
+    /// to `10`. Version 4 would claim the bits are random, and version 5 names SHA-1.
+    pub fn to_uuid(&self) -> String {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&self.0[..16]);
+        b[6] = (b[6] & 0x0f) | 0x80;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h = hex::encode(b);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
+    }
+}
+
 /// Picks the sha2 hasher by output length, so the newtype macro can name one generic type.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -346,6 +370,21 @@ mod tests {
     const ABC_256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     const ABC_512: &str = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
                            2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
+
+    #[test]
+    fn a_digest_uuid_is_version_8_variant_10() {
+        // ba7816bf 8f01 cfea 4141 40de5dae2223: `c` becomes the version 8, `4` the variant 8.
+        assert_eq!(
+            Sha256Digest::of(b"abc").to_uuid(),
+            "ba7816bf-8f01-8fea-8141-40de5dae2223"
+        );
+        // Every variant nibble (8, 9, a, b) stays in `10xx`.
+        for seed in 0u8..64 {
+            let uuid = Sha256Digest::of(&[seed]).to_uuid();
+            assert_eq!(&uuid[14..15], "8", "{uuid}");
+            assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
+        }
+    }
 
     #[test]
     fn fips_180_abc_vectors() {

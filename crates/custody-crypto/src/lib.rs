@@ -5,6 +5,10 @@
 //! whole); keys at rest are encrypted PKCS#8; a signing backend (file today, PKCS#11 tomorrow)
 //! only has to implement [`Signer`].
 //!
+//! It is also the one crate of ours that every pure core may depend on, so the few helpers
+//! those cores share and that have no better home below them live here too: [`fs`] (atomic
+//! file replacement) and [`ecosystem`] (package ecosystems and their name rules).
+//!
 //! ```
 //! use custody_crypto::{KeyAlgorithm, Signer, SigningKey, Verifier, Sha256Digest};
 //!
@@ -19,12 +23,15 @@
 //! ```
 
 pub mod digest;
+pub mod ecosystem;
 mod error;
+pub mod fs;
 pub mod key;
 mod rsa;
 
 pub use digest::{
     Algorithms, Digests, Sha256Digest, Sha512Digest, digest_file, digest_files, digest_reader,
 };
+pub use ecosystem::Ecosystem;
 pub use error::Error;
 pub use key::{KeyAlgorithm, KeyHint, PublicKey, Signer, SigningKey, Verifier};

@@ -97,7 +97,7 @@ fn component(file: &str, p: &Package) -> Result<Component> {
     let purl = match source {
         Source::Path { .. } => None,
         _ => Some(
-            crate::purl::purl(&Ecosystem::Cargo, &p.name, Some(&version), &[]).map_err(
+            crate::purl::purl(&Ecosystem::CratesIo, &p.name, Some(&version), &[]).map_err(
                 |source| Error::InvalidPurlName {
                     file: file.to_owned(),
                     line: 1,
@@ -110,7 +110,7 @@ fn component(file: &str, p: &Package) -> Result<Component> {
     };
     let mut c = Component::new(
         ComponentId(format!("cargo/{}@{version}{suffix}", p.name)),
-        Ecosystem::Cargo,
+        Ecosystem::CratesIo,
         p.name.clone(),
         Some(version),
     );

@@ -385,15 +385,14 @@ fn component(
         _ => {
             let q: Vec<(&str, &str)> = qualifier.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Some(
-                crate::purl::purl(&Ecosystem::Cargo, &pkg.name, Some(&pkg.version), &q).map_err(
-                    |source| Error::InvalidPurlName {
+                crate::purl::purl(&Ecosystem::CratesIo, &pkg.name, Some(&pkg.version), &q)
+                    .map_err(|source| Error::InvalidPurlName {
                         file: file.to_owned(),
                         line,
                         package: label(),
                         name: pkg.name.clone(),
                         source: Box::new(source),
-                    },
-                )?,
+                    })?,
             )
         }
     };
@@ -425,7 +424,7 @@ fn component(
 
     let mut c = Component::new(
         ComponentId(id),
-        Ecosystem::Cargo,
+        Ecosystem::CratesIo,
         &pkg.name,
         Some(pkg.version.clone()),
     );

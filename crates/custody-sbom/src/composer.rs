@@ -204,7 +204,7 @@ pub fn parse_composer_lock(
         let name = root.name.clone().unwrap_or_else(|| "(root)".to_owned());
         let mut c = Component::new(
             ComponentId(format!("composer/{name}#path:.")),
-            Ecosystem::Composer,
+            Ecosystem::Packagist,
             name,
             root.version.clone(),
         );
@@ -254,7 +254,7 @@ fn composer_component(
         _ => {
             let q: Vec<(&str, &str)> = qualifier.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Some(
-                crate::purl::purl(&Ecosystem::Composer, &p.name, Some(&version), &q).map_err(
+                crate::purl::purl(&Ecosystem::Packagist, &p.name, Some(&version), &q).map_err(
                     |source| Error::InvalidPurlName {
                         file: file.to_owned(),
                         line,
@@ -268,7 +268,7 @@ fn composer_component(
     };
     let mut c = Component::new(
         ComponentId(id),
-        Ecosystem::Composer,
+        Ecosystem::Packagist,
         p.name.clone(),
         Some(version),
     );

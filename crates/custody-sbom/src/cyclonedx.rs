@@ -143,7 +143,8 @@ pub(crate) fn hash_alg(a: HashAlgorithm) -> &'static str {
 }
 
 /// A UUID-shaped digest of the graph and metadata, so that the same input always gets the same
-/// serial number / namespace and different inputs get different ones (RFC 9562 version 8).
+/// serial number / namespace and different inputs get different ones
+/// ([`custody_crypto::Sha256Digest::to_uuid`]).
 pub(crate) fn content_uuid(sbom: &Sbom, meta: &Metadata) -> String {
     let mut h = sha2::Sha256::new();
     h.update(meta.timestamp.to_string().as_bytes());
@@ -157,19 +158,7 @@ pub(crate) fn content_uuid(sbom: &Sbom, meta: &Metadata) -> String {
         h.update(d.to.0.as_bytes());
         h.update([0]);
     }
-    let mut b: [u8; 16] = [0; 16];
-    b.copy_from_slice(&h.finalize()[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
+    custody_crypto::Sha256Digest(h.finalize().into()).to_uuid()
 }
 
 /// RFC 3339 UTC with whole seconds, the form both formats' validators accept.

@@ -174,7 +174,7 @@ pub fn parse_dpkg_status(
             qualifiers.push(("upstream", source_name));
         }
         let purl = crate::purl::purl(
-            &Ecosystem::Deb,
+            &Ecosystem::Debian,
             &format!("{vendor}/{name}"),
             Some(version),
             &qualifiers,
@@ -187,7 +187,12 @@ pub fn parse_dpkg_status(
             source: Box::new(source),
         })?;
 
-        let mut c = Component::new(id.clone(), Ecosystem::Deb, name, Some(version.to_owned()));
+        let mut c = Component::new(
+            id.clone(),
+            Ecosystem::Debian,
+            name,
+            Some(version.to_owned()),
+        );
         c.purl = Some(purl);
         c.source = Source::Registry { url: None };
         c.supplier = p.get("Maintainer").map(str::to_owned);

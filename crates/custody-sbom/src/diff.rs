@@ -83,7 +83,7 @@ fn entry(c: &Component) -> DiffComponent {
 /// use custody_sbom::{Component, ComponentId, Ecosystem, Sbom, diff};
 ///
 /// let comp = |name: &str, v: &str| {
-///     Component::new(ComponentId(format!("{name}@{v}")), Ecosystem::Cargo, name, Some(v.into()))
+///     Component::new(ComponentId(format!("{name}@{v}")), Ecosystem::CratesIo, name, Some(v.into()))
 /// };
 /// let (mut old, mut new) = (Sbom::new(), Sbom::new());
 /// old.insert(comp("serde", "1.0.100"));
@@ -143,7 +143,7 @@ mod tests {
     fn identity_ignores_ids_and_keeps_ecosystems_apart() {
         let mut old = Sbom::new();
         old.insert(comp(Ecosystem::Npm, "ms", Some("2.1.3"), "a"));
-        old.insert(comp(Ecosystem::Cargo, "ms", Some("0.1.0"), "b"));
+        old.insert(comp(Ecosystem::CratesIo, "ms", Some("0.1.0"), "b"));
         let mut new = Sbom::new();
         // Another tool's ids, same packages.
         new.insert(comp(
@@ -152,13 +152,13 @@ mod tests {
             Some("2.1.3"),
             "pkg:npm/ms@2.1.3",
         ));
-        new.insert(comp(Ecosystem::PyPi, "ms", Some("0.1.0"), "x"));
+        new.insert(comp(Ecosystem::PyPI, "ms", Some("0.1.0"), "x"));
         let d = diff(&old, &new);
         assert_eq!(d.unchanged, 1);
         assert!(d.changed.is_empty());
         assert_eq!(d.removed.len(), 1);
-        assert_eq!(d.removed[0].ecosystem, Ecosystem::Cargo);
-        assert_eq!(d.added[0].ecosystem, Ecosystem::PyPi);
+        assert_eq!(d.removed[0].ecosystem, Ecosystem::CratesIo);
+        assert_eq!(d.added[0].ecosystem, Ecosystem::PyPI);
     }
 
     #[test]
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn same_graph_is_empty() {
         let mut s = Sbom::new();
-        s.insert(comp(Ecosystem::Cargo, "a", None, "a"));
+        s.insert(comp(Ecosystem::CratesIo, "a", None, "a"));
         let d = diff(&s, &s);
         assert!(d.is_empty());
         assert_eq!(d.unchanged, 1);

@@ -358,7 +358,7 @@ fn gem_component(file: &str, s: &Spec, source: Source) -> Result<Component> {
         _ => {
             let q: Vec<(&str, &str)> = qualifiers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Some(
-                crate::purl::purl(&Ecosystem::Gem, &s.name, Some(&s.version), &q).map_err(
+                crate::purl::purl(&Ecosystem::RubyGems, &s.name, Some(&s.version), &q).map_err(
                     |source| Error::InvalidPurlName {
                         file: file.to_owned(),
                         line: s.line,
@@ -372,7 +372,7 @@ fn gem_component(file: &str, s: &Spec, source: Source) -> Result<Component> {
     };
     let mut c = Component::new(
         ComponentId(id),
-        Ecosystem::Gem,
+        Ecosystem::RubyGems,
         s.name.clone(),
         Some(s.version.clone()),
     );

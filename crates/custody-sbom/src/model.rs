@@ -3,77 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// A package ecosystem, named as its purl type.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Ecosystem {
-    /// crates.io and other Cargo registries.
-    Cargo,
-    /// The npm registry.
-    Npm,
-    /// PyPI.
-    PyPi,
-    /// Go modules.
-    Go,
-    /// RubyGems.
-    Gem,
-    /// Packagist (Composer).
-    Composer,
-    /// Debian packages.
-    Deb,
-    /// Any other purl type, as read from someone else's SBOM (`maven`, `generic`, …).
-    Other(String),
-}
-
-impl Ecosystem {
-    /// The purl type (`cargo`, `npm`, `pypi`, `golang`, `gem`, `composer`, `deb`, …).
-    pub fn purl_type(&self) -> &str {
-        match self {
-            Ecosystem::Cargo => "cargo",
-            Ecosystem::Npm => "npm",
-            Ecosystem::PyPi => "pypi",
-            Ecosystem::Go => "golang",
-            Ecosystem::Gem => "gem",
-            Ecosystem::Composer => "composer",
-            Ecosystem::Deb => "deb",
-            Ecosystem::Other(t) => t,
-        }
-    }
-
-    /// The ecosystem of a purl type; the inverse of [`Ecosystem::purl_type`].
-    pub fn from_purl_type(ty: &str) -> Self {
-        match ty {
-            "cargo" => Ecosystem::Cargo,
-            "npm" => Ecosystem::Npm,
-            "pypi" => Ecosystem::PyPi,
-            "golang" => Ecosystem::Go,
-            "gem" => Ecosystem::Gem,
-            "composer" => Ecosystem::Composer,
-            "deb" => Ecosystem::Deb,
-            other => Ecosystem::Other(other.to_owned()),
-        }
-    }
-
-    /// The OSV ecosystem name, for the vulnerability scanner (`crates.io`, `npm`, `PyPI`, …).
-    pub fn osv_name(&self) -> &str {
-        match self {
-            Ecosystem::Cargo => "crates.io",
-            Ecosystem::Npm => "npm",
-            Ecosystem::PyPi => "PyPI",
-            Ecosystem::Go => "Go",
-            Ecosystem::Gem => "RubyGems",
-            Ecosystem::Composer => "Packagist",
-            Ecosystem::Deb => "Debian",
-            Ecosystem::Other(t) => t,
-        }
-    }
-}
-
-impl fmt::Display for Ecosystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.purl_type())
-    }
-}
+/// A package ecosystem; a component's is written as its purl type
+/// ([`Ecosystem::purl_type`]). The one enum shared with the vulnerability matcher.
+pub use custody_crypto::Ecosystem;
 
 /// Why a component is in the graph, strongest first: the order matters, because a component
 /// reached along several paths takes the strongest scope of any of them.
@@ -413,7 +345,7 @@ mod tests {
     fn comp(id: &str) -> Component {
         Component::new(
             ComponentId(id.into()),
-            Ecosystem::Cargo,
+            Ecosystem::CratesIo,
             id,
             Some("1.0.0".into()),
         )

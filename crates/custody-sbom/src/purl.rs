@@ -3,23 +3,7 @@
 
 use crate::model::{Ecosystem, Purl};
 
-/// PEP 503 normalised name: lower case, each run of `-`, `_` and `.` becomes one `-`.
-pub fn pep503_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
-}
+pub use custody_crypto::ecosystem::pep503_name;
 
 /// The purl of `name` at `version` in `ecosystem`, with `qualifiers` (key, value).
 ///
@@ -34,13 +18,15 @@ pub fn purl(
     let pypi_name;
     let (namespace, short) = match ecosystem {
         // Debian's "name" here is `vendor/package`, the vendor being the purl namespace.
-        Ecosystem::Npm | Ecosystem::Go | Ecosystem::Composer | Ecosystem::Deb => {
-            match name.rsplit_once('/') {
-                Some((ns, n)) => (Some(ns), n),
-                None => (None, name),
-            }
-        }
-        Ecosystem::PyPi => {
+        Ecosystem::Npm
+        | Ecosystem::Go
+        | Ecosystem::Packagist
+        | Ecosystem::Debian
+        | Ecosystem::Ubuntu => match name.rsplit_once('/') {
+            Some((ns, n)) => (Some(ns), n),
+            None => (None, name),
+        },
+        Ecosystem::PyPI => {
             pypi_name = pep503_name(name);
             (None, pypi_name.as_str())
         }
@@ -94,10 +80,10 @@ pub fn parse(purl: &str) -> Result<PurlParts, packageurl::Error> {
     let p: packageurl::PackageUrl<'_> = purl.parse()?;
     let ecosystem = Ecosystem::from_purl_type(p.ty());
     let name = match (p.namespace(), &ecosystem) {
-        (Some(_), Ecosystem::Deb) | (None, _) => p.name().to_owned(),
+        (Some(_), Ecosystem::Debian) | (None, _) => p.name().to_owned(),
         (Some(ns), _) => format!("{ns}/{}", p.name()),
     };
-    let source_package = (ecosystem == Ecosystem::Deb).then(|| {
+    let source_package = (ecosystem == Ecosystem::Debian).then(|| {
         p.qualifiers()
             .get("upstream")
             .map_or_else(|| name.clone(), |u| u.to_string())
@@ -127,14 +113,14 @@ mod tests {
     #[test]
     fn pypi_names_are_pep503() {
         assert_eq!(pep503_name("Zope.Interface__x"), "zope-interface-x");
-        let p = purl(&Ecosystem::PyPi, "Flask_SQLAlchemy", Some("3.1.1"), &[]).unwrap();
+        let p = purl(&Ecosystem::PyPI, "Flask_SQLAlchemy", Some("3.1.1"), &[]).unwrap();
         assert_eq!(p.0, "pkg:pypi/flask-sqlalchemy@3.1.1");
     }
 
     #[test]
     fn cargo_with_qualifier() {
         let p = purl(
-            &Ecosystem::Cargo,
+            &Ecosystem::CratesIo,
             "serde",
             Some("1.0.0"),
             &[("vcs_url", "git+https://github.com/serde-rs/serde@abc")],

@@ -74,7 +74,7 @@ pub(crate) fn component_for(
         _ => {
             let q: Vec<(&str, &str)> = qualifier.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Some(
-                crate::purl::purl(&Ecosystem::PyPi, &norm, version, &q).map_err(|source| {
+                crate::purl::purl(&Ecosystem::PyPI, &norm, version, &q).map_err(|source| {
                     Error::InvalidPurlName {
                         file: file.to_owned(),
                         line,
@@ -88,7 +88,7 @@ pub(crate) fn component_for(
     };
     let mut c = Component::new(
         ComponentId(id),
-        Ecosystem::PyPi,
+        Ecosystem::PyPI,
         norm,
         version.map(str::to_owned),
     );

@@ -149,7 +149,10 @@ fn comment(c: &Component, primary: bool) -> Option<String> {
     // A purl names the ecosystem; a path dependency has none, and without this line the reader
     // could not tell an npm path package from a Cargo one, so `sbom diff` would see a change.
     if c.purl.is_none() {
-        lines.push(format!("{ECOSYSTEM_COMMENT_PREFIX}{}", c.ecosystem));
+        lines.push(format!(
+            "{ECOSYSTEM_COMMENT_PREFIX}{}",
+            c.ecosystem.purl_type()
+        ));
     }
     (!lines.is_empty()).then(|| lines.join("\n"))
 }

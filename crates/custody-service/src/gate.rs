@@ -179,22 +179,12 @@ pub struct GateRequest<'a> {
     pub skip_scan: Option<&'a str>,
 }
 
-/// A UUID-shaped serial number (RFC 9562 version 4 layout) derived from `seed`, so the same
-/// release always gets the same one.
+/// A serial number derived from `seed`, so the same release always gets the same one
+/// ([`custody_crypto::Sha256Digest::to_uuid`]).
 fn serial_number(seed: &str) -> String {
-    let d = custody_crypto::Sha256Digest::of(seed.as_bytes()).0;
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
     format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
+        "urn:uuid:{}",
+        custody_crypto::Sha256Digest::of(seed.as_bytes()).to_uuid()
     )
 }
 
@@ -415,6 +405,7 @@ mod tests {
         let uuid = a.strip_prefix("urn:uuid:").unwrap();
         let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12]);
-        assert_eq!(&uuid[14..15], "4");
+        // RFC 9562 version 8: derived from a digest, not random.
+        assert_eq!(&uuid[14..15], "8");
     }
 }

@@ -55,46 +55,19 @@ pub fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, 
 }
 
 /// Write `bytes` so that readers see the old file or the new one, never a torn one, and the
-/// new one survives a crash once this returns.
+/// new one survives a crash once this returns ([`custody_crypto::fs::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = parent_dir(path);
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// The directory a path's file lives in; a bare file name lives in ".".
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
+    custody_crypto::fs::write_atomic(path, bytes).map_err(io(path))
 }
 
 /// Make a directory's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    custody_crypto::fs::sync_dir(dir).map_err(io(dir))
 }
 
 /// Create a file that must not exist yet, with owner-only permissions (for private keys).
 pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = parent_dir(path);
+    let dir = custody_crypto::fs::parent_dir(path);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -112,13 +85,6 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bare_file_name_is_written_in_the_current_directory() {
-        // Regression: `custody sbom -o sbom.json` failed with an empty parent directory.
-        assert_eq!(parent_dir(Path::new("sbom.json")), Path::new("."));
-        assert_eq!(parent_dir(Path::new("a/b.json")), Path::new("a"));
-    }
 
     #[test]
     fn bounded_read_refuses_large_files_and_directories() {

@@ -404,30 +404,18 @@ impl Store for DirStore {
     }
 }
 
-/// Write through a temporary file in the same directory, fsync it, then rename, so a crash
-/// leaves the old file or the new one, never half of either, and the new one survives.
+/// Write through a temporary file in the same directory, fsync it, rename, fsync the
+/// directory, so a crash leaves the old file or the new one, never half of either, and the new
+/// one survives ([`custody_crypto::fs::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace_file(path, bytes, true)
+    custody_crypto::fs::write_atomic(path, bytes).map_err(io(path))
 }
 
-/// [`write_atomic`] without the fsync, for files checked against signed metadata on every
+/// [`write_atomic`] without the fsyncs, for files checked against signed metadata on every
 /// read: a crash can only cost a download, and a refresh stays fast (an fsync per file was
 /// most of a cold refresh here).
 pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace_file(path, bytes, false)
-}
-
-fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    if durable {
-        tmp.as_file().sync_all().map_err(io(path))?;
-    }
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    Ok(())
+    custody_crypto::fs::replace_file(path, bytes).map_err(io(path))
 }
 
 /// Metadata kept in memory, for tests and one-shot checks.

@@ -63,24 +63,21 @@ impl PackageRef {
             Some(ns) => format!("{ns}{sep}{}", parsed.name()),
             None => parsed.name().to_owned(),
         };
-        let (ecosystem, name) = match parsed.ty() {
-            "cargo" => (Ecosystem::CratesIo, parsed.name().to_owned()),
-            "npm" => (Ecosystem::Npm, joined("/")),
-            "pypi" => (Ecosystem::PyPI, parsed.name().to_owned()),
-            "golang" => (Ecosystem::Go, joined("/")),
-            "gem" => (Ecosystem::RubyGems, parsed.name().to_owned()),
-            "maven" => (Ecosystem::Maven, joined(":")),
-            "composer" => (Ecosystem::Packagist, joined("/")),
-            "deb" if parsed.namespace() == Some("ubuntu") => {
-                (Ecosystem::Ubuntu, parsed.name().to_owned())
-            }
-            "deb" => (Ecosystem::Debian, parsed.name().to_owned()),
-            other => {
+        let ecosystem = match Ecosystem::from_purl_type(parsed.ty()) {
+            Ecosystem::Debian if parsed.namespace() == Some("ubuntu") => Ecosystem::Ubuntu,
+            Ecosystem::Other(other) => {
                 return Err(Error::UnsupportedPurlType {
                     purl: purl.to_owned(),
-                    purl_type: other.to_owned(),
+                    purl_type: other,
                 });
             }
+            known => known,
+        };
+        // OSV spells these with their purl namespace, Maven as `group:artifact`.
+        let name = match ecosystem {
+            Ecosystem::Npm | Ecosystem::Go | Ecosystem::Packagist => joined("/"),
+            Ecosystem::Maven => joined(":"),
+            _ => parsed.name().to_owned(),
         };
         Ok(Self {
             ecosystem,

@@ -159,14 +159,11 @@ fn scheme_for(
         // that plus Go's spellings, so Go packages keep it.
         RangeKind::SemVer if *ecosystem == Ecosystem::Go => Ok(Some(VersionScheme::Go)),
         RangeKind::SemVer => Ok(Some(VersionScheme::SemVer)),
-        RangeKind::Ecosystem => {
-            ecosystem
-                .scheme()
-                .map(Some)
-                .ok_or_else(|| UnknownReason::UnsupportedEcosystem {
-                    ecosystem: ecosystem.as_str().to_owned(),
-                })
-        }
+        RangeKind::Ecosystem => VersionScheme::of(ecosystem).map(Some).ok_or_else(|| {
+            UnknownReason::UnsupportedEcosystem {
+                ecosystem: ecosystem.as_str().to_owned(),
+            }
+        }),
         RangeKind::Other(k) => Err(UnknownReason::UnsupportedRangeType {
             range_type: k.clone(),
         }),
@@ -191,7 +188,7 @@ impl CompiledAffected {
             .as_ref()
             .map(|p| p.ecosystem())
             .unwrap_or(Ecosystem::Other(String::new()));
-        let scheme = ecosystem.scheme();
+        let scheme = VersionScheme::of(&ecosystem);
         let mut fixed = Vec::new();
         let ranges = affected
             .ranges

@@ -358,37 +358,21 @@ impl Store {
 
     fn write_source(&self, file: &SourceFile) -> Result<(), Error> {
         let path = self.source_path(&file.name);
-        let dir = self.root.join("sources");
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
-        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-        {
-            let mut w = BufWriter::new(tmp.as_file());
-            serde_json::to_writer(&mut w, file).map_err(|e| io(e.into()))?;
-            w.flush().map_err(io)?;
-        }
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&path).map_err(|e| io(e.error))?;
-        Ok(())
+        custody_crypto::fs::write_atomic_with(&path, |f| {
+            let mut w = BufWriter::new(f);
+            serde_json::to_writer(&mut w, file)?;
+            w.flush()
+        })
+        .map_err(|source| Error::Io { path, source })
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, `fsync`, then rename, so a reader sees the old file or the new
-/// one, never a torn one.
+/// Writes `bytes` to `path` atomically and durably ([`custody_crypto::fs::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let io = |source| Error::Io {
+    custody_crypto::fs::write_atomic(path, bytes).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    })
 }
 
 fn load_source(path: &Path) -> Result<SourceFile, Error> {

@@ -148,7 +148,7 @@ fn diff_table(d: &custody_sbom::SbomDiff) -> String {
     for c in &d.added {
         rows.push([
             "added".into(),
-            c.ecosystem.to_string(),
+            c.ecosystem.purl_type().to_owned(),
             c.name.clone(),
             version_text(&c.version).to_owned(),
         ]);
@@ -156,7 +156,7 @@ fn diff_table(d: &custody_sbom::SbomDiff) -> String {
     for c in &d.removed {
         rows.push([
             "removed".into(),
-            c.ecosystem.to_string(),
+            c.ecosystem.purl_type().to_owned(),
             c.name.clone(),
             version_text(&c.version).to_owned(),
         ]);
@@ -164,7 +164,7 @@ fn diff_table(d: &custody_sbom::SbomDiff) -> String {
     for c in &d.changed {
         rows.push([
             "changed".into(),
-            c.ecosystem.to_string(),
+            c.ecosystem.purl_type().to_owned(),
             c.name.clone(),
             format!("{} -> {}", versions_text(&c.old), versions_text(&c.new)),
         ]);

@@ -48,7 +48,7 @@ fuzz_target!(|input: (u8, Vec<(u8, String)>, String)| {
         database_specific: None,
     };
     let verdict = affected.evaluate(&version);
-    let scheme = custody_vuln::Ecosystem::parse(ecosystem).scheme();
+    let scheme = VersionScheme::of(&custody_vuln::Ecosystem::parse(ecosystem));
     if scheme.is_some_and(|s: VersionScheme| s.parse(&version).is_err()) {
         assert_ne!(verdict, Verdict::NotAffected);
     }

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::ecosystem::Ecosystem;
 
 mod composer;
 mod digits;
@@ -51,6 +52,20 @@ pub enum VersionScheme {
 }
 
 impl VersionScheme {
+    /// The version order of `ECOSYSTEM` ranges in `ecosystem`, if known.
+    pub fn of(ecosystem: &Ecosystem) -> Option<Self> {
+        match ecosystem {
+            Ecosystem::CratesIo | Ecosystem::Npm => Some(Self::SemVer),
+            Ecosystem::PyPI => Some(Self::Pep440),
+            Ecosystem::Go => Some(Self::Go),
+            Ecosystem::RubyGems => Some(Self::RubyGems),
+            Ecosystem::Maven => Some(Self::Maven),
+            Ecosystem::Packagist => Some(Self::Composer),
+            Ecosystem::Debian | Ecosystem::Ubuntu => Some(Self::Dpkg),
+            _ => None,
+        }
+    }
+
     /// Parses `s` under this scheme.
     pub fn parse(self, s: &str) -> Result<Version, Error> {
         if s.len() > MAX_VERSION_LEN {
