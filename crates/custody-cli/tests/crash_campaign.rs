@@ -495,7 +495,11 @@ fn notices(p: &Project) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(p.site().join("advisories")) else {
         return Vec::new();
     };
-    let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
+    // A hidden file is the temporary file of a killed atomic write, which no reader lists.
+    let mut v: Vec<PathBuf> = rd
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
     v.sort();
     v
 }
