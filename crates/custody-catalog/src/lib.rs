@@ -56,4 +56,4 @@ mod monitor;
 
 pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding};
 pub use error::Error;
-pub use monitor::{MonitorOptions, MonitorReport, ReleaseNews, monitor};
+pub use monitor::{MonitorOptions, MonitorReport, ReleaseNews, monitor, monitor_then};

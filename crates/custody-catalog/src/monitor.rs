@@ -73,6 +73,24 @@ pub fn monitor(
     packs: &Packs,
     options: &MonitorOptions<'_>,
 ) -> Result<MonitorReport, Error> {
+    match monitor_then(catalog, packs, options, |_| {
+        Ok::<(), std::convert::Infallible>(())
+    })? {
+        Ok((report, ())) => Ok(report),
+        Err(never) => match never {},
+    }
+}
+
+/// [`monitor()`], with `publish` run on the report before the catalog records it as seen: the
+/// news reaches its readers at least once, since a run that is killed (or whose `publish` fails)
+/// before the commit leaves the catalog as it was, and the next run finds the same news.
+/// `publish`'s error is the inner one; the catalog is then left unchanged.
+pub fn monitor_then<T, E>(
+    catalog: &mut Catalog,
+    packs: &Packs,
+    options: &MonitorOptions<'_>,
+    publish: impl FnOnce(&MonitorReport) -> Result<T, E>,
+) -> Result<Result<(MonitorReport, T), E>, Error> {
     let current = packs.stamps()?;
     let previous = catalog.advisory_state()?;
     let mut report = MonitorReport {
@@ -397,8 +415,13 @@ pub fn monitor(
                 .map_err(sql("recording advisory state"))?;
         }
     }
+    let published = match publish(&report) {
+        Ok(t) => t,
+        // Dropping the transaction rolls it back.
+        Err(e) => return Ok(Err(e)),
+    };
     tx.commit().map_err(sql("commit"))?;
-    Ok(report)
+    Ok(Ok((report, published)))
 }
 
 fn package(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PackageRef> {

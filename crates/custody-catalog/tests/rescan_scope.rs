@@ -94,3 +94,37 @@ fn only_releases_with_a_touched_package_are_rescanned() {
     assert!(third.new.is_empty());
     assert!(catalog.findings("web", "1.0.0").unwrap().is_empty());
 }
+
+#[test]
+fn news_whose_publishing_failed_is_found_again() {
+    // Regression (issue 15 crash campaign): the monitor committed the findings before the
+    // notices were written, so a run killed in between lost them for good.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(go("GO-2020-0001.json"), src.join("GO-2020-0001.json")).unwrap();
+    let db = tmp.path().join("db");
+    let mut store = Store::open(&db).unwrap();
+    store.import("Go", SourceKind::Osv, &src).unwrap();
+    let mut catalog = Catalog::open(&tmp.path().join("c.sqlite")).unwrap();
+    let gin = PackageRef::new(Ecosystem::Go, "github.com/gin-gonic/gin", "v1.5.0");
+    add(&mut catalog, "web", &[gin]);
+    let no_vex = |_: &str| Vec::new();
+    let packs = custody_vuln::open_current(&db).unwrap();
+    let options = MonitorOptions {
+        now: "2026-01-02T00:00:00Z",
+        vex: &no_vex,
+    };
+
+    let failed = custody_catalog::monitor_then(&mut catalog, &packs, &options, |report| {
+        assert_eq!(report.new.len(), 1);
+        Err::<(), _>("the notice could not be written")
+    })
+    .unwrap();
+    assert!(failed.is_err());
+    let again = monitor(&mut catalog, &packs, &options).unwrap();
+    assert!(again.first_run, "the failed run recorded nothing");
+    assert_eq!(again.new.len(), 1, "the news is found again");
+    let after = monitor(&mut catalog, &packs, &options).unwrap();
+    assert!(after.new.is_empty());
+}

@@ -423,21 +423,24 @@ pub fn run(
             .cloned()
             .collect()
     };
-    let result = custody_catalog::monitor(
+    // The notices are written before the catalog records the news as seen, so a run killed in
+    // between repeats them rather than losing them.
+    let (result, notices) = custody_catalog::monitor_then(
         &mut catalog,
         &packs,
         &MonitorOptions {
             now: &now_text,
             vex: &vex_for,
         },
+        |report| {
+            if report.new.is_empty() {
+                Ok(Vec::new())
+            } else {
+                write_notices(loaded, &report.new, env, now)
+            }
+        },
     )
-    .map_err(catalog_error(&catalog_path))?;
-
-    let notices = if result.new.is_empty() {
-        Vec::new()
-    } else {
-        write_notices(loaded, &result.new, env, now)?
-    };
+    .map_err(catalog_error(&catalog_path))??;
 
     let mut deliveries = Vec::new();
     if !result.new.is_empty() {
@@ -555,10 +558,7 @@ fn write_notices(
                 })?,
             });
         }
-        let base = format!(
-            "{}-{}-{stamp}.json",
-            news.release.product, news.release.version
-        );
+        let base = notice_name(&dir, &news.release.product, &news.release.version, &stamp);
         let file = dir.join(&base);
         let bundle = attest_document(&signer, &subjects, NOTICE_PREDICATE, &value)?;
         let text = serde_json::to_string_pretty(&value).map_err(serialise)?;
@@ -572,9 +572,33 @@ fn write_notices(
     Ok(notices)
 }
 
+/// `<product>-<version>-<stamp>.json`, or with `-2`, `-3`... when a run in the same second
+/// (a rerun after a killed one) already wrote that name: a notice is never replaced.
+fn notice_name(dir: &Path, product: &str, version: &str, stamp: &str) -> String {
+    let mut base = format!("{product}-{version}-{stamp}.json");
+    let mut n = 1u32;
+    while dir.join(&base).exists() || dir.join(format!("{base}.sigstore.json")).exists() {
+        n += 1;
+        base = format!("{product}-{version}-{stamp}-{n}.json");
+    }
+    base
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notice_written_in_the_same_second_does_not_replace_the_earlier_one() {
+        // Regression (issue 15 crash campaign): a rerun within the second overwrote the notice
+        // of the run before it.
+        let dir = tempfile::tempdir().unwrap();
+        let first = notice_name(dir.path(), "app", "1.0.0", "20260101T000000Z");
+        assert_eq!(first, "app-1.0.0-20260101T000000Z.json");
+        std::fs::write(dir.path().join(&first), b"{}").unwrap();
+        let second = notice_name(dir.path(), "app", "1.0.0", "20260101T000000Z");
+        assert_eq!(second, "app-1.0.0-20260101T000000Z-2.json");
+    }
 
     /// RFC 4231 test case 2.
     #[test]

@@ -152,7 +152,7 @@ pub fn release(
 ) -> Result<Released, Error> {
     check_name("product", &request.product).map_err(Error::input)?;
     check_name("version", &request.version).map_err(Error::input)?;
-    let site = Site::new(loaded.site_dir());
+    let site = Site::new(loaded.site_dir()).staging_in(loaded.release_staging_dir());
     let target = site.release_dir(&request.product, &request.version);
     if target.exists() {
         return Err(custody_site::Error::AlreadyPublished {
@@ -248,6 +248,17 @@ pub fn release(
         started_on,
         finished_on: env.clock.now(),
     };
+    // A release is renamed into the site before the TUF repository is committed; a marker
+    // written first lets the next release announce one that was killed in between.
+    let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
+    let mut pending = Vec::new();
+    if tuf.is_some() {
+        pending = pending_releases(&site, &pending_dir, env.events)?;
+        custody_site::fs::write_atomic(
+            &pending_dir.join(pending_name(&request.product, &request.version)),
+            b"",
+        )?;
+    }
     let published = site.publish(
         &signer,
         &facts,
@@ -259,9 +270,22 @@ pub fn release(
     let tuf_targets = match tuf.as_mut() {
         None => Vec::new(),
         Some(repo) => {
-            let added = add_release(repo, &published, loaded.config.tuf.hash_bins)?;
+            let bins = loaded.config.tuf.hash_bins;
+            for (_, earlier) in &pending {
+                add_release(repo, earlier, bins)?;
+            }
+            let added = add_release(repo, &published, bins)?;
             repo.commit(online_keys(&tuf_keys)?, env.clock.now())
                 .map_err(tuf_error)?;
+            for (marker, earlier) in &pending {
+                env.events.warn(&format!(
+                    "{} {} was published by a release that did not finish; it is now in the \
+                     TUF repository too",
+                    earlier.product, earlier.version
+                ));
+                remove_marker(marker);
+            }
+            remove_marker(&pending_dir.join(pending_name(&request.product, &request.version)));
             added
         }
     };
@@ -287,4 +311,53 @@ pub fn release(
         tuf_targets,
         scan: gate.map(|g| g.report),
     })
+}
+
+/// Under the log's state: one empty file per release between its publishing and its TUF commit.
+const TUF_PENDING_DIR: &str = "tuf-pending";
+
+/// `@` cannot occur in a product or version name (see `check_name`).
+fn pending_name(product: &str, version: &str) -> String {
+    format!("{product}@{version}")
+}
+
+fn remove_marker(path: &Path) {
+    // A marker left behind costs one idempotent re-add on the next release.
+    let _ = std::fs::remove_file(path);
+}
+
+/// The releases a killed `custody release` published but did not add to the TUF repository,
+/// with their markers. Markers of releases that never reached the site are removed.
+fn pending_releases(
+    site: &Site,
+    dir: &Path,
+    events: &dyn Events,
+) -> Result<Vec<(PathBuf, Published)>, Error> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let marker = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((product, version)) = name.split_once('@') else {
+            continue;
+        };
+        if check_name("product", product).is_err() || check_name("version", version).is_err() {
+            continue;
+        }
+        if !site.release_dir(product, version).is_dir() {
+            remove_marker(&marker);
+            continue;
+        }
+        match custody_site::tuf::published_release(site, product, version) {
+            Ok(published) => found.push((marker, published)),
+            Err(e) => events.warn(&format!(
+                "{product} {version} is on the site but not in the TUF repository, and cannot \
+                 be added: {e}"
+            )),
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }

@@ -324,6 +324,13 @@ impl Loaded {
         self.log_state_dir().join("staging")
     }
 
+    /// Where releases are assembled before they are renamed into the site: beside the log's
+    /// state, outside the published site, so a killed release leaves nothing half-written
+    /// where the site is served from.
+    pub fn release_staging_dir(&self) -> PathBuf {
+        self.log_state_dir().join("release-staging")
+    }
+
     /// The key algorithm.
     pub fn algorithm(&self) -> Result<KeyAlgorithm, Error> {
         Ok(KeyAlgorithm::parse(&self.config.signing.algorithm)?)

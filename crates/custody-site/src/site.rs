@@ -28,7 +28,11 @@ pub const PROVENANCE_FILE: &str = "provenance.sigstore.json";
 #[derive(Debug, Clone)]
 pub struct Site {
     root: PathBuf,
+    staging: Option<PathBuf>,
 }
+
+/// The name prefix of a release being assembled, before it is renamed into place.
+const STAGING_PREFIX: &str = ".staging-";
 
 /// What `init` did.
 #[derive(Debug, Clone, Serialize)]
@@ -115,7 +119,19 @@ pub fn check_name(what: &'static str, value: &str) -> Result<(), Error> {
 impl Site {
     /// The site at `root` (which need not exist yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            staging: None,
+        }
+    }
+
+    /// Assemble releases in `dir` rather than beside the published versions, so a publish
+    /// killed midway leaves nothing half-written where the site is served from. Rename is
+    /// atomic only within one file system: when `dir` is on another one than the site, releases
+    /// are assembled in the product directory after all.
+    pub fn staging_in(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.staging = Some(dir.into());
+        self
     }
 
     /// Its directory.
@@ -291,8 +307,23 @@ impl Site {
         }
 
         let product_dir = final_dir.parent().unwrap_or(&self.root).to_path_buf();
-        let staging =
-            product_dir.join(format!(".staging-{}-{}", facts.version, std::process::id()));
+        std::fs::create_dir_all(&product_dir).map_err(|source| Error::Io {
+            path: product_dir.clone(),
+            source,
+        })?;
+        let staging_dir = self.staging_dir(&product_dir)?;
+        if log.is_some() {
+            // The log's single-writer lock is held, so no other publish is running: whatever
+            // is staged is what a killed release left.
+            sweep_staging(&staging_dir);
+            sweep_staging(&product_dir);
+        }
+        let staging = staging_dir.join(format!(
+            "{STAGING_PREFIX}{}-{}-{}",
+            facts.product,
+            facts.version,
+            std::process::id()
+        ));
         let result = Self::stage_and_rename(
             signer,
             facts,
@@ -321,6 +352,22 @@ impl Site {
         })
     }
 
+    /// Where to assemble a release of the product in `product_dir`.
+    fn staging_dir(&self, product_dir: &Path) -> Result<PathBuf, Error> {
+        let Some(dir) = &self.staging else {
+            return Ok(product_dir.to_path_buf());
+        };
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        if same_file_system(dir, product_dir) {
+            Ok(dir.clone())
+        } else {
+            Ok(product_dir.to_path_buf())
+        }
+    }
+
     fn stage_and_rename(
         signer: &dyn Signer,
         facts: &ReleaseFacts,
@@ -339,7 +386,9 @@ impl Site {
         let mut staged = Vec::with_capacity(inputs.artifacts.len());
         for (src, name) in inputs.artifacts.iter().zip(inputs.names) {
             let dst = staging.join(name);
-            std::fs::copy(src, &dst).map_err(io(src))?;
+            // Opened first so that a failure of the copy is the destination's (a full disk).
+            std::fs::File::open(src).map_err(io(src))?;
+            std::fs::copy(src, &dst).map_err(io(&dst))?;
             std::fs::File::open(&dst)
                 .and_then(|f| f.sync_all())
                 .map_err(io(&dst))?;
@@ -432,6 +481,35 @@ impl Site {
             .collect();
         Ok((published, facts.source.commit.clone()))
     }
+}
+
+/// Remove the staging directories a killed publish left in `dir`. Best effort: one that cannot
+/// be removed now is tried again by the next publish, and never published.
+fn sweep_staging(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_PREFIX)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn same_file_system(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev());
+    matches!((dev(a), dev(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(not(unix))]
+fn same_file_system(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// What a release is made of, before hashing.

@@ -8,7 +8,8 @@ use jiff::SignedDuration;
 
 use crate::Error;
 use crate::config::TufConfig;
-use crate::site::Published;
+use crate::fs::read_bounded;
+use crate::site::{MANIFEST_FILE, Published, PublishedArtifact, Site};
 
 /// The online roles, in the order their key files are listed.
 pub const ONLINE_ROLES: [&str; 3] = ["targets", "snapshot", "timestamp"];
@@ -72,4 +73,59 @@ pub fn add_release(
         added.push(repo.add_target(product, version, &artifact.bundle, None, hash_bins)?);
     }
     Ok(added)
+}
+
+/// A release already on the site, as [`add_release`] takes it: its artifacts are the subjects of
+/// its signed manifest (digests are not needed; the repository hashes the files itself).
+pub fn published_release(site: &Site, product: &str, version: &str) -> Result<Published, Error> {
+    #[derive(serde::Deserialize)]
+    struct Statement {
+        subject: Vec<Subject>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        name: String,
+    }
+    let dir = site.release_dir(product, version);
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = read_bounded(
+        &path,
+        custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+        "release manifest",
+    )?;
+    let document = |source| Error::Document {
+        path: path.clone(),
+        source,
+    };
+    let signed = custody_attest::bundle::parse(&bytes).map_err(document)?;
+    let statement: Statement =
+        serde_json::from_slice(signed.envelope.payload.as_bytes()).map_err(|source| {
+            document(custody_attest::Error::Json {
+                what: "release manifest statement",
+                source,
+            })
+        })?;
+    let artifacts = statement
+        .subject
+        .into_iter()
+        .map(|s| {
+            crate::site::check_name("artifact file name", &s.name)?;
+            Ok(PublishedArtifact {
+                bundle: dir.join(custody_attest::release::bundle_name(&s.name)),
+                name: s.name,
+                size: 0,
+                sha256: String::new(),
+                sha512: String::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Published {
+        product: product.to_owned(),
+        version: version.to_owned(),
+        dir,
+        artifacts,
+        key: String::new(),
+        source_clean: false,
+        commit: String::new(),
+    })
 }
