@@ -106,6 +106,16 @@ pub fn open_writer(
         .unlock(&[&key_path])?
         .pop()
         .ok_or(Error::KeyMissing { path: key_path })?;
+    open_with_key(loaded, &log_key, transport)
+}
+
+/// The site's log opened for writing with an unlocked `log_key`; every checkpoint it publishes
+/// is cosigned by the configured witnesses first, so bundles embed cosigned checkpoints.
+pub fn open_with_key(
+    loaded: &Loaded,
+    log_key: &custody_crypto::SigningKey,
+    transport: &Arc<dyn Transport>,
+) -> Result<Log, Error> {
     let store = custody_site::log::open_store(
         &loaded.site_dir(),
         &loaded.log_staging_dir(),
@@ -116,7 +126,7 @@ pub fn open_writer(
         store,
         &loaded.log_state_dir(),
         &loaded.config.log.origin,
-        &log_key,
+        log_key,
     )?;
     log.set_witnesses(witness_clients(loaded, transport)?);
     Ok(log)

@@ -9,7 +9,6 @@ use custody_crypto::SigningKey;
 use custody_sbom::CycloneDxVersion;
 use custody_site::config::Loaded;
 use custody_site::git;
-use custody_site::log::Log;
 use custody_site::site::{Attachment, Published, Site, check_name};
 use custody_site::tuf::{add_release, expiry, online_key_paths};
 use custody_tuf::repo::{OnlineKeys, Repository};
@@ -19,7 +18,7 @@ use crate::Error;
 use crate::env::{Clock, Events, KeySource};
 use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
 use crate::inputs::{SbomFormat, read_sbom, render_sbom};
-use crate::log::{warn_witness_failures, witness_clients};
+use crate::log::warn_witness_failures;
 use crate::transport::Transport;
 
 /// The online TUF keys in `custody_site::tuf::ONLINE_ROLES` order (targets, snapshot,
@@ -215,21 +214,7 @@ pub fn release(
     } else {
         None
     };
-    let store = custody_site::log::open_store(
-        site.root(),
-        &loaded.log_staging_dir(),
-        loaded.config.log.store.as_deref(),
-        &[],
-    )?;
-    let mut log = Log::open(
-        store,
-        &loaded.log_state_dir(),
-        &loaded.config.log.origin,
-        &log_key,
-    )?;
-    // Every checkpoint the release publishes is cosigned by the configured witnesses, so the
-    // bundles' embedded checkpoints carry their cosignatures.
-    log.set_witnesses(witness_clients(loaded, &env.transport)?);
+    let mut log = crate::log::open_with_key(loaded, &log_key, &env.transport)?;
     env.events.progress(&format!(
         "Releasing {} {} from {} at {} ({} artifact(s))",
         request.product,
