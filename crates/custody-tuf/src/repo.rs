@@ -319,6 +319,11 @@ impl Repository {
             .and_then(|t| t.signed.delegations.as_ref())
             .and_then(|d| d.role(product))
             .is_some();
+        // Refused before anything changes: a delegation added first would dangle, and the
+        // next commit would publish it.
+        if let Some(bits) = bins.filter(|b| !has_product && !(1..=16).contains(b)) {
+            return Err(Error::HashBinBitsOutOfRange { bits });
+        }
         if !has_product {
             let top = &mut self
                 .roles

@@ -385,6 +385,13 @@ fn impossible_thresholds_and_root_changes_are_refused() {
         matches!(err, Error::HashBinBitsOutOfRange { bits: 17 }),
         "{err}"
     );
+    // Regression: the refusal changed nothing, so no delegation to a role that does not
+    // exist is left for the next commit to publish.
+    let delegated = repo
+        .role("targets")
+        .and_then(|t| t.signed.delegations.as_ref())
+        .and_then(|d| d.role("wide"));
+    assert!(delegated.is_none(), "a refused product is not delegated");
 }
 
 #[test]
