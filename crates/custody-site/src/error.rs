@@ -66,7 +66,7 @@ pub enum Error {
         reason: String,
     },
     /// The working tree has uncommitted changes.
-    #[error("the source tree at {} has uncommitted changes ({count} path(s), first: {first}); commit them or pass --allow-dirty (recorded in the provenance)", dir.display())]
+    #[error("the source tree at {} has uncommitted changes ({count} path(s), first: {first})", dir.display())]
     DirtyTree {
         /// The tree.
         dir: PathBuf,
