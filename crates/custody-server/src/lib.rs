@@ -19,7 +19,8 @@
 pub mod site;
 pub mod witness;
 
-pub use witness::{Witness, WitnessState};
+pub use custody_tlog::WitnessState;
+pub use witness::Witness;
 
 /// Serves `router` on `listener` until the process ends, on a small runtime of its own so
 /// that callers stay synchronous.

@@ -1,7 +1,6 @@
 //! A c2sp.org/tlog-witness: `POST /add-checkpoint` over HTTP, with one durable state per log.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -12,51 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use custody_tlog::witness::SIZE_MEDIA_TYPE;
 use custody_tlog::{
-    AddCheckpointRequest, DirStore, Error, NoteSignature, NoteSigner, NoteVerifier,
-    SignedCheckpoint, TileStore, WitnessedLog, http_status,
+    AddCheckpointRequest, Error, NoteSignature, NoteSigner, NoteVerifier, WitnessState, http_status,
 };
 
 /// Largest request body: an add-checkpoint is a few proof lines and a checkpoint note.
 pub const MAX_REQUEST: usize = 64 << 10;
-
-/// Where a witness keeps, per log, the latest checkpoint it cosigned (the log-signed note).
-/// Each write is durable before it returns, so a witness never cosigns a checkpoint it could
-/// forget in a crash and then contradict.
-#[derive(Debug)]
-pub struct WitnessState {
-    store: DirStore,
-}
-
-impl WitnessState {
-    /// State in directory `dir`, created if missing.
-    pub fn open(dir: &Path) -> Result<Self, Error> {
-        Ok(Self {
-            store: DirStore::open(dir)?,
-        })
-    }
-
-    /// One file per origin, named by a hash so any origin makes a plain file name.
-    fn path(origin: &str) -> String {
-        let hash = custody_crypto::Sha256Digest::of(origin.as_bytes()).to_hex();
-        format!("logs/{}.checkpoint", &hash[..32])
-    }
-
-    /// What the witness remembers about `origin`; a log it never cosigned starts empty.
-    pub fn load(&self, origin: &str, log_key: &NoteVerifier) -> Result<WitnessedLog, Error> {
-        match self.store.get(&Self::path(origin))? {
-            Some(note) => WitnessedLog::resume(origin, log_key.clone(), &note),
-            None => Ok(WitnessedLog::new(origin, log_key.clone())),
-        }
-    }
-
-    /// Records that the witness cosigned `signed`.
-    pub fn save(&self, signed: &SignedCheckpoint) -> Result<(), Error> {
-        self.store.put(
-            &Self::path(&signed.checkpoint.origin),
-            &signed.note.to_bytes(),
-        )
-    }
-}
 
 /// A witness: its cosigning key, the logs it knows, and its state.
 #[derive(Debug)]

@@ -469,6 +469,20 @@ pub enum Error {
         /// Why.
         source: custody_crypto::Error,
     },
+    /// A log named as a directory is not one.
+    #[error("{}: no such log directory", path.display())]
+    NotALogDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The witness refused to cosign: the checkpoint is not consistent with what it cosigned.
+    #[error("{log}: not cosigned: {source}")]
+    NotCosigned {
+        /// The log.
+        log: String,
+        /// Why.
+        source: Box<custody_tlog::Error>,
+    },
 }
 
 impl Error {
@@ -513,7 +527,9 @@ impl Error {
             | Self::StagedRoot { .. }
             | Self::NoTrustedRoot { .. }
             | Self::OnlyPrereleases { .. }
-            | Self::ProductNotAFileName { .. } => ErrorKind::Input,
+            | Self::ProductNotAFileName { .. }
+            | Self::NotALogDirectory { .. } => ErrorKind::Input,
+            Self::NotCosigned { .. } => ErrorKind::Refused,
             Self::ReleaseNotListed { .. } => ErrorKind::NotFound,
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }

@@ -11,14 +11,15 @@ use custody_site::fs::{read_bounded, write_atomic};
 use custody_site::log::{LOG_DIR, Log, LogStore, VKEY_FILE};
 use custody_site::site::Site;
 use custody_tlog::{
-    ArtifactDigest, CHECKPOINT_PATH, Checkpoint, ConsistencyProof, DirStore, NoteVerifier,
-    Observation, SignedCheckpoint, SplitViewEvidence, TileStore as _, WitnessClient,
-    lookup_readonly, prove_consistency, prove_inclusion, read_entry,
+    AddCheckpointRequest, ArtifactDigest, CHECKPOINT_PATH, Checkpoint, ConsistencyProof, DirStore,
+    NoteSigner, NoteVerifier, Observation, SignedCheckpoint, SplitViewEvidence, TileStore as _,
+    WitnessClient, WitnessState, lookup_readonly, prove_consistency, prove_inclusion, read_entry,
 };
+use serde::Serialize;
 
 use crate::Error;
 use crate::env::{Clock, Events, KeySource};
-use crate::transport::{HttpWitness, Transport};
+use crate::transport::{HttpLog, HttpWitness, Transport};
 
 /// The largest checkpoint (a signed note with cosignatures) or monitor state read.
 const MAX_CHECKPOINT: usize = 1 << 20;
@@ -413,4 +414,90 @@ fn rejected(location: String) -> impl FnOnce(custody_tlog::Error) -> Error {
         location,
         source: Box::new(source),
     }
+}
+
+/// What a witness's one-shot cosignature covered.
+#[derive(Debug, Serialize)]
+pub struct Cosigned {
+    /// The log's origin.
+    pub origin: String,
+    /// The size cosigned now.
+    pub size: u64,
+    /// The size the witness had cosigned before.
+    pub old_size: u64,
+    /// The cosignature line (c2sp.org/tlog-cosignature).
+    pub cosignature: String,
+    /// The witness's verifier key.
+    pub witness: String,
+}
+
+/// Acts once as a witness (c2sp.org/tlog-witness) for the log at `log` (a directory or URL):
+/// fetches its checkpoint, verifies it with `log_key`, proves it consistent with the last size
+/// this witness cosigned (from the log's own tiles), cosigns it with `witness`, and remembers
+/// it in `state`.
+pub fn cosign(
+    log: &str,
+    log_key: &NoteVerifier,
+    witness: &NoteSigner,
+    state: &Path,
+    transport: &Arc<dyn Transport>,
+    clock: &dyn Clock,
+) -> Result<Cosigned, Error> {
+    let store: Box<dyn custody_tlog::TileStore> = if crate::transport::is_http(log) {
+        Box::new(HttpLog::new(log, Arc::clone(transport)))
+    } else {
+        let dir = Path::new(log);
+        if !dir.is_dir() {
+            return Err(Error::NotALogDirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        Box::new(DirStore::open(dir).map_err(tlog_error(log))?)
+    };
+    let state_location = state.display().to_string();
+    let state = WitnessState::open(state).map_err(tlog_error(state_location.clone()))?;
+    let origin = log_key.name().to_owned();
+    let cp_location = format!("{log}/{CHECKPOINT_PATH}");
+    let note = store
+        .get(CHECKPOINT_PATH)
+        .map_err(tlog_error(cp_location.clone()))?
+        .ok_or_else(|| Error::LogFileMissing {
+            location: cp_location.clone(),
+        })?;
+    let witnessed = state
+        .load(&origin, log_key)
+        .map_err(tlog_error(state_location.clone()))?;
+    let new = Checkpoint::open(&note, &origin, log_key).map_err(rejected(cp_location))?;
+    // The tiles are the log's word only: the proof built from them is checked against the root
+    // this witness cosigned before and the root the log just signed.
+    let proof = prove_consistency(
+        &store,
+        new.checkpoint.size,
+        witnessed.size.min(new.checkpoint.size),
+    )
+    .map_err(tlog_error(format!(
+        "{log}: consistency proof from size {}",
+        witnessed.size
+    )))?;
+    let request = AddCheckpointRequest {
+        old_size: witnessed.size,
+        proof,
+        checkpoint: note,
+    };
+    let now = u64::try_from(clock.now().as_second()).unwrap_or(0);
+    let (cosignature, signed) =
+        witnessed
+            .add_checkpoint(&request, witness, now)
+            .map_err(|source| Error::NotCosigned {
+                log: log.to_owned(),
+                source: Box::new(source),
+            })?;
+    state.save(&signed).map_err(tlog_error(state_location))?;
+    Ok(Cosigned {
+        origin,
+        size: signed.checkpoint.size,
+        old_size: witnessed.size,
+        cosignature: cosignature.line().trim_end().to_owned(),
+        witness: witness.verifier().to_vkey_string(),
+    })
 }

@@ -98,5 +98,5 @@ pub use tile::{
     new_tiles, partial_tiles,
 };
 pub use witness::{
-    AddCheckpointRequest, WitnessClient, WitnessTransport, WitnessedLog, http_status,
+    AddCheckpointRequest, WitnessClient, WitnessState, WitnessTransport, WitnessedLog, http_status,
 };

@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::note::{Note, NoteSignature, NoteSigner, NoteVerifier, SignatureType};
+use crate::store::{DirStore, TileStore as _};
 use crate::{ConsistencyProof, Error, Hash, empty_tree_hash};
 
 /// The media type of a 409 response body: the witness's latest size in decimal.
@@ -334,6 +335,46 @@ impl WitnessedLog {
             root: cp.root,
             ..self.clone()
         }
+    }
+}
+
+/// Where a witness keeps, per log, the latest checkpoint it cosigned (the log-signed note).
+/// Each write is durable before it returns, so a witness never cosigns a checkpoint it could
+/// forget in a crash and then contradict.
+#[derive(Debug)]
+pub struct WitnessState {
+    store: DirStore,
+}
+
+impl WitnessState {
+    /// State in directory `dir`, created if missing.
+    pub fn open(dir: &std::path::Path) -> Result<Self, Error> {
+        Ok(Self {
+            store: DirStore::open(dir)?,
+        })
+    }
+
+    /// One file per origin, named by a hash so any origin makes a plain file name.
+    fn path(origin: &str) -> String {
+        use sha2::Digest as _;
+        let hash = hex::encode(sha2::Sha256::digest(origin.as_bytes()));
+        format!("logs/{}.checkpoint", &hash[..32])
+    }
+
+    /// What the witness remembers about `origin`; a log it never cosigned starts empty.
+    pub fn load(&self, origin: &str, log_key: &NoteVerifier) -> Result<WitnessedLog, Error> {
+        match self.store.get(&Self::path(origin))? {
+            Some(note) => WitnessedLog::resume(origin, log_key.clone(), &note),
+            None => Ok(WitnessedLog::new(origin, log_key.clone())),
+        }
+    }
+
+    /// Records that the witness cosigned `signed`.
+    pub fn save(&self, signed: &SignedCheckpoint) -> Result<(), Error> {
+        self.store.put(
+            &Self::path(&signed.checkpoint.origin),
+            &signed.note.to_bytes(),
+        )
     }
 }
 

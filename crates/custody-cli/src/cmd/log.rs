@@ -9,10 +9,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use custody_service::env::SystemClock;
 use custody_service::log::{LogReader, Monitored, parse_digest, read_vkey};
-use custody_service::transport::{HttpLog, HttpTransport, Transport, is_http};
+use custody_service::transport::{HttpTransport, Transport};
 use custody_site::config::Loaded;
 use custody_site::log::{LOG_DIR, VKEY_FILE};
-use custody_tlog::{Checkpoint, DirStore, TileStore as _};
 
 use crate::cmd::key::FileKeys;
 use crate::output::{CmdResult, Output, usage};
@@ -322,13 +321,6 @@ fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output
     })
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
     match command {
         WitnessCommand::Vkey { key } => {
@@ -344,50 +336,16 @@ fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
             state,
         } => {
             let log_key = read_vkey(vkey)?;
-            let store: Box<dyn custody_tlog::TileStore> = if is_http(log) {
-                Box::new(HttpLog::new(log, Arc::new(HttpTransport::new())))
-            } else {
-                let dir = std::path::Path::new(log);
-                if !dir.is_dir() {
-                    return Err(usage(anyhow::anyhow!("{log}: no such log directory")));
-                }
-                Box::new(DirStore::open(dir)?)
-            };
             let signer = key.signer(out)?;
-            let state = custody_server::WitnessState::open(state)?;
-            let origin = log_key.name().to_owned();
-            let note = store
-                .get(custody_tlog::CHECKPOINT_PATH)?
-                .with_context(|| format!("{log}: no checkpoint"))?;
-            let witnessed = state.load(&origin, &log_key)?;
-            let new = Checkpoint::open(&note, &origin, &log_key)
-                .with_context(|| format!("{log}/checkpoint"))?;
-            // The tiles are the log's word only: the proof built from them is checked against
-            // the root this witness cosigned before and the root the log just signed.
-            let proof = custody_tlog::prove_consistency(
-                &store,
-                new.checkpoint.size,
-                witnessed.size.min(new.checkpoint.size),
-            )
-            .with_context(|| format!("{log}: consistency proof from size {}", witnessed.size))?;
-            let req = custody_tlog::AddCheckpointRequest {
-                old_size: witnessed.size,
-                proof,
-                checkpoint: note,
-            };
-            let (cosig, signed) = witnessed
-                .add_checkpoint(&req, &signer, unix_now())
-                .with_context(|| format!("{log}: not cosigned"))?;
-            state.save(&signed)?;
-            let line = cosig.line();
-            let v = serde_json::json!({
-                "origin": origin,
-                "size": signed.checkpoint.size,
-                "old_size": witnessed.size,
-                "cosignature": line.trim_end(),
-                "witness": signer.verifier().to_vkey_string(),
-            });
-            out.result(&v, || line.trim_end().to_owned());
+            let cosigned = custody_service::log::cosign(
+                log,
+                &log_key,
+                &signer,
+                state,
+                &transport(),
+                &SystemClock,
+            )?;
+            out.result(&cosigned, || cosigned.cosignature.clone());
             Ok(ExitCode::SUCCESS)
         }
         WitnessCommand::Serve {
@@ -402,7 +360,7 @@ fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
                 .collect::<Result<Vec<_>, _>>()?;
             let signer = key.signer(out)?;
             let vkey = signer.verifier().to_vkey_string();
-            let state = custody_server::WitnessState::open(state)?;
+            let state = custody_tlog::WitnessState::open(state)?;
             let listener = std::net::TcpListener::bind(listen)
                 .with_context(|| format!("listen on {listen}"))
                 .map_err(usage)?;
