@@ -66,3 +66,22 @@ fn from_env() -> anyhow::Result<Option<Zeroizing<String>>> {
     }
     Ok(None)
 }
+
+/// Passphrases from the environment or a terminal prompt, for the service's key files.
+#[derive(Debug, Clone, Copy)]
+pub struct Prompt;
+
+impl custody_service::keys::Passphrases for Prompt {
+    fn for_unlock(
+        &self,
+        key: &std::path::Path,
+    ) -> Result<Zeroizing<String>, custody_service::Error> {
+        for_unlock(key).map_err(|e| custody_service::Error::Unlock(e.into()))
+    }
+    fn for_new_key(
+        &self,
+        key: &std::path::Path,
+    ) -> Result<Zeroizing<String>, custody_service::Error> {
+        for_new_key(key).map_err(|e| custody_service::Error::Unlock(e.into()))
+    }
+}

@@ -53,6 +53,7 @@ pub mod env;
 mod error;
 pub mod gate;
 pub mod inputs;
+pub mod keys;
 pub mod log;
 pub mod monitor;
 pub mod project;

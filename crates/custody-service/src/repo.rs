@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::env::{Clock, KeySource};
 use crate::error::install_failed;
+use crate::keys::pub_path;
 use crate::release::online_keys;
 
 /// Most bytes read from a staged root file.
@@ -45,13 +46,6 @@ fn next_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".next");
     path.with_file_name(name)
-}
-
-/// The public key file beside a private key.
-fn pub_path(key: &Path) -> PathBuf {
-    let mut name = key.file_name().unwrap_or_default().to_os_string();
-    name.push(".pub");
-    key.with_file_name(name)
 }
 
 /// The three online keys, taking `<role>.key.next` for the roles in `next_for`.

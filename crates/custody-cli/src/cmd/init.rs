@@ -8,7 +8,7 @@ use custody_service::env::SystemClock;
 use custody_service::project::InitRequest;
 
 use super::key;
-use crate::cmd::key::FileKeys;
+use crate::cmd::key::file_keys;
 use crate::output::{CmdResult, Output, usage};
 
 /// Set up a project for signed releases.
@@ -64,7 +64,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         source_repository: args.source_repository.clone(),
         site: args.site.clone(),
     };
-    let keys = FileKeys::new(args.insecure_unencrypted_key, out);
+    let keys = file_keys(args.insecure_unencrypted_key, out);
     let done = custody_service::project::init(&args.dir, &request, &keys, &SystemClock, out)?;
     let encrypted = custody_site::fs::read_text(&done.key.path, 64 << 10, "private key")
         .map(|t| t.contains("ENCRYPTED"))

@@ -13,7 +13,7 @@ use custody_service::transport::{HttpTransport, Transport};
 use custody_site::config::Loaded;
 use custody_site::log::{LOG_DIR, VKEY_FILE};
 
-use crate::cmd::key::FileKeys;
+use crate::cmd::key::file_keys;
 use crate::output::{CmdResult, Output, usage};
 
 /// Read the release site's transparency log (C2SP tlog-tiles under `site/log/`).
@@ -295,7 +295,7 @@ fn transport() -> Arc<dyn Transport> {
 
 fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
-    let keys = FileKeys::new(insecure_unencrypted_key, out);
+    let keys = file_keys(insecure_unencrypted_key, out);
     let done = custody_service::log::rewitness(&loaded, &keys, &transport(), out)?;
     let signed = &done.checkpoint;
     let cp = &signed.checkpoint;
@@ -396,7 +396,7 @@ fn append(
     out: &Output,
 ) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
-    let keys = FileKeys::new(insecure_unencrypted_key, out);
+    let keys = file_keys(insecure_unencrypted_key, out);
     let appended =
         custody_service::log::append(&loaded, bundle_path, &keys, &transport(), &SystemClock, out)?;
     let v = serde_json::json!({

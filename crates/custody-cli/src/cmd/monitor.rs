@@ -11,7 +11,7 @@ use custody_site::config::Loaded;
 use serde::Serialize;
 
 use crate::cmd::db::DbLocation;
-use crate::cmd::key::FileKeys;
+use crate::cmd::key::file_keys;
 use crate::output::{CmdResult, Output, usage};
 
 /// Re-scan every shipped release and report only what is new.
@@ -63,7 +63,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         db: args.location.db.clone(),
     };
     let env = MonitorEnv {
-        keys: &FileKeys::new(args.insecure_unencrypted_key, out),
+        keys: &file_keys(args.insecure_unencrypted_key, out),
         transport: &HttpTransport::new(),
         secrets: &EnvSecrets,
         clock: &SystemClock,

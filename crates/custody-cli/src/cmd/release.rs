@@ -9,7 +9,7 @@ use custody_service::release::{ReleaseEnv, ReleaseRequest};
 use custody_service::transport::HttpTransport;
 use custody_site::config::Loaded;
 
-use crate::cmd::key::FileKeys;
+use crate::cmd::key::file_keys;
 use crate::output::{CmdResult, Output, usage};
 
 /// Sign and publish a release.
@@ -68,7 +68,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         skip_scan: args.no_scan.then(|| "custody release --no-scan".to_owned()),
     };
     let env = ReleaseEnv {
-        keys: &FileKeys::new(args.insecure_unencrypted_key, out),
+        keys: &file_keys(args.insecure_unencrypted_key, out),
         transport: Arc::new(HttpTransport::new()),
         clock: &SystemClock,
         events: out,

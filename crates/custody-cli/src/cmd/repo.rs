@@ -10,7 +10,7 @@ use custody_service::env::SystemClock;
 use custody_service::repo::{self, Rotation};
 use custody_site::config::Loaded;
 
-use crate::cmd::key::FileKeys;
+use crate::cmd::key::file_keys;
 use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
 
 /// Run the TUF repository in `site/tuf/`: customers take updates from it that cannot be
@@ -103,7 +103,7 @@ enum RepoCommand {
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
-    let keys = FileKeys::new(args.insecure_unencrypted_key, out);
+    let keys = file_keys(args.insecure_unencrypted_key, out);
     if let RepoCommand::SignRoot { file, key } = &args.command {
         return sign_root(file, key, &keys, out);
     }
@@ -219,7 +219,7 @@ fn init(
     root_count: usize,
     threshold: u64,
     algorithm: KeyAlgorithm,
-    keys: &FileKeys<'_>,
+    keys: &custody_service::keys::FileKeys<'_>,
     out: &Output,
 ) -> CmdResult {
     let report = repo::init(loaded, root_count, threshold, algorithm, keys, &SystemClock)?;
@@ -251,7 +251,7 @@ fn init(
 fn sign_root(
     file: &std::path::Path,
     key: &[PathBuf],
-    keys: &FileKeys<'_>,
+    keys: &custody_service::keys::FileKeys<'_>,
     out: &Output,
 ) -> CmdResult {
     let report = repo::sign_staged_root(file, key, keys)?;
