@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::advisories::{existing_sources, import_ages, warn_stale};
 use crate::env::{Clock, Events};
-use crate::scan::{NotScanned, Outcome, scan_sbom};
+use crate::scan::{NotScanned, Outcome, reaching, scan_sbom, suppressed_ids};
 
 /// The in-toto predicate type of a release's scan result.
 pub const SCAN_PREDICATE: &str = "https://custody.dev/scan/v1";
@@ -250,9 +250,7 @@ pub fn check(
     };
     let empty = Vec::new();
     let findings = outcome.as_ref().map_or(&empty, |o| &o.findings);
-    let blocking: Vec<Blocking> = findings
-        .iter()
-        .filter(|a| fail_on.is_reached_by_assessed(a))
+    let blocking: Vec<Blocking> = reaching(findings, fail_on)
         .map(|a| Blocking {
             assessed: a.clone(),
         })
@@ -264,11 +262,7 @@ pub fn check(
             blocking,
         });
     }
-    let suppressed: Vec<&str> = findings
-        .iter()
-        .filter(|a| a.is_suppressed())
-        .map(|a| a.finding.id.as_str())
-        .collect();
+    let suppressed = suppressed_ids(findings);
     if let Some(o) = &outcome {
         events.progress(&format!(
             "Scan: {} package(s) against {} advisories: {} finding(s), {} suppressed by VEX, \

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use custody_vuln::report::{self, Counts};
+use custody_vuln::report::{self, Counts, FailOn};
 use custody_vuln::vex::{self, Assessed};
 use custody_vuln::{MatchOptions, PackageRef};
 use serde::Serialize;
@@ -101,4 +101,21 @@ pub fn scan_sbom(
         counts,
         findings: vex::apply(findings, documents, product),
     })
+}
+
+/// The findings at or above `fail_on` (a suppressing VEX statement keeps one out; an unknown
+/// or unscored one counts), as the scan's exit code and the release gate both decide.
+pub fn reaching(findings: &[Assessed], fail_on: FailOn) -> impl Iterator<Item = &Assessed> {
+    findings
+        .iter()
+        .filter(move |a| fail_on.is_reached_by_assessed(a))
+}
+
+/// The ids of the findings a VEX statement keeps out of the gate.
+pub fn suppressed_ids(findings: &[Assessed]) -> Vec<&str> {
+    findings
+        .iter()
+        .filter(|a| a.is_suppressed())
+        .map(|a| a.finding.id.as_str())
+        .collect()
 }

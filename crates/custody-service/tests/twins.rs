@@ -124,18 +124,15 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
     .unwrap();
     let secrets: BTreeMap<String, Vec<u8>> =
         BTreeMap::from([("HOOK_SECRET".to_owned(), b"hook secret".to_vec())]);
-    let monitored = custody_service::monitor::run(
-        &loaded,
-        &MonitorRequest::default(),
-        MonitorEnv {
-            keys: &keys,
-            transport: &transport,
-            secrets: &secrets,
-            clock: &clock,
-            events: &events,
-        },
-    )
-    .unwrap();
+    let monitor_env = MonitorEnv {
+        keys: &keys,
+        transport: &transport,
+        secrets: &secrets,
+        clock: &clock,
+        events: &events,
+    };
+    let monitored =
+        custody_service::monitor::run(&loaded, &MonitorRequest::default(), monitor_env).unwrap();
     assert!(monitored.ok);
     assert!(
         monitored
@@ -172,18 +169,8 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
     assert_eq!(event["version"], "1.0.0");
 
     // Nothing changed since: nothing new, nothing posted.
-    let again = custody_service::monitor::run(
-        &loaded,
-        &MonitorRequest::default(),
-        MonitorEnv {
-            keys: &keys,
-            transport: &transport,
-            secrets: &secrets,
-            clock: &clock,
-            events: &events,
-        },
-    )
-    .unwrap();
+    let again =
+        custody_service::monitor::run(&loaded, &MonitorRequest::default(), monitor_env).unwrap();
     assert!(again.new_findings.is_empty());
     assert_eq!(transport.posted().len(), 1);
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 use custody_service::advisories::{existing_sources, warn_stale};
 use custody_service::env::SystemClock;
 use custody_service::inputs::{read_sbom, read_vex};
-use custody_service::scan::{NotScanned, Outcome, scan_sbom};
+use custody_service::scan::{NotScanned, Outcome, reaching, scan_sbom, suppressed_ids};
 use custody_vuln::report::{self, Counts, FailOn};
 use custody_vuln::vex::Assessed;
 use custody_vuln::{FindingStatus, MatchOptions};
@@ -302,16 +302,10 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         counts,
         findings,
     } = scan_sbom(&sbom, &db, &options, &documents, product.as_deref())?;
-    let failing: Vec<&str> = findings
-        .iter()
-        .filter(|a| fail_on.is_reached_by_assessed(a))
+    let failing: Vec<&str> = reaching(&findings, fail_on)
         .map(|a| a.finding.id.as_str())
         .collect();
-    let suppressed: Vec<&str> = findings
-        .iter()
-        .filter(|a| a.is_suppressed())
-        .map(|a| a.finding.id.as_str())
-        .collect();
+    let suppressed = suppressed_ids(&findings);
     let failed = !failing.is_empty();
 
     let registry_skips = not_scanned.iter().filter(|n| !n.has_no_purl()).count();

@@ -1,8 +1,10 @@
 //! A supplier project in a temp dir, and the `custody` binary run against it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const PASS: &str = "correct horse battery staple";
 
@@ -214,4 +216,67 @@ pub fn payload(bundle: &serde_json::Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
         .unwrap()
+}
+
+/// The interop directory: third-party checkers and their installed packages.
+pub fn interop() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
+}
+
+pub fn python() -> String {
+    std::env::var("CUSTODY_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// A directory served by `python3 -m http.server` on a loopback port, stopped on drop.
+pub struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    pub fn start(dir: &Path) -> Self {
+        // The port is free when asked for but could be taken before the server binds it; a
+        // server that exits at once gets another port.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(python())
+                .args(["-m", "http.server", "--bind", "127.0.0.1"])
+                .arg(port.to_string())
+                .arg("--directory")
+                .arg(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {} -m http.server: {e}", python()));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self { child, port };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("http.server did not start for {}", dir.display());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
