@@ -423,10 +423,10 @@ pub struct Status {
 /// Describes the database at `db`.
 pub fn status(db: &Path, clock: &dyn Clock) -> Result<Status, Error> {
     let store = open_existing(db)?;
-    let names: Vec<String> = store.sources().into_iter().map(|s| s.name).collect();
+    let sources = store.sources();
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let ages = import_ages(db, &names, clock);
-    let sources: Vec<SourceStatus> = store
-        .sources()
+    let sources: Vec<SourceStatus> = sources
         .into_iter()
         .zip(ages)
         .map(|(s, age)| SourceStatus {

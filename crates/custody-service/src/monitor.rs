@@ -50,18 +50,18 @@ fn catalog_error(path: &Path) -> impl FnOnce(custody_catalog::Error) -> Error + 
     }
 }
 
-/// Adds a freshly published release to the catalog at `path`, with the gate's findings as
-/// already known.
+/// Adds a freshly published release to the catalog at `path`, with its SBOM (the graph and
+/// the CycloneDX document published with it) and the gate's findings as already known.
 pub fn catalog_release(
     path: &Path,
     published: &Published,
-    sbom: &custody_sbom::Sbom,
+    sbom: (&custody_sbom::Sbom, &str),
     known: &[Assessed],
     clock: &dyn Clock,
 ) -> Result<(), Error> {
     let mut catalog = open_catalog(path)?;
-    let (packages, _) = crate::scan::packages(sbom);
-    let sbom_json = std::fs::read_to_string(published.dir.join("sbom.cdx.json")).ok();
+    let (graph, sbom_json) = sbom;
+    let (packages, _) = crate::scan::packages(graph);
     let artifacts: Vec<String> = published.artifacts.iter().map(|a| a.name.clone()).collect();
     catalog
         .add_release(
@@ -69,7 +69,7 @@ pub fn catalog_release(
                 product: &published.product,
                 version: &published.version,
                 dir: &published.dir,
-                sbom: sbom_json.as_deref(),
+                sbom: Some(sbom_json),
                 artifacts: &artifacts,
                 packages: &packages,
                 known,

@@ -84,6 +84,9 @@ impl std::fmt::Debug for ReleaseEnv<'_> {
     }
 }
 
+/// The release's CycloneDX SBOM, which the catalog keeps too.
+const SBOM_CYCLONEDX: &str = "sbom.cdx.json";
+
 /// The SBOM attachments, the gate's decision and the graph, when the release has an SBOM.
 type SbomParts = (Vec<Attachment>, Option<Gate>, Option<custody_sbom::Sbom>);
 
@@ -117,7 +120,7 @@ fn sbom_parts(
     )?;
     let mut attachments = vec![
         Attachment {
-            name: "sbom.cdx.json".to_owned(),
+            name: SBOM_CYCLONEDX.to_owned(),
             bytes: render_sbom(
                 &sbom,
                 SbomFormat::CycloneDx(CycloneDxVersion::V1_6),
@@ -190,18 +193,15 @@ pub fn release(
         paths.extend(online_key_paths(&loaded.tuf_keys_dir()));
     }
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let mut keys = env.keys.unlock(&refs)?;
-    if keys.len() != paths.len() {
-        return Err(Error::KeyMissing {
-            path: paths[keys.len().min(paths.len() - 1)].clone(),
-        });
-    }
-    let tuf_keys = keys.split_off(2);
-    let (Some(log_key), Some(signer)) = (keys.pop(), keys.pop()) else {
+    // In `paths` order: the release key, the log key, then the online TUF keys (whose count
+    // `online_keys` checks).
+    let mut keys = env.keys.unlock(&refs)?.into_iter();
+    let (Some(signer), Some(log_key)) = (keys.next(), keys.next()) else {
         return Err(Error::KeyMissing {
             path: loaded.key_path(),
         });
     };
+    let tuf_keys: Vec<SigningKey> = keys.collect();
     let tuf_error = |source| Error::Tuf {
         dir: tuf_dir.clone(),
         source,
@@ -274,13 +274,17 @@ pub fn release(
             added
         }
     };
-    if let (Some(sbom), Some(gate)) = (&sbom, &gate) {
+    let cyclonedx = attachments
+        .iter()
+        .find(|a| a.name == SBOM_CYCLONEDX)
+        .and_then(|a| std::str::from_utf8(&a.bytes).ok());
+    if let (Some(sbom), Some(cyclonedx), Some(gate)) = (&sbom, cyclonedx, &gate) {
         // The release is out: a catalog that cannot be written must not turn that into a
         // failure, but it must be said, since the monitor would not watch this release.
         if let Err(e) = crate::monitor::catalog_release(
             &loaded.catalog_path(),
             &published,
-            sbom,
+            (sbom, cyclonedx),
             &gate.findings,
             env.clock,
         ) {
