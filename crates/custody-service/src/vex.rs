@@ -122,3 +122,67 @@ pub fn add(new: &NewStatement, clock: &dyn Clock) -> Result<Added, Error> {
         statements: doc.statements.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::env::FixedClock;
+
+    fn statement(
+        file: PathBuf,
+        status: Status,
+        justification: Option<Justification>,
+    ) -> NewStatement {
+        NewStatement {
+            id: "RUSTSEC-2021-0003".into(),
+            product: "app".into(),
+            status,
+            justification,
+            statement: None,
+            file,
+            author: "test".into(),
+        }
+    }
+
+    #[test]
+    fn product_names_that_would_leave_the_directory_are_refused() {
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b"] {
+            let err = default_file(bad).unwrap_err();
+            assert!(
+                matches!(&err, Error::ProductNotAFileName { product } if product == bad),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            default_file("app").unwrap(),
+            Path::new(".custody/vex/app.openvex.json")
+        );
+    }
+
+    #[test]
+    fn statements_append_and_a_refused_one_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("vex/app.openvex.json");
+        let clock = FixedClock("2026-12-01T00:00:00Z".parse().unwrap());
+        // not_affected with neither a justification nor an impact statement breaks OpenVEX.
+        let err = add(&statement(file.clone(), Status::NotAffected, None), &clock).unwrap_err();
+        assert!(matches!(err, Error::Vex { .. }), "{err}");
+        assert!(!file.exists(), "a refused statement creates no file");
+
+        let first = add(
+            &statement(
+                file.clone(),
+                Status::NotAffected,
+                Some(Justification::VulnerableCodeNotInExecutePath),
+            ),
+            &clock,
+        )
+        .unwrap();
+        assert_eq!((first.version, first.statements), (1, 1));
+        let second = add(&statement(file.clone(), Status::Affected, None), &clock).unwrap();
+        assert_eq!((second.version, second.statements), (2, 2));
+        assert_eq!(second.document, first.document, "the same document grows");
+    }
+}

@@ -199,3 +199,89 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
         events.warnings()
     );
 }
+
+/// Refusals that come before anything is written, on the twins.
+#[test]
+fn bad_requests_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q"]);
+    let keys = MemoryKeys::new();
+    let clock = FixedClock(jiff::Timestamp::now());
+    let events = Recorded::default();
+    custody_service::project::init(&dir, &InitRequest::default(), &keys, &clock, &events).unwrap();
+    let loaded = Loaded::from_dir(&dir).unwrap();
+
+    // No TUF repository yet: refresh says so; an impossible root threshold creates nothing.
+    let err = custody_service::repo::refresh(&loaded, false, &keys, &clock).unwrap_err();
+    assert!(matches!(err, Error::NoRepository { .. }), "{err}");
+    let err = custody_service::repo::init(
+        &loaded,
+        2,
+        3,
+        custody_crypto::KeyAlgorithm::Ed25519,
+        &keys,
+        &clock,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RootThreshold {
+                threshold: 3,
+                keys: 2
+            }
+        ),
+        "{err}"
+    );
+    assert!(!loaded.tuf_dir().exists());
+    custody_service::repo::init(
+        &loaded,
+        1,
+        1,
+        custody_crypto::KeyAlgorithm::Ed25519,
+        &keys,
+        &clock,
+    )
+    .unwrap();
+    let err = custody_service::repo::init(
+        &loaded,
+        1,
+        1,
+        custody_crypto::KeyAlgorithm::Ed25519,
+        &keys,
+        &clock,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::RepositoryExists { .. }), "{err}");
+    assert_eq!(err.kind(), custody_service::ErrorKind::Input);
+
+    // A digest that is not one, and a log directory that does not exist.
+    let err = custody_service::log::parse_digest("sha256:xyz").unwrap_err();
+    assert!(matches!(err, Error::BadDigest { .. }), "{err}");
+    let missing = tmp.path().join("no-such-log");
+    let witness = custody_tlog::NoteSigner::generate(
+        "witness.example",
+        custody_tlog::SignatureType::CosignatureV1,
+    )
+    .unwrap();
+    let verifier = custody_service::log::parse_vkey(
+        &std::fs::read_to_string(loaded.site_dir().join("log/vkey")).unwrap(),
+        "vkey",
+    )
+    .unwrap();
+    let err = custody_service::log::cosign(
+        missing.to_str().unwrap(),
+        &verifier,
+        &witness,
+        &tmp.path().join("state"),
+        &(Arc::new(MemoryTransport::new()) as Arc<dyn Transport>),
+        &clock,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::NotALogDirectory { .. }), "{err}");
+    // Before any release the log has no checkpoint to read: said, not an empty answer.
+    let err = custody_service::log::LogReader::open(&loaded).unwrap_err();
+    assert!(matches!(err, Error::LogFileMissing { .. }), "{err}");
+}
