@@ -2,7 +2,7 @@
 //! the release gate and the server all decide with.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use custody_vuln::report::{self, Counts, FailOn};
 use custody_vuln::vex::{self, Assessed};
@@ -10,6 +10,7 @@ use custody_vuln::{MatchOptions, PackageRef};
 use serde::Serialize;
 
 use crate::Error;
+use crate::env::{Clock, Events};
 
 /// A component that was not matched, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -118,4 +119,62 @@ pub fn suppressed_ids(findings: &[Assessed]) -> Vec<&str> {
         .filter(|a| a.is_suppressed())
         .map(|a| a.finding.id.as_str())
         .collect()
+}
+
+/// What to scan.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// A project directory, a lockfile, a binary or an SBOM.
+    pub path: PathBuf,
+    /// OpenVEX files whose statements apply (later ones win).
+    pub vex: Vec<PathBuf>,
+    /// The product the statements are matched against (default: the scanned input's own name).
+    pub product: Option<String>,
+    /// The advisory database.
+    pub db: PathBuf,
+    /// Target OS and architecture filters.
+    pub options: MatchOptions,
+}
+
+/// What [`run`] found.
+#[derive(Debug)]
+pub struct Scanned {
+    /// The product VEX statements were matched against, if any could be named.
+    pub product: Option<String>,
+    /// How many VEX documents applied.
+    pub vex_documents: usize,
+    /// The findings.
+    pub outcome: Outcome,
+}
+
+/// Reads the input and the VEX files, warns about stale advisory sources, and scans.
+pub fn run(
+    request: &ScanRequest,
+    clock: &dyn Clock,
+    events: &dyn Events,
+) -> Result<Scanned, Error> {
+    let sbom = crate::inputs::read_sbom(&request.path)?;
+    let documents = request
+        .vex
+        .iter()
+        .map(|p| crate::inputs::read_vex(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = crate::advisories::existing_sources(&request.db)?;
+    crate::advisories::warn_stale(&request.db, &names, clock, events);
+    let product = request
+        .product
+        .clone()
+        .or_else(|| sbom.primary().map(|c| c.name.clone()));
+    let outcome = scan_sbom(
+        &sbom,
+        &request.db,
+        &request.options,
+        &documents,
+        product.as_deref(),
+    )?;
+    Ok(Scanned {
+        product,
+        vex_documents: documents.len(),
+        outcome,
+    })
 }

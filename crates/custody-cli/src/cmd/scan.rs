@@ -6,10 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use custody_service::advisories::{existing_sources, warn_stale};
 use custody_service::env::SystemClock;
-use custody_service::inputs::{read_sbom, read_vex};
-use custody_service::scan::{NotScanned, Outcome, reaching, scan_sbom, suppressed_ids};
+use custody_service::scan::{NotScanned, Outcome, ScanRequest, reaching, suppressed_ids};
 use custody_vuln::report::{self, Counts, FailOn};
 use custody_vuln::vex::Assessed;
 use custody_vuln::{FindingStatus, MatchOptions};
@@ -272,36 +270,35 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         _ => Format::Table,
     };
     let started = Instant::now();
-    let sbom = read_sbom(&args.path)?;
-    let documents = args
-        .vex
-        .iter()
-        .map(|p| read_vex(p))
-        .collect::<Result<Vec<_>, _>>()?;
     let db = args.location.resolve().map_err(usage)?;
-    let names = existing_sources(&db)?;
-    warn_stale(&db, &names, &SystemClock, out);
-    let product = args
-        .product
-        .clone()
-        .or_else(|| sbom.primary().map(|c| c.name.clone()));
-    if !documents.is_empty() && product.is_none() {
+    let scanned = custody_service::scan::run(
+        &ScanRequest {
+            path: args.path.clone(),
+            vex: args.vex.clone(),
+            product: args.product.clone(),
+            db: db.clone(),
+            options: MatchOptions {
+                target_os: args.target_os.clone(),
+                target_arch: args.target_arch.clone(),
+            },
+        },
+        &SystemClock,
+        out,
+    )?;
+    let product = scanned.product;
+    if scanned.vex_documents > 0 && product.is_none() {
         out.warn(
             "the scanned input names no product, so VEX statements about a product by name do \
              not apply: pass --product",
         );
     }
-    let options = MatchOptions {
-        target_os: args.target_os.clone(),
-        target_arch: args.target_arch.clone(),
-    };
     let Outcome {
         packages: refs,
         not_scanned,
         advisories,
         counts,
         findings,
-    } = scan_sbom(&sbom, &db, &options, &documents, product.as_deref())?;
+    } = scanned.outcome;
     let failing: Vec<&str> = reaching(&findings, fail_on)
         .map(|a| a.finding.id.as_str())
         .collect();
