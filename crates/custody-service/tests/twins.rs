@@ -216,15 +216,17 @@ fn bad_requests_are_refused_before_anything_is_written() {
     // No TUF repository yet: refresh says so; an impossible root threshold creates nothing.
     let err = custody_service::repo::refresh(&loaded, false, &keys, &clock).unwrap_err();
     assert!(matches!(err, Error::NoRepository { .. }), "{err}");
-    let err = custody_service::repo::init(
-        &loaded,
-        2,
-        3,
-        custody_crypto::KeyAlgorithm::Ed25519,
-        &keys,
-        &clock,
-    )
-    .unwrap_err();
+    let repo_init = |root_keys, threshold| {
+        custody_service::repo::init(
+            &loaded,
+            root_keys,
+            threshold,
+            custody_crypto::KeyAlgorithm::Ed25519,
+            &keys,
+            &clock,
+        )
+    };
+    let err = repo_init(2, 3).unwrap_err();
     assert!(
         matches!(
             err,
@@ -236,24 +238,8 @@ fn bad_requests_are_refused_before_anything_is_written() {
         "{err}"
     );
     assert!(!loaded.tuf_dir().exists());
-    custody_service::repo::init(
-        &loaded,
-        1,
-        1,
-        custody_crypto::KeyAlgorithm::Ed25519,
-        &keys,
-        &clock,
-    )
-    .unwrap();
-    let err = custody_service::repo::init(
-        &loaded,
-        1,
-        1,
-        custody_crypto::KeyAlgorithm::Ed25519,
-        &keys,
-        &clock,
-    )
-    .unwrap_err();
+    repo_init(1, 1).unwrap();
+    let err = repo_init(1, 1).unwrap_err();
     assert!(matches!(err, Error::RepositoryExists { .. }), "{err}");
     assert_eq!(err.kind(), custody_service::ErrorKind::Input);
 
