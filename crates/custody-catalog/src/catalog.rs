@@ -1,20 +1,20 @@
-//! The SQLite catalog of releases, their packages and their known findings.
+//! The catalog of releases, their packages and their known findings, in SQLite or PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use custody_vuln::{AdvisoryStamp, Ecosystem, PackageRef};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Error;
-use crate::error::sql;
+use crate::backend::{Backend, BackendError, Param, Postgres, Row, Sqlite, Value};
 
-/// The schema this build writes; older files are migrated, newer refused.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
+/// The schema, one migration per version, in the SQL both databases take (see
+/// [`crate::backend::Dialect::render`]). A database at version N has had the first N applied;
+/// a newer one is refused. Integer columns are BIGINT: PostgreSQL's driver maps them to i64
+/// and SQLite gives them its one integer type.
+const MIGRATIONS: &[&str] = &["
 CREATE TABLE IF NOT EXISTS releases (
-    id INTEGER PRIMARY KEY,
+    id {id},
     product TEXT NOT NULL,
     version TEXT NOT NULL,
     dir TEXT NOT NULL,
@@ -24,11 +24,11 @@ CREATE TABLE IF NOT EXISTS releases (
     -- JSON list of the artifact file names, the subjects of its notices.
     artifacts TEXT NOT NULL,
     -- 0 until a monitor run has matched every package of the release.
-    scanned INTEGER NOT NULL DEFAULT 0,
+    scanned BIGINT NOT NULL DEFAULT 0,
     UNIQUE (product, version)
 );
 CREATE TABLE IF NOT EXISTS packages (
-    release INTEGER NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+    release BIGINT NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
     ecosystem TEXT NOT NULL,
     -- The name as the ecosystem's advisories are indexed (PEP 503 for PyPI...).
     key TEXT NOT NULL,
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS packages (
 CREATE INDEX IF NOT EXISTS packages_by_key ON packages (ecosystem, key);
 CREATE INDEX IF NOT EXISTS packages_by_release ON packages (release);
 CREATE TABLE IF NOT EXISTS findings (
-    release INTEGER NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+    release BIGINT NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
     id TEXT NOT NULL,
     ecosystem TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS findings (
     vex TEXT,
     first_seen TEXT NOT NULL,
     PRIMARY KEY (release, ecosystem, key, version, id)
-) WITHOUT ROWID;
+) {without_rowid};
 -- A re-scan after an update reads the findings of a few packages across all releases at once.
 CREATE INDEX IF NOT EXISTS findings_by_package ON findings (ecosystem, key);
 -- The advisories as the last monitor run saw them.
@@ -56,15 +56,15 @@ CREATE TABLE IF NOT EXISTS advisories (
     digest TEXT NOT NULL,
     -- JSON list of [ecosystem, key].
     packages TEXT NOT NULL
-) WITHOUT ROWID;
+) {without_rowid};
 -- When each content of each advisory was first seen.
 CREATE TABLE IF NOT EXISTS advisory_versions (
     id TEXT NOT NULL,
     digest TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     PRIMARY KEY (id, digest)
-) WITHOUT ROWID;
-";
+) {without_rowid};
+"];
 
 /// A release to add.
 #[derive(Debug, Clone, Copy)]
@@ -113,10 +113,10 @@ pub struct ReleaseInfo {
     pub artifacts: Vec<String>,
 }
 
-/// The catalog.
+/// The catalog, in whichever [`Backend`] holds it.
 #[derive(Debug)]
 pub struct Catalog {
-    pub(crate) conn: Connection,
+    backend: Box<dyn Backend>,
 }
 
 /// A finding's identity in a release: (id, ecosystem, key, version).
@@ -132,199 +132,379 @@ pub(crate) fn finding_key(f: &custody_vuln::Finding) -> FindingKey {
     )
 }
 
+/// `map_err` helper naming the query.
+pub(crate) fn query_failed(what: &'static str) -> impl FnOnce(BackendError) -> Error {
+    move |source| Error::Query { what, source }
+}
+
+/// A transaction: rolled back when dropped uncommitted (an error, a panic, a refused
+/// publish), so nothing half-done is ever seen.
+pub(crate) struct Tx<'a> {
+    catalog: &'a mut Catalog,
+    open: bool,
+}
+
+impl Tx<'_> {
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
+        self.open = false;
+        self.catalog
+            .backend
+            .batch("COMMIT")
+            .map_err(query_failed("commit"))
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Best effort: a connection that cannot roll back is broken, and the database
+            // drops the transaction with it.
+            let _ = self.catalog.backend.batch("ROLLBACK");
+        }
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        self.catalog
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Catalog {
+        self.catalog
+    }
+}
+
+/// Column readers: the catalog wrote every row, so a value of the wrong kind means someone
+/// else did.
+pub(crate) fn int(row: &Row, index: usize, what: &'static str) -> Result<i64, Error> {
+    match row.get(index) {
+        Some(Value::Int(n)) => Ok(*n),
+        _ => Err(Error::Column {
+            what,
+            index,
+            expected: "an integer",
+        }),
+    }
+}
+
+pub(crate) fn text(row: &Row, index: usize, what: &'static str) -> Result<String, Error> {
+    match row.get(index) {
+        Some(Value::Text(t)) => Ok(t.clone()),
+        _ => Err(Error::Column {
+            what,
+            index,
+            expected: "text",
+        }),
+    }
+}
+
+pub(crate) fn opt_text(
+    row: &Row,
+    index: usize,
+    what: &'static str,
+) -> Result<Option<String>, Error> {
+    match row.get(index) {
+        Some(Value::Text(t)) => Ok(Some(t.clone())),
+        Some(Value::Null) => Ok(None),
+        _ => Err(Error::Column {
+            what,
+            index,
+            expected: "text or null",
+        }),
+    }
+}
+
+/// The columns `SELECT id, product, version, dir, artifacts` from `at` on.
+pub(crate) fn release_info(row: &Row, at: usize) -> Result<ReleaseInfo, Error> {
+    const WHAT: &str = "release";
+    let artifacts = text(row, at + 4, WHAT)?;
+    Ok(ReleaseInfo {
+        id: int(row, at, WHAT)?,
+        product: text(row, at + 1, WHAT)?,
+        version: text(row, at + 2, WHAT)?,
+        dir: PathBuf::from(text(row, at + 3, WHAT)?),
+        artifacts: serde_json::from_str(&artifacts).map_err(|source| Error::Corrupt {
+            what: "artifact list",
+            source,
+        })?,
+    })
+}
+
+/// The columns `ecosystem, name, version, purl` from `at` on.
+pub(crate) fn package(row: &Row, at: usize) -> Result<PackageRef, Error> {
+    const WHAT: &str = "package";
+    let mut p = PackageRef::new(
+        Ecosystem::parse(&text(row, at, WHAT)?),
+        text(row, at + 1, WHAT)?,
+        text(row, at + 2, WHAT)?,
+    );
+    p.purl = opt_text(row, at + 3, WHAT)?;
+    Ok(p)
+}
+
 impl Catalog {
-    /// Opens (creating if needed) the catalog at `path`.
+    /// Opens (creating if needed) the SQLite catalog at `path`.
     pub fn open(path: &Path) -> Result<Self, Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // SQLite's own error for a missing directory ("unable to open database file")
             // does not say which; creating it is what the user wants anyway.
             let _ = std::fs::create_dir_all(dir);
         }
-        let open = |source| Error::Open {
-            path: path.to_owned(),
+        let backend = Sqlite::open(path).map_err(|source| Error::Open {
+            location: path.display().to_string(),
             source,
+        })?;
+        Self::with_backend(Box::new(backend))
+    }
+
+    /// A catalog in memory (SQLite), gone when dropped: the twin tests use.
+    pub fn in_memory() -> Result<Self, Error> {
+        let backend = Sqlite::in_memory().map_err(|source| Error::Open {
+            location: ":memory:".into(),
+            source,
+        })?;
+        Self::with_backend(Box::new(backend))
+    }
+
+    /// Connects to the PostgreSQL catalog at `url` (`postgres://user:password@host/db`).
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        let backend = Postgres::connect(url).map_err(|source| Error::Open {
+            location: crate::backend::redact(url),
+            source,
+        })?;
+        Self::with_backend(Box::new(backend))
+    }
+
+    /// The catalog `location` names: a `postgres://` or `postgresql://` URL, else a SQLite
+    /// file.
+    pub fn at(location: &str) -> Result<Self, Error> {
+        if is_url(location) {
+            Self::connect(location)
+        } else {
+            Self::open(Path::new(location))
+        }
+    }
+
+    /// Brings `backend`'s schema up to date and wraps it.
+    pub fn with_backend(backend: Box<dyn Backend>) -> Result<Self, Error> {
+        let mut catalog = Self { backend };
+        catalog.migrate()?;
+        Ok(catalog)
+    }
+
+    /// Where the catalog lives, for messages.
+    pub fn location(&self) -> &str {
+        self.backend.location()
+    }
+
+    fn migrate(&mut self) -> Result<(), Error> {
+        let failed = |location: &str| {
+            let location = location.to_owned();
+            move |source| Error::Open { location, source }
         };
-        let conn = Connection::open(path).map_err(open)?;
-        // WAL: a monitor run's one big transaction does not block readers; NORMAL is durable
-        // at every checkpoint, and a lost last transaction is only re-done by the next run.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -65536;",
-        )
-        .map_err(open)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(open)?;
-        if version > SCHEMA_VERSION {
+        let location = self.location().to_owned();
+        let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        // Read without the lock first: an up-to-date database (every open but the first)
+        // never waits for another process's migration lock.
+        let found = self.backend.schema_version().map_err(failed(&location))?;
+        if found > latest {
             return Err(Error::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
+                found,
+                supported: latest,
             });
         }
-        conn.execute_batch(SCHEMA).map_err(open)?;
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-            .map_err(open)?;
-        Ok(Self { conn })
+        if found == latest {
+            return Ok(());
+        }
+        self.backend.begin_migration().map_err(failed(&location))?;
+        let mut tx = Tx {
+            catalog: self,
+            open: true,
+        };
+        let found = tx.backend.schema_version().map_err(failed(&location))?;
+        let dialect = tx.backend.dialect();
+        for (done, migration) in MIGRATIONS.iter().enumerate() {
+            if i64::try_from(done).unwrap_or(i64::MAX) < found {
+                continue;
+            }
+            tx.backend
+                .batch(&dialect.render(migration))
+                .map_err(failed(&location))?;
+        }
+        tx.backend
+            .set_schema_version(latest)
+            .map_err(failed(&location))?;
+        tx.commit()
+    }
+
+    /// Starts a transaction.
+    pub(crate) fn begin(&mut self) -> Result<Tx<'_>, Error> {
+        self.backend.batch("BEGIN").map_err(query_failed("begin"))?;
+        Ok(Tx {
+            catalog: self,
+            open: true,
+        })
+    }
+
+    /// Runs one query.
+    pub(crate) fn query(
+        &mut self,
+        what: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, Error> {
+        self.backend.query(sql, params).map_err(query_failed(what))
+    }
+
+    /// Runs one statement.
+    pub(crate) fn execute(
+        &mut self,
+        what: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64, Error> {
+        self.backend
+            .execute(sql, params)
+            .map_err(query_failed(what))
     }
 
     /// Adds a release; `false` (and nothing changed) when that product and version is already
     /// there, since published versions are immutable.
     pub fn add_release(&mut self, r: &NewRelease<'_>, now: &str) -> Result<bool, Error> {
-        let tx = self.conn.transaction().map_err(sql("begin"))?;
-        let exists = tx
-            .query_row(
-                "SELECT 1 FROM releases WHERE product = ?1 AND version = ?2",
-                params![r.product, r.version],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(sql("looking up a release"))?
-            .is_some();
-        if exists {
-            return Ok(false);
-        }
         let artifacts = serde_json::to_string(r.artifacts).map_err(|source| Error::Corrupt {
             what: "artifact list",
             source,
         })?;
-        tx.execute(
+        let dir = r.dir.to_string_lossy();
+        let mut tx = self.begin()?;
+        // ON CONFLICT DO NOTHING: a concurrent add of the same version (another frontend)
+        // returns no row instead of failing the transaction.
+        let inserted = tx.query(
+            "adding a release",
             "INSERT INTO releases (product, version, dir, added, sbom, artifacts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                r.product,
-                r.version,
-                r.dir.to_string_lossy(),
-                now,
-                r.sbom,
-                artifacts
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (product, version) DO NOTHING RETURNING id",
+            &[
+                r.product.into(),
+                r.version.into(),
+                Param::Text(Some(&dir)),
+                now.into(),
+                r.sbom.into(),
+                (&artifacts).into(),
             ],
-        )
-        .map_err(sql("adding a release"))?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO packages (release, ecosystem, key, name, version, purl)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(sql("adding packages"))?;
-            for p in r.packages {
-                insert
-                    .execute(params![
-                        id,
-                        p.ecosystem.as_str(),
-                        p.ecosystem.normalise_name(&p.name),
-                        p.name,
-                        p.version,
-                        p.purl
-                    ])
-                    .map_err(sql("adding packages"))?;
-            }
-            let mut known = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO findings
-                     (release, id, ecosystem, key, version, vex, first_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(sql("adding findings"))?;
-            for a in r.known {
-                let (fid, eco, key, version) = finding_key(&a.finding);
-                known
-                    .execute(params![
-                        id,
-                        fid,
-                        eco,
-                        key,
-                        version,
-                        a.vex.as_ref().map(|v| v.status.as_str()),
-                        now
-                    ])
-                    .map_err(sql("adding findings"))?;
-            }
+        )?;
+        let Some(row) = inserted.first() else {
+            return Ok(false);
+        };
+        let id = int(row, 0, "release id")?;
+        for p in r.packages {
+            let key = p.ecosystem.normalise_name(&p.name);
+            tx.execute(
+                "adding packages",
+                "INSERT INTO packages (release, ecosystem, key, name, version, purl)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    id.into(),
+                    p.ecosystem.as_str().into(),
+                    (&key).into(),
+                    (&p.name).into(),
+                    (&p.version).into(),
+                    p.purl.as_deref().into(),
+                ],
+            )?;
         }
-        tx.commit().map_err(sql("commit"))?;
+        for a in r.known {
+            let (fid, eco, key, version) = finding_key(&a.finding);
+            tx.execute(
+                "adding findings",
+                "INSERT INTO findings (release, id, ecosystem, key, version, vex, first_seen)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[
+                    id.into(),
+                    (&fid).into(),
+                    (&eco).into(),
+                    (&key).into(),
+                    (&version).into(),
+                    a.vex.as_ref().map(|v| v.status.as_str()).into(),
+                    now.into(),
+                ],
+            )?;
+        }
+        tx.commit()?;
         Ok(true)
     }
 
     /// Whether this product and version is in the catalog.
-    pub fn contains(&self, product: &str, version: &str) -> Result<bool, Error> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT 1 FROM releases WHERE product = ?1 AND version = ?2",
-                params![product, version],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(sql("looking up a release"))?
-            .is_some())
+    pub fn contains(&mut self, product: &str, version: &str) -> Result<bool, Error> {
+        Ok(!self
+            .query(
+                "looking up a release",
+                "SELECT 1 FROM releases WHERE product = $1 AND version = $2",
+                &[product.into(), version.into()],
+            )?
+            .is_empty())
     }
 
     /// How many releases the catalog holds.
-    pub fn len(&self) -> Result<usize, Error> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM releases", [], |r| r.get(0))
-            .map_err(sql("counting releases"))?;
+    pub fn len(&mut self) -> Result<usize, Error> {
+        let rows = self.query("counting releases", "SELECT count(*) FROM releases", &[])?;
+        let n = rows
+            .first()
+            .map(|r| int(r, 0, "release count"))
+            .transpose()?
+            .unwrap_or(0);
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Whether the catalog holds no release.
-    pub fn is_empty(&self) -> Result<bool, Error> {
+    pub fn is_empty(&mut self) -> Result<bool, Error> {
         Ok(self.len()? == 0)
     }
 
     /// The findings stored for a release.
-    pub fn findings(&self, product: &str, version: &str) -> Result<Vec<StoredFinding>, Error> {
-        let mut q = self
-            .conn
-            .prepare(
-                "SELECT f.id, f.key, f.version, f.vex FROM findings f
-                 JOIN releases r ON r.id = f.release
-                 WHERE r.product = ?1 AND r.version = ?2 ORDER BY f.id, f.key",
-            )
-            .map_err(sql("reading findings"))?;
-        let rows = q
-            .query_map(params![product, version], |r| {
-                Ok(StoredFinding {
-                    id: r.get(0)?,
-                    package: r.get(1)?,
-                    version: r.get(2)?,
-                    vex: r.get(3)?,
-                })
+    pub fn findings(&mut self, product: &str, version: &str) -> Result<Vec<StoredFinding>, Error> {
+        const WHAT: &str = "finding";
+        self.query(
+            "reading findings",
+            "SELECT f.id, f.key, f.version, f.vex FROM findings f
+             JOIN releases r ON r.id = f.release
+             WHERE r.product = $1 AND r.version = $2 ORDER BY f.id, f.key",
+            &[product.into(), version.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(StoredFinding {
+                id: text(r, 0, WHAT)?,
+                package: text(r, 1, WHAT)?,
+                version: text(r, 2, WHAT)?,
+                vex: opt_text(r, 3, WHAT)?,
             })
-            .map_err(sql("reading findings"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(sql("reading findings"))
+        })
+        .collect()
     }
 
     /// The advisories as the last monitor run saw them.
-    pub(crate) fn advisory_state(&self) -> Result<BTreeMap<String, AdvisoryStamp>, Error> {
-        let mut q = self
-            .conn
-            .prepare("SELECT id, digest, packages FROM advisories")
-            .map_err(sql("reading advisory state"))?;
-        let rows = q
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(sql("reading advisory state"))?;
+    pub(crate) fn advisory_state(&mut self) -> Result<BTreeMap<String, AdvisoryStamp>, Error> {
+        const WHAT: &str = "advisory state";
+        let rows = self.query(
+            "reading advisory state",
+            "SELECT id, digest, packages FROM advisories",
+            &[],
+        )?;
         let mut out = BTreeMap::new();
-        for row in rows {
-            let (id, digest, packages) = row.map_err(sql("reading advisory state"))?;
-            let packages: Vec<(String, String)> =
-                serde_json::from_str(&packages).map_err(|source| Error::Corrupt {
+        for r in &rows {
+            let packages: Vec<(String, String)> = serde_json::from_str(&text(r, 2, WHAT)?)
+                .map_err(|source| Error::Corrupt {
                     what: "advisory package list",
                     source,
                 })?;
             out.insert(
-                id,
+                text(r, 0, WHAT)?,
                 AdvisoryStamp {
-                    digest,
+                    digest: text(r, 1, WHAT)?,
                     packages: packages
                         .into_iter()
                         .map(|(e, k)| (Ecosystem::parse(&e), k))
@@ -336,14 +516,7 @@ impl Catalog {
     }
 }
 
-pub(crate) fn release_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReleaseInfo> {
-    let artifacts: String = r.get(4)?;
-    Ok(ReleaseInfo {
-        id: r.get(0)?,
-        product: r.get(1)?,
-        version: r.get(2)?,
-        dir: PathBuf::from(r.get::<_, String>(3)?),
-        // Written by `add_release` from a list of strings; anything else reads as none.
-        artifacts: serde_json::from_str(&artifacts).unwrap_or_default(),
-    })
+/// Whether `location` is a PostgreSQL URL rather than a file.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
 }

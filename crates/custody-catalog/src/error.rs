@@ -1,28 +1,38 @@
 //! The crate's one error type.
 
-use std::path::PathBuf;
+use crate::backend::BackendError;
 
 /// What can go wrong with the catalog or a monitor run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The catalog file could not be opened or created.
-    #[error("{path}: cannot open the catalog: {source}")]
+    /// The catalog could not be opened, created or brought up to date.
+    #[error("{location}: cannot open the catalog: {source}")]
     Open {
-        /// The catalog file.
-        path: PathBuf,
-        /// SQLite's account.
+        /// The catalog file, or its database URL without the password.
+        location: String,
+        /// The database's account.
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     /// A catalog query failed.
     #[error("catalog {what}: {source}")]
-    Sql {
+    Query {
         /// What was being done.
         what: &'static str,
-        /// SQLite's account.
+        /// The database's account.
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
+    },
+    /// A stored value was not of the kind the catalog writes there.
+    #[error("catalog {what} is corrupt: column {index} is not {expected}")]
+    Column {
+        /// Which data.
+        what: &'static str,
+        /// The column's position in the query.
+        index: usize,
+        /// What it should have held.
+        expected: &'static str,
     },
     /// The catalog was written by a newer build.
     #[error("catalog schema version {found}, this build knows up to {supported}")]
@@ -44,9 +54,4 @@ pub enum Error {
     /// The advisory database could not be read.
     #[error(transparent)]
     Advisories(#[from] custody_vuln::Error),
-}
-
-/// `map_err` helper naming the query.
-pub(crate) fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |source| Error::Sql { what, source }
 }

@@ -1,7 +1,11 @@
-//! custody-catalog: every release's SBOM in one SQLite file, and the monitor that re-scans
+//! custody-catalog: every release's SBOM in one database, and the monitor that re-scans
 //! shipped releases when the advisory database changes.
 //!
 //! # Design
+//! - The database is a [`Backend`]: an embedded SQLite file (the default, nothing to install),
+//!   or PostgreSQL, which many `custody serve` frontends share. Every query is written once in
+//!   the SQL both accept, the schema is one list of migrations, and the same test suite runs on
+//!   both ([`backend`]).
 //! - [`Catalog`] keeps, per release (product, version), the SBOM as published and its packages
 //!   by (ecosystem, normalised name), indexed, so "which releases contain this package" is one
 //!   index lookup; and the findings already known for each release.
@@ -50,10 +54,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod backend;
 mod catalog;
 mod error;
 mod monitor;
 
-pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding};
+pub use backend::Backend;
+pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding, is_url};
 pub use error::Error;
 pub use monitor::{MonitorOptions, MonitorReport, ReleaseNews, monitor, monitor_then};

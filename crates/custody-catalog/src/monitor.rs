@@ -2,13 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::Error;
+use crate::backend::Param;
+use crate::catalog::{
+    Catalog, FindingKey, ReleaseInfo, finding_key, int, package, release_info, text,
+};
 use custody_vuln::vex::{self, Assessed, Document};
 use custody_vuln::{Ecosystem, Finding, MatchOptions, PackageRef, Packs};
-use rusqlite::{OptionalExtension, params};
-
-use crate::Error;
-use crate::catalog::{Catalog, FindingKey, ReleaseInfo, finding_key, release_info};
-use crate::error::sql;
 
 /// What a run needs besides the catalog and the advisories.
 pub struct MonitorOptions<'a> {
@@ -118,65 +118,44 @@ pub fn monitor_then<T, E>(
     }
     report.touched_packages = touched.len();
 
-    let tx = catalog.conn.transaction().map_err(sql("begin"))?;
+    let mut tx = catalog.begin()?;
 
     // Which releases to look at, and which of their packages.
     let mut releases: BTreeMap<i64, ReleaseInfo> = BTreeMap::new();
     let mut wanted: BTreeMap<i64, Vec<PackageRef>> = BTreeMap::new();
     let mut whole: HashSet<i64> = HashSet::new();
-    {
-        let mut q = tx
-            .prepare("SELECT id, product, version, dir, artifacts FROM releases WHERE scanned = 0")
-            .map_err(sql("listing unscanned releases"))?;
-        for r in q
-            .query_map([], release_info)
-            .map_err(sql("listing unscanned releases"))?
-        {
-            let r = r.map_err(sql("listing unscanned releases"))?;
-            whole.insert(r.id);
-            releases.insert(r.id, r);
+    for r in tx.query(
+        "listing unscanned releases",
+        "SELECT id, product, version, dir, artifacts FROM releases WHERE scanned = 0",
+        &[],
+    )? {
+        let r = release_info(&r, 0)?;
+        whole.insert(r.id);
+        releases.insert(r.id, r);
+    }
+    for id in &whole {
+        let list = wanted.entry(*id).or_default();
+        for row in tx.query(
+            "reading packages",
+            "SELECT ecosystem, name, version, purl FROM packages WHERE release = $1",
+            &[Param::Int(*id)],
+        )? {
+            list.push(package(&row, 0)?);
         }
-        let mut q = tx
-            .prepare("SELECT ecosystem, name, version, purl FROM packages WHERE release = ?1")
-            .map_err(sql("reading packages"))?;
-        for id in &whole {
-            let rows = q
-                .query_map(params![id], |r| package(r, 0))
-                .map_err(sql("reading packages"))?;
-            let list = wanted.entry(*id).or_default();
-            for p in rows {
-                list.push(p.map_err(sql("reading packages"))?);
-            }
-        }
-        let mut q = tx
-            .prepare(
-                "SELECT p.ecosystem, p.name, p.version, p.purl,
-                        r.id, r.product, r.version, r.dir, r.artifacts
-                 FROM packages p JOIN releases r ON r.id = p.release
-                 WHERE r.scanned = 1 AND p.ecosystem = ?1 AND p.key = ?2",
-            )
-            .map_err(sql("finding releases with a touched package"))?;
-        for (eco, key) in &touched {
-            let rows = q
-                .query_map(params![eco.as_str(), key], |r| {
-                    let p = package(r, 0)?;
-                    let info = ReleaseInfo {
-                        id: r.get(4)?,
-                        product: r.get(5)?,
-                        version: r.get(6)?,
-                        dir: std::path::PathBuf::from(r.get::<_, String>(7)?),
-                        // Written by `add_release` from a list of strings.
-                        artifacts: serde_json::from_str(&r.get::<_, String>(8)?)
-                            .unwrap_or_default(),
-                    };
-                    Ok((p, info))
-                })
-                .map_err(sql("finding releases with a touched package"))?;
-            for row in rows {
-                let (p, info) = row.map_err(sql("finding releases with a touched package"))?;
-                wanted.entry(info.id).or_default().push(p);
-                releases.entry(info.id).or_insert(info);
-            }
+    }
+    for (eco, key) in &touched {
+        for row in tx.query(
+            "finding releases with a touched package",
+            "SELECT p.ecosystem, p.name, p.version, p.purl,
+                    r.id, r.product, r.version, r.dir, r.artifacts
+             FROM packages p JOIN releases r ON r.id = p.release
+             WHERE r.scanned = 1 AND p.ecosystem = $1 AND p.key = $2",
+            &[eco.as_str().into(), key.into()],
+        )? {
+            let p = package(&row, 0)?;
+            let info = release_info(&row, 4)?;
+            wanted.entry(info.id).or_default().push(p);
+            releases.entry(info.id).or_insert(info);
         }
     }
     report.rescanned_releases = releases.len();
@@ -205,80 +184,61 @@ pub fn monitor_then<T, E>(
 
     // First-seen per advisory content.
     let mut first_seen: HashMap<&str, String> = HashMap::new();
-    {
-        let mut get = tx
-            .prepare("SELECT first_seen FROM advisory_versions WHERE id = ?1 AND digest = ?2")
-            .map_err(sql("reading first-seen times"))?;
-        let mut put = tx
-            .prepare("INSERT INTO advisory_versions (id, digest, first_seen) VALUES (?1, ?2, ?3)")
-            .map_err(sql("recording first-seen times"))?;
-        for id in report.added.iter().chain(&report.changed) {
-            let Some(stamp) = current.get(id) else {
-                continue;
-            };
-            let seen: Option<String> = get
-                .query_row(params![id, stamp.digest], |r| r.get(0))
-                .optional()
-                .map_err(sql("reading first-seen times"))?;
-            let seen = match seen {
-                Some(s) => s,
-                None => {
-                    put.execute(params![id, stamp.digest, options.now])
-                        .map_err(sql("recording first-seen times"))?;
-                    options.now.to_owned()
-                }
-            };
-            first_seen.insert(id.as_str(), seen);
-        }
+    for id in report.added.iter().chain(&report.changed) {
+        let Some(stamp) = current.get(id) else {
+            continue;
+        };
+        let seen = tx.query(
+            "reading first-seen times",
+            "SELECT first_seen FROM advisory_versions WHERE id = $1 AND digest = $2",
+            &[id.into(), (&stamp.digest).into()],
+        )?;
+        let seen = match seen.first() {
+            Some(row) => text(row, 0, "first-seen time")?,
+            None => {
+                tx.execute(
+                    "recording first-seen times",
+                    "INSERT INTO advisory_versions (id, digest, first_seen) VALUES ($1, $2, $3)",
+                    &[id.into(), (&stamp.digest).into(), options.now.into()],
+                )?;
+                options.now.to_owned()
+            }
+        };
+        first_seen.insert(id.as_str(), seen);
     }
 
     // Compare with what each release already had.
     let mut vex_cache: HashMap<String, Vec<Document>> = HashMap::new();
     {
-        let mut stored_all = tx
-            .prepare("SELECT id, ecosystem, key, version FROM findings WHERE release = ?1")
-            .map_err(sql("reading findings"))?;
+        let finding = |row: &crate::backend::Row, at: usize| -> Result<FindingKey, Error> {
+            const WHAT: &str = "finding";
+            Ok((
+                text(row, at, WHAT)?,
+                text(row, at + 1, WHAT)?,
+                text(row, at + 2, WHAT)?,
+                text(row, at + 3, WHAT)?,
+            ))
+        };
         // The stored findings of every touched package, for all releases in one pass per
         // package: one indexed range each, where a query per release would seek thousands
         // of times.
         let mut stored_touched: HashMap<i64, HashSet<FindingKey>> = HashMap::new();
-        {
-            let mut q = tx
-                .prepare(
-                    "SELECT release, id, ecosystem, key, version FROM findings
-                     WHERE ecosystem = ?1 AND key = ?2",
-                )
-                .map_err(sql("reading findings"))?;
-            for (eco, key) in &touched {
-                let rows = q
-                    .query_map(params![eco.as_str(), key], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
-                        ))
-                    })
-                    .map_err(sql("reading findings"))?;
-                for row in rows {
-                    let (release, f) = row.map_err(sql("reading findings"))?;
-                    if !whole.contains(&release) {
-                        stored_touched.entry(release).or_default().insert(f);
-                    }
+        for (eco, key) in &touched {
+            for row in tx.query(
+                "reading findings",
+                "SELECT release, id, ecosystem, key, version FROM findings
+                 WHERE ecosystem = $1 AND key = $2",
+                &[eco.as_str().into(), key.into()],
+            )? {
+                let release = int(&row, 0, "finding")?;
+                if !whole.contains(&release) {
+                    stored_touched
+                        .entry(release)
+                        .or_default()
+                        .insert(finding(&row, 1)?);
                 }
             }
         }
-        let mut insert = tx
-            .prepare(
-                "INSERT OR REPLACE INTO findings
-                 (release, id, ecosystem, key, version, vex, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(sql("recording findings"))?;
-        let mut delete = tx
-            .prepare(
-                "DELETE FROM findings
-                 WHERE release = ?1 AND id = ?2 AND ecosystem = ?3 AND key = ?4 AND version = ?5",
-            )
-            .map_err(sql("dropping resolved findings"))?;
         for (id, info) in &releases {
             let packages = wanted.get(id).map(Vec::as_slice).unwrap_or_default();
             let scope: HashSet<PackageKey> = packages
@@ -311,14 +271,14 @@ pub fn monitor_then<T, E>(
                     }));
                 }
             }
-            let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
             let mut stored: HashSet<FindingKey> = HashSet::new();
             if whole.contains(id) {
-                for f in stored_all
-                    .query_map(params![id], row)
-                    .map_err(sql("reading findings"))?
-                {
-                    stored.insert(f.map_err(sql("reading findings"))?);
+                for row in tx.query(
+                    "reading findings",
+                    "SELECT id, ecosystem, key, version FROM findings WHERE release = $1",
+                    &[Param::Int(*id)],
+                )? {
+                    stored.insert(finding(&row, 0)?);
                 }
             } else if let Some(found) = stored_touched.remove(id) {
                 // Only the touched packages were matched, so only their findings can change.
@@ -336,17 +296,22 @@ pub fn monitor_then<T, E>(
                 if stored.contains(&key) {
                     continue;
                 }
-                insert
-                    .execute(params![
-                        id,
-                        key.0,
-                        key.1,
-                        key.2,
-                        key.3,
-                        a.vex.as_ref().map(|v| v.status.as_str()),
-                        options.now
-                    ])
-                    .map_err(sql("recording findings"))?;
+                tx.execute(
+                    "recording findings",
+                    "INSERT INTO findings (release, id, ecosystem, key, version, vex, first_seen)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (release, ecosystem, key, version, id)
+                     DO UPDATE SET vex = excluded.vex, first_seen = excluded.first_seen",
+                    &[
+                        Param::Int(*id),
+                        (&key.0).into(),
+                        (&key.1).into(),
+                        (&key.2).into(),
+                        (&key.3).into(),
+                        a.vex.as_ref().map(|v| v.status.as_str()).into(),
+                        options.now.into(),
+                    ],
+                )?;
                 if a.is_suppressed() {
                     report.suppressed += 1;
                 } else {
@@ -356,9 +321,19 @@ pub fn monitor_then<T, E>(
             for key in stored.iter().filter(|k| {
                 scope.contains(&(k.1.clone(), k.2.clone(), k.3.clone())) && !now_keys.contains(*k)
             }) {
-                delete
-                    .execute(params![id, key.0, key.1, key.2, key.3])
-                    .map_err(sql("dropping resolved findings"))?;
+                tx.execute(
+                    "dropping resolved findings",
+                    "DELETE FROM findings
+                     WHERE release = $1 AND id = $2 AND ecosystem = $3 AND key = $4
+                       AND version = $5",
+                    &[
+                        Param::Int(*id),
+                        (&key.0).into(),
+                        (&key.1).into(),
+                        (&key.2).into(),
+                        (&key.3).into(),
+                    ],
+                )?;
                 report.resolved += 1;
             }
             if !news.is_empty() {
@@ -380,57 +355,45 @@ pub fn monitor_then<T, E>(
     }
 
     // Record what was seen, for the next run.
-    {
-        let mut mark = tx
-            .prepare("UPDATE releases SET scanned = 1 WHERE id = ?1")
-            .map_err(sql("marking releases scanned"))?;
-        for id in &whole {
-            mark.execute(params![id])
-                .map_err(sql("marking releases scanned"))?;
-        }
-        let mut put = tx
-            .prepare("INSERT OR REPLACE INTO advisories (id, digest, packages) VALUES (?1, ?2, ?3)")
-            .map_err(sql("recording advisory state"))?;
-        for id in report.added.iter().chain(&report.changed) {
-            let Some(stamp) = current.get(id) else {
-                continue;
-            };
-            let packages: Vec<(&str, &str)> = stamp
-                .packages
-                .iter()
-                .map(|(e, k)| (e.as_str(), k.as_str()))
-                .collect();
-            let packages = serde_json::to_string(&packages).map_err(|source| Error::Corrupt {
-                what: "advisory package list",
-                source,
-            })?;
-            put.execute(params![id, stamp.digest, packages])
-                .map_err(sql("recording advisory state"))?;
-        }
-        let mut del = tx
-            .prepare("DELETE FROM advisories WHERE id = ?1")
-            .map_err(sql("recording advisory state"))?;
-        for id in &report.removed {
-            del.execute(params![id])
-                .map_err(sql("recording advisory state"))?;
-        }
+    for id in &whole {
+        tx.execute(
+            "marking releases scanned",
+            "UPDATE releases SET scanned = 1 WHERE id = $1",
+            &[Param::Int(*id)],
+        )?;
+    }
+    for id in report.added.iter().chain(&report.changed) {
+        let Some(stamp) = current.get(id) else {
+            continue;
+        };
+        let packages: Vec<(&str, &str)> = stamp
+            .packages
+            .iter()
+            .map(|(e, k)| (e.as_str(), k.as_str()))
+            .collect();
+        let packages = serde_json::to_string(&packages).map_err(|source| Error::Corrupt {
+            what: "advisory package list",
+            source,
+        })?;
+        tx.execute(
+            "recording advisory state",
+            "INSERT INTO advisories (id, digest, packages) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, packages = excluded.packages",
+            &[id.into(), (&stamp.digest).into(), (&packages).into()],
+        )?;
+    }
+    for id in &report.removed {
+        tx.execute(
+            "recording advisory state",
+            "DELETE FROM advisories WHERE id = $1",
+            &[id.into()],
+        )?;
     }
     let published = match publish(&report) {
         Ok(t) => t,
         // Dropping the transaction rolls it back.
         Err(e) => return Ok(Err(e)),
     };
-    tx.commit().map_err(sql("commit"))?;
+    tx.commit()?;
     Ok(Ok((report, published)))
-}
-
-fn package(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PackageRef> {
-    let eco: String = r.get(at)?;
-    let mut p = PackageRef::new(
-        Ecosystem::parse(&eco),
-        r.get::<_, String>(at + 1)?,
-        r.get::<_, String>(at + 2)?,
-    );
-    p.purl = r.get(at + 3)?;
-    Ok(p)
 }

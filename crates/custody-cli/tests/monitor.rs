@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../custody-catalog/tests/support/postgres.rs"]
+mod postgres;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -318,4 +320,60 @@ fn old_releases_are_added_from_the_site() {
     let old = p.release_dir("app", "0.9.0");
     let r = p.run(&["monitor", "--add-release", old.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn a_catalog_in_postgresql_serves_release_and_monitor_alike() {
+    let Some(cluster) = postgres::Postgres::start() else {
+        return;
+    };
+    let url = cluster.database("catalog");
+    let p = Project::new("ed25519");
+    p.write_vulnerable_app();
+    let config = p.dir().join("custody.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_catalog = |catalog: &str| {
+        let replaced = text.replace(
+            "catalog = \".custody/catalog.sqlite\"",
+            &format!("catalog = \"{catalog}\""),
+        );
+        assert_ne!(replaced, text, "custody init writes [monitor] catalog");
+        std::fs::write(&config, replaced).unwrap();
+    };
+    with_catalog(&url);
+    git(p.dir(), &["add", "-A"]);
+    git(p.dir(), &["commit", "-q", "-m", "app"]);
+    p.artifact("app.tgz", b"app");
+    let outside = tempfile::tempdir().unwrap();
+    let adv = outside.path().join("adv-src");
+    add_advisory(&adv, "RUSTSEC-2021-0003");
+    import(&p, &adv);
+    vex_add(&p, "RUSTSEC-2021-0003");
+    release(&p, "1.0.0");
+    assert!(
+        !p.dir().join(".custody/catalog.sqlite").exists(),
+        "the release went to PostgreSQL, not the default SQLite file"
+    );
+
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["releases"], 1);
+    add_advisory(&adv, "RUSTSEC-2022-0013");
+    import(&p, &adv);
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(lines(&r.json()), ["1.0.0 RUSTSEC-2022-0013 regex"]);
+    let r = run_env(&p, &["monitor", "--json"]);
+    assert!(lines(&r.json()).is_empty());
+
+    // A catalog that cannot be reached is named, without its password.
+    with_catalog("postgres://custody:hunter2@127.0.0.1:1/none");
+    let r = run_env(&p, &["monitor"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("postgres://custody:***@127.0.0.1:1/none"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
 }

@@ -168,10 +168,10 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// The catalog could not be opened, read or written.
-    #[error("the catalog {}: {source}", path.display())]
+    #[error("the catalog {location}: {source}")]
     Catalog {
-        /// The catalog file.
-        path: PathBuf,
+        /// The catalog file, or its database URL without the password.
+        location: String,
         /// Why.
         source: Box<custody_catalog::Error>,
     },

@@ -39,27 +39,37 @@ fn is_attachment(name: &str) -> bool {
         )
 }
 
-fn open_catalog(path: &Path) -> Result<Catalog, Error> {
-    Catalog::open(path).map_err(catalog_error(path))
+/// The project's catalog, as `[monitor] catalog` names it: a SQLite file relative to the
+/// configuration, or a `postgres://` URL that several frontends share.
+pub fn open_catalog(loaded: &Loaded) -> Result<Catalog, Error> {
+    let configured = loaded.config.monitor.catalog.to_string_lossy();
+    if custody_catalog::is_url(&configured) {
+        Catalog::connect(&configured).map_err(catalog_error(&custody_catalog::backend::redact(
+            &configured,
+        )))
+    } else {
+        let path = loaded.catalog_path();
+        Catalog::open(&path).map_err(catalog_error(&path.display().to_string()))
+    }
 }
 
-fn catalog_error(path: &Path) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {
+fn catalog_error(location: &str) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {
     move |source| Error::Catalog {
-        path: path.to_path_buf(),
+        location: location.to_owned(),
         source: Box::new(source),
     }
 }
 
-/// Adds a freshly published release to the catalog at `path`, with its SBOM (the graph and
+/// Adds a freshly published release to the project's catalog, with its SBOM (the graph and
 /// the CycloneDX document published with it) and the gate's findings as already known.
 pub fn catalog_release(
-    path: &Path,
+    loaded: &Loaded,
     published: &Published,
     sbom: (&custody_sbom::Sbom, &str),
     known: &[Assessed],
     clock: &dyn Clock,
 ) -> Result<(), Error> {
-    let mut catalog = open_catalog(path)?;
+    let mut catalog = open_catalog(loaded)?;
     let (graph, sbom_json) = sbom;
     let (packages, _) = crate::scan::packages(graph);
     let artifacts: Vec<String> = published.artifacts.iter().map(|a| a.name.clone()).collect();
@@ -76,17 +86,12 @@ pub fn catalog_release(
             },
             &clock.now().to_string(),
         )
-        .map_err(catalog_error(path))?;
+        .map_err(|e| catalog_error(catalog.location())(e))?;
     Ok(())
 }
 
 /// Adds a release directory from the site; `false` when it is already in the catalog.
-fn add_release_dir(
-    catalog: &mut Catalog,
-    catalog_path: &Path,
-    dir: &Path,
-    now: &str,
-) -> Result<bool, Error> {
+fn add_release_dir(catalog: &mut Catalog, dir: &Path, now: &str) -> Result<bool, Error> {
     let full = dir.canonicalize().map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -99,7 +104,7 @@ fn add_release_dir(
     };
     if catalog
         .contains(&product, &version)
-        .map_err(catalog_error(catalog_path))?
+        .map_err(|e| catalog_error(catalog.location())(e))?
     {
         return Ok(false);
     }
@@ -135,7 +140,7 @@ fn add_release_dir(
             },
             now,
         )
-        .map_err(catalog_error(catalog_path))
+        .map_err(|e| catalog_error(catalog.location())(e))
 }
 
 #[derive(Debug, Serialize)]
@@ -384,8 +389,7 @@ pub fn run(
     crate::advisories::existing_sources(&db)?;
     let now = env.clock.now();
     let now_text = now.to_string();
-    let catalog_path = loaded.catalog_path();
-    let mut catalog = open_catalog(&catalog_path)?;
+    let mut catalog = open_catalog(loaded)?;
 
     let mut added = 0;
     let mut dirs = request.add_releases.clone();
@@ -396,7 +400,7 @@ pub fn run(
         }
     }
     for dir in &dirs {
-        match add_release_dir(&mut catalog, &catalog_path, dir, &now_text) {
+        match add_release_dir(&mut catalog, dir, &now_text) {
             Ok(true) => added += 1,
             Ok(false) => {}
             // Adding the whole site, a release without an SBOM is skipped and said; named
@@ -440,7 +444,7 @@ pub fn run(
             }
         },
     )
-    .map_err(catalog_error(&catalog_path))??;
+    .map_err(|e| catalog_error(catalog.location())(e))??;
 
     let mut deliveries = Vec::new();
     if !result.new.is_empty() {

@@ -282,7 +282,7 @@ pub fn release(
         // The release is out: a catalog that cannot be written must not turn that into a
         // failure, but it must be said, since the monitor would not watch this release.
         if let Err(e) = crate::monitor::catalog_release(
-            &loaded.catalog_path(),
+            loaded,
             &published,
             (sbom, cyclonedx),
             &gate.findings,

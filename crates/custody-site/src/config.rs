@@ -45,8 +45,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
-    /// The catalog of every release's SBOM and the monitor's state (SQLite), relative to the
-    /// config file.
+    /// The catalog of every release's SBOM and the monitor's state: a SQLite file relative to
+    /// the config file, or a `postgres://user@host/db` URL shared by several servers.
     pub catalog: PathBuf,
     /// Endpoints that receive each new finding as a JSON event signed with HMAC-SHA256.
     #[serde(skip_serializing_if = "Vec::is_empty")]
