@@ -12,7 +12,8 @@ use crate::backend::{Backend, BackendError, Param, Postgres, Row, Sqlite, Value}
 /// [`crate::backend::Dialect::render`]). A database at version N has had the first N applied;
 /// a newer one is refused. Integer columns are BIGINT: PostgreSQL's driver maps them to i64
 /// and SQLite gives them its one integer type.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS releases (
     id {id},
     product TEXT NOT NULL,
@@ -64,7 +65,33 @@ CREATE TABLE IF NOT EXISTS advisory_versions (
     first_seen TEXT NOT NULL,
     PRIMARY KEY (id, digest)
 ) {without_rowid};
-"];
+",
+    "
+-- The publishing service's API tokens: only the SHA-256 of each secret is kept.
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    -- The product it may act on; NULL for every product.
+    product TEXT,
+    -- Space-separated actions.
+    scopes TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT,
+    revoked TEXT
+) {without_rowid};
+-- Every write and every refused request, appended and never changed.
+CREATE TABLE IF NOT EXISTS audit (
+    seq {id},
+    time TEXT NOT NULL,
+    token TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    client TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+",
+];
 
 /// A release to add.
 #[derive(Debug, Clone, Copy)]

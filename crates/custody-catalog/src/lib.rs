@@ -54,11 +54,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod access;
 pub mod backend;
 mod catalog;
 mod error;
 mod monitor;
 
+pub use access::{AuditRecord, NewAuditRecord, NewToken, StoredToken};
 pub use backend::Backend;
 pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding, is_url};
 pub use error::Error;

@@ -96,6 +96,9 @@ suite!(
     a_vex_statement_stores_the_finding_but_keeps_it_out_of_the_news,
     a_schema_from_a_newer_build_is_refused,
     a_corrupt_row_is_an_error_not_a_panic,
+    a_catalog_of_the_first_schema_is_migrated,
+    tokens_are_kept_by_hash_and_revoked_once,
+    the_audit_log_is_appended_in_order_by_every_frontend,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -365,7 +368,7 @@ fn a_schema_from_a_newer_build_is_refused(f: &dyn Fixture) {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"
@@ -402,4 +405,135 @@ fn a_corrupt_row_is_an_error_not_a_panic(f: &dyn Fixture) {
     );
     // The failed run left nothing behind.
     assert!(catalog.findings("web", "1.0.0").unwrap().is_empty());
+}
+
+fn a_catalog_of_the_first_schema_is_migrated(f: &dyn Fixture) {
+    let mut catalog = f.open();
+    add(&mut catalog, "web", "1.0.0", &[gin()], &[]);
+    drop(catalog);
+    // What a build before the token tables left behind.
+    let mut raw = f.raw();
+    raw.batch("BEGIN").unwrap();
+    raw.batch("DROP TABLE tokens; DROP TABLE audit").unwrap();
+    raw.set_schema_version(1).unwrap();
+    raw.batch("COMMIT").unwrap();
+    let mut catalog = f.open();
+    assert_eq!(catalog.len().unwrap(), 1, "the releases are kept");
+    assert!(catalog.tokens().unwrap().is_empty(), "the new tables exist");
+    assert_eq!(f.raw().schema_version().unwrap(), 2);
+}
+
+fn token(id: &'static str, hash: &'static str) -> custody_catalog::NewToken<'static> {
+    custody_catalog::NewToken {
+        id,
+        hash,
+        product: Some("app"),
+        scopes: &["publish", "read"],
+        description: "ci for app",
+        created: "2026-01-01T00:00:00Z",
+        expires: Some("2026-04-01T00:00:00Z"),
+    }
+}
+
+fn tokens_are_kept_by_hash_and_revoked_once(f: &dyn Fixture) {
+    let mut catalog = f.open();
+    catalog.add_token(&token("tok_a", "aa")).unwrap();
+    catalog
+        .add_token(&custody_catalog::NewToken {
+            product: None,
+            scopes: &["admin"],
+            expires: None,
+            ..token("tok_b", "bb")
+        })
+        .unwrap();
+    // Hashes are unique: two tokens can never share a secret.
+    assert!(catalog.add_token(&token("tok_c", "aa")).is_err());
+
+    let a = catalog.token_by_hash("aa").unwrap().unwrap();
+    assert_eq!(a.id, "tok_a");
+    assert_eq!(a.product.as_deref(), Some("app"));
+    assert_eq!(a.scopes, ["publish", "read"]);
+    assert_eq!(a.expires.as_deref(), Some("2026-04-01T00:00:00Z"));
+    assert_eq!(a.revoked, None);
+    assert!(catalog.token_by_hash("cc").unwrap().is_none());
+    let all = f.open().tokens().unwrap();
+    assert_eq!(
+        all.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["tok_a", "tok_b"]
+    );
+    assert_eq!(all[1].product, None);
+
+    assert!(
+        catalog
+            .revoke_token("tok_a", "2026-02-01T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        catalog
+            .revoke_token("tok_a", "2026-03-01T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        !catalog
+            .revoke_token("tok_x", "2026-03-01T00:00:00Z")
+            .unwrap()
+    );
+    let a = catalog.token_by_hash("aa").unwrap().unwrap();
+    assert_eq!(
+        a.revoked.as_deref(),
+        Some("2026-02-01T00:00:00Z"),
+        "the first revocation holds"
+    );
+}
+
+fn the_audit_log_is_appended_in_order_by_every_frontend(f: &dyn Fixture) {
+    let record = |client: &'static str| custody_catalog::NewAuditRecord {
+        time: "2026-01-01T00:00:00Z",
+        token: Some("tok_a"),
+        action: "publish",
+        target: "app/1.0.0",
+        client,
+        outcome: "ok",
+    };
+    let mut catalogs: Vec<Catalog> = (0..4).map(|_| f.open()).collect();
+    let seqs: Vec<i64> = std::thread::scope(|s| {
+        let handles: Vec<_> = catalogs
+            .iter_mut()
+            .map(|c| {
+                s.spawn(move || {
+                    (0..10)
+                        .map(|_| c.append_audit(&record("127.0.0.1")).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 40, "every append has its own position");
+
+    let mut catalog = f.open();
+    let refused = catalog
+        .append_audit(&custody_catalog::NewAuditRecord {
+            token: None,
+            outcome: "refused: unknown token",
+            ..record("10.0.0.7")
+        })
+        .unwrap();
+    assert!(refused > sorted[39]);
+    let first = catalog.audit_log(0, 25).unwrap();
+    assert_eq!(first.len(), 25);
+    assert!(first.windows(2).all(|w| w[0].seq < w[1].seq));
+    let rest = catalog.audit_log(first[24].seq, 100).unwrap();
+    assert_eq!(rest.len(), 16);
+    let last = rest.last().unwrap();
+    assert_eq!(last.seq, refused);
+    assert_eq!(last.token, None);
+    assert_eq!(last.client, "10.0.0.7");
+    assert_eq!(last.outcome, "refused: unknown token");
 }

@@ -56,7 +56,8 @@ struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM, not SIGKILL: nginx's master then stops its workers too.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let _ = self.0.wait();
     }
 }
@@ -86,6 +87,7 @@ fn nginx(site: &Path, scratch: &Path) -> (Killed, u16) {
         .arg(&conf)
         .arg("-p")
         .arg(scratch)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx (apt-get install nginx-light)");

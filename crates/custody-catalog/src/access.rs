@@ -1,0 +1,208 @@
+//! The publishing service's access records: API tokens (only their SHA-256 hashes) and the
+//! append-only audit log of every write and every refused request.
+//!
+//! What a token allows, and whether it is still good, is decided by the service layer; this
+//! module only keeps the rows.
+
+use crate::Error;
+use crate::backend::{Param, Row};
+use crate::catalog::{Catalog, int, opt_text, text};
+
+/// A token to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    /// Its public id, shown in lists and the audit log.
+    pub id: &'a str,
+    /// SHA-256 of the secret, lowercase hex.
+    pub hash: &'a str,
+    /// The product it may act on; `None` for every product.
+    pub product: Option<&'a str>,
+    /// The actions it may take.
+    pub scopes: &'a [&'a str],
+    /// What it is for, as its creator said.
+    pub description: &'a str,
+    /// When it was made (RFC 3339).
+    pub created: &'a str,
+    /// When it stops working (RFC 3339); `None` for never.
+    pub expires: Option<&'a str>,
+}
+
+/// A stored token (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    /// Its public id.
+    pub id: String,
+    /// The product it may act on; `None` for every product.
+    pub product: Option<String>,
+    /// The actions it may take.
+    pub scopes: Vec<String>,
+    /// What it is for.
+    pub description: String,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// When it stops working (RFC 3339).
+    pub expires: Option<String>,
+    /// When it was revoked (RFC 3339).
+    pub revoked: Option<String>,
+}
+
+/// One audit record to append.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAuditRecord<'a> {
+    /// When (RFC 3339).
+    pub time: &'a str,
+    /// The token used, when one was recognised.
+    pub token: Option<&'a str>,
+    /// What was asked (`publish`, `token.revoke`...).
+    pub action: &'a str,
+    /// What it was asked of (`app/1.4.2`, a token id...).
+    pub target: &'a str,
+    /// The client's address.
+    pub client: &'a str,
+    /// `ok`, or why it was refused.
+    pub outcome: &'a str,
+}
+
+/// One audit record as stored, with its place in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Its position: strictly increasing.
+    pub seq: i64,
+    /// When (RFC 3339).
+    pub time: String,
+    /// The token used, when one was recognised.
+    pub token: Option<String>,
+    /// What was asked.
+    pub action: String,
+    /// What it was asked of.
+    pub target: String,
+    /// The client's address.
+    pub client: String,
+    /// `ok`, or why it was refused.
+    pub outcome: String,
+}
+
+/// The columns `id, product, scopes, description, created, expires, revoked`.
+fn stored_token(row: &Row) -> Result<StoredToken, Error> {
+    const WHAT: &str = "token";
+    Ok(StoredToken {
+        id: text(row, 0, WHAT)?,
+        product: opt_text(row, 1, WHAT)?,
+        scopes: text(row, 2, WHAT)?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        description: text(row, 3, WHAT)?,
+        created: text(row, 4, WHAT)?,
+        expires: opt_text(row, 5, WHAT)?,
+        revoked: opt_text(row, 6, WHAT)?,
+    })
+}
+
+impl Catalog {
+    /// Records a new token.
+    pub fn add_token(&mut self, t: &NewToken<'_>) -> Result<(), Error> {
+        let scopes = t.scopes.join(" ");
+        self.execute(
+            "adding a token",
+            "INSERT INTO tokens (id, hash, product, scopes, description, created, expires)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                t.id.into(),
+                t.hash.into(),
+                t.product.into(),
+                (&scopes).into(),
+                t.description.into(),
+                t.created.into(),
+                t.expires.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The token whose secret hashes to `hash`.
+    pub fn token_by_hash(&mut self, hash: &str) -> Result<Option<StoredToken>, Error> {
+        self.query(
+            "looking up a token",
+            "SELECT id, product, scopes, description, created, expires, revoked
+             FROM tokens WHERE hash = $1",
+            &[hash.into()],
+        )?
+        .first()
+        .map(stored_token)
+        .transpose()
+    }
+
+    /// Every token, oldest first.
+    pub fn tokens(&mut self) -> Result<Vec<StoredToken>, Error> {
+        self.query(
+            "listing tokens",
+            "SELECT id, product, scopes, description, created, expires, revoked
+             FROM tokens ORDER BY created, id",
+            &[],
+        )?
+        .iter()
+        .map(stored_token)
+        .collect()
+    }
+
+    /// Revokes the token `id` at `at`; `false` when there is no such token. Revoking twice
+    /// keeps the first time.
+    pub fn revoke_token(&mut self, id: &str, at: &str) -> Result<bool, Error> {
+        self.execute(
+            "revoking a token",
+            "UPDATE tokens SET revoked = COALESCE(revoked, $2) WHERE id = $1",
+            &[id.into(), at.into()],
+        )
+        .map(|n| n > 0)
+    }
+
+    /// Appends to the audit log; the record's position.
+    pub fn append_audit(&mut self, r: &NewAuditRecord<'_>) -> Result<i64, Error> {
+        let rows = self.query(
+            "appending to the audit log",
+            "INSERT INTO audit (time, token, action, target, client, outcome)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            &[
+                r.time.into(),
+                r.token.into(),
+                r.action.into(),
+                r.target.into(),
+                r.client.into(),
+                r.outcome.into(),
+            ],
+        )?;
+        match rows.first() {
+            Some(row) => int(row, 0, "audit position"),
+            None => Err(Error::Column {
+                what: "audit position",
+                index: 0,
+                expected: "a returned row",
+            }),
+        }
+    }
+
+    /// Up to `limit` audit records after position `after`, in order.
+    pub fn audit_log(&mut self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, Error> {
+        const WHAT: &str = "audit record";
+        self.query(
+            "reading the audit log",
+            "SELECT seq, time, token, action, target, client, outcome FROM audit
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[Param::Int(after), Param::Int(limit)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AuditRecord {
+                seq: int(r, 0, WHAT)?,
+                time: text(r, 1, WHAT)?,
+                token: opt_text(r, 2, WHAT)?,
+                action: text(r, 3, WHAT)?,
+                target: text(r, 4, WHAT)?,
+                client: text(r, 5, WHAT)?,
+                outcome: text(r, 6, WHAT)?,
+            })
+        })
+        .collect()
+    }
+}
