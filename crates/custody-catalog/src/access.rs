@@ -28,7 +28,7 @@ pub struct NewToken<'a> {
 }
 
 /// A stored token (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredToken {
     /// Its public id.
     pub id: String,
@@ -64,7 +64,7 @@ pub struct NewAuditRecord<'a> {
 }
 
 /// One audit record as stored, with its place in the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
     /// Its position: strictly increasing.
     pub seq: i64,

@@ -163,12 +163,22 @@ impl Sqlite {
     }
 }
 
-fn sqlite_params<'a>(params: &'a [Param<'a>]) -> impl Iterator<Item = rusqlite::types::Value> + 'a {
-    params.iter().map(|p| match *p {
-        Param::Int(n) => rusqlite::types::Value::Integer(n),
-        Param::Text(Some(s)) => rusqlite::types::Value::Text(s.to_owned()),
-        Param::Text(None) => rusqlite::types::Value::Null,
-    })
+/// Binds `params` as PostgreSQL numbers them: `$N` is the N-th, wherever it appears. SQLite
+/// would number `$N` by order of first appearance, so `... $2 ... $1` would bind backwards.
+fn bind(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: &[Param<'_>],
+) -> Result<(), BackendError> {
+    for (i, p) in params.iter().enumerate() {
+        let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else {
+            continue;
+        };
+        match *p {
+            Param::Int(n) => stmt.raw_bind_parameter(index, n)?,
+            Param::Text(s) => stmt.raw_bind_parameter(index, s)?,
+        }
+    }
+    Ok(())
 }
 
 impl Backend for Sqlite {
@@ -186,7 +196,8 @@ impl Backend for Sqlite {
 
     fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, BackendError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let n = stmt.execute(rusqlite::params_from_iter(sqlite_params(params)))?;
+        bind(&mut stmt, params)?;
+        let n = stmt.raw_execute()?;
         Ok(n as u64)
     }
 
@@ -194,7 +205,8 @@ impl Backend for Sqlite {
         use rusqlite::types::ValueRef;
         let mut stmt = self.conn.prepare_cached(sql)?;
         let columns = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(sqlite_params(params)))?;
+        bind(&mut stmt, params)?;
+        let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let mut row = Vec::with_capacity(columns);

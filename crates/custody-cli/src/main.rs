@@ -58,6 +58,7 @@ enum Command {
     Vex(cmd::vex::Args),
     Monitor(cmd::monitor::Args),
     Serve(cmd::serve::Args),
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         Command::Vex(args) => cmd::vex::run(args, &out),
         Command::Monitor(args) => cmd::monitor::run(args, &out),
         Command::Serve(args) => cmd::serve::run(args, &out),
+        Command::Token(args) => cmd::token::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,10 @@ pub enum ErrorKind {
     Conflict,
     /// What was asked for does not exist (CLI exit 1; HTTP 404).
     NotFound,
+    /// No valid credentials came with the request (HTTP 401).
+    Unauthenticated,
+    /// The credentials do not allow this (HTTP 403).
+    Forbidden,
     /// An operation failed on the way: storage, signing, the catalog (CLI exit 1; HTTP 500).
     Failed,
 }
@@ -461,6 +465,24 @@ pub enum Error {
         /// The product.
         product: String,
     },
+    /// A token must allow at least one action.
+    #[error("a token needs at least one scope")]
+    TokenWithoutScope,
+    /// A token's lifetime runs past the last representable time.
+    #[error("a token's lifetime is too long")]
+    TokenLifetime,
+    /// No token has this id.
+    #[error("no token {id}")]
+    UnknownToken {
+        /// The id asked for.
+        id: String,
+    },
+    /// A request's token was not accepted.
+    #[error(transparent)]
+    Access(#[from] crate::access::Refusal),
+    /// The system's random number generator failed.
+    #[error("the system's random number generator failed")]
+    Randomness,
     /// A key could not be made, encoded or decoded.
     #[error("{}: {source}", path.display())]
     KeyCrypto {
@@ -528,9 +550,14 @@ impl Error {
             | Self::NoTrustedRoot { .. }
             | Self::OnlyPrereleases { .. }
             | Self::ProductNotAFileName { .. }
+            | Self::TokenWithoutScope
+            | Self::TokenLifetime
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
             Self::NotCosigned { .. } => ErrorKind::Refused,
-            Self::ReleaseNotListed { .. } => ErrorKind::NotFound,
+            Self::ReleaseNotListed { .. } | Self::UnknownToken { .. } => ErrorKind::NotFound,
+            Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
+            Self::Access(_) => ErrorKind::Forbidden,
+            Self::Randomness => ErrorKind::Failed,
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }
             | Self::NotVerified { .. } => ErrorKind::Refused,

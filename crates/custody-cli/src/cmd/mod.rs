@@ -9,6 +9,7 @@ pub mod repo;
 pub mod sbom;
 pub mod scan;
 pub mod serve;
+pub mod token;
 pub mod update;
 pub mod verify;
 pub mod vex;
