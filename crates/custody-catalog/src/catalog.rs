@@ -113,7 +113,7 @@ pub struct NewRelease<'a> {
 }
 
 /// A finding the catalog holds for a release.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredFinding {
     /// The finding's id.
     pub id: String,

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../custody-catalog/tests/support/postgres.rs"]
+mod postgres;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Stdio};
@@ -150,4 +152,265 @@ fn a_witness_cosigns_a_log_read_over_http() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["size"], 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API: tokens on every route, the audit log of every write and refusal.
+
+/// (status, WWW-Authenticate, JSON body) of one API call.
+fn call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> (u16, Option<String>, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let req = req.body(body.unwrap_or_default().to_vec()).unwrap();
+    let mut res = agent.run(req).unwrap();
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (res.status().as_u16(), challenge, json)
+}
+
+fn token(p: &Project, args: &[&str]) -> (String, String) {
+    let r = p.run(&[&["token", "create", "--json"][..], args].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    (
+        j["id"].as_str().unwrap().to_owned(),
+        j["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A project with app 1.0.0 released and monitored: regex's advisory is a stored finding.
+fn monitored_release() -> Project {
+    let p = Project::new("ed25519");
+    p.write_vulnerable_app();
+    common::git(p.dir(), &["add", "-A"]);
+    common::git(p.dir(), &["commit", "-q", "-m", "app"]);
+    p.artifact("app.tgz", b"app");
+    let outside = tempfile::tempdir().unwrap();
+    let adv = outside.path().join("adv");
+    std::fs::create_dir_all(&adv).unwrap();
+    let import = |id: &str| {
+        std::fs::copy(
+            common::advisories().join(format!("crates.io/{id}.json")),
+            adv.join(format!("{id}.json")),
+        )
+        .unwrap();
+        let r = p.run(&["db", "import", adv.to_str().unwrap(), "--name", "osv"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    import("RUSTSEC-2021-0003");
+    let r = p.run(&[
+        "vex",
+        "add",
+        "RUSTSEC-2021-0003",
+        "--product",
+        "app",
+        "--status",
+        "not_affected",
+        "--justification",
+        "vulnerable_code_not_in_execute_path",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = p.run(&[
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        "1.0.0",
+        "--sbom",
+        "app/Cargo.lock",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    import("RUSTSEC-2022-0013");
+    let r = p.run(&["monitor"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    p
+}
+
+#[test]
+fn the_api_checks_tokens_on_every_route_and_audits_writes_and_refusals() {
+    let p = monitored_release();
+    let (_admin_id, admin) = token(&p, &["--scope", "admin"]);
+    let (reader_id, reader) = token(&p, &["--product", "app", "--scope", "read"]);
+    let (other_id, other) = token(&p, &["--product", "web", "--scope", "read"]);
+    let (revoked_id, revoked) = token(&p, &["--product", "app", "--scope", "read"]);
+    assert_eq!(p.run(&["token", "revoke", &revoked_id]).code, 0);
+    let (_server, base) = serve(&p);
+    let api = format!("{base}/api/v1");
+    let findings = format!("{api}/releases/app/1.0.0/findings");
+
+    // A reader of app sees app's findings, the monitor's and the gate's.
+    let (status, _, body) = call("GET", &findings, Some(&reader), None);
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<&str> = body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"RUSTSEC-2022-0013"), "{body}");
+
+    // Refusals: none, unknown, revoked (401, with the challenge); another product, another
+    // scope (403).
+    let made_up = format!("custody_{}", "A".repeat(43));
+    for (secret, want) in [
+        (None, 401),
+        (Some(made_up.as_str()), 401),
+        (Some(revoked.as_str()), 401),
+        (Some(other.as_str()), 403),
+    ] {
+        let (status, challenge, body) = call("GET", &findings, secret, None);
+        assert_eq!(status, want, "{secret:?}: {body}");
+        assert_eq!(challenge.is_some(), want == 401, "{secret:?}");
+        assert!(body["error"].is_string(), "{body}");
+    }
+    let (status, _, body) = call("GET", &format!("{api}/tokens"), Some(&reader), None);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("may not admin"),
+        "{body}"
+    );
+    let (status, _, _) = call(
+        "GET",
+        &format!("{api}/releases/app/9.9.9/findings"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!(status, 404);
+
+    // Tokens through the API: made by an admin, used at once, refused once expired.
+    let (status, _, made) = call(
+        "POST",
+        &format!("{api}/tokens"),
+        Some(&admin),
+        Some(br#"{"product": "app", "scopes": ["read"], "expires_in": 1}"#),
+    );
+    assert_eq!(status, 201, "{made}");
+    let short = made["secret"].as_str().unwrap();
+    assert_eq!(call("GET", &findings, Some(short), None).0, 200);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (status, _, body) = call("GET", &findings, Some(short), None);
+    assert_eq!(status, 401);
+    assert!(
+        body["error"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+
+    // Bad requests: malformed JSON, an unknown scope, a body over the limit, an unknown id.
+    for body in [
+        &b"{not json"[..],
+        br#"{"scopes": ["root"]}"#,
+        br#"{"scopes": []}"#,
+    ] {
+        let (status, _, err) = call("POST", &format!("{api}/tokens"), Some(&admin), Some(body));
+        assert_eq!(status, 400, "{err}");
+    }
+    let huge = vec![b' '; 128 << 10];
+    let (status, _, _) = call("POST", &format!("{api}/tokens"), Some(&admin), Some(&huge));
+    assert_eq!(status, 413);
+    let (status, _, _) = call(
+        "DELETE",
+        &format!("{api}/tokens/tok_000000000000"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, _, _) = call(
+        "DELETE",
+        &format!("{api}/tokens/{other_id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(call("GET", &findings, Some(&other), None).0, 401);
+
+    // The audit log has every write and refusal, in order, and not the successful reads.
+    let (status, _, log) = call(
+        "GET",
+        &format!("{api}/audit?limit=1000"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{log}");
+    let records = log["records"].as_array().unwrap();
+    let line = |r: &serde_json::Value| {
+        format!(
+            "{} {} {} {}",
+            r["action"].as_str().unwrap(),
+            r["token"].as_str().unwrap_or("-"),
+            r["target"].as_str().unwrap(),
+            r["outcome"].as_str().unwrap().split(':').next().unwrap()
+        )
+    };
+    let lines: Vec<String> = records.iter().map(line).collect();
+    let short_id = made["id"].as_str().unwrap();
+    assert_eq!(
+        lines,
+        [
+            "findings.read - app/1.0.0 refused".to_owned(),
+            "findings.read - app/1.0.0 refused".to_owned(),
+            format!("findings.read {revoked_id} app/1.0.0 refused"),
+            format!("findings.read {other_id} app/1.0.0 refused"),
+            format!("token.list {reader_id} tokens refused"),
+            format!("findings.read {reader_id} app/9.9.9 failed"),
+            format!("token.create {_admin_id} tokens ok"),
+            format!("findings.read {short_id} app/1.0.0 refused"),
+            format!("token.create {_admin_id} tokens failed"),
+            format!("token.create {_admin_id} tokens failed"),
+            format!("token.create {_admin_id} tokens failed"),
+            format!("token.revoke {_admin_id} tok_000000000000 failed"),
+            format!("token.revoke {_admin_id} {other_id} ok"),
+            format!("findings.read {other_id} app/1.0.0 refused"),
+        ],
+        "{log}"
+    );
+    assert!(records.iter().all(|r| r["client"] == "127.0.0.1"));
+    assert!(
+        records
+            .windows(2)
+            .all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64())
+    );
+}
+
+#[test]
+fn the_api_runs_on_a_postgresql_catalog() {
+    let Some(cluster) = postgres::Postgres::start() else {
+        return;
+    };
+    let url = cluster.database("api");
+    let p = Project::new("ed25519");
+    let config = p.dir().join("custody.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let replaced = text.replace(
+        "catalog = \".custody/catalog.sqlite\"",
+        &format!("catalog = \"{url}\""),
+    );
+    assert_ne!(replaced, text);
+    std::fs::write(&config, replaced).unwrap();
+    let (admin_id, admin) = token(&p, &["--scope", "admin"]);
+    let (_server, base) = serve(&p);
+    let api = format!("{base}/api/v1");
+    assert_eq!(call("GET", &format!("{api}/tokens"), None, None).0, 401);
+    let (status, _, body) = call("GET", &format!("{api}/tokens"), Some(&admin), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tokens"][0]["id"], admin_id.as_str());
+    let (status, _, log) = call("GET", &format!("{api}/audit"), Some(&admin), None);
+    assert_eq!(status, 200, "{log}");
+    assert_eq!(log["records"].as_array().unwrap().len(), 1, "{log}");
+    assert!(!p.dir().join(".custody/catalog.sqlite").exists());
 }

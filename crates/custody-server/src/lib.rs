@@ -4,6 +4,8 @@
 //!   never change (log tiles, published releases, TUF targets and versioned metadata) and
 //!   which do (the log checkpoint, TUF timestamp, root), so a CDN can cache the first for a
 //!   year and must revalidate the second.
+//! - [`api`]: the publishing service's JSON API, with bearer tokens and the audit log, over
+//!   `custody-service`.
 //! - [`witness`]: a c2sp.org/tlog-witness `add-checkpoint` endpoint, around the pure decision
 //!   in [`custody_tlog::WitnessedLog`], with its state made durable before it answers.
 //!
@@ -16,6 +18,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod api;
 pub mod site;
 pub mod witness;
 
@@ -43,6 +46,11 @@ pub fn serve(listener: std::net::TcpListener, router: axum::Router) -> std::io::
             // Best effort: a socket that refuses the option still serves, only slower.
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, router).await
+        // Handlers that audit read the client's address from ConnectInfo.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
     })
 }

@@ -465,6 +465,28 @@ pub enum Error {
         /// The product.
         product: String,
     },
+    /// A request body is not the JSON it should be.
+    #[error("{what} is not valid JSON: {source}")]
+    RequestJson {
+        /// Which request.
+        what: &'static str,
+        /// The parser's account.
+        source: serde_json::Error,
+    },
+    /// A scope name that is not an action.
+    #[error("{scope:?} is not a scope (publish, vex, advisories, webhooks, read, admin)")]
+    UnknownScope {
+        /// The name given.
+        scope: String,
+    },
+    /// The catalog holds no such release.
+    #[error("no release {product} {version} in the catalog")]
+    ReleaseNotInCatalog {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+    },
     /// A token must allow at least one action.
     #[error("a token needs at least one scope")]
     TokenWithoutScope,
@@ -552,9 +574,13 @@ impl Error {
             | Self::ProductNotAFileName { .. }
             | Self::TokenWithoutScope
             | Self::TokenLifetime
+            | Self::RequestJson { .. }
+            | Self::UnknownScope { .. }
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
             Self::NotCosigned { .. } => ErrorKind::Refused,
-            Self::ReleaseNotListed { .. } | Self::UnknownToken { .. } => ErrorKind::NotFound,
+            Self::ReleaseNotListed { .. }
+            | Self::UnknownToken { .. }
+            | Self::ReleaseNotInCatalog { .. } => ErrorKind::NotFound,
             Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
             Self::Access(_) => ErrorKind::Forbidden,
             Self::Randomness => ErrorKind::Failed,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use custody_attest::bundle;
 use custody_attest::release::{Artifact, attest_document};
+pub use custody_catalog::StoredFinding;
 use custody_catalog::{Catalog, MonitorOptions, NewRelease, ReleaseNews};
 use custody_crypto::{Algorithms, digest_files};
 use custody_site::config::{Loaded, WebhookConfig};
@@ -51,6 +52,24 @@ pub fn open_catalog(loaded: &Loaded) -> Result<Catalog, Error> {
         let path = loaded.catalog_path();
         Catalog::open(&path).map_err(catalog_error(&path.display().to_string()))
     }
+}
+
+/// The findings the catalog holds for a release, as the monitor last recorded them.
+pub fn release_findings(
+    catalog: &mut Catalog,
+    product: &str,
+    version: &str,
+) -> Result<Vec<StoredFinding>, Error> {
+    let found = catalog.contains(product, version);
+    if !found.map_err(|e| catalog_error(catalog.location())(e))? {
+        return Err(Error::ReleaseNotInCatalog {
+            product: product.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    catalog
+        .findings(product, version)
+        .map_err(|e| catalog_error(catalog.location())(e))
 }
 
 fn catalog_error(location: &str) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {

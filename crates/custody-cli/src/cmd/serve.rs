@@ -8,7 +8,13 @@ use custody_site::config::Loaded;
 
 use crate::output::{CmdResult, Output, usage};
 
-/// Serve the release site as static files, until killed.
+/// Serve the release site, and in a project the publishing API, until killed.
+///
+/// Run in a project (a directory with custody.toml), it also serves the JSON API under
+/// `/api/v1` on the project's catalog: tokens (`custody token create`) are checked on every
+/// route, and every write and every refused request goes to the audit log
+/// (`GET /api/v1/audit`). Routes: `GET|POST /api/v1/tokens`, `DELETE /api/v1/tokens/ID`,
+/// `GET /api/v1/audit`, `GET /api/v1/releases/PRODUCT/VERSION/findings`.
 ///
 /// Any static web server or CDN can serve the site; this one also says in `Cache-Control` what
 /// may be cached for good: log tiles and entry bundles, published releases, TUF targets and
@@ -26,11 +32,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
-    let dir = match args.dir {
-        Some(d) => d,
-        None => Loaded::from_dir(std::path::Path::new("."))
-            .map(|l| l.site_dir())
-            .unwrap_or_else(|_| PathBuf::from("site")),
+    let project = Loaded::from_dir(std::path::Path::new(".")).ok();
+    let dir = match (args.dir, &project) {
+        (Some(d), _) => d,
+        (None, Some(l)) => l.site_dir(),
+        (None, None) => PathBuf::from("site"),
     };
     if !dir.is_dir() {
         return Err(usage(anyhow::anyhow!(
@@ -42,10 +48,25 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         .with_context(|| format!("listen on {}", args.listen))
         .map_err(usage)?;
     let addr = listener.local_addr()?;
+    // In a project, the API runs on its catalog; a bare site directory is served read-only.
+    let api = match &project {
+        Some(loaded) => Some(custody_service::monitor::open_catalog(loaded)?),
+        None => None,
+    };
     let announce = if out.json {
-        serde_json::json!({ "listen": format!("http://{addr}"), "dir": dir }).to_string()
+        serde_json::json!({
+            "listen": format!("http://{addr}"),
+            "dir": dir,
+            "api": api.as_ref().map(|_| format!("http://{addr}/api/v1")),
+        })
+        .to_string()
     } else {
-        format!("serving {} on http://{addr}", dir.display())
+        let api = match &api {
+            // A second line: scripts read the address as the first line's last word.
+            Some(c) => format!("\napi http://{addr}/api/v1 on the catalog {}", c.location()),
+            None => String::new(),
+        };
+        format!("serving {} on http://{addr}{api}", dir.display())
     };
     // A reader of the announcement that then hangs up must not stop the server.
     {
@@ -53,6 +74,11 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{announce}").and_then(|()| stdout.flush());
     }
-    custody_server::serve(listener, custody_server::site::router(dir))?;
+    let mut router = custody_server::site::router(dir);
+    if let Some(catalog) = api {
+        let clock = std::sync::Arc::new(custody_service::env::SystemClock);
+        router = router.merge(custody_server::api::router(catalog, clock));
+    }
+    custody_server::serve(listener, router)?;
     Ok(ExitCode::SUCCESS)
 }
