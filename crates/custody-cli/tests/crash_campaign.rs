@@ -455,58 +455,28 @@ fn monitor_campaign(check_nothing_lost: bool) {
     p.write_vulnerable_app();
     git(p.dir(), &["add", "-A"]);
     git(p.dir(), &["commit", "-q", "-m", "app"]);
-    let outside = tempfile::tempdir().unwrap();
-    let adv = outside.path().join("adv");
-    std::fs::create_dir_all(&adv).unwrap();
-    let smallvec = "RUSTSEC-2021-0003.json";
-    let regex = "RUSTSEC-2022-0013.json";
-    let src = common::advisories().join("crates.io");
-    std::fs::copy(src.join(smallvec), adv.join(smallvec)).unwrap();
-    let import = |p: &Project| {
-        let r = p.run(&["db", "import", adv.to_str().unwrap(), "--name", "osv"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-    };
-    import(&p);
-    let r = p.run(&[
-        "vex",
-        "add",
-        "RUSTSEC-2021-0003",
-        "--product",
-        "app",
-        "--status",
-        "not_affected",
-        "--justification",
-        "vulnerable_code_not_in_execute_path",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let feed = common::AdvisoryFeed::new();
+    feed.add("RUSTSEC-2021-0003");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2021-0003");
     p.artifact("app.tgz", b"app");
     for version in ["1.0.0", "1.1.0"] {
-        let r = p.run(&[
-            "release",
-            "dist/app.tgz",
-            "--product",
-            "app",
-            "--version",
-            version,
-            "--sbom",
-            "app/Cargo.lock",
-        ]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        p.release_app(version);
     }
     monitor(&p);
     // Measured on a run with work to do: the regex advisory arrives, both releases have it.
-    std::fs::copy(src.join(regex), adv.join(regex)).unwrap();
-    import(&p);
+    feed.add("RUSTSEC-2022-0013");
+    feed.import(&p);
     let span = timed(|| p.run(&["monitor", "--json"]));
     for i in 0..n {
         // Alternately withdraw and re-add the regex advisory, so every run has news.
         let adding = i % 2 == 1;
         if adding {
-            std::fs::copy(src.join(regex), adv.join(regex)).unwrap();
+            feed.add("RUSTSEC-2022-0013");
         } else {
-            std::fs::remove_file(adv.join(regex)).unwrap();
+            std::fs::remove_file(feed.dir().join("RUSTSEC-2022-0013.json")).unwrap();
         }
-        import(&p);
+        feed.import(&p);
         let before: BTreeSet<PathBuf> = notices(&p).into_iter().collect();
         run_and_kill(p.dir(), &["monitor", "--json"], rng.delay(span));
         let rerun = monitor(&p);

@@ -12,24 +12,12 @@ mod postgres;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{Project, Run, git};
+use common::{AdvisoryFeed, Project, Run, git};
 use hmac::{KeyInit, Mac};
 
 const SECRET: &str = "webhook secret for the test";
-
-fn add_advisory(adv: &Path, id: &str) {
-    std::fs::create_dir_all(adv).unwrap();
-    std::fs::copy(
-        common::advisories()
-            .join("crates.io")
-            .join(format!("{id}.json")),
-        adv.join(format!("{id}.json")),
-    )
-    .unwrap();
-}
 
 fn run_env(p: &Project, args: &[&str]) -> Run {
     common::custody()
@@ -39,40 +27,6 @@ fn run_env(p: &Project, args: &[&str]) -> Run {
         .output()
         .unwrap()
         .into()
-}
-
-fn vex_add(p: &Project, id: &str) {
-    let r = p.run(&[
-        "vex",
-        "add",
-        id,
-        "--product",
-        "app",
-        "--status",
-        "not_affected",
-        "--justification",
-        "vulnerable_code_not_in_execute_path",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-}
-
-fn import(p: &Project, adv: &Path) {
-    let r = p.run(&["db", "import", adv.to_str().unwrap(), "--name", "osv"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-}
-
-fn release(p: &Project, version: &str) {
-    let r = p.run(&[
-        "release",
-        "dist/app.tgz",
-        "--product",
-        "app",
-        "--version",
-        version,
-        "--sbom",
-        "app/Cargo.lock",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 /// Each request the loopback server received: (headers, body).
@@ -160,13 +114,12 @@ fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
     p.artifact("app.tgz", b"app");
 
     // Only the smallvec advisory is known; the supplier says app is not affected.
-    let outside = tempfile::tempdir().unwrap();
-    let adv = outside.path().join("adv-src");
-    add_advisory(&adv, "RUSTSEC-2021-0003");
-    import(&p, &adv);
-    vex_add(&p, "RUSTSEC-2021-0003");
-    release(&p, "1.0.0");
-    release(&p, "1.1.0");
+    let feed = AdvisoryFeed::new();
+    feed.add("RUSTSEC-2021-0003");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2021-0003");
+    p.release_app("1.0.0");
+    p.release_app("1.1.0");
 
     // First run: both releases catalogued by `custody release`; what the gate knew is not news.
     let r = run_env(&p, &["monitor", "--json"]);
@@ -177,10 +130,10 @@ fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
     assert!(lines(&first).is_empty(), "{first}");
 
     // Two advisories arrive; time's is declared not_affected for the product before the run.
-    add_advisory(&adv, "RUSTSEC-2022-0013");
-    add_advisory(&adv, "RUSTSEC-2020-0071");
-    import(&p, &adv);
-    vex_add(&p, "RUSTSEC-2020-0071");
+    feed.add("RUSTSEC-2022-0013");
+    feed.add("RUSTSEC-2020-0071");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2020-0071");
     let r = run_env(&p, &["monitor", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let second = r.json();
@@ -257,14 +210,14 @@ fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
 
     // An advisory whose content changes (its `modified` alone would not be trusted) is looked
     // at again, but what the releases already had is not news.
-    let file = adv.join("RUSTSEC-2022-0013.json");
+    let file = feed.dir().join("RUSTSEC-2022-0013.json");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,
         text.replacen("\"summary\": \"", "\"summary\": \"Updated: ", 1),
     )
     .unwrap();
-    import(&p, &adv);
+    feed.import(&p);
     let r = run_env(&p, &["monitor", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let fourth = r.json();
@@ -280,12 +233,11 @@ fn old_releases_are_added_from_the_site() {
     git(p.dir(), &["add", "-A"]);
     git(p.dir(), &["commit", "-q", "-m", "app"]);
     p.artifact("app.tgz", b"app");
-    let outside = tempfile::tempdir().unwrap();
-    let adv = outside.path().join("adv-src");
-    add_advisory(&adv, "RUSTSEC-2022-0013");
-    import(&p, &adv);
-    vex_add(&p, "RUSTSEC-2022-0013");
-    release(&p, "1.0.0");
+    let feed = AdvisoryFeed::new();
+    feed.add("RUSTSEC-2022-0013");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2022-0013");
+    p.release_app("1.0.0");
     // A release from before the catalog: no SBOM, so it cannot be monitored, and says so.
     let r = p.run(&[
         "release",
@@ -344,12 +296,11 @@ fn a_catalog_in_postgresql_serves_release_and_monitor_alike() {
     git(p.dir(), &["add", "-A"]);
     git(p.dir(), &["commit", "-q", "-m", "app"]);
     p.artifact("app.tgz", b"app");
-    let outside = tempfile::tempdir().unwrap();
-    let adv = outside.path().join("adv-src");
-    add_advisory(&adv, "RUSTSEC-2021-0003");
-    import(&p, &adv);
-    vex_add(&p, "RUSTSEC-2021-0003");
-    release(&p, "1.0.0");
+    let feed = AdvisoryFeed::new();
+    feed.add("RUSTSEC-2021-0003");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2021-0003");
+    p.release_app("1.0.0");
     assert!(
         !p.dir().join(".custody/catalog.sqlite").exists(),
         "the release went to PostgreSQL, not the default SQLite file"
@@ -358,8 +309,8 @@ fn a_catalog_in_postgresql_serves_release_and_monitor_alike() {
     let r = run_env(&p, &["monitor", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["releases"], 1);
-    add_advisory(&adv, "RUSTSEC-2022-0013");
-    import(&p, &adv);
+    feed.add("RUSTSEC-2022-0013");
+    feed.import(&p);
     let r = run_env(&p, &["monitor", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(lines(&r.json()), ["1.0.0 RUSTSEC-2022-0013 regex"]);

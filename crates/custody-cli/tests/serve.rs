@@ -200,43 +200,13 @@ fn monitored_release() -> Project {
     common::git(p.dir(), &["add", "-A"]);
     common::git(p.dir(), &["commit", "-q", "-m", "app"]);
     p.artifact("app.tgz", b"app");
-    let outside = tempfile::tempdir().unwrap();
-    let adv = outside.path().join("adv");
-    std::fs::create_dir_all(&adv).unwrap();
-    let import = |id: &str| {
-        std::fs::copy(
-            common::advisories().join(format!("crates.io/{id}.json")),
-            adv.join(format!("{id}.json")),
-        )
-        .unwrap();
-        let r = p.run(&["db", "import", adv.to_str().unwrap(), "--name", "osv"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-    };
-    import("RUSTSEC-2021-0003");
-    let r = p.run(&[
-        "vex",
-        "add",
-        "RUSTSEC-2021-0003",
-        "--product",
-        "app",
-        "--status",
-        "not_affected",
-        "--justification",
-        "vulnerable_code_not_in_execute_path",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = p.run(&[
-        "release",
-        "dist/app.tgz",
-        "--product",
-        "app",
-        "--version",
-        "1.0.0",
-        "--sbom",
-        "app/Cargo.lock",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    import("RUSTSEC-2022-0013");
+    let feed = common::AdvisoryFeed::new();
+    feed.add("RUSTSEC-2021-0003");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2021-0003");
+    p.release_app("1.0.0");
+    feed.add("RUSTSEC-2022-0013");
+    feed.import(&p);
     let r = p.run(&["monitor"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     p

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -92,6 +93,27 @@ fn json<T: Serialize>(code: StatusCode, value: &T) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// Who is asking: the bearer secret, if any, and the client's address.
+struct Caller {
+    secret: Option<String>,
+    client: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        Ok(Self {
+            secret: bearer(&parts.headers),
+            client,
+        })
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -186,23 +208,24 @@ impl Api {
     }
 }
 
-fn asked(
-    headers: &HeaderMap,
-    client: SocketAddr,
-    action: Action,
-    product: Option<&str>,
-    name: &'static str,
-    target: impl Into<String>,
-    write: bool,
-) -> Asked {
-    Asked {
-        secret: bearer(headers),
-        client: client.ip().to_string(),
-        action,
-        product: product.map(str::to_owned),
-        name,
-        target: target.into(),
-        write,
+impl Caller {
+    fn asks(
+        self,
+        action: Action,
+        product: Option<&str>,
+        name: &'static str,
+        target: impl Into<String>,
+        write: bool,
+    ) -> Asked {
+        Asked {
+            secret: self.secret,
+            client: self.client,
+            action,
+            product: product.map(str::to_owned),
+            name,
+            target: target.into(),
+            write,
+        }
     }
 }
 
@@ -211,20 +234,8 @@ struct Tokens {
     tokens: Vec<access::StoredToken>,
 }
 
-async fn list_tokens(
-    State(api): State<Api>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let asked = asked(
-        &headers,
-        client,
-        Action::Admin,
-        None,
-        "token.list",
-        "tokens",
-        false,
-    );
+async fn list_tokens(State(api): State<Api>, caller: Caller) -> Response {
+    let asked = caller.asks(Action::Admin, None, "token.list", "tokens", false);
     api.call(asked, StatusCode::OK, |catalog, _| {
         Ok(Tokens {
             tokens: access::list(catalog)?,
@@ -254,21 +265,8 @@ struct CreatedToken {
     secret: String,
 }
 
-async fn create_token(
-    State(api): State<Api>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let asked = asked(
-        &headers,
-        client,
-        Action::Admin,
-        None,
-        "token.create",
-        "tokens",
-        true,
-    );
+async fn create_token(State(api): State<Api>, caller: Caller, body: Bytes) -> Response {
+    let asked = caller.asks(Action::Admin, None, "token.create", "tokens", true);
     api.call(asked, StatusCode::CREATED, move |catalog, clock| {
         let request: CreateToken =
             serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
@@ -303,21 +301,8 @@ async fn create_token(
     .await
 }
 
-async fn revoke_token(
-    State(api): State<Api>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let asked = asked(
-        &headers,
-        client,
-        Action::Admin,
-        None,
-        "token.revoke",
-        &id,
-        true,
-    );
+async fn revoke_token(State(api): State<Api>, caller: Caller, Path(id): Path<String>) -> Response {
+    let asked = caller.asks(Action::Admin, None, "token.revoke", &id, true);
     api.call(asked, StatusCode::OK, move |catalog, clock| {
         access::revoke(catalog, &id, clock)?;
         Ok(serde_json::json!({ "revoked": id }))
@@ -337,21 +322,8 @@ struct AuditPage {
     records: Vec<access::AuditRecord>,
 }
 
-async fn audit_log(
-    State(api): State<Api>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(page): Query<Page>,
-) -> Response {
-    let asked = asked(
-        &headers,
-        client,
-        Action::Admin,
-        None,
-        "audit.read",
-        "audit",
-        false,
-    );
+async fn audit_log(State(api): State<Api>, caller: Caller, Query(page): Query<Page>) -> Response {
+    let asked = caller.asks(Action::Admin, None, "audit.read", "audit", false);
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     api.call(asked, StatusCode::OK, move |catalog, _| {
         Ok(AuditPage {
@@ -370,20 +342,11 @@ struct Findings {
 
 async fn findings(
     State(api): State<Api>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     Path((product, version)): Path<(String, String)>,
 ) -> Response {
     let target = format!("{product}/{version}");
-    let asked = asked(
-        &headers,
-        client,
-        Action::Read,
-        Some(&product),
-        "findings.read",
-        target,
-        false,
-    );
+    let asked = caller.asks(Action::Read, Some(&product), "findings.read", target, false);
     api.call(asked, StatusCode::OK, move |catalog, _| {
         let findings = custody_service::monitor::release_findings(catalog, &product, &version)?;
         Ok(Findings {

@@ -280,3 +280,75 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A directory of advisories outside any project, fed real crates.io advisories from
+/// `testdata/` one at a time and imported into a project as the source `osv`.
+pub struct AdvisoryFeed {
+    tmp: tempfile::TempDir,
+}
+
+impl AdvisoryFeed {
+    pub fn new() -> Self {
+        Self {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Adds the crates.io advisory `id` (RUSTSEC-...).
+    pub fn add(&self, id: &str) {
+        std::fs::copy(
+            advisories().join("crates.io").join(format!("{id}.json")),
+            self.dir().join(format!("{id}.json")),
+        )
+        .unwrap();
+    }
+
+    /// `custody db import` of everything added so far.
+    pub fn import(&self, p: &Project) {
+        let r = p.run(&[
+            "db",
+            "import",
+            self.dir().to_str().unwrap(),
+            "--name",
+            "osv",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+}
+
+impl Project {
+    /// `custody vex add ID --product app --status not_affected`.
+    pub fn vex_not_affected(&self, id: &str) {
+        let r = self.run(&[
+            "vex",
+            "add",
+            id,
+            "--product",
+            "app",
+            "--status",
+            "not_affected",
+            "--justification",
+            "vulnerable_code_not_in_execute_path",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+
+    /// Releases `dist/app.tgz` as app `version` with the SBOM of `app/Cargo.lock`.
+    pub fn release_app(&self, version: &str) {
+        let r = self.run(&[
+            "release",
+            "dist/app.tgz",
+            "--product",
+            "app",
+            "--version",
+            version,
+            "--sbom",
+            "app/Cargo.lock",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+}
