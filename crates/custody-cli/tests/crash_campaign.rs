@@ -831,3 +831,60 @@ fn a_release_killed_before_its_tuf_commit_is_announced_by_the_next() {
     let server = Server::start(&p.site());
     python_tuf_refreshes(&p, &server, &["app/1.0.1/app-1.0.1.tar.gz".to_owned()]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// One writer at a time
+
+#[test]
+fn writers_of_one_project_take_turns() {
+    let p = with_repo();
+    // Another run holds the project's writer lock (as `custody serve` publishing would).
+    let lock_path = p.dir().join(".custody/log-state/writer.lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+
+    let args = release_args(&p, "1.0.0");
+    let release = common::custody()
+        .current_dir(p.dir())
+        .args(strs(&args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let refresh = common::custody()
+        .current_dir(p.dir())
+        .args(["repo", "refresh", "--force"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        !p.site().join("releases/app/1.0.0").exists(),
+        "the release waited for the lock"
+    );
+    drop(held);
+    let release = release.wait_with_output().unwrap();
+    let refresh = refresh.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&release.stderr);
+    assert!(release.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("waiting for another custody run"),
+        "{stderr}"
+    );
+    assert!(
+        refresh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refresh.stderr)
+    );
+    // Neither lost the other's commit: the release is a TUF target, whichever ran second.
+    release_is_complete(&p, "1.0.0");
+    assert!(
+        tuf_targets(&p).iter().any(|t| t.contains("1.0.0")),
+        "{:?}",
+        tuf_targets(&p)
+    );
+    let r = p.run(&["repo", "status", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

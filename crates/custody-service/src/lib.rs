@@ -61,6 +61,7 @@ pub mod project;
 pub mod release;
 pub mod repo;
 pub mod scan;
+pub mod sequence;
 pub mod transport;
 pub mod update;
 pub mod vex;

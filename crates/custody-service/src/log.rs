@@ -282,6 +282,7 @@ pub fn rewitness(
     if loaded.config.log.witnesses.is_empty() {
         return Err(Error::NoWitnesses);
     }
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let mut log = open_writer(loaded, keys, transport)?;
     let checkpoint = log.witness_checkpoint()?;
     warn_witness_failures(&log, events);
@@ -321,6 +322,7 @@ pub fn append(
         "bundle",
     )
     .map_err(Error::input)?;
+    let _writer = crate::sequence::writer(loaded, events)?;
     let mut log = open_writer(loaded, keys, transport)?;
     let appended = log
         .append_bundle(&bytes, &policy, clock.now())

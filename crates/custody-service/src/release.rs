@@ -154,6 +154,7 @@ pub fn release(
 ) -> Result<Released, Error> {
     check_name("product", &request.product).map_err(Error::input)?;
     check_name("version", &request.version).map_err(Error::input)?;
+    let _writer = crate::sequence::writer(loaded, env.events)?;
     let site = Site::new(loaded.site_dir()).staging_in(loaded.release_staging_dir());
     let target = site.release_dir(&request.product, &request.version);
     if target.exists() {

@@ -90,6 +90,7 @@ pub fn init(
     keys: &dyn KeySource,
     clock: &dyn Clock,
 ) -> Result<Initialized, Error> {
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let dir = loaded.tuf_dir();
     if custody_site::tuf::exists(&dir) {
         return Err(Error::RepositoryExists { dir });
@@ -144,6 +145,7 @@ pub fn refresh(
     keys: &dyn KeySource,
     clock: &dyn Clock,
 ) -> Result<Vec<Renewed>, Error> {
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let mut repo = open(loaded)?;
     let online = unlock_online(loaded, &[], keys)?;
     repo.refresh(online_keys(&online)?, clock.now(), force)
@@ -197,6 +199,7 @@ pub fn rotate(
     keys: &dyn KeySource,
     clock: &dyn Clock,
 ) -> Result<Rotated, Error> {
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let repo = open(loaded)?;
     let keys_dir = loaded.tuf_keys_dir();
     let role = &rotation.role;
@@ -267,7 +270,7 @@ pub fn rotate(
     write_atomic(&staged_path, staged.bytes())?;
     let enough = enough_signatures(&repo, &staged);
     if enough {
-        publish_root(loaded, &staged, keys, clock)?;
+        publish_staged_root(loaded, &staged, keys, clock)?;
         // The staged copy has served its purpose; a leftover is harmless.
         let _ = std::fs::remove_file(&staged_path);
     }
@@ -346,6 +349,18 @@ pub struct PublishedRoot {
 /// Publishes a staged root that enough root keys have signed, re-signing at once every online
 /// role whose key it changes with that role's new key, and retiring the old key files.
 pub fn publish_root(
+    loaded: &Loaded,
+    staged: &Metadata<Root>,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<PublishedRoot, Error> {
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    publish_staged_root(loaded, staged, keys, clock)
+}
+
+/// [`publish_root`] for a caller already holding the writer lock (a second `flock` on a new
+/// descriptor would wait for the first forever).
+fn publish_staged_root(
     loaded: &Loaded,
     staged: &Metadata<Root>,
     keys: &dyn KeySource,
