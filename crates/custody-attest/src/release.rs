@@ -24,7 +24,7 @@ pub struct Artifact {
 }
 
 /// The source tree a release was made from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceState {
     /// Repository URL.
     pub repository: String,

@@ -384,3 +384,197 @@ fn the_api_runs_on_a_postgresql_catalog() {
     assert_eq!(log["records"].as_array().unwrap().len(), 1, "{log}");
     assert!(!p.dir().join(".custody/catalog.sqlite").exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Publishing through the server
+
+fn serve_with(p: &Project, extra: &[&str]) -> (Server, String) {
+    let mut child = common::custody()
+        .current_dir(p.dir())
+        .args([&["serve", "--listen", "127.0.0.1:0"][..], extra].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    (Server(child), url)
+}
+
+/// `custody release ... --publish URL` from the pipeline's project `c`.
+fn publish(c: &Project, url: &str, token: &str, version: &str, extra: &[&str]) -> common::Run {
+    let args = [
+        &[
+            "release",
+            "dist/app.tgz",
+            "--product",
+            "app",
+            "--version",
+            version,
+            "--publish",
+            url,
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    common::custody()
+        .current_dir(c.dir())
+        .env("CUSTODY_TOKEN", token)
+        .args(args)
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
+    // The server: a project with a TUF repository and smallvec's advisory.
+    let server = Project::new("ed25519");
+    let r = server.run(&["repo", "init", "--root-keys", "1", "--root-threshold", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let feed = common::AdvisoryFeed::new();
+    feed.add("RUSTSEC-2021-0003");
+    feed.import(&server);
+    let (_, publisher) = token(&server, &["--product", "app", "--scope", "publish"]);
+    let (_, web) = token(&server, &["--product", "web", "--scope", "publish"]);
+    let (_, reader) = token(&server, &["--product", "app", "--scope", "read"]);
+    let (_, admin) = token(&server, &["--scope", "admin"]);
+    let (_running, url) = serve_with(&server, &["--max-upload", "4096"]);
+
+    // The pipeline: its own repository, a vulnerable lockfile and an artifact.
+    let pipeline = Project::new("ed25519");
+    pipeline.write_vulnerable_app();
+    common::git(pipeline.dir(), &["add", "-A"]);
+    common::git(pipeline.dir(), &["commit", "-q", "-m", "app"]);
+    pipeline.artifact("app.tgz", b"app 1.0.0");
+    let sbom = ["--sbom", "app/Cargo.lock"];
+
+    // The server's gate refuses the vulnerable release: nothing is published.
+    let r = publish(&pipeline, &url, &publisher, "1.0.0", &sbom);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("422"), "{}", r.stderr);
+    assert!(r.stderr.contains("RUSTSEC-2021-0003"), "{}", r.stderr);
+    assert!(!server.site().join("releases/app/1.0.0").exists());
+
+    // Refused tokens: another product's, none that exists.
+    let r = publish(&pipeline, &url, &web, "1.0.0", &sbom);
+    assert!(r.stderr.contains("403"), "{}", r.stderr);
+    let r = publish(&pipeline, &url, "custody_nope", "1.0.0", &sbom);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+
+    // Once the supplier says the product is not affected, it is published, signed by the
+    // server's key, logged and a TUF target.
+    server.vex_not_affected("RUSTSEC-2021-0003");
+    let r = publish(&pipeline, &url, &publisher, "1.0.0", &sbom);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["fresh"], true);
+    let dir = server.site().join("releases/app/1.0.0");
+    for f in ["app.tgz", "sbom.cdx.json", "scan.json", "manifest.json"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let v = server.verify(
+        &dir.join("app.tgz"),
+        &["--product", "app", "--version", "1.0.0"],
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let provenance = common::statement(&dir.join("provenance.sigstore.json"));
+    let text = provenance.to_string();
+    assert!(text.contains("https://example.com/acme/app.git"), "{text}");
+    let r = server.run(&["repo", "status", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The catalog has it: the API reads its findings (smallvec's, suppressed by VEX).
+    let (status, _, body) = call(
+        "GET",
+        &format!("{url}/api/v1/releases/app/1.0.0/findings"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A retry after a lost answer is answered with the release as it is; other artifacts under
+    // the same version are refused.
+    let r = publish(&pipeline, &url, &publisher, "1.0.0", &sbom);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["fresh"], false);
+    pipeline.artifact("app.tgz", b"app 1.0.0, rebuilt differently");
+    let r = publish(&pipeline, &url, &publisher, "1.0.0", &sbom);
+    assert!(r.stderr.contains("409"), "{}", r.stderr);
+
+    // Uploads: one whose bytes are not the digest it is sent under, one over the limit;
+    // neither leaves anything behind.
+    let uploads = server.dir().join(".custody/uploads/app");
+    let before = std::fs::read_dir(&uploads).map_or(0, |d| d.count());
+    let digest = "0".repeat(64);
+    let put = format!("{url}/api/v1/releases/app/uploads/{digest}");
+    let (status, _, body) = call("PUT", &put, Some(&publisher), Some(b"not those bytes"));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("truncated or corrupted"),
+        "{body}"
+    );
+    let (status, _, body) = call("PUT", &put, Some(&publisher), Some(&[7u8; 5000]));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("over the limit"),
+        "{body}"
+    );
+    let (status, _, _) = call(
+        "PUT",
+        &format!("{url}/api/v1/releases/app/uploads/xyz"),
+        Some(&publisher),
+        Some(b"x"),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(std::fs::read_dir(&uploads).map_or(0, |d| d.count()), before);
+
+    // A dirty tree needs the pipeline to say so.
+    std::fs::write(pipeline.dir().join("app/extra.txt"), "uncommitted").unwrap();
+    pipeline.artifact("app.tgz", b"app 1.1.0");
+    let r = publish(&pipeline, &url, &publisher, "1.1.0", &sbom);
+    assert!(r.stderr.contains("422"), "{}", r.stderr);
+    assert!(r.stderr.contains("uncommitted"), "{}", r.stderr);
+    let r = publish(
+        &pipeline,
+        &url,
+        &publisher,
+        "1.1.0",
+        &[&sbom[..], &["--allow-dirty"]].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Every publish, upload and refusal is in the audit log.
+    let (_, _, log) = call(
+        "GET",
+        &format!("{url}/api/v1/audit?limit=1000"),
+        Some(&admin),
+        None,
+    );
+    let actions: Vec<String> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["action"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap().split(':').next().unwrap()
+            )
+        })
+        .collect();
+    for want in [
+        "upload ok",
+        "publish failed",
+        "upload refused",
+        "publish ok",
+    ] {
+        assert!(actions.iter().any(|a| a == want), "{want}: {actions:?}");
+    }
+}

@@ -2,6 +2,11 @@
 //! every write and every refusal in the audit log.
 //!
 //! Routes (each needs `Authorization: Bearer custody_...`):
+//! - `PUT /api/v1/releases/{product}/uploads/{sha256}`: publish, for that product. The body is
+//!   streamed to disk and kept only if its SHA-256 is the one in the path.
+//! - `POST /api/v1/releases/{product}/{version}`: publish, for that product; a JSON
+//!   [`PublishRequest`] naming the uploads, the SBOM and the pipeline's source. 201 when
+//!   published, 200 when it was already, with the same artifacts.
 //! - `GET /api/v1/tokens`, `POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`: admin.
 //! - `GET /api/v1/audit?after=N&limit=M`: admin.
 //! - `GET /api/v1/releases/{product}/{version}/findings`: read, for that product.
@@ -13,34 +18,80 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post, put};
 use custody_service::access::{self, Action, Audit, Catalog, TokenRequest};
-use custody_service::env::Clock;
+use custody_service::env::{Clock, Events, MemoryKeys};
+use custody_service::publish::{PublishOutcome, PublishRequest, Uploaded};
+use custody_service::release::ReleaseEnv;
+use custody_service::transport::Transport;
 use custody_service::{Error, ErrorKind};
+use custody_site::config::Loaded;
+use futures_util::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 
 /// Largest request body the API takes: its requests are small JSON documents.
 pub const MAX_BODY: usize = 64 << 10;
+
+/// What publishing needs: the project, its signing keys (unlocked once, when the server
+/// started), and the way to the log's witnesses.
+#[derive(Debug)]
+pub struct Publisher {
+    /// The project.
+    pub loaded: Loaded,
+    /// The release, log and online TUF keys.
+    pub keys: MemoryKeys,
+    /// To the witnesses.
+    pub transport: Arc<dyn Transport>,
+    /// The largest upload taken, in bytes.
+    pub upload_limit: u64,
+}
 
 /// What every handler shares.
 #[derive(Clone)]
 struct Api {
     catalog: Arc<Mutex<Catalog>>,
     clock: Arc<dyn Clock>,
+    /// Why publishing is off, when it is.
+    publisher: Result<Arc<Publisher>, Arc<str>>,
 }
 
-/// The API's routes over `catalog`, with `clock` for token expiry and the audit log.
-pub fn router(catalog: Catalog, clock: Arc<dyn Clock>) -> Router {
+/// Progress of releases, to the server's standard error.
+struct ServerLog;
+
+impl Events for ServerLog {
+    fn progress(&self, message: &str) {
+        eprintln!("{message}");
+    }
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+}
+
+/// The API's routes over `catalog`, with `clock` for token expiry and the audit log, and
+/// `publisher` (or why there is none) for uploads and releases.
+pub fn router(
+    catalog: Catalog,
+    clock: Arc<dyn Clock>,
+    publisher: Result<Publisher, String>,
+) -> Router {
     let api = Api {
         catalog: Arc::new(Mutex::new(catalog)),
         clock,
+        publisher: publisher.map(Arc::new).map_err(Arc::from),
     };
     Router::new()
+        .route(
+            "/api/v1/releases/{product}/uploads/{sha256}",
+            // Streamed to disk with its own limit (the publisher's), not held in memory.
+            put(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/releases/{product}/{version}", post(publish))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .route("/api/v1/audit", get(audit_log))
@@ -61,6 +112,7 @@ pub fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -138,24 +190,36 @@ struct Asked {
 }
 
 impl Api {
-    /// Checks the token, runs `op` on the catalog, audits, and answers.
+    fn publisher(&self) -> Result<&Publisher, Error> {
+        self.publisher
+            .as_deref()
+            .map_err(|reason| Error::PublishingDisabled {
+                reason: reason.to_string(),
+            })
+    }
+
+    fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
+        // A panic in another request poisoned the lock; the catalog itself is a connection
+        // whose transactions roll back, so it is still sound to use.
+        self.catalog
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Checks the token, runs `op` (on the blocking pool: the catalog and the site are
+    /// blocking), audits, and answers. The catalog is locked per step, not across `op`, so a
+    /// long publish does not hold up other requests.
     async fn call<T: Serialize + Send + 'static>(
         &self,
         asked: Asked,
-        ok: StatusCode,
-        op: impl FnOnce(&mut Catalog, &dyn Clock) -> Result<T, Error> + Send + 'static,
+        ok: impl Fn(&T) -> StatusCode + Send + 'static,
+        op: impl FnOnce(&Api) -> Result<T, Error> + Send + 'static,
     ) -> Response {
         let api = self.clone();
         let done = tokio::task::spawn_blocking(move || {
-            // A panic in another request poisoned the lock; the catalog itself is a connection
-            // whose transactions roll back, so it is still sound to use.
-            let mut catalog = api
-                .catalog
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let clock = api.clock.as_ref();
             let decision = access::authorize(
-                &mut catalog,
+                &mut api.catalog(),
                 asked.secret.as_deref(),
                 asked.action,
                 asked.product.as_deref(),
@@ -166,7 +230,7 @@ impl Api {
                 Err(refusal) => {
                     let outcome = format!("refused: {refusal}");
                     access::audit(
-                        &mut catalog,
+                        &mut api.catalog(),
                         &Audit {
                             token: refusal.token(),
                             action: asked.name,
@@ -179,14 +243,14 @@ impl Api {
                     return Err(Error::from(refusal));
                 }
             };
-            let result = op(&mut catalog, clock);
+            let result = op(&api);
             if asked.write || result.is_err() {
                 let outcome = match &result {
                     Ok(_) => "ok".to_owned(),
                     Err(e) => format!("failed: {e}"),
                 };
                 access::audit(
-                    &mut catalog,
+                    &mut api.catalog(),
                     &Audit {
                         token: Some(&token.id),
                         action: asked.name,
@@ -201,7 +265,7 @@ impl Api {
         })
         .await;
         match done {
-            Ok(Ok(value)) => json(ok, &value),
+            Ok(Ok(value)) => json(ok(&value), &value),
             Ok(Err(e)) => error_response(&e),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
@@ -236,11 +300,15 @@ struct Tokens {
 
 async fn list_tokens(State(api): State<Api>, caller: Caller) -> Response {
     let asked = caller.asks(Action::Admin, None, "token.list", "tokens", false);
-    api.call(asked, StatusCode::OK, |catalog, _| {
-        Ok(Tokens {
-            tokens: access::list(catalog)?,
-        })
-    })
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        |api| {
+            Ok(Tokens {
+                tokens: access::list(&mut api.catalog())?,
+            })
+        },
+    )
     .await
 }
 
@@ -267,46 +335,54 @@ struct CreatedToken {
 
 async fn create_token(State(api): State<Api>, caller: Caller, body: Bytes) -> Response {
     let asked = caller.asks(Action::Admin, None, "token.create", "tokens", true);
-    api.call(asked, StatusCode::CREATED, move |catalog, clock| {
-        let request: CreateToken =
-            serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
-                what: "a token request",
-                source,
-            })?;
-        let actions = request
-            .scopes
-            .iter()
-            .map(|s| Action::parse(s).ok_or_else(|| Error::UnknownScope { scope: s.clone() }))
-            .collect::<Result<Vec<_>, _>>()?;
-        let lifetime = match request.expires_in {
-            Some(s) if s <= 0 => return Err(Error::TokenLifetime),
-            Some(s) => Some(jiff::SignedDuration::from_secs(s)),
-            None => None,
-        };
-        let issued = access::create(
-            catalog,
-            &TokenRequest {
-                product: request.product,
-                actions,
-                lifetime,
-                description: request.description,
-            },
-            clock,
-        )?;
-        Ok(CreatedToken {
-            secret: issued.secret.to_string(),
-            token: issued.token,
-        })
-    })
+    api.call(
+        asked,
+        |_| StatusCode::CREATED,
+        move |api| {
+            let request: CreateToken =
+                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
+                    what: "a token request",
+                    source,
+                })?;
+            let actions = request
+                .scopes
+                .iter()
+                .map(|s| Action::parse(s).ok_or_else(|| Error::UnknownScope { scope: s.clone() }))
+                .collect::<Result<Vec<_>, _>>()?;
+            let lifetime = match request.expires_in {
+                Some(s) if s <= 0 => return Err(Error::TokenLifetime),
+                Some(s) => Some(jiff::SignedDuration::from_secs(s)),
+                None => None,
+            };
+            let issued = access::create(
+                &mut api.catalog(),
+                &TokenRequest {
+                    product: request.product,
+                    actions,
+                    lifetime,
+                    description: request.description,
+                },
+                api.clock.as_ref(),
+            )?;
+            Ok(CreatedToken {
+                secret: issued.secret.to_string(),
+                token: issued.token,
+            })
+        },
+    )
     .await
 }
 
 async fn revoke_token(State(api): State<Api>, caller: Caller, Path(id): Path<String>) -> Response {
     let asked = caller.asks(Action::Admin, None, "token.revoke", &id, true);
-    api.call(asked, StatusCode::OK, move |catalog, clock| {
-        access::revoke(catalog, &id, clock)?;
-        Ok(serde_json::json!({ "revoked": id }))
-    })
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            access::revoke(&mut api.catalog(), &id, api.clock.as_ref())?;
+            Ok(serde_json::json!({ "revoked": id }))
+        },
+    )
     .await
 }
 
@@ -325,11 +401,15 @@ struct AuditPage {
 async fn audit_log(State(api): State<Api>, caller: Caller, Query(page): Query<Page>) -> Response {
     let asked = caller.asks(Action::Admin, None, "audit.read", "audit", false);
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
-    api.call(asked, StatusCode::OK, move |catalog, _| {
-        Ok(AuditPage {
-            records: access::audit_log(catalog, page.after, limit)?,
-        })
-    })
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            Ok(AuditPage {
+                records: access::audit_log(&mut api.catalog(), page.after, limit)?,
+            })
+        },
+    )
     .await
 }
 
@@ -347,13 +427,83 @@ async fn findings(
 ) -> Response {
     let target = format!("{product}/{version}");
     let asked = caller.asks(Action::Read, Some(&product), "findings.read", target, false);
-    api.call(asked, StatusCode::OK, move |catalog, _| {
-        let findings = custody_service::monitor::release_findings(catalog, &product, &version)?;
-        Ok(Findings {
-            product,
-            version,
-            findings,
-        })
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            let findings =
+                custody_service::monitor::release_findings(&mut api.catalog(), &product, &version)?;
+            Ok(Findings {
+                product,
+                version,
+                findings,
+            })
+        },
+    )
+    .await
+}
+
+/// `PUT /api/v1/releases/{product}/uploads/{sha256}`: one file of a coming release, streamed.
+async fn upload(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((product, sha256)): Path<(String, String)>,
+    body: Body,
+) -> Response {
+    let target = format!("{product}/sha256:{sha256}");
+    let asked = caller.asks(Action::Publish, Some(&product), "upload", target, true);
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let status = |u: &Uploaded| {
+        if u.fresh {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        }
+    };
+    api.call(asked, status, move |api| {
+        let p = api.publisher()?;
+        custody_service::publish::receive_upload(
+            &p.loaded,
+            &product,
+            &sha256,
+            reader,
+            p.upload_limit,
+        )
+    })
+    .await
+}
+
+/// `POST /api/v1/releases/{product}/{version}`: publish from uploads.
+async fn publish(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let target = format!("{product}/{version}");
+    let asked = caller.asks(Action::Publish, Some(&product), "publish", target, true);
+    let status = |o: &PublishOutcome| {
+        if o.fresh {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        }
+    };
+    api.call(asked, status, move |api| {
+        let request: PublishRequest =
+            serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
+                what: "a publish request",
+                source,
+            })?;
+        let p = api.publisher()?;
+        let env = ReleaseEnv {
+            keys: &p.keys,
+            transport: p.transport.clone(),
+            clock: api.clock.as_ref(),
+            events: &ServerLog,
+        };
+        custody_service::publish::publish(&p.loaded, &product, &version, &request, &env)
     })
     .await
 }

@@ -145,6 +145,27 @@ impl MemoryKeys {
         Self::default()
     }
 
+    /// Keys unlocked elsewhere (from files, once, when a server starts), held under the paths
+    /// they were read from.
+    pub fn holding(
+        keys: impl IntoIterator<Item = (std::path::PathBuf, custody_crypto::SigningKey)>,
+    ) -> Result<Self, crate::Error> {
+        let held = Self::new();
+        {
+            let mut map = held
+                .keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (path, key) in keys {
+                let pem = key
+                    .to_unencrypted_pem_insecure()
+                    .map_err(Self::key_error(&path))?;
+                map.insert(path, pem);
+            }
+        }
+        Ok(held)
+    }
+
     fn key_error(
         path: &std::path::Path,
     ) -> impl FnOnce(custody_crypto::Error) -> crate::Error + '_ {

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Unauthenticated,
     /// The credentials do not allow this (HTTP 403).
     Forbidden,
+    /// The service is not set up for this (HTTP 503).
+    Unavailable,
     /// An operation failed on the way: storage, signing, the catalog (CLI exit 1; HTTP 500).
     Failed,
 }
@@ -465,6 +467,79 @@ pub enum Error {
         /// The product.
         product: String,
     },
+    /// The pipeline says its tree had uncommitted changes, and the release did not allow it.
+    #[error(
+        "the source {repository} at {commit} had uncommitted changes; publish from a clean \
+         tree, or allow a dirty one (the provenance records it)"
+    )]
+    DirtySource {
+        /// The repository.
+        repository: String,
+        /// The commit.
+        commit: String,
+    },
+    /// An upload's content does not have the digest it was sent under.
+    #[error(
+        "the upload for sha256:{expected} has sha256:{actual} ({size} bytes): truncated or corrupted on the way; nothing was kept"
+    )]
+    UploadDigest {
+        /// The digest it was sent under.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+        /// How much arrived.
+        size: u64,
+    },
+    /// An upload is larger than the server takes.
+    #[error("the upload is over the limit of {limit} bytes; nothing was kept")]
+    UploadTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// A release names an upload the server does not have.
+    #[error("no upload sha256:{sha256} for product {product}: upload {name} first")]
+    UploadMissing {
+        /// The product.
+        product: String,
+        /// The artifact's name.
+        name: String,
+        /// Its digest.
+        sha256: String,
+    },
+    /// A version is published already, with other contents.
+    #[error(
+        "{product} {version} is published already with other artifacts; published versions are immutable"
+    )]
+    PublishedDifferently {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+    },
+    /// A custody server refused a request.
+    #[error("{url}: {status}: {reason}")]
+    ServerRefused {
+        /// The request's URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's error.
+        reason: String,
+    },
+    /// A custody server could not be reached.
+    #[error("{url}: {reason}")]
+    ServerUnreachable {
+        /// The request's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// This server does not publish (its keys could not be unlocked when it started).
+    #[error("publishing is not enabled on this server: {reason}")]
+    PublishingDisabled {
+        /// Why.
+        reason: String,
+    },
     /// A request body is not the JSON it should be.
     #[error("{what} is not valid JSON: {source}")]
     RequestJson {
@@ -575,9 +650,15 @@ impl Error {
             | Self::TokenWithoutScope
             | Self::TokenLifetime
             | Self::RequestJson { .. }
+            | Self::UploadDigest { .. }
+            | Self::UploadTooLarge { .. }
             | Self::UnknownScope { .. }
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
-            Self::NotCosigned { .. } => ErrorKind::Refused,
+            Self::NotCosigned { .. } | Self::DirtySource { .. } => ErrorKind::Refused,
+            Self::UploadMissing { .. } => ErrorKind::NotFound,
+            Self::PublishingDisabled { .. } => ErrorKind::Unavailable,
+            Self::ServerRefused { .. } | Self::ServerUnreachable { .. } => ErrorKind::Failed,
+            Self::PublishedDifferently { .. } => ErrorKind::Conflict,
             Self::ReleaseNotListed { .. }
             | Self::UnknownToken { .. }
             | Self::ReleaseNotInCatalog { .. } => ErrorKind::NotFound,

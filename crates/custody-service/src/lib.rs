@@ -58,6 +58,7 @@ pub mod keys;
 pub mod log;
 pub mod monitor;
 pub mod project;
+pub mod publish;
 pub mod release;
 pub mod repo;
 pub mod scan;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use custody_attest::release::{CYCLONEDX_BOM, ReleaseFacts, SPDX_DOCUMENT};
+use custody_attest::release::{CYCLONEDX_BOM, ReleaseFacts, SPDX_DOCUMENT, SourceState};
 use custody_crypto::SigningKey;
 use custody_sbom::CycloneDxVersion;
 use custody_site::config::Loaded;
@@ -50,6 +50,19 @@ pub struct ReleaseRequest {
     pub sbom: Option<PathBuf>,
     /// Release without scanning the SBOM, recording this reason in `scan.json`.
     pub skip_scan: Option<String>,
+    /// The source as the pipeline that built the artifacts states it, when the server
+    /// publishes for one; `None` reads the project's own git tree.
+    pub source: Option<SourceState>,
+}
+
+/// The keys a release signs with, in the order it takes them: the release key, the log key,
+/// then the TUF repository's online keys when the site has one.
+pub fn signing_key_paths(loaded: &Loaded) -> Vec<PathBuf> {
+    let mut paths = vec![loaded.key_path(), loaded.log_key_path()];
+    if custody_site::tuf::exists(&loaded.tuf_dir()) {
+        paths.extend(online_key_paths(&loaded.tuf_keys_dir()));
+    }
+    paths
 }
 
 /// What a release published.
@@ -167,15 +180,23 @@ pub fn release(
     }
     let started_on = env.clock.now();
     let (attachments, gate, sbom) = sbom_parts(loaded, request, env, started_on)?;
-    let source = git::source_state(
-        &loaded.base,
-        loaded.config.provenance.source_repository.as_deref(),
-        &loaded.outputs(),
-    )?;
+    let source = match &request.source {
+        Some(claimed) => claimed.clone(),
+        None => git::source_state(
+            &loaded.base,
+            loaded.config.provenance.source_repository.as_deref(),
+            &loaded.outputs(),
+        )?,
+    };
     if !source.clean {
         if request.allow_dirty {
             env.events
                 .warn("releasing from a tree with uncommitted changes; the provenance records it");
+        } else if request.source.is_some() {
+            return Err(Error::DirtySource {
+                repository: source.repository,
+                commit: source.commit,
+            });
         } else {
             let (count, first) = git::dirty_paths(&loaded.base, &loaded.outputs())?;
             return Err(custody_site::Error::DirtyTree {
@@ -189,10 +210,7 @@ pub fn release(
     // Every key is unlocked (one passphrase) and checked before anything is written.
     let tuf_dir = loaded.tuf_dir();
     let with_tuf = custody_site::tuf::exists(&tuf_dir);
-    let mut paths = vec![loaded.key_path(), loaded.log_key_path()];
-    if with_tuf {
-        paths.extend(online_key_paths(&loaded.tuf_keys_dir()));
-    }
+    let paths = signing_key_paths(loaded);
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     // In `paths` order: the release key, the log key, then the online TUF keys (whose count
     // `online_keys` checks).

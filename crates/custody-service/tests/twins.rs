@@ -94,6 +94,7 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
         allow_dirty: true,
         sbom: Some(dir.join("Cargo.lock")),
         skip_scan: None,
+        source: None,
     };
     let release_env = ReleaseEnv {
         keys: &keys,

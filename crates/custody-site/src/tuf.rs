@@ -85,6 +85,8 @@ pub fn published_release(site: &Site, product: &str, version: &str) -> Result<Pu
     #[derive(serde::Deserialize)]
     struct Subject {
         name: String,
+        #[serde(default)]
+        digest: std::collections::BTreeMap<String, String>,
     }
     let dir = site.release_dir(product, version);
     let path = dir.join(MANIFEST_FILE);
@@ -108,14 +110,16 @@ pub fn published_release(site: &Site, product: &str, version: &str) -> Result<Pu
     let artifacts = statement
         .subject
         .into_iter()
-        .map(|s| {
+        .map(|mut s| {
             crate::site::check_name("artifact file name", &s.name)?;
+            // The digests the signed manifest names; the size is the file's, when it is there.
+            let size = std::fs::metadata(dir.join(&s.name)).map_or(0, |m| m.len());
             Ok(PublishedArtifact {
                 bundle: dir.join(custody_attest::release::bundle_name(&s.name)),
+                sha256: s.digest.remove("sha256").unwrap_or_default(),
+                sha512: s.digest.remove("sha512").unwrap_or_default(),
                 name: s.name,
-                size: 0,
-                sha256: String::new(),
-                sha512: String::new(),
+                size,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;

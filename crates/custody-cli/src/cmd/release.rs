@@ -26,6 +26,13 @@ use crate::output::{CmdResult, Output, usage};
 /// VEX statement in .custody/vex/ (`custody vex add`). The scan result (`scan.json`), the
 /// product's OpenVEX documents and a CycloneDX VEX export (`vex.cdx.json`) are published and
 /// signed with the release.
+///
+/// With --publish URL, nothing is signed here: the artifacts, the SBOM (a directory is read
+/// here and sent as CycloneDX) and this tree's source state (repository, commit, ref, clean)
+/// are sent to `custody serve` at URL with the token in CUSTODY_TOKEN, and the server gates,
+/// signs, logs and publishes with its own keys. Each file is uploaded under its SHA-256, so
+/// running the same command again after a failure is safe: what arrived is kept, and a
+/// release already published with the same artifacts is answered as it is.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The files to release.
@@ -52,12 +59,19 @@ pub struct Args {
     /// not scanned.
     #[arg(long)]
     no_scan: bool,
+    /// Publish through the `custody serve` at this URL instead of signing here (token in
+    /// CUSTODY_TOKEN).
+    #[arg(long, value_name = "URL")]
+    publish: Option<String>,
     /// Accept an unencrypted signing key file.
     #[arg(long)]
     insecure_unencrypted_key: bool,
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
+    if let Some(server) = &args.publish {
+        return submit(server, &args, out);
+    }
     let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
     let request = ReleaseRequest {
         product: args.product,
@@ -66,6 +80,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         allow_dirty: args.allow_dirty,
         sbom: args.sbom,
         skip_scan: args.no_scan.then(|| "custody release --no-scan".to_owned()),
+        source: None,
     };
     let env = ReleaseEnv {
         keys: &file_keys(args.insecure_unencrypted_key, out),
@@ -101,6 +116,51 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         }
         s.push_str(&format!("Signed with key {}", published.key));
         s
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
+    let token = std::env::var("CUSTODY_TOKEN").map_err(|_| {
+        usage(anyhow::anyhow!(
+            "--publish needs a token in CUSTODY_TOKEN (`custody token create --product {} \
+             --scope publish` on the server)",
+            args.product
+        ))
+    })?;
+    // The source as this tree has it; in a project, its configured repository URL and outputs.
+    let loaded = Loaded::from_dir(&args.dir).ok();
+    let source = match &loaded {
+        Some(l) => custody_site::git::source_state(
+            &l.base,
+            l.config.provenance.source_repository.as_deref(),
+            &l.outputs(),
+        ),
+        None => custody_site::git::source_state(&args.dir, None, &[]),
+    }
+    .map_err(usage)?;
+    let submitted = custody_service::publish::submit(
+        &custody_service::publish::Submission {
+            server: server.to_owned(),
+            token,
+            product: args.product.clone(),
+            version: args.version.clone(),
+            artifacts: args.artifacts.clone(),
+            sbom: args.sbom.clone(),
+            source,
+            allow_dirty: args.allow_dirty,
+            skip_scan: args.no_scan.then(|| "custody release --no-scan".to_owned()),
+        },
+        &SystemClock,
+        out,
+    )?;
+    out.result(&submitted, || {
+        let what = if submitted.fresh {
+            "Published"
+        } else {
+            "Already published, with the same artifacts:"
+        };
+        format!("{what} {} {} on {server}", args.product, args.version)
     });
     Ok(ExitCode::SUCCESS)
 }

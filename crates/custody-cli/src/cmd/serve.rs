@@ -29,6 +29,33 @@ pub struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// The largest artifact a pipeline may upload, in bytes (streamed to disk, never held in
+    /// memory).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 30)]
+    max_upload: u64,
+}
+
+/// The project's signing keys, unlocked once now (from CUSTODY_PASSPHRASE(_FILE) or a prompt)
+/// and held in memory for the server's releases; why not, when they cannot be.
+fn publisher(
+    loaded: &Loaded,
+    max_upload: u64,
+    out: &Output,
+) -> Result<custody_server::api::Publisher, String> {
+    use custody_service::env::KeySource as _;
+    let paths = custody_service::release::signing_key_paths(loaded);
+    let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+    let keys = crate::cmd::key::file_keys(false, out)
+        .unlock(&refs)
+        .map_err(|e| e.to_string())?;
+    let keys = custody_service::env::MemoryKeys::holding(paths.iter().cloned().zip(keys))
+        .map_err(|e| e.to_string())?;
+    Ok(custody_server::api::Publisher {
+        loaded: loaded.clone(),
+        keys,
+        transport: std::sync::Arc::new(custody_service::transport::HttpTransport::new()),
+        upload_limit: max_upload,
+    })
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
@@ -75,9 +102,16 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         let _ = writeln!(stdout, "{announce}").and_then(|()| stdout.flush());
     }
     let mut router = custody_server::site::router(dir);
-    if let Some(catalog) = api {
+    if let (Some(catalog), Some(loaded)) = (api, &project) {
+        let publishing = publisher(loaded, args.max_upload, out);
+        if let Err(reason) = &publishing {
+            out.warn(format!(
+                "publishing is off: the signing keys could not be unlocked ({reason}); set \
+                 CUSTODY_PASSPHRASE or CUSTODY_PASSPHRASE_FILE, or start it on a terminal"
+            ));
+        }
         let clock = std::sync::Arc::new(custody_service::env::SystemClock);
-        router = router.merge(custody_server::api::router(catalog, clock));
+        router = router.merge(custody_server::api::router(catalog, clock, publishing));
     }
     custody_server::serve(listener, router)?;
     Ok(ExitCode::SUCCESS)

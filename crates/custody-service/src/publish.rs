@@ -1,0 +1,436 @@
+//! Publishing for a pipeline: the server's side of `custody release --publish`.
+//!
+//! A pipeline uploads each file under its SHA-256 ([`receive_upload`]): the bytes stream to a
+//! temporary file beside the uploads, hashed as they arrive, and only a file whose digest is
+//! the one it was sent under is kept, under that digest. A truncated or corrupted upload keeps
+//! nothing, and sending the same file again is a no-op, so an interrupted pipeline just retries.
+//! Then [`publish`] names the uploads, the SBOM and the source the pipeline built from, and the
+//! server hashes, gates, signs, logs and adds TUF targets as `custody release` does, under the
+//! project's writer lock. Publishing a version again with the same artifacts answers with the
+//! release as it is (a retry after a lost answer); with other artifacts it is refused.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use custody_attest::release::SourceState;
+use custody_crypto::{Algorithms, digest_reader};
+use custody_site::config::Loaded;
+use custody_site::site::{Published, Site, check_name};
+
+use crate::Error;
+use crate::release::{ReleaseEnv, ReleaseRequest, Released};
+
+/// Where a product's uploads wait for their release.
+pub fn uploads_dir(loaded: &Loaded, product: &str) -> PathBuf {
+    loaded.base.join(".custody/uploads").join(product)
+}
+
+/// What [`receive_upload`] kept.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Uploaded {
+    /// The digest it is kept under.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+    /// `false` when it was there already.
+    pub fresh: bool,
+}
+
+/// Copies what it reads to `out`.
+struct Tee<R, W> {
+    from: R,
+    out: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.from.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Receives an upload of `product` sent under `sha256`, at most `limit` bytes.
+pub fn receive_upload(
+    loaded: &Loaded,
+    product: &str,
+    sha256: &str,
+    body: impl Read,
+    limit: u64,
+) -> Result<Uploaded, Error> {
+    check_name("product", product).map_err(Error::input)?;
+    let expected = crate::log::parse_digest(sha256)?.to_string();
+    let dir = uploads_dir(loaded, product);
+    let kept = dir.join(&expected);
+    if let Ok(meta) = std::fs::metadata(&kept) {
+        return Ok(Uploaded {
+            sha256: expected,
+            size: meta.len(),
+            fresh: false,
+        });
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let temp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
+    let digests = {
+        let mut tee = Tee {
+            from: body.take(limit.saturating_add(1)),
+            out: std::io::BufWriter::new(temp.as_file()),
+        };
+        let digests = digest_reader(&mut tee, Algorithms::Sha256).map_err(io(temp.path()))?;
+        // Durable before it is acknowledged.
+        tee.out
+            .into_inner()
+            .map_err(|e| io(temp.path())(e.into_error()))?
+            .sync_all()
+            .map_err(io(temp.path()))?;
+        digests
+    };
+    if digests.size > limit {
+        return Err(Error::UploadTooLarge { limit });
+    }
+    let actual = digests.sha256.map(|d| d.to_string()).unwrap_or_default();
+    if actual != expected {
+        return Err(Error::UploadDigest {
+            expected,
+            actual,
+            size: digests.size,
+        });
+    }
+    temp.persist(&kept).map_err(|e| io(&kept)(e.error))?;
+    Ok(Uploaded {
+        sha256: expected,
+        size: digests.size,
+        fresh: true,
+    })
+}
+
+/// A file of the release, by the name it is published under and the digest it was uploaded
+/// under.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Named {
+    /// Its file name.
+    pub name: String,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// A release a pipeline asks the server to publish.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The artifacts.
+    pub artifacts: Vec<Named>,
+    /// The SBOM or lockfile the gate scans and the release carries; its name tells its format
+    /// (`Cargo.lock`, `sbom.cdx.json`...).
+    #[serde(default)]
+    pub sbom: Option<Named>,
+    /// The source the artifacts were built from.
+    pub source: SourceState,
+    /// Publish although the source tree had uncommitted changes.
+    #[serde(default)]
+    pub allow_dirty: bool,
+    /// Publish without scanning, recording this reason.
+    #[serde(default)]
+    pub skip_scan: Option<String>,
+}
+
+/// What [`publish`] did.
+#[derive(Debug, serde::Serialize)]
+pub struct PublishOutcome {
+    /// `false` when the same release was published already (a retry).
+    pub fresh: bool,
+    /// The release.
+    #[serde(flatten)]
+    pub release: Published,
+    /// TUF targets added (empty for a retry or without a repository).
+    pub tuf_targets: Vec<String>,
+}
+
+/// Publishes `product` `version` from uploads.
+pub fn publish(
+    loaded: &Loaded,
+    product: &str,
+    version: &str,
+    request: &PublishRequest,
+    env: &ReleaseEnv<'_>,
+) -> Result<PublishOutcome, Error> {
+    check_name("product", product).map_err(Error::input)?;
+    check_name("version", version).map_err(Error::input)?;
+    let uploads = uploads_dir(loaded, product);
+    let staged = |n: &Named| -> Result<PathBuf, Error> {
+        check_name("artifact", &n.name).map_err(Error::input)?;
+        let digest = crate::log::parse_digest(&n.sha256)?.to_string();
+        let path = uploads.join(&digest);
+        if !path.is_file() {
+            return Err(Error::UploadMissing {
+                product: product.to_owned(),
+                name: n.name.clone(),
+                sha256: digest,
+            });
+        }
+        Ok(path)
+    };
+    let files: Vec<(PathBuf, &Named)> = request
+        .artifacts
+        .iter()
+        .chain(&request.sbom)
+        .map(|n| Ok((staged(n)?, n)))
+        .collect::<Result<_, Error>>()?;
+
+    let site = Site::new(loaded.site_dir());
+    if site.release_dir(product, version).exists() {
+        return already(&site, product, version, &request.artifacts);
+    }
+    // Each file under its own name, as the release copies and names it: hard links into a
+    // directory of this request's own.
+    let work = tempfile::Builder::new()
+        .prefix(".publish-")
+        .tempdir_in(&uploads)
+        .map_err(|source| Error::Io {
+            path: uploads.clone(),
+            source,
+        })?;
+    let mut named = Vec::new();
+    for (from, n) in &files {
+        let to = work.path().join(&n.name);
+        std::fs::hard_link(from, &to)
+            .or_else(|_| std::fs::copy(from, &to).map(|_| ()))
+            .map_err(|source| Error::Io {
+                path: to.clone(),
+                source,
+            })?;
+        named.push(to);
+    }
+    let sbom = request
+        .sbom
+        .as_ref()
+        .map(|_| named[request.artifacts.len()].clone());
+    named.truncate(request.artifacts.len());
+    let released = crate::release::release(
+        loaded,
+        &ReleaseRequest {
+            product: product.to_owned(),
+            version: version.to_owned(),
+            artifacts: named,
+            allow_dirty: request.allow_dirty,
+            sbom,
+            skip_scan: request.skip_scan.clone(),
+            source: Some(request.source.clone()),
+        },
+        env,
+    );
+    let Released {
+        release,
+        tuf_targets,
+        ..
+    } = match released {
+        Ok(r) => r,
+        // Published by a concurrent request between the check above and the lock.
+        Err(Error::Site(e)) if matches!(*e, custody_site::Error::AlreadyPublished { .. }) => {
+            return already(&site, product, version, &request.artifacts);
+        }
+        Err(e) => return Err(e),
+    };
+    for (from, _) in &files {
+        // The release holds its own copies now; a leftover upload only takes space.
+        let _ = std::fs::remove_file(from);
+    }
+    Ok(PublishOutcome {
+        fresh: true,
+        release,
+        tuf_targets,
+    })
+}
+
+/// The answer for a version already published: itself when it has these artifacts.
+fn already(
+    site: &Site,
+    product: &str,
+    version: &str,
+    artifacts: &[Named],
+) -> Result<PublishOutcome, Error> {
+    let existing = custody_site::tuf::published_release(site, product, version)?;
+    let mut have: Vec<(&str, &str)> = existing
+        .artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.sha256.as_str()))
+        .collect();
+    let mut want: Vec<(&str, &str)> = artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.sha256.as_str()))
+        .collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    if have != want {
+        return Err(Error::PublishedDifferently {
+            product: product.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    Ok(PublishOutcome {
+        fresh: false,
+        release: existing,
+        tuf_targets: Vec::new(),
+    })
+}
+
+/// The client side: what `custody release --publish URL` sends.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The server (`https://releases.example.com`).
+    pub server: String,
+    /// The bearer token (`custody_...`).
+    pub token: String,
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// The artifacts.
+    pub artifacts: Vec<PathBuf>,
+    /// A lockfile, SBOM or project directory; a directory is read here and sent as CycloneDX.
+    pub sbom: Option<PathBuf>,
+    /// The source the artifacts were built from.
+    pub source: SourceState,
+    /// Publish although the tree had uncommitted changes.
+    pub allow_dirty: bool,
+    /// Publish without scanning, recording this reason.
+    pub skip_scan: Option<String>,
+}
+
+/// What the server answered.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct Submitted {
+    /// `false` when the server had this release already (a retry).
+    pub fresh: bool,
+    /// The release as the server published it.
+    #[serde(flatten)]
+    pub release: serde_json::Value,
+}
+
+fn server_error(url: &str, status: u16, body: &str) -> Error {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: String,
+    }
+    let reason = serde_json::from_str::<Body>(body).map_or_else(|_| body.to_owned(), |b| b.error);
+    Error::ServerRefused {
+        url: url.to_owned(),
+        status,
+        reason,
+    }
+}
+
+/// Uploads every file of `submission` (each streamed, under its SHA-256) and asks the server
+/// to publish them; retrying after a failure is safe.
+pub fn submit(
+    submission: &Submission,
+    clock: &dyn crate::env::Clock,
+    events: &dyn crate::env::Events,
+) -> Result<Submitted, Error> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let base = submission.server.trim_end_matches('/');
+    let auth = format!("Bearer {}", submission.token);
+    let product = &submission.product;
+    // A directory is read here: the server sees the files it is sent, not this tree.
+    // Kept until the uploads are done: removing it removes the rendered SBOM.
+    let _rendered;
+    let sbom = match &submission.sbom {
+        Some(path) if path.is_dir() => {
+            let graph = crate::inputs::read_sbom(path)?;
+            let text = crate::inputs::render_sbom(
+                &graph,
+                crate::inputs::SbomFormat::CycloneDx(custody_sbom::CycloneDxVersion::V1_6),
+                clock.now(),
+            );
+            let file = tempfile::Builder::new()
+                .prefix("custody-sbom-")
+                .tempdir()
+                .map_err(|source| Error::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            let path = file.path().join("sbom.cdx.json");
+            std::fs::write(&path, text).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            _rendered = file;
+            Some(path)
+        }
+        other => other.clone(),
+    };
+    let mut named = Vec::new();
+    for path in submission.artifacts.iter().chain(&sbom) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::NotUtf8 { path: path.clone() })?
+            .to_owned();
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let digests = digest_reader(&mut file, Algorithms::Sha256).map_err(io)?;
+        let sha256 = digests.sha256.map(|d| d.to_string()).unwrap_or_default();
+        events.progress(&format!("uploading {name} ({} bytes)", digests.size));
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let url = format!("{base}/api/v1/releases/{product}/uploads/{sha256}");
+        let mut res = agent
+            .put(&url)
+            .header("Authorization", &auth)
+            .header("Content-Length", &digests.size.to_string())
+            .send(ureq::SendBody::from_reader(&mut file))
+            .map_err(|source| Error::ServerUnreachable {
+                url: url.clone(),
+                reason: source.to_string(),
+            })?;
+        let status = res.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = res.body_mut().read_to_string().unwrap_or_default();
+            return Err(server_error(&url, status, &body));
+        }
+        named.push(Named { name, sha256 });
+    }
+    let sbom = sbom.as_ref().and_then(|_| named.pop());
+    let request = serde_json::json!({
+        "artifacts": named,
+        "sbom": sbom,
+        "source": submission.source,
+        "allow_dirty": submission.allow_dirty,
+        "skip_scan": submission.skip_scan,
+    });
+    let url = format!("{base}/api/v1/releases/{product}/{}", submission.version);
+    events.progress(&format!("publishing {product} {}", submission.version));
+    let mut res = agent
+        .post(&url)
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(request.to_string().as_bytes())
+        .map_err(|source| Error::ServerUnreachable {
+            url: url.clone(),
+            reason: source.to_string(),
+        })?;
+    let status = res.status().as_u16();
+    let body = res.body_mut().read_to_string().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err(server_error(&url, status, &body));
+    }
+    let release: serde_json::Value =
+        serde_json::from_str(&body).map_err(|source| Error::RequestJson {
+            what: "the server's answer",
+            source,
+        })?;
+    Ok(Submitted {
+        fresh: status == 201,
+        release,
+    })
+}
