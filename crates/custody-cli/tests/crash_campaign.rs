@@ -888,3 +888,123 @@ fn writers_of_one_project_take_turns() {
     let r = p.run(&["repo", "status", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// `custody serve` in `p`, and its URL.
+fn serve_project(p: &Project) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = common::custody()
+        .current_dir(p.dir())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    (child, url)
+}
+
+#[test]
+fn concurrent_publishes_through_the_server_each_land_once() {
+    const CLIENTS: usize = 6;
+    const EACH: usize = 3;
+    let p = with_repo();
+    let r = p.run(&[
+        "token",
+        "create",
+        "--product",
+        "app",
+        "--scope",
+        "publish",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let token = r.json()["secret"].as_str().unwrap().to_owned();
+    let (mut server, url) = serve_project(&p);
+
+    let pipeline = Project::new("ed25519");
+    let mut wanted: Vec<String> = (0..CLIENTS * EACH).map(|i| format!("2.0.{i}")).collect();
+    for v in &wanted {
+        pipeline.artifact(&artifact_name(v), format!("app {v}").as_bytes());
+    }
+    // Two clients also race to publish one more version with the same artifact: one publishes
+    // it, the other is answered with it.
+    let shared = "3.0.0".to_owned();
+    pipeline.artifact(&artifact_name(&shared), b"app 3.0.0");
+    let publish = |version: &str| -> Run {
+        common::custody()
+            .current_dir(pipeline.dir())
+            .env("CUSTODY_TOKEN", &token)
+            .args([
+                "release",
+                &format!("dist/{}", artifact_name(version)),
+                "--product",
+                "app",
+                "--version",
+                version,
+                "--publish",
+                &url,
+                "--json",
+            ])
+            .output()
+            .unwrap()
+            .into()
+    };
+    let fresh: Vec<bool> = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for client in 0..CLIENTS {
+            let mine: Vec<String> = wanted[client * EACH..(client + 1) * EACH].to_vec();
+            let publish = &publish;
+            let shared = &shared;
+            handles.push(s.spawn(move || {
+                let mut fresh = Vec::new();
+                for v in &mine {
+                    let r = publish(v);
+                    assert_eq!(r.code, 0, "{v}: {}", r.stderr);
+                    assert_eq!(r.json()["fresh"], true, "{v}");
+                }
+                if client < 2 {
+                    let r = publish(shared);
+                    assert_eq!(r.code, 0, "{shared}: {}", r.stderr);
+                    fresh.push(r.json()["fresh"].as_bool().unwrap());
+                }
+                fresh
+            }));
+        }
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(
+        fresh.iter().filter(|f| **f).count(),
+        1,
+        "the shared version was published once: {fresh:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+
+    wanted.push(shared);
+    assert_eq!(versions(&p), wanted.iter().cloned().collect());
+    for v in &wanted {
+        release_is_complete(&p, v);
+    }
+    let targets = tuf_targets(&p);
+    for v in &wanted {
+        assert!(
+            targets.iter().any(|t| t.contains(&artifact_name(v))),
+            "{v} is not a TUF target"
+        );
+    }
+    go_checker_verifies_log(&p.site());
+    let site = Server::start(&p.site());
+    let names: Vec<String> = wanted
+        .iter()
+        .map(|v| format!("app/{v}/{}", artifact_name(v)))
+        .collect();
+    python_tuf_refreshes(&p, &site, &names);
+}

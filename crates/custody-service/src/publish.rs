@@ -20,6 +20,11 @@ use custody_site::site::{Published, Site, check_name};
 use crate::Error;
 use crate::release::{ReleaseEnv, ReleaseRequest, Released};
 
+/// How long an upload waits for a release that names it. Uploads are not removed when a
+/// release takes them: another release (a retry, or a version with the same bytes) may be
+/// about to name the same content.
+pub const UPLOAD_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Where a product's uploads wait for their release.
 pub fn uploads_dir(loaded: &Loaded, product: &str) -> PathBuf {
     loaded.base.join(".custody/uploads").join(product)
@@ -63,6 +68,10 @@ pub fn receive_upload(
     let dir = uploads_dir(loaded, product);
     let kept = dir.join(&expected);
     if let Ok(meta) = std::fs::metadata(&kept) {
+        // Sent again: it lives another day from now (see `UPLOAD_LIFETIME`).
+        if let Ok(f) = std::fs::File::options().append(true).open(&kept) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
         return Ok(Uploaded {
             sha256: expected,
             size: meta.len(),
@@ -160,6 +169,10 @@ pub fn publish(
 ) -> Result<PublishOutcome, Error> {
     check_name("product", product).map_err(Error::input)?;
     check_name("version", version).map_err(Error::input)?;
+    let site = Site::new(loaded.site_dir());
+    if site.release_dir(product, version).exists() {
+        return already(&site, product, version, &request.artifacts);
+    }
     let uploads = uploads_dir(loaded, product);
     let staged = |n: &Named| -> Result<PathBuf, Error> {
         check_name("artifact", &n.name).map_err(Error::input)?;
@@ -181,10 +194,6 @@ pub fn publish(
         .map(|n| Ok((staged(n)?, n)))
         .collect::<Result<_, Error>>()?;
 
-    let site = Site::new(loaded.site_dir());
-    if site.release_dir(product, version).exists() {
-        return already(&site, product, version, &request.artifacts);
-    }
     // Each file under its own name, as the release copies and names it: hard links into a
     // directory of this request's own.
     let work = tempfile::Builder::new()
@@ -235,10 +244,7 @@ pub fn publish(
         }
         Err(e) => return Err(e),
     };
-    for (from, _) in &files {
-        // The release holds its own copies now; a leftover upload only takes space.
-        let _ = std::fs::remove_file(from);
-    }
+    sweep(&uploads);
     Ok(PublishOutcome {
         fresh: true,
         release,
@@ -433,4 +439,29 @@ pub fn submit(
         fresh: status == 201,
         release,
     })
+}
+
+/// Removes uploads no release has named for [`UPLOAD_LIFETIME`], and work directories a killed
+/// publish left behind.
+fn sweep(uploads: &Path) {
+    let Ok(entries) = std::fs::read_dir(uploads) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > UPLOAD_LIFETIME);
+        if stale {
+            let path = entry.path();
+            // Best effort: what cannot be removed now is tried again after the next release.
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
 }
