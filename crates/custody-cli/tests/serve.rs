@@ -444,7 +444,7 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     let (_, web) = token(&server, &["--product", "web", "--scope", "publish"]);
     let (_, reader) = token(&server, &["--product", "app", "--scope", "read"]);
     let (_, admin) = token(&server, &["--scope", "admin"]);
-    let (_running, url) = serve_with(&server, &["--max-upload", "4096"]);
+    let (_running, url) = serve_with(&server, &["--max-upload", "4096", "--read-timeout", "1"]);
 
     // The pipeline: its own repository, a vulnerable lockfile and an artifact.
     let pipeline = Project::new("ed25519");
@@ -533,6 +533,13 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
         Some(b"x"),
     );
     assert_eq!(status, 400);
+    // A client that stalls mid-upload is dropped after the read timeout; one that hangs up is
+    // too; neither leaves a partial file.
+    let (status, body) = stalled_upload(&url, &publisher, &digest, false);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("stopped after 10 bytes"), "{body}");
+    stalled_upload(&url, &publisher, &digest, true);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(std::fs::read_dir(&uploads).map_or(0, |d| d.count()), before);
 
     // A dirty tree needs the pipeline to say so.
@@ -577,4 +584,37 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     ] {
         assert!(actions.iter().any(|a| a == want), "{want}: {actions:?}");
     }
+}
+
+/// Sends the headers of a 1000-byte upload and 10 bytes of it, then waits (or hangs up);
+/// the status and body of the answer, if one came.
+fn stalled_upload(url: &str, token: &str, digest: &str, hang_up: bool) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "PUT /api/v1/releases/app/uploads/{digest} HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: 1000\r\n\r\n0123456789"
+    )
+    .unwrap();
+    s.flush().unwrap();
+    if hang_up {
+        return (0, String::new());
+    }
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "the server waited for the stalled client"
+    );
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
 }

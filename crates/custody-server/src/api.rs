@@ -50,6 +50,8 @@ pub struct Publisher {
     pub transport: Arc<dyn Transport>,
     /// The largest upload taken, in bytes.
     pub upload_limit: u64,
+    /// How long an upload may send nothing before it is dropped (a slow or stalled client).
+    pub read_timeout: std::time::Duration,
 }
 
 /// What every handler shares.
@@ -452,8 +454,13 @@ async fn upload(
 ) -> Response {
     let target = format!("{product}/sha256:{sha256}");
     let asked = caller.asks(Action::Publish, Some(&product), "upload", target, true);
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let idle = api
+        .publisher
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(60), |p| p.read_timeout);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(
+        idle_timeout(body, idle),
+    )));
     let status = |u: &Uploaded| {
         if u.fresh {
             StatusCode::CREATED
@@ -506,4 +513,28 @@ async fn publish(
         custody_service::publish::publish(&p.loaded, &product, &version, &request, &env)
     })
     .await
+}
+
+/// The body's chunks, failing with `TimedOut` when none arrives for `idle`: a client that
+/// stalls mid-upload does not hold a blocking thread forever.
+fn idle_timeout(
+    body: Body,
+    idle: std::time::Duration,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    use futures_util::StreamExt as _;
+    let chunks = body.into_data_stream().map_err(std::io::Error::other);
+    futures_util::stream::unfold(Some(chunks), move |state| async move {
+        let mut chunks = state?;
+        match tokio::time::timeout(idle, chunks.next()).await {
+            Ok(Some(item)) => Some((item, Some(chunks))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("nothing received for {} s", idle.as_secs()),
+                )),
+                None,
+            )),
+        }
+    })
 }

@@ -490,6 +490,14 @@ pub enum Error {
         /// How much arrived.
         size: u64,
     },
+    /// An upload stopped arriving.
+    #[error("the upload stopped after {received} bytes ({reason}); nothing was kept")]
+    UploadInterrupted {
+        /// How much arrived.
+        received: u64,
+        /// Why it stopped.
+        reason: String,
+    },
     /// An upload is larger than the server takes.
     #[error("the upload is over the limit of {limit} bytes; nothing was kept")]
     UploadTooLarge {
@@ -652,6 +660,7 @@ impl Error {
             | Self::RequestJson { .. }
             | Self::UploadDigest { .. }
             | Self::UploadTooLarge { .. }
+            | Self::UploadInterrupted { .. }
             | Self::UnknownScope { .. }
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
             Self::NotCosigned { .. } | Self::DirtySource { .. } => ErrorKind::Refused,

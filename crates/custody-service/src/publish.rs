@@ -41,16 +41,23 @@ pub struct Uploaded {
     pub fresh: bool,
 }
 
-/// Copies what it reads to `out`.
+/// Copies what it reads to `out`, remembering whether reading (the client) or writing (the
+/// disk) failed.
 struct Tee<R, W> {
     from: R,
     out: W,
+    read: u64,
+    read_failed: bool,
 }
 
 impl<R: Read, W: Write> Read for Tee<R, W> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.from.read(buf)?;
+        let n = self
+            .from
+            .read(buf)
+            .inspect_err(|_| self.read_failed = true)?;
         self.out.write_all(&buf[..n])?;
+        self.read += n as u64;
         Ok(n)
     }
 }
@@ -88,8 +95,20 @@ pub fn receive_upload(
         let mut tee = Tee {
             from: body.take(limit.saturating_add(1)),
             out: std::io::BufWriter::new(temp.as_file()),
+            read: 0,
+            read_failed: false,
         };
-        let digests = digest_reader(&mut tee, Algorithms::Sha256).map_err(io(temp.path()))?;
+        let digests = match digest_reader(&mut tee, Algorithms::Sha256) {
+            Ok(d) => d,
+            // The client stopped sending (it hung up, or stalled past the server's timeout).
+            Err(e) if tee.read_failed => {
+                return Err(Error::UploadInterrupted {
+                    received: tee.read,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => return Err(io(temp.path())(e)),
+        };
         // Durable before it is acknowledged.
         tee.out
             .into_inner()

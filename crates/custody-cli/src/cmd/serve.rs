@@ -33,13 +33,16 @@ pub struct Args {
     /// memory).
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 30)]
     max_upload: u64,
+    /// Drop an upload that sends nothing for this many seconds (a stalled or very slow client).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    read_timeout: u64,
 }
 
 /// The project's signing keys, unlocked once now (from CUSTODY_PASSPHRASE(_FILE) or a prompt)
 /// and held in memory for the server's releases; why not, when they cannot be.
 fn publisher(
     loaded: &Loaded,
-    max_upload: u64,
+    args: &Args,
     out: &Output,
 ) -> Result<custody_server::api::Publisher, String> {
     use custody_service::env::KeySource as _;
@@ -54,13 +57,14 @@ fn publisher(
         loaded: loaded.clone(),
         keys,
         transport: std::sync::Arc::new(custody_service::transport::HttpTransport::new()),
-        upload_limit: max_upload,
+        upload_limit: args.max_upload,
+        read_timeout: std::time::Duration::from_secs(args.read_timeout),
     })
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
     let project = Loaded::from_dir(std::path::Path::new(".")).ok();
-    let dir = match (args.dir, &project) {
+    let dir = match (args.dir.clone(), &project) {
         (Some(d), _) => d,
         (None, Some(l)) => l.site_dir(),
         (None, None) => PathBuf::from("site"),
@@ -103,7 +107,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     }
     let mut router = custody_server::site::router(dir);
     if let (Some(catalog), Some(loaded)) = (api, &project) {
-        let publishing = publisher(loaded, args.max_upload, out);
+        let publishing = publisher(loaded, &args, out);
         if let Err(reason) = &publishing {
             out.warn(format!(
                 "publishing is off: the signing keys could not be unlocked ({reason}); set \
