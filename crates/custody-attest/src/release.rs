@@ -24,6 +24,7 @@ pub struct Artifact {
 }
 
 /// The source tree a release was made from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceState {
     /// Repository URL.

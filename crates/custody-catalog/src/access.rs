@@ -28,6 +28,7 @@ pub struct NewToken<'a> {
 }
 
 /// A stored token (never its secret).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredToken {
     /// Its public id.
@@ -64,6 +65,7 @@ pub struct NewAuditRecord<'a> {
 }
 
 /// One audit record as stored, with its place in the log.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
     /// Its position: strictly increasing.

@@ -113,6 +113,7 @@ pub struct NewRelease<'a> {
 }
 
 /// A finding the catalog holds for a release.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredFinding {
     /// The finding's id.

@@ -618,3 +618,51 @@ fn stalled_upload(url: &str, token: &str, digest: &str, hang_up: bool) -> (u16, 
         .unwrap_or(0);
     (status, answer)
 }
+
+#[test]
+fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
+    let p = Project::new("ed25519");
+    let (_server, base) = serve(&p);
+    let (status, _, doc) = call("GET", &format!("{base}/openapi.json"), None, None);
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    // A third-party validator (PyPI openapi-spec-validator) accepts it.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let out = std::process::Command::new(common::python())
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("OK"),
+        "openapi-spec-validator (interop/requirements.txt): {text}"
+    );
+
+    // Every operation it lists is served, and refuses a request without a token.
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let url = path
+            .replace("{sha256}", &"0".repeat(64))
+            .replace("{product}", "app")
+            .replace("{version}", "1.0.0")
+            .replace("{id}", "tok_000000000000");
+        assert!(!url.contains('{'), "{path}");
+        for method in item.as_object().unwrap().keys() {
+            let body: Option<&[u8]> = matches!(method.as_str(), "put" | "post").then_some(b"{}");
+            let (status, challenge, answer) =
+                call(&method.to_uppercase(), &format!("{base}{url}"), None, body);
+            assert_eq!(status, 401, "{method} {path}: {answer}");
+            assert_eq!(challenge.as_deref(), Some("Bearer"), "{method} {path}");
+            operations += 1;
+        }
+    }
+    assert_eq!(operations, 7, "{doc}");
+}

@@ -11,6 +11,9 @@
 //! - `GET /api/v1/audit?after=N&limit=M`: admin.
 //! - `GET /api/v1/releases/{product}/{version}/findings`: read, for that product.
 //!
+//! The OpenAPI 3.1 document at `/openapi.json` ([`ApiDoc`]) is derived from these handlers and
+//! their types.
+//!
 //! Handlers only parse, call one `custody_service` function and answer; the catalog is used
 //! from tokio's blocking pool, since both backends are blocking clients.
 
@@ -34,6 +37,7 @@ use custody_service::{Error, ErrorKind};
 use custody_site::config::Loaded;
 use futures_util::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// Largest request body the API takes: its requests are small JSON documents.
 pub const MAX_BODY: usize = 64 << 10;
@@ -94,6 +98,7 @@ pub fn router(
             put(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/releases/{product}/{version}", post(publish))
+        .route("/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .route("/api/v1/audit", get(audit_log))
@@ -103,6 +108,38 @@ pub fn router(
         )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(api)
+}
+
+/// The API's OpenAPI 3.1 document, derived from the handlers and their types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "custody", description = "The publishing service of custody: releases, tokens, the audit log."),
+    paths(upload, publish, findings, list_tokens, create_token, revoke_token, audit_log),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("custody_<43 base64url characters>")
+                    .build(),
+            ),
+        );
+    }
+}
+
+async fn openapi_json() -> Response {
+    json(StatusCode::OK, &ApiDoc::openapi())
 }
 
 /// The one place a service error becomes an HTTP status.
@@ -119,8 +156,10 @@ pub fn status(kind: ErrorKind) -> StatusCode {
     }
 }
 
-#[derive(Serialize)]
+/// What every refusal and failure answers.
+#[derive(Serialize, ToSchema)]
 struct ErrorBody {
+    /// What went wrong.
     error: String,
 }
 
@@ -295,11 +334,15 @@ impl Caller {
     }
 }
 
-#[derive(Serialize)]
+/// Every token (never a secret).
+#[derive(Serialize, ToSchema)]
 struct Tokens {
     tokens: Vec<access::StoredToken>,
 }
 
+/// List every token.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])),
+    responses((status = 200, body = Tokens), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn list_tokens(State(api): State<Api>, caller: Caller) -> Response {
     let asked = caller.asks(Action::Admin, None, "token.list", "tokens", false);
     api.call(
@@ -315,7 +358,7 @@ async fn list_tokens(State(api): State<Api>, caller: Caller) -> Response {
 }
 
 /// `POST /api/v1/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
     /// The product; absent for every product.
@@ -328,13 +371,18 @@ struct CreateToken {
     description: String,
 }
 
-#[derive(Serialize)]
+/// A new token, with its secret: shown this once.
+#[derive(Serialize, ToSchema)]
 struct CreatedToken {
     #[serde(flatten)]
     token: access::StoredToken,
     secret: String,
 }
 
+/// Make a token; its secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])),
+    request_body = CreateToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn create_token(State(api): State<Api>, caller: Caller, body: Bytes) -> Response {
     let asked = caller.asks(Action::Admin, None, "token.create", "tokens", true);
     api.call(
@@ -375,6 +423,10 @@ async fn create_token(State(api): State<Api>, caller: Caller, body: Bytes) -> Re
     .await
 }
 
+/// Revoke a token from now on.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The token's id, tok_...")),
+    responses((status = 200, description = "revoked"), (status = 404, body = ErrorBody), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn revoke_token(State(api): State<Api>, caller: Caller, Path(id): Path<String>) -> Response {
     let asked = caller.asks(Action::Admin, None, "token.revoke", &id, true);
     api.call(
@@ -388,18 +440,27 @@ async fn revoke_token(State(api): State<Api>, caller: Caller, Path(id): Path<Str
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// A page of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
+    /// Records after this position (0: from the start).
     #[serde(default)]
     after: i64,
+    /// At most this many records (1 to 1000; 100 by default).
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// Audit records, in order.
+#[derive(Serialize, ToSchema)]
 struct AuditPage {
     records: Vec<access::AuditRecord>,
 }
 
+/// Read the audit log: every write and every refused request.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+    params(Page),
+    responses((status = 200, body = AuditPage), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn audit_log(State(api): State<Api>, caller: Caller, Query(page): Query<Page>) -> Response {
     let asked = caller.asks(Action::Admin, None, "audit.read", "audit", false);
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
@@ -415,13 +476,19 @@ async fn audit_log(State(api): State<Api>, caller: Caller, Query(page): Query<Pa
     .await
 }
 
-#[derive(Serialize)]
+/// A release's findings as the monitor last recorded them.
+#[derive(Serialize, ToSchema)]
 struct Findings {
     product: String,
     version: String,
     findings: Vec<custody_service::monitor::StoredFinding>,
 }
 
+/// A release's findings.
+#[utoipa::path(get, path = "/api/v1/releases/{product}/{version}/findings", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = Findings), (status = 404, body = ErrorBody), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn findings(
     State(api): State<Api>,
     caller: Caller,
@@ -445,7 +512,13 @@ async fn findings(
     .await
 }
 
-/// `PUT /api/v1/releases/{product}/uploads/{sha256}`: one file of a coming release, streamed.
+/// Upload one file of a coming release, streamed; kept only if its SHA-256 is the one named.
+#[utoipa::path(put, path = "/api/v1/releases/{product}/uploads/{sha256}", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("sha256" = String, Path, description = "hex")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Uploaded), (status = 200, description = "had it already", body = Uploaded),
+        (status = 400, description = "digest mismatch, over the limit, interrupted", body = ErrorBody), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn upload(
     State(api): State<Api>,
     caller: Caller,
@@ -481,7 +554,16 @@ async fn upload(
     .await
 }
 
-/// `POST /api/v1/releases/{product}/{version}`: publish from uploads.
+/// Publish a release from uploads: gate, sign, log, TUF targets, catalog.
+#[utoipa::path(post, path = "/api/v1/releases/{product}/{version}", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("version" = String, Path)),
+    request_body = PublishRequest,
+    responses((status = 201, body = PublishOutcome), (status = 200, description = "published already, with these artifacts", body = PublishOutcome),
+        (status = 404, description = "an upload is missing", body = ErrorBody),
+        (status = 409, description = "published already, with other artifacts", body = ErrorBody),
+        (status = 422, description = "the gate or the policy refused", body = ErrorBody),
+        (status = 503, description = "this server does not publish", body = ErrorBody), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "the token does not allow this", body = ErrorBody)))]
 async fn publish(
     State(api): State<Api>,
     caller: Caller,

@@ -31,6 +31,7 @@ pub fn uploads_dir(loaded: &Loaded, product: &str) -> PathBuf {
 }
 
 /// What [`receive_upload`] kept.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Uploaded {
     /// The digest it is kept under.
@@ -138,6 +139,7 @@ pub fn receive_upload(
 
 /// A file of the release, by the name it is published under and the digest it was uploaded
 /// under.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Named {
     /// Its file name.
@@ -147,6 +149,7 @@ pub struct Named {
 }
 
 /// A release a pipeline asks the server to publish.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
@@ -167,6 +170,7 @@ pub struct PublishRequest {
 }
 
 /// What [`publish`] did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, serde::Serialize)]
 pub struct PublishOutcome {
     /// `false` when the same release was published already (a retry).

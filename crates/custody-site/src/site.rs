@@ -47,12 +47,14 @@ pub struct InitOutcome {
 
 /// What `publish` wrote.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Published {
     /// The product.
     pub product: String,
     /// The version.
     pub version: String,
     /// The release directory.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub dir: PathBuf,
     /// Each artifact with its digests and bundle.
     pub artifacts: Vec<PublishedArtifact>,
@@ -66,6 +68,7 @@ pub struct Published {
 
 /// One artifact of a [`Published`] release.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedArtifact {
     /// File name.
     pub name: String,
@@ -76,6 +79,7 @@ pub struct PublishedArtifact {
     /// SHA-512, hex.
     pub sha512: String,
     /// Its bundle's path.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub bundle: PathBuf,
 }
 
