@@ -1,0 +1,296 @@
+//! Publishing through `custody serve` (issue 11): releases per second, each with 3 artifacts
+//! and an SBOM, on a SQLite catalog and on a PostgreSQL one, against the issue's 50/s; the
+//! server's memory after them; and a large upload streamed without the server growing.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=target-bench cargo bench -p custody-cli --bench publish
+//! ```
+//!
+//! Each run makes a project with a TUF repository and an advisory database (the trimmed
+//! crates.io snapshot in `testdata/`), a publish token, and starts `custody serve` on it. Then
+//! `PUBLISH_BENCH_CLIENTS` threads (default 4) publish `PUBLISH_BENCH_RELEASES` releases (default
+//! 200) between them as a pipeline does: three uploads and an SBOM upload (`PUT`), then the
+//! release (`POST`); the server gates, signs, logs with fsync, commits TUF metadata and catalogs
+//! each. The rate is releases over wall time from the first upload to the last answer. The
+//! PostgreSQL run uses a throwaway cluster from `scripts/postgres.sh` with `PG_DURABLE=1`
+//! (fsync on). Afterwards the server's resident memory (`VmRSS`, `VmHWM`) is read from /proc.
+//! Last, one `PUBLISH_BENCH_LARGE_MIB` (default 2048) MiB upload is streamed and the server's
+//! peak memory compared before and after.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use common::Project;
+use sha2::Digest as _;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `custody serve` in `p`: the process and its URL.
+fn serve(p: &Project) -> (Running, String) {
+    let mut child = common::custody()
+        .current_dir(p.dir())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    (Running(child), url)
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, in MiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn put(agent: &ureq::Agent, url: &str, token: &str, product: &str, body: &[u8]) -> String {
+    let digest = hex::encode(sha2::Sha256::digest(body));
+    let res = agent
+        .put(format!("{url}/api/v1/releases/{product}/uploads/{digest}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send(body)
+        .unwrap();
+    assert!(res.status().is_success(), "upload: {}", res.status());
+    digest
+}
+
+fn publish_one(agent: &ureq::Agent, url: &str, token: &str, version: &str, lock: &[u8]) {
+    let mut artifacts = Vec::new();
+    for i in 0..3 {
+        let body = format!("app {version} artifact {i} {}", "x".repeat(4096));
+        let sha256 = put(agent, url, token, "app", body.as_bytes());
+        artifacts.push(serde_json::json!({ "name": format!("app-{i}.tgz"), "sha256": sha256 }));
+    }
+    let sbom = put(agent, url, token, "app", lock);
+    let request = serde_json::json!({
+        "artifacts": artifacts,
+        "sbom": { "name": "Cargo.lock", "sha256": sbom },
+        "source": { "repository": "https://example.com/acme/app.git", "git_ref": "refs/heads/main",
+                    "commit": "0123456789abcdef0123456789abcdef01234567", "clean": true },
+    });
+    let mut res = agent
+        .post(format!("{url}/api/v1/releases/app/{version}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(request.to_string().as_bytes())
+        .unwrap();
+    let status = res.status().as_u16();
+    let body = res.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(status, 201, "{version}: {body}");
+}
+
+/// A project ready to publish into, with `catalog` as its `[monitor] catalog`.
+fn server_project(catalog: Option<&str>) -> Project {
+    let p = Project::new("ed25519");
+    let r = p.run(&["repo", "init", "--root-keys", "1", "--root-threshold", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let advisories = common::advisories().join("crates.io");
+    let r = p.run(&[
+        "db",
+        "import",
+        advisories.to_str().unwrap(),
+        "--name",
+        "osv",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    if let Some(url) = catalog {
+        let config = p.dir().join("custody.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            text.replace(
+                "catalog = \".custody/catalog.sqlite\"",
+                &format!("catalog = \"{url}\""),
+            ),
+        )
+        .unwrap();
+    }
+    p
+}
+
+fn token(p: &Project) -> String {
+    let r = p.run(&[
+        "token",
+        "create",
+        "--product",
+        "app",
+        "--scope",
+        "publish",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json()["secret"].as_str().unwrap().to_owned()
+}
+
+const LOCK: &str = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"1.0.0\"\n\n\
+[[package]]\nname = \"serde\"\nversion = \"1.0.228\"\n\
+source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+
+fn run(label: &str, catalog: Option<&str>, releases: u64, clients: u64) {
+    let p = server_project(catalog);
+    let token = token(&p);
+    let (server, url) = serve(&p);
+    let pid = server.0.id();
+    let (idle_rss, _) = memory(pid);
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..clients {
+            s.spawn(|| {
+                let agent = agent();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= releases {
+                        break;
+                    }
+                    publish_one(&agent, &url, &token, &format!("1.0.{i}"), LOCK.as_bytes());
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed();
+    let rate = releases as f64 / elapsed.as_secs_f64();
+    let (rss, hwm) = memory(pid);
+    println!(
+        "{label:<10} {releases:>5} releases, {clients} clients: {:>7.2} s, {rate:>6.1} releases/s \
+         ({:.2}x the 50/s target); server RSS {idle_rss} MiB idle, {rss} MiB after (peak {hwm})",
+        elapsed.as_secs_f64(),
+        rate / 50.0
+    );
+    // Every release is there.
+    let dirs = std::fs::read_dir(p.site().join("releases/app"))
+        .unwrap()
+        .count();
+    assert_eq!(dirs as u64, releases);
+}
+
+/// A reader of `left` bytes of a repeating pattern, without holding them.
+struct Pattern {
+    left: u64,
+    at: u64,
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        for b in &mut buf[..n] {
+            *b = (self.at % 251) as u8;
+            self.at += 1;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn large_upload(mib: u64) {
+    let p = server_project(None);
+    let token = token(&p);
+    let config = p.dir().join("custody.toml");
+    assert!(config.is_file());
+    let (server, url) = serve(&p);
+    let pid = server.0.id();
+    let len = mib << 20;
+    // The digest first, streamed.
+    let digest = custody_crypto::digest_reader(
+        Pattern { left: len, at: 0 },
+        custody_crypto::Algorithms::Sha256,
+    )
+    .unwrap()
+    .sha256
+    .unwrap()
+    .to_string();
+    let (_, before) = memory(pid);
+    let started = Instant::now();
+    let mut body = Pattern { left: len, at: 0 };
+    let res = agent()
+        .put(format!("{url}/api/v1/releases/app/uploads/{digest}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Length", len.to_string())
+        .send(ureq::SendBody::from_reader(&mut body))
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let (_, after) = memory(pid);
+    let kept = p.dir().join(".custody/uploads/app").join(&digest);
+    assert_eq!(std::fs::metadata(&kept).unwrap().len(), len);
+    println!(
+        "upload     {mib} MiB streamed in {:.1} s; server peak RSS {before} MiB before, {after} MiB \
+         after (+{} MiB)",
+        started.elapsed().as_secs_f64(),
+        after.saturating_sub(before)
+    );
+}
+
+fn main() {
+    let releases = env_num("PUBLISH_BENCH_RELEASES", 200);
+    let clients = env_num("PUBLISH_BENCH_CLIENTS", 4);
+    run("sqlite", None, releases, clients);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("start")
+        .arg(scratch.path())
+        .env("PG_DURABLE", "1")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        run("postgresql", Some(&url), releases, clients);
+        let _ = Command::new("bash")
+            .arg(&script)
+            .arg("stop")
+            .arg(scratch.path())
+            .status();
+    } else {
+        println!(
+            "postgresql: skipped ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+
+    large_upload(env_num("PUBLISH_BENCH_LARGE_MIB", 2048));
+}
