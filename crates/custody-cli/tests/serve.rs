@@ -542,6 +542,35 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(std::fs::read_dir(&uploads).map_or(0, |d| d.count()), before);
 
+    // Odd names in the version or an artifact are refused before anything is written.
+    let source = r#""source": {"repository": "https://example.com/acme/app.git",
+        "git_ref": "refs/heads/main", "commit": "0123456789abcdef0123456789abcdef01234567",
+        "clean": true}"#;
+    for (version, name) in [
+        ("1.2.0", "../../escape"),
+        ("1.2.0", ".hidden"),
+        ("1.2.0", "a/b"),
+        ("%2e%2e", "app.tgz"),
+        ("..%2f..%2fescape", "app.tgz"),
+    ] {
+        let body = format!(
+            r#"{{"artifacts": [{{"name": "{name}", "sha256": "{}"}}], {source}}}"#,
+            "0".repeat(64)
+        );
+        let (status, _, answer) = call(
+            "POST",
+            &format!("{url}/api/v1/releases/app/{version}"),
+            Some(&publisher),
+            Some(body.as_bytes()),
+        );
+        assert!(
+            status == 400 || status == 404,
+            "{version} {name}: {status} {answer}"
+        );
+    }
+    assert!(!server.dir().join("escape").exists());
+    assert!(!server.site().join("escape").exists());
+
     // A dirty tree needs the pipeline to say so.
     std::fs::write(pipeline.dir().join("app/extra.txt"), "uncommitted").unwrap();
     pipeline.artifact("app.tgz", b"app 1.1.0");
