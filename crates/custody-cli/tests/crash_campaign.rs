@@ -889,8 +889,18 @@ fn writers_of_one_project_take_turns() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// A child process killed when dropped, also when the test panics.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `custody serve` in `p`, and its URL.
-fn serve_project(p: &Project) -> (std::process::Child, String) {
+fn serve_project(p: &Project) -> (Killed, String) {
     use std::io::BufRead as _;
     let mut child = common::custody()
         .current_dir(p.dir())
@@ -905,7 +915,7 @@ fn serve_project(p: &Project) -> (std::process::Child, String) {
         .unwrap()
         .unwrap();
     let url = line.rsplit(' ').next().unwrap().to_owned();
-    (child, url)
+    (Killed(child), url)
 }
 
 #[test]
@@ -924,7 +934,7 @@ fn concurrent_publishes_through_the_server_each_land_once() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let token = r.json()["secret"].as_str().unwrap().to_owned();
-    let (mut server, url) = serve_project(&p);
+    let (server, url) = serve_project(&p);
 
     let pipeline = Project::new("ed25519");
     let mut wanted: Vec<String> = (0..CLIENTS * EACH).map(|i| format!("2.0.{i}")).collect();
@@ -985,8 +995,7 @@ fn concurrent_publishes_through_the_server_each_land_once() {
         1,
         "the shared version was published once: {fresh:?}"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     wanted.push(shared);
     assert_eq!(versions(&p), wanted.iter().cloned().collect());
