@@ -208,3 +208,97 @@ impl Catalog {
         .collect()
     }
 }
+
+/// A webhook event to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// Its id, sent with it so a receiver can drop a repeat.
+    pub id: String,
+    /// The webhook.
+    pub url: String,
+    /// The environment variable holding the webhook's HMAC secret.
+    pub secret_env: String,
+    /// The event (JSON).
+    pub body: String,
+}
+
+/// A webhook event in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pending {
+    /// Its id.
+    pub id: String,
+    /// The webhook.
+    pub url: String,
+    /// The environment variable holding the HMAC secret.
+    pub secret_env: String,
+    /// The event (JSON).
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+impl Catalog {
+    /// Adds deliveries to the outbox (in the caller's transaction, when there is one).
+    pub(crate) fn enqueue(&mut self, deliveries: &[NewDelivery], now: &str) -> Result<(), Error> {
+        for d in deliveries {
+            self.execute(
+                "queueing a webhook event",
+                "INSERT INTO outbox (id, url, secret_env, body, created, next_attempt)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+                &[
+                    (&d.id).into(),
+                    (&d.url).into(),
+                    (&d.secret_env).into(),
+                    (&d.body).into(),
+                    now.into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Undelivered events due by `now` (RFC 3339 in UTC, compared as text: every time the
+    /// catalog writes has that one layout), oldest first.
+    pub fn due_deliveries(&mut self, now: &str, limit: i64) -> Result<Vec<Pending>, Error> {
+        const WHAT: &str = "outbox entry";
+        self.query(
+            "reading the outbox",
+            "SELECT id, url, secret_env, body, attempts FROM outbox
+             WHERE delivered IS NULL AND next_attempt <= $1 ORDER BY created, id LIMIT $2",
+            &[now.into(), Param::Int(limit)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Pending {
+                id: text(r, 0, WHAT)?,
+                url: text(r, 1, WHAT)?,
+                secret_env: text(r, 2, WHAT)?,
+                body: text(r, 3, WHAT)?,
+                attempts: int(r, 4, WHAT)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Records a delivery the receiver acknowledged.
+    pub fn delivered(&mut self, id: &str, at: &str) -> Result<(), Error> {
+        self.execute(
+            "recording a delivery",
+            "UPDATE outbox SET delivered = $2, attempts = attempts + 1, last_error = NULL
+             WHERE id = $1",
+            &[id.into(), at.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub fn delivery_failed(&mut self, id: &str, error: &str, retry_at: &str) -> Result<(), Error> {
+        self.execute(
+            "recording a failed delivery",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3
+             WHERE id = $1",
+            &[id.into(), error.into(), retry_at.into()],
+        )?;
+        Ok(())
+    }
+}

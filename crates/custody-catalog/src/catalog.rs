@@ -91,6 +91,24 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 ",
+    "
+-- Webhook events waiting to be delivered (a transactional outbox): written in the monitor's
+-- transaction with the findings they announce, sent at least once by a relay, each with its
+-- id for receivers to de-duplicate by.
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    -- The environment variable holding the HMAC secret: the secret itself is never stored.
+    secret_env TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    delivered TEXT,
+    last_error TEXT
+) {without_rowid};
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered, next_attempt);
+",
 ];
 
 /// A release to add.

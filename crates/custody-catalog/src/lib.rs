@@ -60,7 +60,7 @@ mod catalog;
 mod error;
 mod monitor;
 
-pub use access::{AuditRecord, NewAuditRecord, NewToken, StoredToken};
+pub use access::{AuditRecord, NewAuditRecord, NewDelivery, NewToken, Pending, StoredToken};
 pub use backend::Backend;
 pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding, is_url};
 pub use error::Error;

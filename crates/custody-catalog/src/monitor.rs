@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::Error;
+use crate::access::NewDelivery;
 use crate::backend::Param;
 use crate::catalog::{
     Catalog, FindingKey, ReleaseInfo, finding_key, int, package, release_info, text,
@@ -74,7 +75,7 @@ pub fn monitor(
     options: &MonitorOptions<'_>,
 ) -> Result<MonitorReport, Error> {
     match monitor_then(catalog, packs, options, |_| {
-        Ok::<(), std::convert::Infallible>(())
+        Ok::<((), Vec<NewDelivery>), std::convert::Infallible>(((), Vec::new()))
     })? {
         Ok((report, ())) => Ok(report),
         Err(never) => match never {},
@@ -84,12 +85,15 @@ pub fn monitor(
 /// [`monitor()`], with `publish` run on the report before the catalog records it as seen: the
 /// news reaches its readers at least once, since a run that is killed (or whose `publish` fails)
 /// before the commit leaves the catalog as it was, and the next run finds the same news.
+/// The webhook events `publish` returns go into the outbox in the same transaction as the
+/// findings they announce, so a relay sends them (after the commit) exactly when the news is
+/// recorded: never lost, never invented.
 /// `publish`'s error is the inner one; the catalog is then left unchanged.
 pub fn monitor_then<T, E>(
     catalog: &mut Catalog,
     packs: &Packs,
     options: &MonitorOptions<'_>,
-    publish: impl FnOnce(&MonitorReport) -> Result<T, E>,
+    publish: impl FnOnce(&MonitorReport) -> Result<(T, Vec<NewDelivery>), E>,
 ) -> Result<Result<(MonitorReport, T), E>, Error> {
     let current = packs.stamps()?;
     let previous = catalog.advisory_state()?;
@@ -390,7 +394,10 @@ pub fn monitor_then<T, E>(
         )?;
     }
     let published = match publish(&report) {
-        Ok(t) => t,
+        Ok((t, deliveries)) => {
+            tx.enqueue(&deliveries, options.now)?;
+            t
+        }
         // Dropping the transaction rolls it back.
         Err(e) => return Ok(Err(e)),
     };

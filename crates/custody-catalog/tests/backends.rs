@@ -99,6 +99,7 @@ suite!(
     a_catalog_of_the_first_schema_is_migrated,
     tokens_are_kept_by_hash_and_revoked_once,
     the_audit_log_is_appended_in_order_by_every_frontend,
+    webhook_events_are_queued_with_the_news_they_announce,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +289,7 @@ fn news_whose_publishing_failed_is_found_again(f: &dyn Fixture) {
     };
     let failed = custody_catalog::monitor_then(&mut catalog, &packs, &options, |report| {
         assert_eq!(report.new.len(), 1);
-        Err::<(), _>("the notice could not be written")
+        Err::<((), Vec<custody_catalog::NewDelivery>), _>("the notice could not be written")
     })
     .unwrap();
     assert!(failed.is_err());
@@ -368,7 +369,7 @@ fn a_schema_from_a_newer_build_is_refused(f: &dyn Fixture) {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                supported: 2
+                supported: 3
             }
         ),
         "{err}"
@@ -414,13 +415,14 @@ fn a_catalog_of_the_first_schema_is_migrated(f: &dyn Fixture) {
     // What a build before the token tables left behind.
     let mut raw = f.raw();
     raw.batch("BEGIN").unwrap();
-    raw.batch("DROP TABLE tokens; DROP TABLE audit").unwrap();
+    raw.batch("DROP TABLE tokens; DROP TABLE audit; DROP TABLE outbox")
+        .unwrap();
     raw.set_schema_version(1).unwrap();
     raw.batch("COMMIT").unwrap();
     let mut catalog = f.open();
     assert_eq!(catalog.len().unwrap(), 1, "the releases are kept");
     assert!(catalog.tokens().unwrap().is_empty(), "the new tables exist");
-    assert_eq!(f.raw().schema_version().unwrap(), 2);
+    assert_eq!(f.raw().schema_version().unwrap(), 3);
 }
 
 fn token(id: &'static str, hash: &'static str) -> custody_catalog::NewToken<'static> {
@@ -536,4 +538,55 @@ fn the_audit_log_is_appended_in_order_by_every_frontend(f: &dyn Fixture) {
     assert_eq!(last.token, None);
     assert_eq!(last.client, "10.0.0.7");
     assert_eq!(last.outcome, "refused: unknown token");
+}
+
+fn webhook_events_are_queued_with_the_news_they_announce(f: &dyn Fixture) {
+    let advisories = Advisories::new(&["GO-2020-0001.json"]);
+    let mut catalog = f.open();
+    add(&mut catalog, "web", "1.0.0", &[gin()], &[]);
+    let packs = custody_vuln::open_current(&advisories.tmp.path().join("db")).unwrap();
+    let no_vex = |_: &str| Vec::new();
+    let options = MonitorOptions {
+        now: "2026-01-02T00:00:00Z",
+        vex: &no_vex,
+    };
+    let event = |id: &str| custody_catalog::NewDelivery {
+        id: id.to_owned(),
+        url: "https://hooks.example.com/custody".to_owned(),
+        secret_env: "HOOK_SECRET".to_owned(),
+        body: format!(r#"{{"id": "{id}"}}"#),
+    };
+    // A run whose notices fail queues nothing; one that commits queues its events with it.
+    let failed = custody_catalog::monitor_then(&mut catalog, &packs, &options, |_| {
+        Err::<((), Vec<custody_catalog::NewDelivery>), _>("no notice")
+    })
+    .unwrap();
+    assert!(failed.is_err());
+    let now = "2026-01-02T00:00:00Z";
+    assert!(catalog.due_deliveries(now, 10).unwrap().is_empty());
+    custody_catalog::monitor_then(&mut catalog, &packs, &options, |report| {
+        assert_eq!(report.new.len(), 1);
+        Ok::<_, std::convert::Infallible>(((), vec![event("evt_1")]))
+    })
+    .unwrap()
+    .unwrap();
+    let due = f.open().due_deliveries(now, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].id, "evt_1");
+    assert_eq!(due[0].attempts, 0);
+
+    // A failed attempt waits for its retry time; an acknowledged one is done.
+    catalog
+        .delivery_failed("evt_1", "503", "2026-01-02T00:05:00Z")
+        .unwrap();
+    assert!(catalog.due_deliveries(now, 10).unwrap().is_empty());
+    let later = catalog.due_deliveries("2026-01-02T00:05:00Z", 10).unwrap();
+    assert_eq!(later[0].attempts, 1);
+    catalog.delivered("evt_1", "2026-01-02T00:05:01Z").unwrap();
+    assert!(
+        catalog
+            .due_deliveries("2026-01-03T00:00:00Z", 10)
+            .unwrap()
+            .is_empty()
+    );
 }

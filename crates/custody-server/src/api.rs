@@ -67,8 +67,9 @@ struct Api {
     publisher: Result<Arc<Publisher>, Arc<str>>,
 }
 
-/// Progress of releases, to the server's standard error.
-struct ServerLog;
+/// Progress of releases and deliveries, to the server's standard error.
+#[derive(Debug)]
+pub struct ServerLog;
 
 impl Events for ServerLog {
     fn progress(&self, message: &str) {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use custody_attest::bundle;
 use custody_attest::release::{Artifact, attest_document};
 pub use custody_catalog::StoredFinding;
-use custody_catalog::{Catalog, MonitorOptions, NewRelease, ReleaseNews};
+use custody_catalog::{Catalog, MonitorOptions, NewDelivery, NewRelease, ReleaseNews};
 use custody_crypto::{Algorithms, digest_files};
-use custody_site::config::{Loaded, WebhookConfig};
+use custody_site::config::Loaded;
 use custody_site::fs::write_atomic;
 use custody_site::site::Published;
 use custody_vuln::report;
@@ -255,9 +255,11 @@ pub fn hmac_signature(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// One webhook delivery.
+/// One webhook delivery attempt.
 #[derive(Debug, Serialize)]
 pub struct Delivery {
+    /// The event's id (sent as `X-Custody-Delivery`; a retry carries the same).
+    pub id: String,
     /// The webhook.
     pub url: String,
     /// The release the event is about.
@@ -271,19 +273,56 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
+/// One event per webhook and release with news, each with a fresh id, for the outbox.
+fn webhook_events(
+    loaded: &Loaded,
+    news: &[ReleaseNews],
+    notices: &[PathBuf],
+    now: &str,
+) -> Result<Vec<NewDelivery>, Error> {
+    let mut out = Vec::new();
+    for hook in &loaded.config.monitor.webhooks {
+        for (news, file) in news.iter().zip(notices) {
+            let mut id = [0u8; 12];
+            getrandom::fill(&mut id).map_err(|_| Error::Randomness)?;
+            let id = format!("evt_{}", hex::encode(id));
+            let event = serde_json::json!({
+                "id": id,
+                "type": "custody.monitor.new_findings",
+                "product": news.release.product,
+                "version": news.release.version,
+                "notice": file.strip_prefix(loaded.site_dir()).unwrap_or(file),
+                "notice_body": notice(news, now),
+            });
+            out.push(NewDelivery {
+                id,
+                url: hook.url.clone(),
+                secret_env: hook.secret_env.clone(),
+                body: event.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The header carrying an event's id, the same on every retry: receivers drop repeats by it.
+pub const DELIVERY_HEADER: &str = "X-Custody-Delivery";
+
 fn post(
     transport: &dyn Transport,
-    hook: &WebhookConfig,
+    url: &str,
+    id: &str,
     secret: &[u8],
     body: &[u8],
 ) -> Result<(), String> {
     let signature = hmac_signature(secret, body);
     let response = transport
         .post(
-            &hook.url,
+            url,
             &[
                 ("Content-Type", "application/json"),
                 (SIGNATURE_HEADER, &signature),
+                (DELIVERY_HEADER, id),
             ],
             body,
             Limits::WEBHOOK,
@@ -292,8 +331,72 @@ fn post(
     if (200..300).contains(&response.status) {
         Ok(())
     } else {
-        Err(format!("{}: status code {}", hook.url, response.status))
+        Err(format!("{url}: status code {}", response.status))
     }
+}
+
+/// When to try a delivery again after `attempts` failures: 30 s, doubling, at most an hour.
+fn retry_delay(attempts: i64) -> jiff::SignedDuration {
+    let exponent = u32::try_from(attempts.clamp(0, 7)).unwrap_or(7);
+    jiff::SignedDuration::from_secs((30_i64 << exponent).min(3600))
+}
+
+/// Sends every webhook event due in the outbox, recording each outcome: an acknowledged
+/// event is done, a failed one is tried again later (see [`retry_delay`]). Safe to run from
+/// several places at once only in the sense that a receiver may see an event twice, which its
+/// id lets it drop.
+pub fn relay(
+    catalog: &mut Catalog,
+    transport: &dyn Transport,
+    secrets: &dyn Secrets,
+    clock: &dyn Clock,
+    events: &dyn Events,
+) -> Result<Vec<Delivery>, Error> {
+    let now = clock.now();
+    let now_text = now.to_string();
+    let due = catalog
+        .due_deliveries(&now_text, 100)
+        .map_err(|e| catalog_error(catalog.location())(e))?;
+    let mut out = Vec::new();
+    for event in due {
+        let outcome = match secrets.secret(&event.secret_env) {
+            Some(secret) => post(
+                transport,
+                &event.url,
+                &event.id,
+                &secret,
+                event.body.as_bytes(),
+            ),
+            None => Err(format!(
+                "${} is not set, so the event cannot be signed (the secret is never read from \
+                 custody.toml)",
+                event.secret_env
+            )),
+        };
+        match &outcome {
+            Ok(()) => catalog.delivered(&event.id, &now_text),
+            Err(e) => {
+                events.warn(&format!("webhook {}: {e}", event.url));
+                let retry = now
+                    .checked_add(retry_delay(event.attempts))
+                    .unwrap_or(now)
+                    .to_string();
+                catalog.delivery_failed(&event.id, e, &retry)
+            }
+        }
+        .map_err(|e| catalog_error(catalog.location())(e))?;
+        let about: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+        let field = |name: &str| about[name].as_str().unwrap_or_default().to_owned();
+        out.push(Delivery {
+            id: event.id,
+            url: event.url,
+            product: field("product"),
+            version: field("version"),
+            ok: outcome.is_ok(),
+            error: outcome.err(),
+        });
+    }
+    Ok(out)
 }
 
 /// A finding new since the last run.
@@ -457,51 +560,23 @@ pub fn run(
         },
         |report| {
             if report.new.is_empty() {
-                Ok(Vec::new())
-            } else {
-                write_notices(loaded, &report.new, env, now)
+                return Ok::<_, Error>((Vec::new(), Vec::new()));
             }
+            let notices = write_notices(loaded, &report.new, env, now)?;
+            let events = webhook_events(loaded, &report.new, &notices, &now_text)?;
+            Ok((notices, events))
         },
     )
     .map_err(|e| catalog_error(catalog.location())(e))??;
-
-    let mut deliveries = Vec::new();
-    if !result.new.is_empty() {
-        for hook in &loaded.config.monitor.webhooks {
-            let Some(secret) = env.secrets.secret(&hook.secret_env) else {
-                env.events.warn(&format!(
-                    "webhook {}: ${} is not set, so its events are not sent (the secret is never \
-                     read from custody.toml)",
-                    hook.url, hook.secret_env
-                ));
-                continue;
-            };
-            for (news, file) in result.new.iter().zip(&notices) {
-                let event = serde_json::json!({
-                    "type": "custody.monitor.new_findings",
-                    "product": news.release.product,
-                    "version": news.release.version,
-                    "notice": file.strip_prefix(loaded.site_dir()).unwrap_or(file),
-                    "notice_body": notice(news, &now_text),
-                });
-                let body = serde_json::to_vec(&event).map_err(|source| Error::Serialise {
-                    what: "a webhook event",
-                    source,
-                })?;
-                let outcome = post(env.transport, hook, &secret, &body);
-                if let Err(e) = &outcome {
-                    env.events.warn(&format!("webhook {}: {e}", hook.url));
-                }
-                deliveries.push(Delivery {
-                    url: hook.url.clone(),
-                    product: news.release.product.clone(),
-                    version: news.release.version.clone(),
-                    ok: outcome.is_ok(),
-                    error: outcome.err(),
-                });
-            }
-        }
-    }
+    // After the commit: what the outbox holds now is what was recorded, and what an earlier
+    // run could not deliver is due again.
+    let deliveries = relay(
+        &mut catalog,
+        env.transport,
+        env.secrets,
+        env.clock,
+        env.events,
+    )?;
 
     let new_findings = result
         .new

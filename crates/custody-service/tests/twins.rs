@@ -132,9 +132,13 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
         clock: &clock,
         events: &events,
     };
+    // The receiver is down at first: the event waits in the outbox.
+    transport.answer_posts_with(503);
     let monitored =
         custody_service::monitor::run(&loaded, &MonitorRequest::default(), monitor_env).unwrap();
-    assert!(monitored.ok);
+    assert!(!monitored.ok);
+    assert_eq!(monitored.webhooks.len(), 1);
+    assert!(!monitored.webhooks[0].ok);
     assert!(
         monitored
             .new_findings
@@ -168,12 +172,41 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
     );
     let event: serde_json::Value = serde_json::from_slice(&posted[0].body).unwrap();
     assert_eq!(event["version"], "1.0.0");
+    let delivery = |p: &custody_service::transport::Posted| {
+        p.headers
+            .iter()
+            .find(|(k, _)| k == "X-Custody-Delivery")
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(delivery(&posted[0]), event["id"].as_str().unwrap());
 
-    // Nothing changed since: nothing new, nothing posted.
+    // Nothing changed since: nothing new, and the failed event is not due again yet.
     let again =
         custody_service::monitor::run(&loaded, &MonitorRequest::default(), monitor_env).unwrap();
     assert!(again.new_findings.is_empty());
+    assert!(again.webhooks.is_empty());
     assert_eq!(transport.posted().len(), 1);
+
+    // Half a minute later, with the receiver back: the same event, with the same id, once.
+    transport.answer_posts_with(200);
+    let later = FixedClock(clock.0 + jiff::SignedDuration::from_secs(31));
+    let later_env = MonitorEnv {
+        clock: &later,
+        ..monitor_env
+    };
+    let retried =
+        custody_service::monitor::run(&loaded, &MonitorRequest::default(), later_env).unwrap();
+    assert!(retried.ok);
+    assert!(retried.new_findings.is_empty());
+    let posted = transport.posted();
+    assert_eq!(posted.len(), 2);
+    assert_eq!(delivery(&posted[1]), delivery(&posted[0]));
+    assert_eq!(posted[1].body, posted[0].body);
+    let done =
+        custody_service::monitor::run(&loaded, &MonitorRequest::default(), later_env).unwrap();
+    assert!(done.webhooks.is_empty());
+    assert_eq!(transport.posted().len(), 2);
 
     // The same lockfile again: the gate refuses 1.1.0 before anything is written.
     let err =

@@ -38,6 +38,33 @@ pub struct Args {
     read_timeout: u64,
 }
 
+/// How often the server sends the webhook events waiting in the outbox.
+const RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Sends what the outbox holds every [`RELAY_EVERY`], for as long as the server runs: events a
+/// receiver refused are retried on their schedule, and those of a `custody monitor` that died
+/// before sending are sent.
+fn spawn_relay(loaded: Loaded) {
+    std::thread::spawn(move || {
+        let transport = custody_service::transport::HttpTransport::new();
+        loop {
+            std::thread::sleep(RELAY_EVERY);
+            let sent = custody_service::monitor::open_catalog(&loaded).and_then(|mut catalog| {
+                custody_service::monitor::relay(
+                    &mut catalog,
+                    &transport,
+                    &custody_service::env::EnvSecrets,
+                    &custody_service::env::SystemClock,
+                    &custody_server::api::ServerLog,
+                )
+            });
+            if let Err(e) = sent {
+                eprintln!("warning: webhook relay: {e}");
+            }
+        }
+    });
+}
+
 /// The project's signing keys, unlocked once now (from CUSTODY_PASSPHRASE(_FILE) or a prompt)
 /// and held in memory for the server's releases; why not, when they cannot be.
 fn publisher(
@@ -116,6 +143,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         }
         let clock = std::sync::Arc::new(custody_service::env::SystemClock);
         router = router.merge(custody_server::api::router(catalog, clock, publishing));
+        spawn_relay(loaded.clone());
     }
     custody_server::serve(listener, router)?;
     Ok(ExitCode::SUCCESS)
