@@ -467,9 +467,27 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     let r = publish(&pipeline, &url, "custody_nope", "1.0.0", &sbom);
     assert!(r.stderr.contains("401"), "{}", r.stderr);
 
-    // Once the supplier says the product is not affected, it is published, signed by the
-    // server's key, logged and a TUF target.
-    server.vex_not_affected("RUSTSEC-2021-0003");
+    // Once the supplier says, through the API, that the product is not affected, it is
+    // published, signed by the server's key, logged and a TUF target.
+    let (_, vex) = token(&server, &["--product", "app", "--scope", "vex"]);
+    let statement = br#"{"id": "RUSTSEC-2021-0003", "status": "not_affected",
+        "justification": "vulnerable_code_not_in_execute_path"}"#;
+    let vex_url = format!("{url}/api/v1/products/app/vex");
+    let (status, _, body) = call("POST", &vex_url, Some(&publisher), Some(statement));
+    assert_eq!(
+        status, 403,
+        "a publish token may not say what a vulnerability means: {body}"
+    );
+    let (status, _, body) = call(
+        "POST",
+        &vex_url,
+        Some(&vex),
+        Some(br#"{"id": "RUSTSEC-2021-0003", "status": "fine"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = call("POST", &vex_url, Some(&vex), Some(statement));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["version"], 1);
     let r = publish(&pipeline, &url, &publisher, "1.0.0", &sbom);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["fresh"], true);
@@ -693,5 +711,5 @@ fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 7, "{doc}");
+    assert_eq!(operations, 8, "{doc}");
 }

@@ -61,6 +61,7 @@ pub struct Publisher {
 /// What every handler shares.
 #[derive(Clone)]
 struct Api {
+    loaded: Arc<Loaded>,
     catalog: Arc<Mutex<Catalog>>,
     clock: Arc<dyn Clock>,
     /// Why publishing is off, when it is.
@@ -83,11 +84,13 @@ impl Events for ServerLog {
 /// The API's routes over `catalog`, with `clock` for token expiry and the audit log, and
 /// `publisher` (or why there is none) for uploads and releases.
 pub fn router(
+    loaded: Loaded,
     catalog: Catalog,
     clock: Arc<dyn Clock>,
     publisher: Result<Publisher, String>,
 ) -> Router {
     let api = Api {
+        loaded: Arc::new(loaded),
         catalog: Arc::new(Mutex::new(catalog)),
         clock,
         publisher: publisher.map(Arc::new).map_err(Arc::from),
@@ -99,6 +102,7 @@ pub fn router(
             put(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/releases/{product}/{version}", post(publish))
+        .route("/api/v1/products/{product}/vex", post(add_vex))
         .route("/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
@@ -115,7 +119,16 @@ pub fn router(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "custody", description = "The publishing service of custody: releases, tokens, the audit log."),
-    paths(upload, publish, findings, list_tokens, create_token, revoke_token, audit_log),
+    paths(
+        upload,
+        publish,
+        findings,
+        add_vex,
+        list_tokens,
+        create_token,
+        revoke_token,
+        audit_log
+    ),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -620,4 +633,72 @@ fn idle_timeout(
             )),
         }
     })
+}
+
+/// `POST /api/v1/products/{product}/vex`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct VexRequest {
+    /// The vulnerability: an advisory id or any of its aliases.
+    id: String,
+    /// `not_affected`, `affected`, `fixed` or `under_investigation`.
+    status: String,
+    /// Why it is not affected (OpenVEX justification).
+    #[serde(default)]
+    justification: Option<String>,
+    /// The impact statement, or for `affected` the action statement.
+    #[serde(default)]
+    statement: Option<String>,
+    /// The author of a new document.
+    #[serde(default)]
+    author: Option<String>,
+}
+
+/// Record what a vulnerability means for a product (OpenVEX); later releases' gates and the
+/// monitor honour it.
+#[utoipa::path(post, path = "/api/v1/products/{product}/vex", tag = "vex",
+    security(("bearer" = [])),
+    params(("product" = String, Path)),
+    request_body = VexRequest,
+    responses((status = 201, body = custody_service::vex::Added),
+        (status = 400, description = "not a status or justification; a statement OpenVEX refuses", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn add_vex(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(product): Path<String>,
+    body: Bytes,
+) -> Response {
+    let asked = caller.asks(Action::Vex, Some(&product), "vex.add", &product, true);
+    api.call(
+        asked,
+        |_| StatusCode::CREATED,
+        move |api| {
+            let request: VexRequest =
+                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
+                    what: "a VEX statement",
+                    source,
+                })?;
+            let status = custody_service::vex::status(&request.status)?;
+            let justification = request
+                .justification
+                .as_deref()
+                .map(custody_service::vex::justification)
+                .transpose()?;
+            custody_service::vex::add_in_project(
+                &api.loaded,
+                &product,
+                &custody_service::vex::ProductStatement {
+                    id: request.id,
+                    status,
+                    justification,
+                    statement: request.statement,
+                    author: request.author.unwrap_or_else(|| "custody".to_owned()),
+                },
+                api.clock.as_ref(),
+            )
+        },
+    )
+    .await
 }

@@ -556,6 +556,14 @@ pub enum Error {
         /// The parser's account.
         source: serde_json::Error,
     },
+    /// A VEX status or justification OpenVEX does not define.
+    #[error("{value:?} is not an OpenVEX {what}")]
+    UnknownVexValue {
+        /// `status` or `justification`.
+        what: &'static str,
+        /// What was given.
+        value: String,
+    },
     /// A scope name that is not an action.
     #[error("{scope:?} is not a scope (publish, vex, advisories, webhooks, read, admin)")]
     UnknownScope {
@@ -662,6 +670,7 @@ impl Error {
             | Self::UploadTooLarge { .. }
             | Self::UploadInterrupted { .. }
             | Self::UnknownScope { .. }
+            | Self::UnknownVexValue { .. }
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
             Self::NotCosigned { .. } | Self::DirtySource { .. } => ErrorKind::Refused,
             Self::UploadMissing { .. } => ErrorKind::NotFound,

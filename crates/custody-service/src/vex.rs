@@ -27,6 +27,61 @@ pub fn default_file(product: &str) -> Result<PathBuf, Error> {
     Ok(Path::new(".custody/vex").join(format!("{product}.openvex.json")))
 }
 
+/// The OpenVEX status named `s`.
+pub fn status(s: &str) -> Result<Status, Error> {
+    Status::parse(s).ok_or_else(|| Error::UnknownVexValue {
+        what: "status",
+        value: s.to_owned(),
+    })
+}
+
+/// The OpenVEX justification named `s`.
+pub fn justification(s: &str) -> Result<Justification, Error> {
+    Justification::parse(s).ok_or_else(|| Error::UnknownVexValue {
+        what: "justification",
+        value: s.to_owned(),
+    })
+}
+
+/// A statement about one product, as the server takes it.
+#[derive(Debug, Clone)]
+pub struct ProductStatement {
+    /// The vulnerability: an advisory id or any of its aliases.
+    pub id: String,
+    /// What it means for the product.
+    pub status: Status,
+    /// Why it is not affected.
+    pub justification: Option<Justification>,
+    /// Free text: the impact statement, or for `affected` the action statement.
+    pub statement: Option<String>,
+    /// The author of a new file.
+    pub author: String,
+}
+
+/// Records a statement about `product` in the project's own VEX file for it (where releases
+/// and the monitor read it), one writer at a time: two statements sent at once both land.
+pub fn add_in_project(
+    loaded: &custody_site::config::Loaded,
+    product: &str,
+    new: &ProductStatement,
+    clock: &dyn Clock,
+) -> Result<Added, Error> {
+    let file = loaded.base.join(default_file(product)?);
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    add(
+        &NewStatement {
+            id: new.id.clone(),
+            product: product.to_owned(),
+            status: new.status,
+            justification: new.justification,
+            statement: new.statement.clone(),
+            file,
+            author: new.author.clone(),
+        },
+        clock,
+    )
+}
+
 /// A statement to record.
 #[derive(Debug, Clone)]
 pub struct NewStatement {
@@ -47,9 +102,11 @@ pub struct NewStatement {
 }
 
 /// What [`add`] wrote.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct Added {
     /// The file.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub file: PathBuf,
     /// The document's `@id`.
     pub document: String,

@@ -142,7 +142,12 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             ));
         }
         let clock = std::sync::Arc::new(custody_service::env::SystemClock);
-        router = router.merge(custody_server::api::router(catalog, clock, publishing));
+        router = router.merge(custody_server::api::router(
+            loaded.clone(),
+            catalog,
+            clock,
+            publishing,
+        ));
         spawn_relay(loaded.clone());
     }
     custody_server::serve(listener, router)?;

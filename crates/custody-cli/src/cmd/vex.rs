@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use custody_service::env::SystemClock;
 use custody_service::vex::NewStatement;
-use custody_vuln::vex::{Justification, Status};
 use serde::Serialize;
 
-use crate::output::{CmdResult, Output, usage};
+use crate::output::{CmdResult, Output};
 
 /// Record what a vulnerability means for a product, as OpenVEX v0.2.0 statements.
 #[derive(Debug, clap::Args)]
@@ -86,15 +84,12 @@ fn add(args: AddArgs, out: &Output) -> CmdResult {
         Some(f) => f.clone(),
         None => custody_service::vex::default_file(&args.product)?,
     };
-    let status = Status::parse(&args.status)
-        .ok_or_else(|| usage(anyhow!("{:?} is not a VEX status", args.status)))?;
-    let justification = match args.justification.as_deref() {
-        Some(j) => Some(
-            Justification::parse(j)
-                .ok_or_else(|| usage(anyhow!("{j:?} is not a VEX justification")))?,
-        ),
-        None => None,
-    };
+    let status = custody_service::vex::status(&args.status)?;
+    let justification = args
+        .justification
+        .as_deref()
+        .map(custody_service::vex::justification)
+        .transpose()?;
     let added = custody_service::vex::add(
         &NewStatement {
             id: args.id.clone(),
