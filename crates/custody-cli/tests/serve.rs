@@ -604,6 +604,75 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
 
+    // An advisory arrives through the API: both shipped versions have regex, and the monitor
+    // says so at once, with a signed notice each.
+    let (_, importer) = token(&server, &["--scope", "advisories"]);
+    let zips = tempfile::tempdir().unwrap();
+    {
+        use std::io::Write as _;
+        let mut zip =
+            zip::ZipWriter::new(std::fs::File::create(zips.path().join("all.zip")).unwrap());
+        zip.start_file(
+            "RUSTSEC-2022-0013.json",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(
+            &std::fs::read(common::advisories().join("crates.io/RUSTSEC-2022-0013.json")).unwrap(),
+        )
+        .unwrap();
+        zip.finish().unwrap();
+    }
+    let feed_server = common::Server::start(zips.path());
+    let import = format!(
+        r#"{{"url": "{}", "name": "osv"}}"#,
+        feed_server.url("all.zip")
+    );
+    let advisories_url = format!("{url}/api/v1/advisories");
+    let (status, _, body) = call(
+        "POST",
+        &advisories_url,
+        Some(&publisher),
+        Some(import.as_bytes()),
+    );
+    assert_eq!(
+        status, 403,
+        "a product's token may not change everyone's advisories: {body}"
+    );
+    let (status, _, body) = call(
+        "POST",
+        &advisories_url,
+        Some(&importer),
+        Some(br#"{"url": "http://203.0.113.7/all.zip"}"#),
+    );
+    assert_eq!(status, 400, "plain HTTP to another host: {body}");
+    let (status, _, body) = call(
+        "POST",
+        &advisories_url,
+        Some(&importer),
+        Some(import.as_bytes()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["import"]["added"], 1, "{body}");
+    let news: Vec<String> = body["monitor"]["new_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["version"].as_str().unwrap(),
+                f["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        news,
+        ["1.0.0 RUSTSEC-2022-0013", "1.1.0 RUSTSEC-2022-0013"],
+        "{body}"
+    );
+    assert_eq!(body["monitor"]["notices"].as_array().unwrap().len(), 2);
+
     // Every publish, upload and refusal is in the audit log.
     let (_, _, log) = call(
         "GET",
@@ -711,5 +780,5 @@ fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 8, "{doc}");
+    assert_eq!(operations, 9, "{doc}");
 }

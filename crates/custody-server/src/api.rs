@@ -103,6 +103,7 @@ pub fn router(
         )
         .route("/api/v1/releases/{product}/{version}", post(publish))
         .route("/api/v1/products/{product}/vex", post(add_vex))
+        .route("/api/v1/advisories", post(import_advisories))
         .route("/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
@@ -124,6 +125,7 @@ pub fn router(
         publish,
         findings,
         add_vex,
+        import_advisories,
         list_tokens,
         create_token,
         revoke_token,
@@ -697,6 +699,65 @@ async fn add_vex(
                     author: request.author.unwrap_or_else(|| "custody".to_owned()),
                 },
                 api.clock.as_ref(),
+            )
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/advisories`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ImportRequest {
+    /// An osv.dev-style zip of OSV advisories: `https://`, or `http://` to loopback only.
+    url: String,
+    /// The source's name in the database [default: from the URL].
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Import advisories, then re-scan every shipped release against them at once: what is new
+/// goes to customers as signed notices and webhook events.
+#[utoipa::path(post, path = "/api/v1/advisories", tag = "advisories",
+    security(("bearer" = [])),
+    request_body = ImportRequest,
+    responses((status = 200, body = custody_service::monitor::ImportedAndMonitored),
+        (status = 400, description = "not a zip, plain HTTP to another host, bad JSON", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody),
+        (status = 503, description = "this server cannot sign notices", body = ErrorBody)))]
+async fn import_advisories(State(api): State<Api>, caller: Caller, body: Bytes) -> Response {
+    let asked = caller.asks(
+        Action::Advisories,
+        None,
+        "advisories.import",
+        "advisories",
+        true,
+    );
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            let request: ImportRequest =
+                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
+                    what: "an advisory import",
+                    source,
+                })?;
+            let p = api.publisher()?;
+            custody_service::monitor::import_and_monitor(
+                &api.loaded,
+                &custody_service::advisories::ImportFrom::Url {
+                    url: request.url,
+                    insecure_allow_http: false,
+                },
+                request.name.as_deref(),
+                custody_service::monitor::MonitorEnv {
+                    keys: &p.keys,
+                    transport: p.transport.as_ref(),
+                    secrets: &custody_service::env::EnvSecrets,
+                    clock: api.clock.as_ref(),
+                    events: &ServerLog,
+                },
             )
         },
     )

@@ -243,9 +243,11 @@ impl ImportFrom {
 }
 
 /// What an import did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct Imported {
     /// The database directory.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub db: PathBuf,
     /// The source's name in the database.
     pub source: String,

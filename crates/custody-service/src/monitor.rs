@@ -256,6 +256,7 @@ pub fn hmac_signature(secret: &[u8], body: &[u8]) -> String {
 }
 
 /// One webhook delivery attempt.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct Delivery {
     /// The event's id (sent as `X-Custody-Delivery`; a retry carries the same).
@@ -400,6 +401,7 @@ pub fn relay(
 }
 
 /// A finding new since the last run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct NewFinding {
     /// The release's product.
@@ -419,6 +421,7 @@ pub struct NewFinding {
 }
 
 /// What a monitor run found and did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct Monitored {
     /// False when a webhook delivery failed.
@@ -446,6 +449,7 @@ pub struct Monitored {
     /// Findings no longer present.
     pub resolved: usize,
     /// The notices written.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub notices: Vec<PathBuf>,
     /// The webhook deliveries.
     pub webhooks: Vec<Delivery>,
@@ -719,4 +723,30 @@ mod tests {
         }
         assert!(!is_attachment("app.tgz"));
     }
+}
+
+/// What [`import_and_monitor`] did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Serialize)]
+pub struct ImportedAndMonitored {
+    /// The import.
+    pub import: crate::advisories::Imported,
+    /// The monitor run that followed it.
+    pub monitor: Monitored,
+}
+
+/// Imports advisories into the project's database and at once re-scans every shipped release
+/// against them, telling customers (notices, webhooks) what is new, as the server does for
+/// each import it is sent. Holds the project's writer lock, so publishes wait for it.
+pub fn import_and_monitor(
+    loaded: &Loaded,
+    from: &crate::advisories::ImportFrom,
+    name: Option<&str>,
+    env: MonitorEnv<'_>,
+) -> Result<ImportedAndMonitored, Error> {
+    let _writer = crate::sequence::writer(loaded, env.events)?;
+    let import =
+        crate::advisories::import(&loaded.vulndb_dir(), from, name, env.transport, env.events)?;
+    let monitor = run(loaded, &MonitorRequest::default(), env)?;
+    Ok(ImportedAndMonitored { import, monitor })
 }
