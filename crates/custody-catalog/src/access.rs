@@ -216,10 +216,19 @@ pub struct NewDelivery {
     pub id: String,
     /// The webhook.
     pub url: String,
-    /// The environment variable holding the webhook's HMAC secret.
-    pub secret_env: String,
+    /// Where the HMAC secret is.
+    pub secret: SecretRef,
     /// The event (JSON).
     pub body: String,
+}
+
+/// Where a webhook's HMAC secret is found when its event is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum SecretRef {
+    /// In this environment variable (webhooks in custody.toml).
+    Env(String),
+    /// With the registered webhook of this id.
+    Webhook(String),
 }
 
 /// A webhook event in the outbox.
@@ -229,8 +238,8 @@ pub struct Pending {
     pub id: String,
     /// The webhook.
     pub url: String,
-    /// The environment variable holding the HMAC secret.
-    pub secret_env: String,
+    /// Where the HMAC secret is.
+    pub secret: SecretRef,
     /// The event (JSON).
     pub body: String,
     /// Attempts so far.
@@ -241,16 +250,21 @@ impl Catalog {
     /// Adds deliveries to the outbox (in the caller's transaction, when there is one).
     pub(crate) fn enqueue(&mut self, deliveries: &[NewDelivery], now: &str) -> Result<(), Error> {
         for d in deliveries {
+            let (env, webhook) = match &d.secret {
+                SecretRef::Env(name) => (name.as_str(), None),
+                SecretRef::Webhook(id) => ("", Some(id.as_str())),
+            };
             self.execute(
                 "queueing a webhook event",
-                "INSERT INTO outbox (id, url, secret_env, body, created, next_attempt)
-                 VALUES ($1, $2, $3, $4, $5, $5)",
+                "INSERT INTO outbox (id, url, secret_env, body, created, next_attempt, webhook)
+                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
                 &[
                     (&d.id).into(),
                     (&d.url).into(),
-                    (&d.secret_env).into(),
+                    env.into(),
                     (&d.body).into(),
                     now.into(),
+                    webhook.into(),
                 ],
             )?;
         }
@@ -263,7 +277,7 @@ impl Catalog {
         const WHAT: &str = "outbox entry";
         self.query(
             "reading the outbox",
-            "SELECT id, url, secret_env, body, attempts FROM outbox
+            "SELECT id, url, secret_env, body, attempts, webhook FROM outbox
              WHERE delivered IS NULL AND next_attempt <= $1 ORDER BY created, id LIMIT $2",
             &[now.into(), Param::Int(limit)],
         )?
@@ -272,7 +286,10 @@ impl Catalog {
             Ok(Pending {
                 id: text(r, 0, WHAT)?,
                 url: text(r, 1, WHAT)?,
-                secret_env: text(r, 2, WHAT)?,
+                secret: match opt_text(r, 5, WHAT)? {
+                    Some(webhook) => SecretRef::Webhook(webhook),
+                    None => SecretRef::Env(text(r, 2, WHAT)?),
+                },
                 body: text(r, 3, WHAT)?,
                 attempts: int(r, 4, WHAT)?,
             })
@@ -300,5 +317,126 @@ impl Catalog {
             &[id.into(), error.into(), retry_at.into()],
         )?;
         Ok(())
+    }
+}
+
+/// A webhook registered through the API.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Webhook {
+    /// Its id.
+    pub id: String,
+    /// Where events are posted.
+    pub url: String,
+    /// Whether it was registered with loopback or private addresses allowed.
+    pub private_ok: bool,
+    /// When it was registered (RFC 3339).
+    pub created: String,
+}
+
+/// One delivery of the outbox, as an operator reads it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryRecord {
+    /// The event's id.
+    pub id: String,
+    /// The webhook's URL.
+    pub url: String,
+    /// When it was queued.
+    pub created: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When the receiver acknowledged it.
+    pub delivered: Option<String>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it is tried next, while undelivered.
+    pub next_attempt: String,
+}
+
+impl Catalog {
+    /// Registers a webhook with its secret.
+    pub fn add_webhook(&mut self, hook: &Webhook, secret: &str) -> Result<(), Error> {
+        self.execute(
+            "registering a webhook",
+            "INSERT INTO webhooks (id, url, secret, private_ok, created) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                (&hook.id).into(),
+                (&hook.url).into(),
+                secret.into(),
+                Param::Int(i64::from(hook.private_ok)),
+                (&hook.created).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The webhooks registered and not removed, oldest first.
+    pub fn webhooks(&mut self) -> Result<Vec<Webhook>, Error> {
+        const WHAT: &str = "webhook";
+        self.query(
+            "listing webhooks",
+            "SELECT id, url, private_ok, created FROM webhooks WHERE removed IS NULL
+             ORDER BY created, id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Webhook {
+                id: text(r, 0, WHAT)?,
+                url: text(r, 1, WHAT)?,
+                private_ok: int(r, 2, WHAT)? != 0,
+                created: text(r, 3, WHAT)?,
+            })
+        })
+        .collect()
+    }
+
+    /// A registered webhook's secret, and whether it may post to private addresses; `None`
+    /// once removed.
+    pub fn webhook_secret(&mut self, id: &str) -> Result<Option<(String, bool)>, Error> {
+        const WHAT: &str = "webhook";
+        self.query(
+            "reading a webhook",
+            "SELECT secret, private_ok FROM webhooks WHERE id = $1 AND removed IS NULL",
+            &[id.into()],
+        )?
+        .first()
+        .map(|r| Ok((text(r, 0, WHAT)?, int(r, 1, WHAT)? != 0)))
+        .transpose()
+    }
+
+    /// Removes a webhook; `false` when there is no such one. Its queued events are not sent.
+    pub fn remove_webhook(&mut self, id: &str, at: &str) -> Result<bool, Error> {
+        self.execute(
+            "removing a webhook",
+            "UPDATE webhooks SET removed = $2 WHERE id = $1 AND removed IS NULL",
+            &[id.into(), at.into()],
+        )
+        .map(|n| n > 0)
+    }
+
+    /// The latest `limit` deliveries, newest first.
+    pub fn deliveries(&mut self, limit: i64) -> Result<Vec<DeliveryRecord>, Error> {
+        const WHAT: &str = "delivery";
+        self.query(
+            "reading deliveries",
+            "SELECT id, url, created, attempts, delivered, last_error, next_attempt FROM outbox
+             ORDER BY created DESC, id DESC LIMIT $1",
+            &[Param::Int(limit)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(DeliveryRecord {
+                id: text(r, 0, WHAT)?,
+                url: text(r, 1, WHAT)?,
+                created: text(r, 2, WHAT)?,
+                attempts: int(r, 3, WHAT)?,
+                delivered: opt_text(r, 4, WHAT)?,
+                last_error: opt_text(r, 5, WHAT)?,
+                next_attempt: text(r, 6, WHAT)?,
+            })
+        })
+        .collect()
     }
 }

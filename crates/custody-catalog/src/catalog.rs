@@ -109,6 +109,22 @@ CREATE TABLE IF NOT EXISTS outbox (
 ) {without_rowid};
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered, next_attempt);
 ",
+    "
+-- Webhooks registered through the API (those in custody.toml are not here). The HMAC secret is
+-- kept, since every event must be signed with it; it is shown once, when registered.
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    -- 1 when it was registered with loopback or private addresses allowed.
+    private_ok BIGINT NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    removed TEXT
+) {without_rowid};
+-- An event for a registered webhook names it; one for a configured webhook names the
+-- environment variable of its secret instead.
+ALTER TABLE outbox ADD COLUMN webhook TEXT;
+",
 ];
 
 /// A release to add.

@@ -60,7 +60,10 @@ mod catalog;
 mod error;
 mod monitor;
 
-pub use access::{AuditRecord, NewAuditRecord, NewDelivery, NewToken, Pending, StoredToken};
+pub use access::{
+    AuditRecord, DeliveryRecord, NewAuditRecord, NewDelivery, NewToken, Pending, SecretRef,
+    StoredToken, Webhook,
+};
 pub use backend::Backend;
 pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding, is_url};
 pub use error::Error;

@@ -100,6 +100,7 @@ suite!(
     tokens_are_kept_by_hash_and_revoked_once,
     the_audit_log_is_appended_in_order_by_every_frontend,
     webhook_events_are_queued_with_the_news_they_announce,
+    registered_webhooks_keep_their_secret_until_removed,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -369,7 +370,7 @@ fn a_schema_from_a_newer_build_is_refused(f: &dyn Fixture) {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                supported: 3
+                supported: 4
             }
         ),
         "{err}"
@@ -415,14 +416,14 @@ fn a_catalog_of_the_first_schema_is_migrated(f: &dyn Fixture) {
     // What a build before the token tables left behind.
     let mut raw = f.raw();
     raw.batch("BEGIN").unwrap();
-    raw.batch("DROP TABLE tokens; DROP TABLE audit; DROP TABLE outbox")
+    raw.batch("DROP TABLE tokens; DROP TABLE audit; DROP TABLE outbox; DROP TABLE webhooks")
         .unwrap();
     raw.set_schema_version(1).unwrap();
     raw.batch("COMMIT").unwrap();
     let mut catalog = f.open();
     assert_eq!(catalog.len().unwrap(), 1, "the releases are kept");
     assert!(catalog.tokens().unwrap().is_empty(), "the new tables exist");
-    assert_eq!(f.raw().schema_version().unwrap(), 3);
+    assert_eq!(f.raw().schema_version().unwrap(), 4);
 }
 
 fn token(id: &'static str, hash: &'static str) -> custody_catalog::NewToken<'static> {
@@ -553,7 +554,7 @@ fn webhook_events_are_queued_with_the_news_they_announce(f: &dyn Fixture) {
     let event = |id: &str| custody_catalog::NewDelivery {
         id: id.to_owned(),
         url: "https://hooks.example.com/custody".to_owned(),
-        secret_env: "HOOK_SECRET".to_owned(),
+        secret: custody_catalog::SecretRef::Env("HOOK_SECRET".to_owned()),
         body: format!(r#"{{"id": "{id}"}}"#),
     };
     // A run whose notices fail queues nothing; one that commits queues its events with it.
@@ -589,4 +590,32 @@ fn webhook_events_are_queued_with_the_news_they_announce(f: &dyn Fixture) {
             .unwrap()
             .is_empty()
     );
+}
+
+fn registered_webhooks_keep_their_secret_until_removed(f: &dyn Fixture) {
+    let mut catalog = f.open();
+    let hook = custody_catalog::Webhook {
+        id: "whk_1".into(),
+        url: "https://hooks.example.com/a".into(),
+        private_ok: false,
+        created: "2026-01-01T00:00:00Z".into(),
+    };
+    catalog.add_webhook(&hook, "s3cret").unwrap();
+    assert_eq!(f.open().webhooks().unwrap(), [hook.clone()]);
+    assert_eq!(
+        catalog.webhook_secret("whk_1").unwrap(),
+        Some(("s3cret".to_owned(), false))
+    );
+    assert!(
+        catalog
+            .remove_webhook("whk_1", "2026-01-02T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        !catalog
+            .remove_webhook("whk_1", "2026-01-03T00:00:00Z")
+            .unwrap()
+    );
+    assert!(catalog.webhooks().unwrap().is_empty());
+    assert_eq!(catalog.webhook_secret("whk_1").unwrap(), None);
 }

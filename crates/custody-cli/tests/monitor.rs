@@ -10,11 +10,7 @@ mod common;
 #[path = "../../custody-catalog/tests/support/postgres.rs"]
 mod postgres;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
-use common::{AdvisoryFeed, Project, Run, git};
+use common::{AdvisoryFeed, Project, Run, git, header, hook_server};
 use hmac::{KeyInit, Mac};
 
 const SECRET: &str = "webhook secret for the test";
@@ -27,56 +23,6 @@ fn run_env(p: &Project, args: &[&str]) -> Run {
         .output()
         .unwrap()
         .into()
-}
-
-/// Each request the loopback server received: (headers, body).
-type Requests = Arc<Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
-
-/// A one-thread HTTP server on 127.0.0.1 that answers every POST 200 and keeps what it got.
-fn hook_server() -> (String, Requests) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: Requests = Arc::default();
-    let keep = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let line = line.trim_end().to_owned();
-                if line.is_empty() {
-                    break;
-                }
-                headers.push(line);
-            }
-            let len = headers
-                .iter()
-                .find_map(|h| {
-                    let (k, v) = h.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            keep.lock().unwrap().push((headers, body));
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
-
-fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
-    headers.iter().find_map(|h| {
-        let (k, v) = h.split_once(':')?;
-        k.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 fn lines(report: &serde_json::Value) -> Vec<String> {

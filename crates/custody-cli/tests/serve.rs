@@ -673,6 +673,20 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     );
     assert_eq!(body["monitor"]["notices"].as_array().unwrap().len(), 2);
 
+    // This server's operator did not allow webhooks to private addresses.
+    let (_, hooks) = token(&server, &["--scope", "webhooks"]);
+    let (status, _, body) = call(
+        "POST",
+        &format!("{url}/api/v1/webhooks"),
+        Some(&hooks),
+        Some(br#"{"url": "http://169.254.169.254/latest/meta-data/"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("link-local"),
+        "{body}"
+    );
+
     // Every publish, upload and refusal is in the audit log.
     let (_, _, log) = call(
         "GET",
@@ -780,5 +794,80 @@ fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 9, "{doc}");
+    assert_eq!(operations, 13, "{doc}");
+}
+
+#[test]
+fn a_registered_webhook_gets_signed_events_through_the_outbox() {
+    use hmac::{KeyInit as _, Mac as _};
+    let p = Project::new("ed25519");
+    p.write_vulnerable_app();
+    common::git(p.dir(), &["add", "-A"]);
+    common::git(p.dir(), &["commit", "-q", "-m", "app"]);
+    p.artifact("app.tgz", b"app");
+    let feed = common::AdvisoryFeed::new();
+    feed.add("RUSTSEC-2021-0003");
+    feed.import(&p);
+    p.vex_not_affected("RUSTSEC-2021-0003");
+    p.release_app("1.0.0");
+    let (_, hooks) = token(&p, &["--scope", "webhooks"]);
+    let (_, reader) = token(&p, &["--product", "app", "--scope", "read"]);
+    // The receiver is on loopback: this operator allows private webhook addresses.
+    let (_server, base) = serve_with(&p, &["--allow-private-webhooks"]);
+    let api = format!("{base}/api/v1/webhooks");
+    let (receiver, requests) = common::hook_server();
+
+    assert_eq!(call("POST", &api, Some(&reader), Some(b"{}")).0, 403);
+    let request = format!(r#"{{"url": "{receiver}"}}"#);
+    let (status, _, registered) = call("POST", &api, Some(&hooks), Some(request.as_bytes()));
+    assert_eq!(status, 201, "{registered}");
+    let secret = registered["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 64);
+    let id = registered["id"].as_str().unwrap().to_owned();
+    let (_, _, listed) = call("GET", &api, Some(&hooks), None);
+    assert_eq!(listed["webhooks"][0]["id"], id.as_str());
+    assert!(
+        !listed.to_string().contains(&secret),
+        "a list shows no secret"
+    );
+
+    // New findings: the monitor queues the event with them and sends it, signed with the
+    // registered webhook's secret.
+    feed.add("RUSTSEC-2022-0013");
+    feed.import(&p);
+    let r = p.run(&["monitor", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = requests.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{}", r.stdout);
+    let (headers, body) = &got[0];
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        common::header(headers, "x-custody-signature"),
+        Some(want.as_str())
+    );
+    let event: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(
+        common::header(headers, "x-custody-delivery"),
+        event["id"].as_str()
+    );
+    assert_eq!(event["version"], "1.0.0");
+
+    // The delivery is on record; once removed, the webhook is gone.
+    let (_, _, deliveries) = call("GET", &format!("{api}/deliveries"), Some(&hooks), None);
+    assert!(
+        deliveries["deliveries"][0]["delivered"].is_string(),
+        "{deliveries}"
+    );
+    assert_eq!(
+        call("DELETE", &format!("{api}/{id}"), Some(&hooks), None).0,
+        200
+    );
+    assert_eq!(
+        call("DELETE", &format!("{api}/{id}"), Some(&hooks), None).0,
+        404
+    );
+    let (_, _, listed) = call("GET", &api, Some(&hooks), None);
+    assert_eq!(listed["webhooks"], serde_json::json!([]));
 }

@@ -58,10 +58,24 @@ pub struct Publisher {
     pub read_timeout: std::time::Duration,
 }
 
+/// The project the API serves.
+#[derive(Debug)]
+pub struct Project {
+    /// Its configuration.
+    pub loaded: Loaded,
+    /// Its catalog.
+    pub catalog: Catalog,
+    /// Let webhooks point at loopback and private addresses (a server on a private network
+    /// whose receivers are too).
+    pub allow_internal_webhooks: bool,
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 struct Api {
     loaded: Arc<Loaded>,
+    /// Whether webhooks may point at loopback and private addresses.
+    allow_internal_webhooks: bool,
     catalog: Arc<Mutex<Catalog>>,
     clock: Arc<dyn Clock>,
     /// Why publishing is off, when it is.
@@ -84,14 +98,14 @@ impl Events for ServerLog {
 /// The API's routes over `catalog`, with `clock` for token expiry and the audit log, and
 /// `publisher` (or why there is none) for uploads and releases.
 pub fn router(
-    loaded: Loaded,
-    catalog: Catalog,
+    project: Project,
     clock: Arc<dyn Clock>,
     publisher: Result<Publisher, String>,
 ) -> Router {
     let api = Api {
-        loaded: Arc::new(loaded),
-        catalog: Arc::new(Mutex::new(catalog)),
+        loaded: Arc::new(project.loaded),
+        allow_internal_webhooks: project.allow_internal_webhooks,
+        catalog: Arc::new(Mutex::new(project.catalog)),
         clock,
         publisher: publisher.map(Arc::new).map_err(Arc::from),
     };
@@ -104,6 +118,12 @@ pub fn router(
         .route("/api/v1/releases/{product}/{version}", post(publish))
         .route("/api/v1/products/{product}/vex", post(add_vex))
         .route("/api/v1/advisories", post(import_advisories))
+        .route(
+            "/api/v1/webhooks",
+            get(list_webhooks).post(register_webhook),
+        )
+        .route("/api/v1/webhooks/deliveries", get(webhook_deliveries))
+        .route("/api/v1/webhooks/{id}", delete(remove_webhook))
         .route("/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
@@ -126,6 +146,10 @@ pub fn router(
         findings,
         add_vex,
         import_advisories,
+        register_webhook,
+        list_webhooks,
+        remove_webhook,
+        webhook_deliveries,
         list_tokens,
         create_token,
         revoke_token,
@@ -759,6 +783,123 @@ async fn import_advisories(State(api): State<Api>, caller: Caller, body: Bytes) 
                     events: &ServerLog,
                 },
             )
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WebhookRequest {
+    /// Where every product's new-findings events are posted (`https://` or `http://`).
+    url: String,
+}
+
+/// Register a webhook for every product's new-findings events; its HMAC secret is in this
+/// answer only.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+    request_body = WebhookRequest,
+    responses((status = 201, body = custody_service::webhooks::Registered),
+        (status = 400, description = "not http(s), does not resolve, or a loopback, private or link-local address", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn register_webhook(State(api): State<Api>, caller: Caller, body: Bytes) -> Response {
+    let asked = caller.asks(Action::Webhooks, None, "webhook.register", "webhooks", true);
+    api.call(
+        asked,
+        |_| StatusCode::CREATED,
+        move |api| {
+            let request: WebhookRequest =
+                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
+                    what: "a webhook",
+                    source,
+                })?;
+            custody_service::webhooks::register(
+                &mut api.catalog(),
+                &request.url,
+                api.allow_internal_webhooks,
+                api.clock.as_ref(),
+            )
+        },
+    )
+    .await
+}
+
+/// Registered webhooks.
+#[derive(Serialize, ToSchema)]
+struct Webhooks {
+    webhooks: Vec<custody_service::webhooks::Webhook>,
+}
+
+/// List the registered webhooks (never their secrets).
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = Webhooks),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn list_webhooks(State(api): State<Api>, caller: Caller) -> Response {
+    let asked = caller.asks(Action::Webhooks, None, "webhook.list", "webhooks", false);
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        |api| {
+            Ok(Webhooks {
+                webhooks: custody_service::webhooks::list(&mut api.catalog())?,
+            })
+        },
+    )
+    .await
+}
+
+/// Remove a registered webhook.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The webhook's id, whk_...")),
+    responses((status = 200, description = "removed"), (status = 404, body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn remove_webhook(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let asked = caller.asks(Action::Webhooks, None, "webhook.remove", &id, true);
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            custody_service::webhooks::remove(&mut api.catalog(), &id, api.clock.as_ref())?;
+            Ok(serde_json::json!({ "removed": id }))
+        },
+    )
+    .await
+}
+
+/// The outbox, newest first.
+#[derive(Serialize, ToSchema)]
+struct Deliveries {
+    deliveries: Vec<custody_service::webhooks::DeliveryRecord>,
+}
+
+/// The latest webhook deliveries: attempts, acknowledgements, errors, next tries.
+#[utoipa::path(get, path = "/api/v1/webhooks/deliveries", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = Deliveries),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn webhook_deliveries(State(api): State<Api>, caller: Caller) -> Response {
+    let asked = caller.asks(
+        Action::Webhooks,
+        None,
+        "webhook.deliveries",
+        "webhooks",
+        false,
+    );
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        |api| {
+            Ok(Deliveries {
+                deliveries: custody_service::webhooks::deliveries(&mut api.catalog(), 100)?,
+            })
         },
     )
     .await

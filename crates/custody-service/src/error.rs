@@ -556,6 +556,20 @@ pub enum Error {
         /// The parser's account.
         source: serde_json::Error,
     },
+    /// A webhook URL the server will not post to.
+    #[error("webhook {url}: {reason}")]
+    WebhookUrl {
+        /// The URL.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
+    /// No registered webhook has this id.
+    #[error("no webhook {id}")]
+    UnknownWebhook {
+        /// The id asked for.
+        id: String,
+    },
     /// A VEX status or justification OpenVEX does not define.
     #[error("{value:?} is not an OpenVEX {what}")]
     UnknownVexValue {
@@ -671,6 +685,7 @@ impl Error {
             | Self::UploadInterrupted { .. }
             | Self::UnknownScope { .. }
             | Self::UnknownVexValue { .. }
+            | Self::WebhookUrl { .. }
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
             Self::NotCosigned { .. } | Self::DirtySource { .. } => ErrorKind::Refused,
             Self::UploadMissing { .. } => ErrorKind::NotFound,
@@ -679,6 +694,7 @@ impl Error {
             Self::PublishedDifferently { .. } => ErrorKind::Conflict,
             Self::ReleaseNotListed { .. }
             | Self::UnknownToken { .. }
+            | Self::UnknownWebhook { .. }
             | Self::ReleaseNotInCatalog { .. } => ErrorKind::NotFound,
             Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
             Self::Access(_) => ErrorKind::Forbidden,

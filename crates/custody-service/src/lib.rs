@@ -66,5 +66,6 @@ pub mod sequence;
 pub mod transport;
 pub mod update;
 pub mod vex;
+pub mod webhooks;
 
 pub use error::{Error, ErrorKind};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use custody_attest::bundle;
 use custody_attest::release::{Artifact, attest_document};
 pub use custody_catalog::StoredFinding;
-use custody_catalog::{Catalog, MonitorOptions, NewDelivery, NewRelease, ReleaseNews};
+use custody_catalog::{Catalog, MonitorOptions, NewDelivery, NewRelease, ReleaseNews, SecretRef};
 use custody_crypto::{Algorithms, digest_files};
 use custody_site::config::Loaded;
 use custody_site::fs::write_atomic;
@@ -277,12 +277,22 @@ pub struct Delivery {
 /// One event per webhook and release with news, each with a fresh id, for the outbox.
 fn webhook_events(
     loaded: &Loaded,
+    registered: &[custody_catalog::Webhook],
     news: &[ReleaseNews],
     notices: &[PathBuf],
     now: &str,
 ) -> Result<Vec<NewDelivery>, Error> {
+    let configured = loaded
+        .config
+        .monitor
+        .webhooks
+        .iter()
+        .map(|h| (h.url.as_str(), SecretRef::Env(h.secret_env.clone())));
+    let registered = registered
+        .iter()
+        .map(|h| (h.url.as_str(), SecretRef::Webhook(h.id.clone())));
     let mut out = Vec::new();
-    for hook in &loaded.config.monitor.webhooks {
+    for (url, secret) in configured.chain(registered) {
         for (news, file) in news.iter().zip(notices) {
             let mut id = [0u8; 12];
             getrandom::fill(&mut id).map_err(|_| Error::Randomness)?;
@@ -297,8 +307,8 @@ fn webhook_events(
             });
             out.push(NewDelivery {
                 id,
-                url: hook.url.clone(),
-                secret_env: hook.secret_env.clone(),
+                url: url.to_owned(),
+                secret: secret.clone(),
                 body: event.to_string(),
             });
         }
@@ -360,20 +370,33 @@ pub fn relay(
         .map_err(|e| catalog_error(catalog.location())(e))?;
     let mut out = Vec::new();
     for event in due {
-        let outcome = match secrets.secret(&event.secret_env) {
-            Some(secret) => post(
+        let secret = match &event.secret {
+            SecretRef::Env(name) => secrets.secret(name).ok_or_else(|| {
+                format!(
+                    "${name} is not set, so the event cannot be signed (the secret is never \
+                     read from custody.toml)"
+                )
+            }),
+            SecretRef::Webhook(id) => match catalog
+                .webhook_secret(id)
+                .map_err(|e| catalog_error(catalog.location())(e))?
+            {
+                // Checked again now: the name may resolve somewhere else than when registered.
+                Some((secret, private_ok)) => crate::webhooks::check_url(&event.url, private_ok)
+                    .map(|()| secret.into_bytes())
+                    .map_err(|e| e.to_string()),
+                None => Err(format!("webhook {id} was removed")),
+            },
+        };
+        let outcome = secret.and_then(|secret| {
+            post(
                 transport,
                 &event.url,
                 &event.id,
                 &secret,
                 event.body.as_bytes(),
-            ),
-            None => Err(format!(
-                "${} is not set, so the event cannot be signed (the secret is never read from \
-                 custody.toml)",
-                event.secret_env
-            )),
-        };
+            )
+        });
         match &outcome {
             Ok(()) => catalog.delivered(&event.id, &now_text),
             Err(e) => {
@@ -553,6 +576,9 @@ pub fn run(
             .cloned()
             .collect()
     };
+    let registered = catalog
+        .webhooks()
+        .map_err(|e| catalog_error(catalog.location())(e))?;
     // The notices are written before the catalog records the news as seen, so a run killed in
     // between repeats them rather than losing them.
     let (result, notices) = custody_catalog::monitor_then(
@@ -567,7 +593,7 @@ pub fn run(
                 return Ok::<_, Error>((Vec::new(), Vec::new()));
             }
             let notices = write_notices(loaded, &report.new, env, now)?;
-            let events = webhook_events(loaded, &report.new, &notices, &now_text)?;
+            let events = webhook_events(loaded, &registered, &report.new, &notices, &now_text)?;
             Ok((notices, events))
         },
     )

@@ -36,6 +36,11 @@ pub struct Args {
     /// Drop an upload that sends nothing for this many seconds (a stalled or very slow client).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     read_timeout: u64,
+    /// Let webhooks registered through the API point at loopback, private and link-local
+    /// addresses (refused by default: a token holder could make the server reach what only it
+    /// can).
+    #[arg(long)]
+    allow_private_webhooks: bool,
 }
 
 /// How often the server sends the webhook events waiting in the outbox.
@@ -143,8 +148,11 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         }
         let clock = std::sync::Arc::new(custody_service::env::SystemClock);
         router = router.merge(custody_server::api::router(
-            loaded.clone(),
-            catalog,
+            custody_server::api::Project {
+                loaded: loaded.clone(),
+                catalog,
+                allow_internal_webhooks: args.allow_private_webhooks,
+            },
             clock,
             publishing,
         ));
