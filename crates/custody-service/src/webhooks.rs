@@ -68,13 +68,11 @@ pub fn check_url(url: &str, allow_internal: bool) -> Result<(), Error> {
     if addrs.is_empty() {
         return Err(bad(&format!("{host} resolves to no address")));
     }
-    if !allow_internal {
-        if let Some(ip) = addrs.iter().find(|ip| is_internal(**ip)) {
-            return Err(bad(&format!(
-                "{host} is {ip}, a loopback, private or link-local address; the server's \
-                 operator may allow such webhooks"
-            )));
-        }
+    if let Some(ip) = addrs.iter().find(|ip| !allow_internal && is_internal(**ip)) {
+        return Err(bad(&format!(
+            "{host} is {ip}, a loopback, private or link-local address; the server's operator \
+             may allow such webhooks"
+        )));
     }
     Ok(())
 }
