@@ -21,9 +21,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use common::Project;
@@ -34,33 +34,6 @@ fn env_num(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `custody serve` in `p`: the process and its URL.
-fn serve(p: &Project) -> (Running, String) {
-    let mut child = common::custody()
-        .current_dir(p.dir())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    (Running(child), url)
 }
 
 /// `VmRSS` and `VmHWM` of `pid`, in MiB.
@@ -181,7 +154,7 @@ source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
 fn run(label: &str, catalog: Option<&str>, releases: u64, clients: u64) {
     let p = server_project(catalog);
     let token = token(&p);
-    let (server, url) = serve(&p);
+    let (server, url) = common::serve_custody(&p, &[]);
     let pid = server.0.id();
     let (idle_rss, _) = memory(pid);
     let next = std::sync::atomic::AtomicU64::new(0);
@@ -241,7 +214,7 @@ fn large_upload(mib: u64) {
     let token = token(&p);
     let config = p.dir().join("custody.toml");
     assert!(config.is_file());
-    let (server, url) = serve(&p);
+    let (server, url) = common::serve_custody(&p, &[]);
     let pid = server.0.id();
     let len = mib << 20;
     // The digest first, streamed.

@@ -889,35 +889,6 @@ fn writers_of_one_project_take_turns() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
-/// A child process killed when dropped, also when the test panics.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `custody serve` in `p`, and its URL.
-fn serve_project(p: &Project) -> (Killed, String) {
-    use std::io::BufRead as _;
-    let mut child = common::custody()
-        .current_dir(p.dir())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = std::io::BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    (Killed(child), url)
-}
-
 #[test]
 fn concurrent_publishes_through_the_server_each_land_once() {
     const CLIENTS: usize = 6;
@@ -934,7 +905,7 @@ fn concurrent_publishes_through_the_server_each_land_once() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let token = r.json()["secret"].as_str().unwrap().to_owned();
-    let (server, url) = serve_project(&p);
+    let (server, url) = common::serve_custody(&p, &[]);
 
     let pipeline = Project::new("ed25519");
     let mut wanted: Vec<String> = (0..CLIENTS * EACH).map(|i| format!("2.0.{i}")).collect();

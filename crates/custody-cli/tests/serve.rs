@@ -7,36 +7,10 @@ mod common;
 #[path = "../../custody-catalog/tests/support/postgres.rs"]
 mod postgres;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
+use common::{Killed, Project, serve_custody};
 
-use common::Project;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(p: &Project) -> (Server, String) {
-    let mut child = common::custody()
-        .current_dir(p.dir())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    (Server(child), url)
+fn serve(p: &Project) -> (Killed, String) {
+    serve_custody(p, &[])
 }
 
 fn get(url: &str) -> (u16, Option<String>, Vec<u8>) {
@@ -388,23 +362,6 @@ fn the_api_runs_on_a_postgresql_catalog() {
 // ---------------------------------------------------------------------------------------------
 // Publishing through the server
 
-fn serve_with(p: &Project, extra: &[&str]) -> (Server, String) {
-    let mut child = common::custody()
-        .current_dir(p.dir())
-        .args([&["serve", "--listen", "127.0.0.1:0"][..], extra].concat())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    (Server(child), url)
-}
-
 /// `custody release ... --publish URL` from the pipeline's project `c`.
 fn publish(c: &Project, url: &str, token: &str, version: &str, extra: &[&str]) -> common::Run {
     let args = [
@@ -444,7 +401,7 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     let (_, web) = token(&server, &["--product", "web", "--scope", "publish"]);
     let (_, reader) = token(&server, &["--product", "app", "--scope", "read"]);
     let (_, admin) = token(&server, &["--scope", "admin"]);
-    let (_running, url) = serve_with(&server, &["--max-upload", "4096", "--read-timeout", "1"]);
+    let (_running, url) = serve_custody(&server, &["--max-upload", "4096", "--read-timeout", "1"]);
 
     // The pipeline: its own repository, a vulnerable lockfile and an artifact.
     let pipeline = Project::new("ed25519");
@@ -813,7 +770,7 @@ fn a_registered_webhook_gets_signed_events_through_the_outbox() {
     let (_, hooks) = token(&p, &["--scope", "webhooks"]);
     let (_, reader) = token(&p, &["--product", "app", "--scope", "read"]);
     // The receiver is on loopback: this operator allows private webhook addresses.
-    let (_server, base) = serve_with(&p, &["--allow-private-webhooks"]);
+    let (_server, base) = serve_custody(&p, &["--allow-private-webhooks"]);
     let api = format!("{base}/api/v1/webhooks");
     let (receiver, requests) = common::hook_server();
 

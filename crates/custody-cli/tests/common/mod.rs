@@ -404,3 +404,33 @@ pub fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
         k.eq_ignore_ascii_case(name).then(|| v.trim())
     })
 }
+
+/// A child process killed when dropped, also when the test panics.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `custody serve --listen 127.0.0.1:0` in `p` with `extra` flags: the process and its URL
+/// (the last word of the first line it prints).
+pub fn serve_custody(p: &Project, extra: &[&str]) -> (Killed, String) {
+    let mut child = custody()
+        .current_dir(p.dir())
+        .args([&["serve", "--listen", "127.0.0.1:0"][..], extra].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (Killed(child), url)
+}
