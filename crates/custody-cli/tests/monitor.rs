@@ -124,7 +124,18 @@ fn monitor_reports_only_what_is_new_with_signed_notices_and_webhooks() {
         assert_eq!(stmt["predicateType"], "https://custody.dev/notice/v1");
         assert_eq!(stmt["predicate"], notice);
         assert_eq!(stmt["subject"][0]["name"], "app.tgz");
+        // Logged, so the supplier cannot quietly withdraw it: the bundle carries its log entry
+        // and inclusion proof.
+        let logged: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+        let entry = &logged["verificationMaterial"]["tlogEntries"][0];
+        assert!(entry["logIndex"].is_string(), "{logged}");
+        assert!(entry["inclusionProof"]["hashes"].is_array(), "{logged}");
     }
+    let r = p.run(&["log", "checkpoint", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Two releases and their attachments, then two notices.
+    assert!(r.json()["size"].as_u64().unwrap() >= 4, "{}", r.stdout);
 
     // One webhook event per affected release, each with a valid HMAC-SHA256 of its body.
     let got = requests.lock().unwrap().clone();

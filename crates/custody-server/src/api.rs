@@ -777,7 +777,7 @@ async fn import_advisories(State(api): State<Api>, caller: Caller, body: Bytes) 
                 request.name.as_deref(),
                 custody_service::monitor::MonitorEnv {
                     keys: &p.keys,
-                    transport: p.transport.as_ref(),
+                    transport: &p.transport,
                     secrets: &custody_service::env::EnvSecrets,
                     clock: api.clock.as_ref(),
                     events: &ServerLog,

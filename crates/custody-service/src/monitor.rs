@@ -2,6 +2,7 @@
 //! import, signed notices to customers and HMAC-signed webhook events.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use custody_attest::bundle;
 use custody_attest::release::{Artifact, attest_document};
@@ -495,8 +496,8 @@ pub struct MonitorRequest {
 pub struct MonitorEnv<'a> {
     /// The release key, to sign notices.
     pub keys: &'a dyn KeySource,
-    /// Webhook deliveries.
-    pub transport: &'a dyn Transport,
+    /// Webhook deliveries, and the log's witnesses (notices are logged).
+    pub transport: &'a Arc<dyn Transport>,
     /// Webhook secrets.
     pub secrets: &'a dyn Secrets,
     /// The time.
@@ -530,6 +531,17 @@ fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
 /// `advisories/` and signed with the release key, and each configured webhook gets a JSON event
 /// signed with HMAC-SHA256.
 pub fn run(
+    loaded: &Loaded,
+    request: &MonitorRequest,
+    env: MonitorEnv<'_>,
+) -> Result<Monitored, Error> {
+    // Notices go into the transparency log.
+    let _writer = crate::sequence::writer(loaded, env.events)?;
+    run_locked(loaded, request, env)
+}
+
+/// [`run`] for a caller holding the project's writer lock.
+fn run_locked(
     loaded: &Loaded,
     request: &MonitorRequest,
     env: MonitorEnv<'_>,
@@ -602,7 +614,7 @@ pub fn run(
     // run could not deliver is due again.
     let deliveries = relay(
         &mut catalog,
-        env.transport,
+        env.transport.as_ref(),
         env.secrets,
         env.clock,
         env.events,
@@ -651,11 +663,18 @@ fn write_notices(
 ) -> Result<Vec<PathBuf>, Error> {
     let now_text = now.to_string();
     let key_path = loaded.key_path();
-    let signer = env
+    let mut keys = env
         .keys
-        .unlock(&[&key_path])?
-        .pop()
-        .ok_or(Error::KeyMissing { path: key_path })?;
+        .unlock(&[&key_path, &loaded.log_key_path()])?
+        .into_iter();
+    let (Some(signer), Some(log_key)) = (keys.next(), keys.next()) else {
+        return Err(Error::KeyMissing { path: key_path });
+    };
+    // Every notice is logged, so a supplier cannot quietly withdraw one.
+    let mut log = crate::log::open_with_key(loaded, &log_key, env.transport)?;
+    let policy = custody_site::site::Site::new(loaded.site_dir())
+        .policy()
+        .map_err(Error::input)?;
     let dir = loaded.site_dir().join("advisories");
     let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
     let mut notices = Vec::with_capacity(news.len());
@@ -689,14 +708,19 @@ fn write_notices(
         let base = notice_name(&dir, &news.release.product, &news.release.version, &stamp);
         let file = dir.join(&base);
         let bundle = attest_document(&signer, &subjects, NOTICE_PREDICATE, &value)?;
+        let bundle_path = dir.join(format!("{base}.sigstore.json"));
+        let logged = log
+            .append_bundle(bundle::to_json(&bundle)?.as_bytes(), &policy, now)
+            .map_err(|source| Error::Append {
+                bundle: bundle_path.clone(),
+                source: Box::new(source),
+            })?;
         let text = serde_json::to_string_pretty(&value).map_err(serialise)?;
         write_atomic(&file, format!("{text}\n").as_bytes())?;
-        write_atomic(
-            &dir.join(format!("{base}.sigstore.json")),
-            bundle::to_json(&bundle)?.as_bytes(),
-        )?;
+        write_atomic(&bundle_path, logged.json.as_bytes())?;
         notices.push(file);
     }
+    crate::log::warn_witness_failures(&log, env.events);
     Ok(notices)
 }
 
@@ -771,8 +795,13 @@ pub fn import_and_monitor(
     env: MonitorEnv<'_>,
 ) -> Result<ImportedAndMonitored, Error> {
     let _writer = crate::sequence::writer(loaded, env.events)?;
-    let import =
-        crate::advisories::import(&loaded.vulndb_dir(), from, name, env.transport, env.events)?;
-    let monitor = run(loaded, &MonitorRequest::default(), env)?;
+    let import = crate::advisories::import(
+        &loaded.vulndb_dir(),
+        from,
+        name,
+        env.transport.as_ref(),
+        env.events,
+    )?;
+    let monitor = run_locked(loaded, &MonitorRequest::default(), env)?;
     Ok(ImportedAndMonitored { import, monitor })
 }

@@ -125,9 +125,10 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
     .unwrap();
     let secrets: BTreeMap<String, Vec<u8>> =
         BTreeMap::from([("HOOK_SECRET".to_owned(), b"hook secret".to_vec())]);
+    let shared: Arc<dyn Transport> = Arc::new(transport.clone());
     let monitor_env = MonitorEnv {
         keys: &keys,
-        transport: &transport,
+        transport: &shared,
         secrets: &secrets,
         clock: &clock,
         events: &events,

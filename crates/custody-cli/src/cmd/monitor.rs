@@ -62,9 +62,11 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         add_site: args.add_site,
         db: args.location.db.clone(),
     };
+    let transport: std::sync::Arc<dyn custody_service::transport::Transport> =
+        std::sync::Arc::new(HttpTransport::new());
     let env = MonitorEnv {
         keys: &file_keys(args.insecure_unencrypted_key, out),
-        transport: &HttpTransport::new(),
+        transport: &transport,
         secrets: &EnvSecrets,
         clock: &SystemClock,
         events: out,
