@@ -10,12 +10,18 @@
 //! runs `CUSTODY_CRASH_ITERATIONS` kills (default 30, to keep the suite quick; the 100
 //! is `CUSTODY_CRASH_ITERATIONS=100`).
 //!
+//! Publishing through `custody serve` is tested the same way: concurrent pipelines through one
+//! server, and 20 pipelines through two frontends on one PostgreSQL catalog, one frontend
+//! SIGKILLed midway, its pipelines retrying against the other.
+//!
 //! Needs python-tuf and the Go toolchain (as `tuf_interop.rs` and custody-tlog's
 //! `go_tlogcheck.rs` do), and root for the tmpfs; without root the full-disk tests skip, except
 //! under `CI=true`, where they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../custody-catalog/tests/support/postgres.rs"]
+mod postgres;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -987,4 +993,130 @@ fn concurrent_publishes_through_the_server_each_land_once() {
         .map(|v| format!("app/{v}/{}", artifact_name(v)))
         .collect();
     python_tuf_refreshes(&p, &site, &names);
+}
+
+#[test]
+fn two_frontends_on_one_postgresql_catalog_one_killed_midway() {
+    const CLIENTS: usize = 20;
+    const EACH: usize = 10;
+    let Some(cluster) = postgres::Postgres::start() else {
+        return;
+    };
+    let catalog = cluster.database("custody");
+    let p = with_repo();
+    let config = p.dir().join("custody.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "catalog = \".custody/catalog.sqlite\"",
+            &format!("catalog = \"{catalog}\""),
+        ),
+    )
+    .unwrap();
+    let r = p.run(&[
+        "token",
+        "create",
+        "--product",
+        "app",
+        "--scope",
+        "publish",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let token = r.json()["secret"].as_str().unwrap().to_owned();
+    let (first, url_a) = common::serve_custody(&p, &[]);
+    let (_second, url_b) = common::serve_custody(&p, &[]);
+    let first = std::sync::Mutex::new(Some(first));
+
+    let pipeline = Project::new("ed25519");
+    let wanted: Vec<String> = (0..CLIENTS * EACH).map(|i| format!("4.0.{i}")).collect();
+    for v in &wanted {
+        pipeline.artifact(&artifact_name(v), format!("app {v}").as_bytes());
+    }
+    let publish = |version: &str, url: &str| -> Run {
+        common::custody()
+            .current_dir(pipeline.dir())
+            .env("CUSTODY_TOKEN", &token)
+            .args([
+                "release",
+                &format!("dist/{}", artifact_name(version)),
+                "--product",
+                "app",
+                "--version",
+                version,
+                "--publish",
+                url,
+                "--json",
+            ])
+            .output()
+            .unwrap()
+            .into()
+    };
+    let acked = std::sync::atomic::AtomicUsize::new(0);
+    let retried = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        // The first frontend is killed once a third of the releases are acknowledged.
+        s.spawn(|| {
+            while acked.load(std::sync::atomic::Ordering::SeqCst) < wanted.len() / 3 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(first.lock().unwrap().take());
+        });
+        for client in 0..CLIENTS {
+            let mine = &wanted[client * EACH..(client + 1) * EACH];
+            let (publish, acked, retried) = (&publish, &acked, &retried);
+            let (url_a, url_b) = (&url_a, &url_b);
+            s.spawn(move || {
+                for v in mine {
+                    // Half the clients go to the frontend that dies; a pipeline whose request
+                    // fails runs the same command against the other one.
+                    let url = if client % 2 == 0 { url_a } else { url_b };
+                    let mut r = publish(v, url);
+                    if r.code != 0 {
+                        retried.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        r = publish(v, url_b);
+                    }
+                    assert_eq!(r.code, 0, "{v}: {}", r.stderr);
+                    acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert!(
+        retried.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the kill interrupted no request"
+    );
+    // One more release through the survivor, as the next pipeline would: it needs no repair,
+    // and announces in TUF any release the killed frontend renamed into place but had not
+    // committed.
+    let last = "5.0.0".to_owned();
+    pipeline.artifact(&artifact_name(&last), b"app 5.0.0");
+    let r = publish(&last, &url_b);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let mut all = wanted.clone();
+    all.push(last);
+    assert_eq!(versions(&p), all.iter().cloned().collect());
+    site_is_whole(&p);
+    for v in &all {
+        release_is_complete(&p, v);
+    }
+    let targets = tuf_targets(&p);
+    for v in &all {
+        let name = artifact_name(v);
+        assert_eq!(
+            targets.iter().filter(|t| t.ends_with(&name)).count(),
+            1,
+            "{v} is one TUF target"
+        );
+    }
+    go_checker_verifies_log(&p.site());
+    let site = Server::start(&p.site());
+    let some: Vec<String> = all
+        .iter()
+        .step_by(50)
+        .map(|v| format!("app/{v}/{}", artifact_name(v)))
+        .collect();
+    python_tuf_refreshes(&p, &site, &some);
 }
