@@ -308,6 +308,18 @@ impl Catalog {
         Ok(())
     }
 
+    /// Gives up on an event that can never be sent (its webhook was removed): it is kept, with
+    /// the reason, and never due again.
+    pub fn abandon_delivery(&mut self, id: &str, reason: &str) -> Result<(), Error> {
+        self.execute(
+            "abandoning a delivery",
+            "UPDATE outbox SET last_error = $2, next_attempt = '9999-12-31T23:59:59Z'
+             WHERE id = $1",
+            &[id.into(), reason.into()],
+        )?;
+        Ok(())
+    }
+
     /// Records a failed attempt and when to try again.
     pub fn delivery_failed(&mut self, id: &str, error: &str, retry_at: &str) -> Result<(), Error> {
         self.execute(

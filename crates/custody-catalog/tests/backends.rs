@@ -584,6 +584,20 @@ fn webhook_events_are_queued_with_the_news_they_announce(f: &dyn Fixture) {
     let later = catalog.due_deliveries("2026-01-02T00:05:00Z", 10).unwrap();
     assert_eq!(later[0].attempts, 1);
     catalog.delivered("evt_1", "2026-01-02T00:05:01Z").unwrap();
+    // An event that can never be sent is kept and never due again.
+    custody_catalog::monitor_then(&mut catalog, &packs, &options, |_| {
+        Ok::<_, std::convert::Infallible>(((), vec![event("evt_2")]))
+    })
+    .unwrap()
+    .unwrap();
+    catalog
+        .abandon_delivery("evt_2", "webhook removed")
+        .unwrap();
+    let kept = catalog.deliveries(10).unwrap();
+    assert!(
+        kept.iter()
+            .any(|d| d.id == "evt_2" && d.last_error.as_deref() == Some("webhook removed"))
+    );
     assert!(
         catalog
             .due_deliveries("2026-01-03T00:00:00Z", 10)

@@ -371,6 +371,21 @@ pub fn relay(
         .map_err(|e| catalog_error(catalog.location())(e))?;
     let mut out = Vec::new();
     for event in due {
+        let registered = match &event.secret {
+            SecretRef::Webhook(id) => Some(
+                catalog
+                    .webhook_secret(id)
+                    .map_err(|e| catalog_error(catalog.location())(e))?,
+            ),
+            SecretRef::Env(_) => None,
+        };
+        if let Some(None) = registered {
+            // Removed since the event was queued: no one asked for it any more.
+            catalog
+                .abandon_delivery(&event.id, "the webhook was removed; not sent")
+                .map_err(|e| catalog_error(catalog.location())(e))?;
+            continue;
+        }
         let secret = match &event.secret {
             SecretRef::Env(name) => secrets.secret(name).ok_or_else(|| {
                 format!(
@@ -378,15 +393,12 @@ pub fn relay(
                      read from custody.toml)"
                 )
             }),
-            SecretRef::Webhook(id) => match catalog
-                .webhook_secret(id)
-                .map_err(|e| catalog_error(catalog.location())(e))?
-            {
+            SecretRef::Webhook(_) => match registered.flatten() {
                 // Checked again now: the name may resolve somewhere else than when registered.
                 Some((secret, private_ok)) => crate::webhooks::check_url(&event.url, private_ok)
                     .map(|()| secret.into_bytes())
                     .map_err(|e| e.to_string()),
-                None => Err(format!("webhook {id} was removed")),
+                None => Err("the webhook was removed".to_owned()),
             },
         };
         let outcome = secret.and_then(|secret| {
