@@ -163,6 +163,22 @@ pub fn dsse_entry_body(envelope: &DsseEnvelope, key: &PublicKey) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
+/// Whether a logged `dsse` entry records `envelope`: the same payload hash and signature.
+/// (What a log entry says about an artifact comes from the envelope's statement, which the
+/// entry does not hold; this ties a bundle found on the site to its entry.)
+pub fn entry_records(entry: &[u8], envelope: &DsseEnvelope) -> bool {
+    let Ok(body) = serde_json::from_slice::<Body>(entry) else {
+        return false;
+    };
+    let spec = &body.spec.dsse_v002;
+    spec.payload_hash.algorithm == "SHA2_256"
+        && spec.payload_hash.digest == B64.encode(Sha256Digest::of(envelope.payload.as_bytes()).0)
+        && spec
+            .signatures
+            .iter()
+            .any(|s| s.content == B64.encode(envelope.signature.sig.as_bytes()))
+}
+
 /// The bundle entry for a logged body, from the log's proof file.
 pub fn entry_from_proof(
     body: &[u8],

@@ -32,6 +32,10 @@ fn exit_code(kind: ErrorKind) -> u8 {
 /// what is wrong without naming flags; the flags are the CLI's.
 fn hint(e: &ServiceError) -> Option<&'static str> {
     match e {
+        ServiceError::LookupIndexLost { .. } => Some(
+            "run `custody log reindex`: it rebuilds the index from the site's release and notice \
+             bundles",
+        ),
         ServiceError::NoAdvisories { .. } => Some(
             "run `custody db import PATH` first (PATH: a directory of OSV files, an osv.dev \
              zip, or the RustSec database); outside a project pass --db DIR or set CUSTODY_DB",

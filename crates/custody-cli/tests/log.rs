@@ -303,3 +303,87 @@ fn append_refuses_a_signature_no_policy_key_verifies() {
     let r = p.run(&["--json", "log", "checkpoint"]);
     assert_eq!(r.json()["size"], 0);
 }
+
+#[test]
+fn a_lost_lookup_index_refuses_lookups_until_reindexed_from_the_site() {
+    let p = Project::new("ed25519");
+    p.release(); // app 1.4.2: app-1.4.2.tar.gz and app-1.4.2.zip
+    p.artifact("app-1.4.3.tar.gz", b"tarball bytes");
+    let r = p.run(&[
+        "release",
+        "dist/app-1.4.3.tar.gz",
+        "--product",
+        "app",
+        "--version",
+        "1.4.3",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lookup = |sha: &str| p.run(&["--json", "log", "lookup", &format!("sha256:{sha}")]);
+    let tarball = custody_crypto::Sha256Digest::of(b"tarball bytes").to_hex();
+    let r = lookup(&tarball);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before: Vec<u64> = serde_json::from_value(r.json()["entries"].clone()).unwrap();
+    assert_eq!(before.len(), 2);
+
+    // The log's private state is lost: a lookup would now miss every entry, so it refuses.
+    std::fs::remove_dir_all(p.dir().join(".custody/log-state")).unwrap();
+    let r = lookup(&tarball);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("does not cover the whole log"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("custody log reindex"), "{}", r.stderr);
+
+    // Releasing goes on meanwhile, and lookups still refuse: the new index is partial.
+    p.artifact("app-1.4.4.tar.gz", b"another tarball");
+    let r = p.run(&[
+        "release",
+        "dist/app-1.4.4.tar.gz",
+        "--product",
+        "app",
+        "--version",
+        "1.4.4",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(lookup(&tarball).code, 1);
+
+    // A bundle on the site whose signature is not the one its entry records is not trusted.
+    let zip_bundle = p
+        .release_dir("app", "1.4.2")
+        .join("app-1.4.2.zip.sigstore.json");
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&zip_bundle).unwrap()).unwrap();
+    let sig = bundle["dsseEnvelope"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = format!(
+        "{}{}",
+        if sig.starts_with('A') { 'B' } else { 'A' },
+        &sig[1..]
+    );
+    assert_ne!(forged, sig);
+    bundle["dsseEnvelope"]["signatures"][0]["sig"] = serde_json::Value::String(forged);
+    std::fs::write(&zip_bundle, bundle.to_string()).unwrap();
+
+    let r = p.run(&["--json", "log", "reindex"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    // Four artifact bundles on the site, one of them forged.
+    assert_eq!(report["bundles"], 4, "{report}");
+    assert_eq!(report["indexed"], 3, "{report}");
+    assert!(
+        r.stderr.contains("app-1.4.2.zip.sigstore.json"),
+        "{}",
+        r.stderr
+    );
+
+    let r = lookup(&tarball);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after: Vec<u64> = serde_json::from_value(r.json()["entries"].clone()).unwrap();
+    assert_eq!(after, before, "the same entries as before the loss");
+    let r = lookup(&custody_crypto::Sha256Digest::of(b"another tarball").to_hex());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

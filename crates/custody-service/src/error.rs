@@ -556,6 +556,16 @@ pub enum Error {
         /// The parser's account.
         source: serde_json::Error,
     },
+    /// The log's lookup index was lost and not rebuilt: a lookup would miss entries.
+    #[error(
+        "the log's lookup index {} was lost and does not cover the whole log; rebuild it from \
+         the site before looking entries up",
+        path.display()
+    )]
+    LookupIndexLost {
+        /// The index file.
+        path: PathBuf,
+    },
     /// A webhook URL the server will not post to.
     #[error("webhook {url}: {reason}")]
     WebhookUrl {
@@ -687,7 +697,9 @@ impl Error {
             | Self::UnknownVexValue { .. }
             | Self::WebhookUrl { .. }
             | Self::NotALogDirectory { .. } => ErrorKind::Input,
-            Self::NotCosigned { .. } | Self::DirtySource { .. } => ErrorKind::Refused,
+            Self::NotCosigned { .. } | Self::DirtySource { .. } | Self::LookupIndexLost { .. } => {
+                ErrorKind::Refused
+            }
             Self::UploadMissing { .. } => ErrorKind::NotFound,
             Self::PublishingDisabled { .. } => ErrorKind::Unavailable,
             Self::ServerRefused { .. } | Self::ServerUnreachable { .. } => ErrorKind::Failed,

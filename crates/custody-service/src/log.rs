@@ -198,7 +198,10 @@ impl LogReader {
             self.checkpoint.checkpoint.size,
             &ArtifactDigest(digest.0),
         )
-        .map_err(tlog_error(self.state_dir.display().to_string()))
+        .map_err(|e| match e {
+            custody_tlog::Error::IndexIncomplete { path } => Error::LookupIndexLost { path },
+            other => tlog_error(self.state_dir.display().to_string())(other),
+        })
     }
 
     /// Like [`lookup`](Self::lookup), but no entry at all is an error.
@@ -292,6 +295,69 @@ pub fn rewitness(
         .map(|f| f.witness.clone())
         .collect();
     Ok(Rewitnessed { checkpoint, failed })
+}
+
+/// Rebuilds the log's lookup index (artifact digest → entries) from the site: every release's
+/// artifact bundles and every customer notice, each used only if the entry it names records
+/// its signature. For when `<log-state>` was lost: until then lookups refuse to answer rather
+/// than answer from an index that misses entries.
+pub fn reindex(
+    loaded: &Loaded,
+    keys: &dyn KeySource,
+    transport: &Arc<dyn Transport>,
+    events: &dyn Events,
+) -> Result<custody_site::log::Reindexed, Error> {
+    let _writer = crate::sequence::writer(loaded, events)?;
+    let mut log = open_writer(loaded, keys, transport)?;
+    let site = loaded.site_dir();
+    let mut paths = Vec::new();
+    let listed = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    for product in listed(&site.join("releases")) {
+        for release in listed(&product).into_iter().filter(|p| p.is_dir()) {
+            for file in listed(&release) {
+                let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                // An artifact's own bundle: `<artifact>.sigstore.json` beside the artifact.
+                if let Some(artifact) = name.strip_suffix(".sigstore.json")
+                    && !crate::monitor::is_attachment(artifact)
+                    && release.join(artifact).is_file()
+                {
+                    paths.push(file.clone());
+                }
+            }
+        }
+    }
+    paths.extend(
+        listed(&site.join("advisories"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".sigstore.json")),
+    );
+    let mut bundles = Vec::with_capacity(paths.len());
+    for path in paths {
+        let bytes = read_bounded(
+            &path,
+            custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+            "bundle",
+        )
+        .map_err(Error::input)?;
+        bundles.push((path, bytes));
+    }
+    events.progress(&format!(
+        "Reindexing the log from {} bundle(s)",
+        bundles.len()
+    ));
+    let report = log.reindex(&bundles)?;
+    for (path, why) in &report.skipped {
+        events.warn(&format!("{}: not indexed: {why}", path.display()));
+    }
+    Ok(report)
 }
 
 /// A bundle recorded in the log.

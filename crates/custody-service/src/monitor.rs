@@ -27,7 +27,7 @@ pub const NOTICE_PREDICATE: &str = "https://custody.dev/notice/v1";
 pub const SIGNATURE_HEADER: &str = "X-Custody-Signature";
 
 /// Files a release directory holds besides its artifacts.
-fn is_attachment(name: &str) -> bool {
+pub(crate) fn is_attachment(name: &str) -> bool {
     name.ends_with(".sigstore.json")
         || name.ends_with(".openvex.json")
         || matches!(

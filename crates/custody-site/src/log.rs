@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use custody_attest::bundle::{self, IN_TOTO_PAYLOAD_TYPE};
-use custody_attest::tlog::{TlogEntry, dsse_entry_body, entry_from_proof, log_id};
+use custody_attest::tlog::{TlogEntry, dsse_entry_body, entry_from_proof, entry_records, log_id};
 use custody_attest::trust::Policy;
 use custody_crypto::{PublicKey, Signer, SigningKey};
 use custody_tlog::{
@@ -100,6 +100,17 @@ pub struct Record {
     pub body: Vec<u8>,
     /// SHA-256 of the artifact the entry is about, for `custody log lookup`.
     pub artifact: Option<[u8; 32]>,
+}
+
+/// What [`Log::reindex`] found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Reindexed {
+    /// Bundles read.
+    pub bundles: usize,
+    /// Entries indexed under an artifact digest.
+    pub indexed: usize,
+    /// Bundles not used, each with why.
+    pub skipped: Vec<(std::path::PathBuf, String)>,
 }
 
 /// A bundle that [`Log::append_bundle`] recorded.
@@ -267,6 +278,62 @@ impl Log {
         let entry = entry_from_proof(&body, &self.log_id, &proof, cp.root.0, cp.size);
         let json = bundle::to_json_with_entries(&signed.bundle, std::slice::from_ref(&entry))?;
         Ok(AppendedBundle { entry, json })
+    }
+
+    /// Rebuilds the lookup index from bundles found on the site (`(path, bytes)`): each
+    /// bundle's entry is read back from the log and used only if it records that bundle's
+    /// signature; a statement about one artifact is indexed under it, as `append_bundle` and a
+    /// release index them.
+    pub fn reindex(
+        &mut self,
+        bundles: &[(std::path::PathBuf, Vec<u8>)],
+    ) -> Result<Reindexed, Error> {
+        let mut records = Vec::new();
+        let mut report = Reindexed::default();
+        for (path, bytes) in bundles {
+            report.bundles += 1;
+            let mut skip = |why: String| report.skipped.push((path.clone(), why));
+            let signed = match bundle::parse(bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    skip(e.to_string());
+                    continue;
+                }
+            };
+            let Some(entry) = signed.tlog_entries.first() else {
+                skip("carries no log entry".to_owned());
+                continue;
+            };
+            let Some(index) = entry
+                .log_index
+                .parse::<u64>()
+                .ok()
+                .filter(|i| *i < self.size())
+            else {
+                skip(format!("names entry {}, not in the log", entry.log_index));
+                continue;
+            };
+            if !entry_records(&self.seq.entry(index)?, &signed.envelope) {
+                skip(format!(
+                    "the log's entry {index} is not this bundle's signature"
+                ));
+                continue;
+            }
+            if signed.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+                continue;
+            }
+            if let [one] = subject_digests(signed.envelope.payload.as_bytes()).as_slice() {
+                records.push((index, ArtifactDigest(*one)));
+            }
+        }
+        report.indexed = records.len();
+        self.seq.rebuild_index(records)?;
+        Ok(report)
+    }
+
+    /// Whether lookups see every entry (the index was not lost, or was rebuilt since).
+    pub fn index_complete(&self) -> bool {
+        self.seq.index_complete()
     }
 
     /// Entry indices recorded under an artifact digest.

@@ -438,6 +438,15 @@ pub enum Error {
         /// The entry index it names.
         index: u64,
     },
+    /// The lookup index lacks entries the log has: it was lost and made anew.
+    #[error(
+        "lookup index {path} does not cover the whole log (it was lost); rebuild it from the \
+         site's bundles before looking entries up"
+    )]
+    IndexIncomplete {
+        /// The index file.
+        path: PathBuf,
+    },
     /// The sequencer thread stopped.
     #[error("sequencer stopped")]
     SequencerStopped,

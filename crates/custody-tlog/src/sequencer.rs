@@ -33,6 +33,9 @@ use crate::{
 pub const CHECKPOINT_PATH: &str = "checkpoint";
 const LOCK_FILE: &str = "lock";
 const INDEX_FILE: &str = "index.sha256";
+/// Present while the lookup index lacks entries the log has (it was lost and made anew): every
+/// lookup then fails, saying so, until the index is rebuilt.
+const INDEX_INCOMPLETE: &str = "index.incomplete";
 /// One lookup-index record: a SHA-256 artifact digest and a big-endian entry index.
 const INDEX_RECORD: usize = 40;
 
@@ -109,8 +112,14 @@ pub fn lookup_readonly(
     digest: &ArtifactDigest,
 ) -> Result<Vec<u64>, Error> {
     let path = state_dir.join(INDEX_FILE);
+    if state_dir.join(INDEX_INCOMPLETE).exists() {
+        return Err(Error::IndexIncomplete { path });
+    }
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && size > 0 => {
+            return Err(Error::IndexIncomplete { path });
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io("read", &path)(e)),
     };
@@ -288,7 +297,15 @@ impl<S: TileStore> Sequencer<S> {
             read_bundle(&store, size / TILE_WIDTH, (size % TILE_WIDTH) as u16)?.entries
         };
         let orphans = find_orphans(&store, size, &bundle_tail)?;
-        let index = LookupIndex::open(state_dir.join(INDEX_FILE), size + orphans.len() as u64)?;
+        let index_path = state_dir.join(INDEX_FILE);
+        if size > 0 && !index_path.exists() {
+            // The state directory was lost: a new index would quietly miss every entry so far.
+            let marker = state_dir.join(INDEX_INCOMPLETE);
+            File::create(&marker)
+                .and_then(|f| f.sync_all())
+                .map_err(io("create", &marker))?;
+        }
+        let index = LookupIndex::open(index_path, size + orphans.len() as u64)?;
         let mut seq = Sequencer {
             store,
             signer,
@@ -333,9 +350,50 @@ impl<S: TileStore> Sequencer<S> {
         &self.store
     }
 
-    /// Indices of the entries that name `digest`, in log order.
+    /// Indices of the entries that name `digest`, in log order (those the index has: see
+    /// [`index_complete`](Self::index_complete)).
     pub fn lookup(&self, digest: &ArtifactDigest) -> &[u64] {
         self.index.map.get(digest).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the lookup index covers every entry (it does unless it was lost and not yet
+    /// rebuilt with [`rebuild_index`](Self::rebuild_index)).
+    pub fn index_complete(&self) -> bool {
+        !self.index_marker().exists()
+    }
+
+    fn index_marker(&self) -> PathBuf {
+        self.index.path.with_file_name(INDEX_INCOMPLETE)
+    }
+
+    /// Replaces the lookup index with `records` (entry index, artifact digest), as found by
+    /// reading what the log's entries record; entries beyond the log are dropped. Written to a
+    /// new file and renamed over the old, so a crash leaves one or the other.
+    pub fn rebuild_index(&mut self, mut records: Vec<(u64, ArtifactDigest)>) -> Result<(), Error> {
+        let size = self.tree.size();
+        records.retain(|(i, _)| *i < size);
+        records.sort_by_key(|(i, _)| *i);
+        records.dedup_by_key(|(i, _)| *i);
+        let mut bytes = Vec::with_capacity(records.len() * INDEX_RECORD);
+        for (i, d) in &records {
+            bytes.extend_from_slice(&d.0);
+            bytes.extend_from_slice(&i.to_be_bytes());
+        }
+        let path = self.index.path.clone();
+        let temp = path.with_extension("rebuild");
+        std::fs::write(&temp, &bytes).map_err(io("write", &temp))?;
+        File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(io("fsync", &temp))?;
+        std::fs::rename(&temp, &path).map_err(io("rename", &path))?;
+        self.index = LookupIndex::open(path, size)?;
+        let marker = self.index_marker();
+        match std::fs::remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("remove", &marker)(e)),
+        }
+        Ok(())
     }
 
     /// Appends a batch, makes it durable and publishes a checkpoint covering it.

@@ -65,6 +65,15 @@ enum LogCommand {
         #[command(flatten)]
         select: Select,
     },
+    /// Rebuild the lookup index (artifact digest → entries) from the site's release and notice
+    /// bundles, after `.custody/log-state` was lost: until then `lookup` refuses to answer
+    /// rather than miss entries. Each bundle is used only if its log entry records its
+    /// signature.
+    Reindex {
+        /// Accept an unencrypted log key file.
+        #[arg(long)]
+        insecure_unencrypted_key: bool,
+    },
     /// List the entries recorded for an artifact digest (`sha256:HEX` or `HEX`).
     Lookup {
         /// The artifact's SHA-256.
@@ -195,6 +204,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             insecure_unencrypted_key,
         } => return append(&args.dir, bundle, *insecure_unencrypted_key, out),
         LogCommand::Witness { command } => return witness(command, out),
+        LogCommand::Reindex {
+            insecure_unencrypted_key,
+        } => return reindex(&args.dir, *insecure_unencrypted_key, out),
         LogCommand::Checkpoint {
             witness: true,
             insecure_unencrypted_key,
@@ -284,13 +296,32 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 }
             });
         }
-        LogCommand::Monitor { .. } | LogCommand::Append { .. } | LogCommand::Witness { .. } => {}
+        LogCommand::Monitor { .. }
+        | LogCommand::Append { .. }
+        | LogCommand::Witness { .. }
+        | LogCommand::Reindex { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn transport() -> Arc<dyn Transport> {
     Arc::new(HttpTransport::new())
+}
+
+fn reindex(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
+    let loaded = Loaded::from_dir(dir).map_err(usage)?;
+    let keys = file_keys(insecure_unencrypted_key, out);
+    let done = custody_service::log::reindex(&loaded, &keys, &transport(), out)?;
+    out.result(&done, || {
+        format!(
+            "lookup index rebuilt: {} entr{} indexed from {} bundle(s), {} skipped",
+            done.indexed,
+            if done.indexed == 1 { "y" } else { "ies" },
+            done.bundles,
+            done.skipped.len()
+        )
+    });
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
