@@ -133,27 +133,13 @@ fn server_project(catalog: Option<&str>) -> Project {
     p
 }
 
-fn token(p: &Project) -> String {
-    let r = p.run(&[
-        "token",
-        "create",
-        "--product",
-        "app",
-        "--scope",
-        "publish",
-        "--json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    r.json()["secret"].as_str().unwrap().to_owned()
-}
-
 const LOCK: &str = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"1.0.0\"\n\n\
 [[package]]\nname = \"serde\"\nversion = \"1.0.228\"\n\
 source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
 
 fn run(label: &str, catalog: Option<&str>, releases: u64, clients: u64) {
     let p = server_project(catalog);
-    let token = token(&p);
+    let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
     let (server, url) = common::serve_custody(&p, &[]);
     let pid = server.0.id();
     let (idle_rss, _) = memory(pid);
@@ -211,7 +197,7 @@ impl Read for Pattern {
 
 fn large_upload(mib: u64) {
     let p = server_project(None);
-    let token = token(&p);
+    let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
     let config = p.dir().join("custody.toml");
     assert!(config.is_file());
     let (server, url) = common::serve_custody(&p, &[]);

@@ -900,17 +900,7 @@ fn concurrent_publishes_through_the_server_each_land_once() {
     const CLIENTS: usize = 6;
     const EACH: usize = 3;
     let p = with_repo();
-    let r = p.run(&[
-        "token",
-        "create",
-        "--product",
-        "app",
-        "--scope",
-        "publish",
-        "--json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let token = r.json()["secret"].as_str().unwrap().to_owned();
+    let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
     let (server, url) = common::serve_custody(&p, &[]);
 
     let pipeline = Project::new("ed25519");
@@ -1014,17 +1004,7 @@ fn two_frontends_on_one_postgresql_catalog_one_killed_midway() {
         ),
     )
     .unwrap();
-    let r = p.run(&[
-        "token",
-        "create",
-        "--product",
-        "app",
-        "--scope",
-        "publish",
-        "--json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let token = r.json()["secret"].as_str().unwrap().to_owned();
+    let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
     let (first, url_a) = common::serve_custody(&p, &[]);
     let (_second, url_b) = common::serve_custody(&p, &[]);
     let first = std::sync::Mutex::new(Some(first));

@@ -157,16 +157,6 @@ fn call(
     (res.status().as_u16(), challenge, json)
 }
 
-fn token(p: &Project, args: &[&str]) -> (String, String) {
-    let r = p.run(&[&["token", "create", "--json"][..], args].concat());
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = r.json();
-    (
-        j["id"].as_str().unwrap().to_owned(),
-        j["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
 /// A project with app 1.0.0 released and monitored: regex's advisory is a stored finding.
 fn monitored_release() -> Project {
     let p = Project::new("ed25519");
@@ -189,10 +179,10 @@ fn monitored_release() -> Project {
 #[test]
 fn the_api_checks_tokens_on_every_route_and_audits_writes_and_refusals() {
     let p = monitored_release();
-    let (_admin_id, admin) = token(&p, &["--scope", "admin"]);
-    let (reader_id, reader) = token(&p, &["--product", "app", "--scope", "read"]);
-    let (other_id, other) = token(&p, &["--product", "web", "--scope", "read"]);
-    let (revoked_id, revoked) = token(&p, &["--product", "app", "--scope", "read"]);
+    let (_admin_id, admin) = p.token(&["--scope", "admin"]);
+    let (reader_id, reader) = p.token(&["--product", "app", "--scope", "read"]);
+    let (other_id, other) = p.token(&["--product", "web", "--scope", "read"]);
+    let (revoked_id, revoked) = p.token(&["--product", "app", "--scope", "read"]);
     assert_eq!(p.run(&["token", "revoke", &revoked_id]).code, 0);
     let (_server, base) = serve(&p);
     let api = format!("{base}/api/v1");
@@ -346,7 +336,7 @@ fn the_api_runs_on_a_postgresql_catalog() {
     );
     assert_ne!(replaced, text);
     std::fs::write(&config, replaced).unwrap();
-    let (admin_id, admin) = token(&p, &["--scope", "admin"]);
+    let (admin_id, admin) = p.token(&["--scope", "admin"]);
     let (_server, base) = serve(&p);
     let api = format!("{base}/api/v1");
     assert_eq!(call("GET", &format!("{api}/tokens"), None, None).0, 401);
@@ -397,10 +387,10 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     let feed = common::AdvisoryFeed::new();
     feed.add("RUSTSEC-2021-0003");
     feed.import(&server);
-    let (_, publisher) = token(&server, &["--product", "app", "--scope", "publish"]);
-    let (_, web) = token(&server, &["--product", "web", "--scope", "publish"]);
-    let (_, reader) = token(&server, &["--product", "app", "--scope", "read"]);
-    let (_, admin) = token(&server, &["--scope", "admin"]);
+    let (_, publisher) = server.token(&["--product", "app", "--scope", "publish"]);
+    let (_, web) = server.token(&["--product", "web", "--scope", "publish"]);
+    let (_, reader) = server.token(&["--product", "app", "--scope", "read"]);
+    let (_, admin) = server.token(&["--scope", "admin"]);
     let (_running, url) = serve_custody(&server, &["--max-upload", "4096", "--read-timeout", "1"]);
 
     // The pipeline: its own repository, a vulnerable lockfile and an artifact.
@@ -426,7 +416,7 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
 
     // Once the supplier says, through the API, that the product is not affected, it is
     // published, signed by the server's key, logged and a TUF target.
-    let (_, vex) = token(&server, &["--product", "app", "--scope", "vex"]);
+    let (_, vex) = server.token(&["--product", "app", "--scope", "vex"]);
     let statement = br#"{"id": "RUSTSEC-2021-0003", "status": "not_affected",
         "justification": "vulnerable_code_not_in_execute_path"}"#;
     let vex_url = format!("{url}/api/v1/products/app/vex");
@@ -563,7 +553,7 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
 
     // An advisory arrives through the API: both shipped versions have regex, and the monitor
     // says so at once, with a signed notice each.
-    let (_, importer) = token(&server, &["--scope", "advisories"]);
+    let (_, importer) = server.token(&["--scope", "advisories"]);
     let zips = tempfile::tempdir().unwrap();
     {
         use std::io::Write as _;
@@ -631,7 +621,7 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     assert_eq!(body["monitor"]["notices"].as_array().unwrap().len(), 2);
 
     // This server's operator did not allow webhooks to private addresses.
-    let (_, hooks) = token(&server, &["--scope", "webhooks"]);
+    let (_, hooks) = server.token(&["--scope", "webhooks"]);
     let (status, _, body) = call(
         "POST",
         &format!("{url}/api/v1/webhooks"),
@@ -767,8 +757,8 @@ fn a_registered_webhook_gets_signed_events_through_the_outbox() {
     feed.import(&p);
     p.vex_not_affected("RUSTSEC-2021-0003");
     p.release_app("1.0.0");
-    let (_, hooks) = token(&p, &["--scope", "webhooks"]);
-    let (_, reader) = token(&p, &["--product", "app", "--scope", "read"]);
+    let (_, hooks) = p.token(&["--scope", "webhooks"]);
+    let (_, reader) = p.token(&["--product", "app", "--scope", "read"]);
     // The receiver is on loopback: this operator allows private webhook addresses.
     let (_server, base) = serve_custody(&p, &["--allow-private-webhooks"]);
     let api = format!("{base}/api/v1/webhooks");

@@ -323,6 +323,17 @@ impl AdvisoryFeed {
 }
 
 impl Project {
+    /// `custody token create --json ARGS`: the token's id and secret.
+    pub fn token(&self, args: &[&str]) -> (String, String) {
+        let r = self.run(&[&["token", "create", "--json"][..], args].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let j = r.json();
+        (
+            j["id"].as_str().unwrap().to_owned(),
+            j["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// `custody vex add ID --product app --status not_affected`.
     pub fn vex_not_affected(&self, id: &str) {
         let r = self.run(&[
