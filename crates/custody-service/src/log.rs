@@ -326,7 +326,7 @@ pub fn reindex(
                 };
                 // An artifact's own bundle: `<artifact>.sigstore.json` beside the artifact.
                 if let Some(artifact) = name.strip_suffix(".sigstore.json")
-                    && !crate::monitor::is_attachment(artifact)
+                    && !custody_site::site::is_attachment(artifact)
                     && release.join(artifact).is_file()
                 {
                     paths.push(file.clone());

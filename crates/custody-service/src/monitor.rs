@@ -26,20 +26,7 @@ pub const NOTICE_PREDICATE: &str = "https://custody.dev/notice/v1";
 /// The header carrying a webhook body's HMAC-SHA256, as `sha256=<hex>`.
 pub const SIGNATURE_HEADER: &str = "X-Custody-Signature";
 
-/// Files a release directory holds besides its artifacts.
-pub(crate) fn is_attachment(name: &str) -> bool {
-    name.ends_with(".sigstore.json")
-        || name.ends_with(".openvex.json")
-        || matches!(
-            name,
-            "manifest.json"
-                | "sbom.cdx.json"
-                | "sbom.spdx.json"
-                | "scan.json"
-                | "vex.cdx.json"
-                | "provenance.sigstore.json"
-        )
-}
+use custody_site::site::is_attachment;
 
 /// The project's catalog, as `[monitor] catalog` names it: a SQLite file relative to the
 /// configuration, or a `postgres://` URL that several frontends share.

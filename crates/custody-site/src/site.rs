@@ -95,6 +95,22 @@ pub struct Attachment {
     pub predicate_type: &'static str,
 }
 
+/// Files a release directory holds besides its artifacts: bundles, the manifest, SBOMs, the
+/// scan and VEX documents.
+pub fn is_attachment(name: &str) -> bool {
+    name.ends_with(".sigstore.json")
+        || name.ends_with(".openvex.json")
+        || matches!(
+            name,
+            "manifest.json"
+                | "sbom.cdx.json"
+                | "sbom.spdx.json"
+                | "scan.json"
+                | "vex.cdx.json"
+                | "provenance.sigstore.json"
+        )
+}
+
 /// Where the bundle for an artifact lives by default: beside it.
 pub fn default_bundle_path(artifact: &Path) -> PathBuf {
     let mut name = artifact.file_name().unwrap_or_default().to_os_string();
