@@ -11,10 +11,13 @@ use crate::output::{CmdResult, Output, usage};
 /// Serve the release site, and in a project the publishing API, until killed.
 ///
 /// Run in a project (a directory with custody.toml), it also serves the JSON API under
-/// `/api/v1` on the project's catalog: tokens (`custody token create`) are checked on every
-/// route, and every write and every refused request goes to the audit log
-/// (`GET /api/v1/audit`). Routes: `GET|POST /api/v1/tokens`, `DELETE /api/v1/tokens/ID`,
-/// `GET /api/v1/audit`, `GET /api/v1/releases/PRODUCT/VERSION/findings`.
+/// `/api/v1` on the project's catalog, described by the OpenAPI document at `/openapi.json`:
+/// pipelines publish releases through it with tokens (`custody token create`), never keys;
+/// VEX statements, advisory imports, webhooks, findings, tokens and the audit log have routes
+/// too. Tokens are checked on every route, and every write and every refused request goes to
+/// the audit log. The signing keys are unlocked once, now (CUSTODY_PASSPHRASE or
+/// CUSTODY_PASSPHRASE_FILE, or a prompt); without them the site and the read routes are
+/// served and publishing answers 503. Webhook events waiting in the outbox are sent every 15 s.
 ///
 /// Any static web server or CDN can serve the site; this one also says in `Cache-Control` what
 /// may be cached for good: log tiles and entry bundles, published releases, TUF targets and
