@@ -175,6 +175,34 @@ pub struct ReleaseInfo {
     pub artifacts: Vec<String>,
 }
 
+/// A release as listed: what it is and when it was catalogued.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListedRelease {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// When it was catalogued (RFC 3339).
+    pub added: String,
+    /// Its artifacts' file names.
+    pub artifacts: Vec<String>,
+}
+
+/// A component of a release, as its SBOM names it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Component {
+    /// Its ecosystem (`crates.io`, `npm`, `Go`...).
+    pub ecosystem: String,
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its package URL, when known.
+    pub purl: Option<String>,
+}
+
 /// The catalog, in whichever [`Backend`] holds it.
 #[derive(Debug)]
 pub struct Catalog {
@@ -543,6 +571,60 @@ impl Catalog {
                 package: text(r, 1, WHAT)?,
                 version: text(r, 2, WHAT)?,
                 vex: opt_text(r, 3, WHAT)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Releases, newest first: of one product, or of all. (The CAST tells PostgreSQL the type
+    /// of a parameter that is only compared with NULL.)
+    pub fn releases(
+        &mut self,
+        product: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ListedRelease>, Error> {
+        const WHAT: &str = "release";
+        self.query(
+            "listing releases",
+            "SELECT product, version, added, artifacts FROM releases
+             WHERE CAST($1 AS TEXT) IS NULL OR product = $1
+             ORDER BY added DESC, id DESC LIMIT $2",
+            &[product.into(), Param::Int(limit)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(ListedRelease {
+                product: text(r, 0, WHAT)?,
+                version: text(r, 1, WHAT)?,
+                added: text(r, 2, WHAT)?,
+                artifacts: serde_json::from_str(&text(r, 3, WHAT)?).map_err(|source| {
+                    Error::Corrupt {
+                        what: "artifact list",
+                        source,
+                    }
+                })?,
+            })
+        })
+        .collect()
+    }
+
+    /// A release's components, by ecosystem and name.
+    pub fn components(&mut self, product: &str, version: &str) -> Result<Vec<Component>, Error> {
+        const WHAT: &str = "component";
+        self.query(
+            "reading components",
+            "SELECT p.ecosystem, p.name, p.version, p.purl FROM packages p
+             JOIN releases r ON r.id = p.release
+             WHERE r.product = $1 AND r.version = $2 ORDER BY p.ecosystem, p.key, p.version",
+            &[product.into(), version.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Component {
+                ecosystem: text(r, 0, WHAT)?,
+                name: text(r, 1, WHAT)?,
+                version: text(r, 2, WHAT)?,
+                purl: opt_text(r, 3, WHAT)?,
             })
         })
         .collect()

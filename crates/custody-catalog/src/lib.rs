@@ -65,6 +65,8 @@ pub use access::{
     StoredToken, Webhook,
 };
 pub use backend::Backend;
-pub use catalog::{Catalog, NewRelease, ReleaseInfo, StoredFinding, is_url};
+pub use catalog::{
+    Catalog, Component, ListedRelease, NewRelease, ReleaseInfo, StoredFinding, is_url,
+};
 pub use error::Error;
 pub use monitor::{MonitorOptions, MonitorReport, ReleaseNews, monitor, monitor_then};

@@ -101,6 +101,7 @@ suite!(
     the_audit_log_is_appended_in_order_by_every_frontend,
     webhook_events_are_queued_with_the_news_they_announce,
     registered_webhooks_keep_their_secret_until_removed,
+    releases_and_components_are_listed,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -632,4 +633,23 @@ fn registered_webhooks_keep_their_secret_until_removed(f: &dyn Fixture) {
     );
     assert!(catalog.webhooks().unwrap().is_empty());
     assert_eq!(catalog.webhook_secret("whk_1").unwrap(), None);
+}
+
+fn releases_and_components_are_listed(f: &dyn Fixture) {
+    let mut catalog = f.open();
+    add(&mut catalog, "web", "1.0.0", &[gin(), unrelated()], &[]);
+    add(&mut catalog, "tool", "2.0.0", &[unrelated()], &[]);
+    let all = catalog.releases(None, 10).unwrap();
+    assert_eq!(all.len(), 2);
+    let web = catalog.releases(Some("web"), 10).unwrap();
+    assert_eq!(web.len(), 1);
+    assert_eq!(web[0].version, "1.0.0");
+    assert_eq!(web[0].artifacts, ["web-1.0.0.tgz"]);
+    assert!(catalog.releases(Some("none"), 10).unwrap().is_empty());
+    assert_eq!(catalog.releases(None, 1).unwrap().len(), 1);
+    let components = catalog.components("web", "1.0.0").unwrap();
+    let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["example.com/unrelated", "github.com/gin-gonic/gin"]);
+    assert_eq!(components[0].ecosystem, "Go");
+    assert!(catalog.components("web", "9.9.9").unwrap().is_empty());
 }

@@ -634,6 +634,66 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
         "{body}"
     );
 
+    // The read routes: releases, a release's components, the log's entries for an artifact.
+    let (_, everything) = server.token(&["--scope", "read"]);
+    let (status, _, listed) = call(
+        "GET",
+        &format!("{url}/api/v1/releases?product=app"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!(status, 200, "{listed}");
+    let versions: Vec<&str> = listed["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1.1.0", "1.0.0"], "{listed}");
+    let (status, _, body) = call(
+        "GET",
+        &format!("{url}/api/v1/releases"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!(
+        status, 403,
+        "a product's reader may not list every product: {body}"
+    );
+    let (status, _, comps) = call(
+        "GET",
+        &format!("{url}/api/v1/releases/app/1.0.0/components"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!(status, 200, "{comps}");
+    assert!(
+        comps["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "regex" && c["ecosystem"] == "crates.io"),
+        "{comps}"
+    );
+    let artifact = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        std::fs::read(server.site().join("releases/app/1.0.0/app.tgz")).unwrap(),
+    ));
+    let (status, _, entries) = call(
+        "GET",
+        &format!("{url}/api/v1/log/entries?digest=sha256:{artifact}"),
+        Some(&everything),
+        None,
+    );
+    assert_eq!(status, 200, "{entries}");
+    assert_eq!(entries["entries"][0]["body"]["kind"], "dsse", "{entries}");
+    let (status, _, _) = call(
+        "GET",
+        &format!("{url}/api/v1/log/entries?digest=nope"),
+        Some(&everything),
+        None,
+    );
+    assert_eq!(status, 400);
+
     // Every publish, upload and refusal is in the audit log.
     let (_, _, log) = call(
         "GET",
@@ -741,7 +801,7 @@ fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 13, "{doc}");
+    assert_eq!(operations, 16, "{doc}");
 }
 
 #[test]

@@ -117,6 +117,12 @@ pub fn router(
         )
         .route("/api/v1/releases/{product}/{version}", post(publish))
         .route("/api/v1/products/{product}/vex", post(add_vex))
+        .route("/api/v1/releases", get(list_releases))
+        .route(
+            "/api/v1/releases/{product}/{version}/components",
+            get(components),
+        )
+        .route("/api/v1/log/entries", get(log_entries))
         .route("/api/v1/advisories", post(import_advisories))
         .route(
             "/api/v1/webhooks",
@@ -145,6 +151,9 @@ pub fn router(
         publish,
         findings,
         add_vex,
+        list_releases,
+        components,
+        log_entries,
         import_advisories,
         register_webhook,
         list_webhooks,
@@ -899,6 +908,143 @@ async fn webhook_deliveries(State(api): State<Api>, caller: Caller) -> Response 
         |api| {
             Ok(Deliveries {
                 deliveries: custody_service::webhooks::deliveries(&mut api.catalog(), 100)?,
+            })
+        },
+    )
+    .await
+}
+
+/// `GET /api/v1/releases` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReleaseQuery {
+    /// Only this product's releases (a token for one product must name it).
+    product: Option<String>,
+    /// At most this many (1 to 1000; 100 by default).
+    limit: Option<i64>,
+}
+
+/// Releases, newest first.
+#[derive(Serialize, ToSchema)]
+struct Releases {
+    releases: Vec<custody_service::monitor::ListedRelease>,
+}
+
+/// List the catalogued releases, newest first.
+#[utoipa::path(get, path = "/api/v1/releases", tag = "releases", security(("bearer" = [])),
+    params(ReleaseQuery),
+    responses((status = 200, body = Releases),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn list_releases(
+    State(api): State<Api>,
+    caller: Caller,
+    Query(query): Query<ReleaseQuery>,
+) -> Response {
+    let target = query.product.clone().unwrap_or_else(|| "*".to_owned());
+    let asked = caller.asks(
+        Action::Read,
+        query.product.as_deref(),
+        "releases.read",
+        target,
+        false,
+    );
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            Ok(Releases {
+                releases: custody_service::monitor::releases(
+                    &mut api.catalog(),
+                    query.product.as_deref(),
+                    limit,
+                )?,
+            })
+        },
+    )
+    .await
+}
+
+/// A release's components.
+#[derive(Serialize, ToSchema)]
+struct Components {
+    product: String,
+    version: String,
+    components: Vec<custody_service::monitor::Component>,
+}
+
+/// A release's components, as its SBOM named them.
+#[utoipa::path(get, path = "/api/v1/releases/{product}/{version}/components", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = Components), (status = 404, body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn components(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+) -> Response {
+    let target = format!("{product}/{version}");
+    let asked = caller.asks(
+        Action::Read,
+        Some(&product),
+        "components.read",
+        target,
+        false,
+    );
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            let components =
+                custody_service::monitor::components(&mut api.catalog(), &product, &version)?;
+            Ok(Components {
+                product,
+                version,
+                components,
+            })
+        },
+    )
+    .await
+}
+
+/// `GET /api/v1/log/entries` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EntryQuery {
+    /// The artifact's SHA-256 (`sha256:HEX` or `HEX`); required.
+    digest: Option<String>,
+}
+
+/// Log entries.
+#[derive(Serialize, ToSchema)]
+struct Entries {
+    entries: Vec<custody_service::log::FoundEntry>,
+}
+
+/// The transparency log's entries for an artifact digest.
+#[utoipa::path(get, path = "/api/v1/log/entries", tag = "log", security(("bearer" = [])),
+    params(EntryQuery),
+    responses((status = 200, body = Entries),
+        (status = 400, description = "not a SHA-256 digest", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn log_entries(
+    State(api): State<Api>,
+    caller: Caller,
+    Query(query): Query<EntryQuery>,
+) -> Response {
+    // Optional here so that a request without it is still authenticated and audited first.
+    let digest = query.digest.unwrap_or_default();
+    let asked = caller.asks(Action::Read, None, "log.read", &digest, false);
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            Ok(Entries {
+                entries: custody_service::log::entries_for(&api.loaded, &digest)?,
             })
         },
     )

@@ -548,6 +548,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Stored data that should be JSON is not.
+    #[error("{what} is not JSON: {source}")]
+    NotJson {
+        /// Which data.
+        what: &'static str,
+        /// The parser's account.
+        source: serde_json::Error,
+    },
     /// A request body is not the JSON it should be.
     #[error("{what} is not valid JSON: {source}")]
     RequestJson {
@@ -710,7 +718,7 @@ impl Error {
             | Self::ReleaseNotInCatalog { .. } => ErrorKind::NotFound,
             Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
             Self::Access(_) => ErrorKind::Forbidden,
-            Self::Randomness => ErrorKind::Failed,
+            Self::Randomness | Self::NotJson { .. } => ErrorKind::Failed,
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }
             | Self::NotVerified { .. } => ErrorKind::Refused,

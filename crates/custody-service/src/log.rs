@@ -297,6 +297,35 @@ pub fn rewitness(
     Ok(Rewitnessed { checkpoint, failed })
 }
 
+/// One log entry found by artifact digest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, serde::Serialize)]
+pub struct FoundEntry {
+    /// Its index in the log.
+    pub index: u64,
+    /// The entry (a Rekor v2 `dsse` body: payload hash, signature, key).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub body: serde_json::Value,
+}
+
+/// The log entries recorded for an artifact digest (`sha256:HEX` or `HEX`), below the
+/// verified checkpoint.
+pub fn entries_for(loaded: &Loaded, digest: &str) -> Result<Vec<FoundEntry>, Error> {
+    let log = LogReader::open(loaded)?;
+    let digest = parse_digest(digest)?;
+    log.lookup(&digest)?
+        .into_iter()
+        .map(|index| {
+            let bytes = log.entry(index)?;
+            let body = serde_json::from_slice(&bytes).map_err(|source| Error::NotJson {
+                what: "a log entry",
+                source,
+            })?;
+            Ok(FoundEntry { index, body })
+        })
+        .collect()
+}
+
 /// Rebuilds the log's lookup index (artifact digest → entries) from the site: every release's
 /// artifact bundles and every customer notice, each used only if the entry it names records
 /// its signature. For when `<log-state>` was lost: until then lookups refuse to answer rather

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use custody_attest::bundle;
 use custody_attest::release::{Artifact, attest_document};
-pub use custody_catalog::StoredFinding;
 use custody_catalog::{Catalog, MonitorOptions, NewDelivery, NewRelease, ReleaseNews, SecretRef};
+pub use custody_catalog::{Component, ListedRelease, StoredFinding};
 use custody_crypto::{Algorithms, digest_files};
 use custody_site::config::Loaded;
 use custody_site::fs::write_atomic;
@@ -40,6 +40,35 @@ pub fn open_catalog(loaded: &Loaded) -> Result<Catalog, Error> {
         let path = loaded.catalog_path();
         Catalog::open(&path).map_err(catalog_error(&path.display().to_string()))
     }
+}
+
+/// Releases in the catalog, newest first: of one product, or of all.
+pub fn releases(
+    catalog: &mut Catalog,
+    product: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ListedRelease>, Error> {
+    catalog
+        .releases(product, limit)
+        .map_err(|e| catalog_error(catalog.location())(e))
+}
+
+/// A release's components, as its SBOM named them.
+pub fn components(
+    catalog: &mut Catalog,
+    product: &str,
+    version: &str,
+) -> Result<Vec<Component>, Error> {
+    let found = catalog.contains(product, version);
+    if !found.map_err(|e| catalog_error(catalog.location())(e))? {
+        return Err(Error::ReleaseNotInCatalog {
+            product: product.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    catalog
+        .components(product, version)
+        .map_err(|e| catalog_error(catalog.location())(e))
 }
 
 /// The findings the catalog holds for a release, as the monitor last recorded them.
