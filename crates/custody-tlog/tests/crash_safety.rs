@@ -280,3 +280,72 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
         cp.size
     );
 }
+
+#[test]
+fn a_lost_lookup_index_is_marked_until_rebuilt() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let entries: Vec<LogEntry> = (0..5).map(|k| entry(0, k)).collect();
+    let digest = entries[3].artifact.unwrap();
+    {
+        let mut seq = Sequencer::open(
+            DirStore::open(dir.path().join("log")).unwrap(),
+            &state,
+            ORIGIN,
+            signer(),
+        )
+        .unwrap();
+        seq.append_batch(&entries).unwrap();
+        assert_eq!(seq.lookup(&digest), [3]);
+        assert!(seq.index_complete());
+    }
+    assert_eq!(
+        custody_tlog::lookup_readonly(&state, 5, &digest).unwrap(),
+        [3]
+    );
+
+    // The state directory is lost: read-only lookups refuse rather than answer from nothing.
+    std::fs::remove_dir_all(&state).unwrap();
+    let err = custody_tlog::lookup_readonly(&state, 5, &digest).unwrap_err();
+    assert!(
+        matches!(err, custody_tlog::Error::IndexIncomplete { .. }),
+        "{err}"
+    );
+    // The writer opens (the log is intact) and says its index is partial, and so do readers,
+    // although an index file exists again and grows with new entries.
+    let mut seq = Sequencer::open(
+        DirStore::open(dir.path().join("log")).unwrap(),
+        &state,
+        ORIGIN,
+        signer(),
+    )
+    .unwrap();
+    assert!(!seq.index_complete());
+    seq.append_batch(&[entry(1, 0)]).unwrap();
+    assert!(custody_tlog::lookup_readonly(&state, 6, &digest).is_err());
+
+    // Rebuilt from what the entries record (records beyond the log are dropped): complete.
+    seq.rebuild_index(vec![(3, digest), (99, digest)]).unwrap();
+    assert!(seq.index_complete());
+    assert_eq!(seq.lookup(&digest), [3]);
+    assert_eq!(
+        custody_tlog::lookup_readonly(&state, 6, &digest).unwrap(),
+        [3]
+    );
+    drop(seq);
+    let seq = Sequencer::open(
+        DirStore::open(dir.path().join("log")).unwrap(),
+        &state,
+        ORIGIN,
+        signer(),
+    )
+    .unwrap();
+    assert!(
+        seq.index_complete(),
+        "a rebuilt index stays complete across opens"
+    );
+    assert_eq!(seq.lookup(&digest), [3]);
+}
