@@ -185,34 +185,11 @@ fn monitor_follows_growth_and_reports_a_split_view_with_evidence() {
 
 /// A bundle signed with the project's release key that no log has seen: a statement about
 /// `artifact`, the way another tool (or an older custody) would have left it.
-fn unlogged_bundle(p: &Project, artifact: &[u8]) -> std::path::PathBuf {
-    let pem = std::fs::read_to_string(p.dir().join(".custody/release.key")).unwrap();
-    let key =
-        custody_crypto::SigningKey::from_pkcs8_pem(&pem, Some(common::PASS.as_bytes()), false)
-            .unwrap();
-    let sha = custody_crypto::Sha256Digest::of(artifact).to_hex();
-    let statement = serde_json::json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{ "name": "tool.bin", "digest": { "sha256": sha } }],
-        "predicateType": "https://example.com/attestation/v1",
-        "predicate": {},
-    });
-    let bundle = custody_attest::bundle::sign(
-        &key,
-        custody_attest::bundle::IN_TOTO_PAYLOAD_TYPE,
-        &serde_json::to_vec(&statement).unwrap(),
-    )
-    .unwrap();
-    let path = p.dir().join("dist/tool.bin.sigstore.json");
-    std::fs::write(&path, custody_attest::bundle::to_json(&bundle).unwrap()).unwrap();
-    path
-}
-
 #[test]
 fn append_logs_an_existing_bundle_once_and_entries_are_found_by_digest() {
     let p = Project::new("ed25519");
     p.release();
-    let bundle = unlogged_bundle(&p, b"tool bytes");
+    let bundle = p.unlogged_bundle(b"tool bytes");
     let r = p.run(&["--json", "log", "append", bundle.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["index"], "4");
@@ -284,7 +261,7 @@ fn append_logs_an_existing_bundle_once_and_entries_are_found_by_digest() {
 #[test]
 fn append_refuses_a_signature_no_policy_key_verifies() {
     let p = Project::new("ed25519");
-    let bundle = unlogged_bundle(&p, b"tool bytes");
+    let bundle = p.unlogged_bundle(b"tool bytes");
     // Flip one signature byte.
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();

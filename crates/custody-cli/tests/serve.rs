@@ -694,6 +694,37 @@ fn a_pipeline_publishes_through_the_server_once_gated_signed_and_logged() {
     );
     assert_eq!(status, 400);
 
+    // A pipeline that signs with its own key sends the bundle to be logged: one the policy
+    // trusts is logged once; one signed by another key is refused, nothing logged.
+    let bundles = format!("{url}/api/v1/releases/app/bundles");
+    let trusted = std::fs::read(server.unlogged_bundle(b"tool bytes")).unwrap();
+    let (status, _, logged) = call("POST", &bundles, Some(&publisher), Some(&trusted));
+    assert_eq!(status, 201, "{logged}");
+    assert!(
+        logged["bundle"]["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].is_object(),
+        "{logged}"
+    );
+    let (status, _, body) = call("POST", &bundles, Some(&publisher), Some(&trusted));
+    assert_eq!(status, 409, "logged already: {body}");
+    let stranger =
+        custody_crypto::SigningKey::generate(custody_crypto::KeyAlgorithm::Ed25519).unwrap();
+    let untrusted = common::signed_statement(&stranger, b"tool bytes");
+    let size = || {
+        let r = server.run(&["--json", "log", "checkpoint"]);
+        r.json()["size"].as_u64().unwrap()
+    };
+    let before = size();
+    let (status, _, body) = call(
+        "POST",
+        &bundles,
+        Some(&publisher),
+        Some(untrusted.as_bytes()),
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, _, _) = call("POST", &bundles, Some(&publisher), Some(b"not a bundle"));
+    assert!(status == 400 || status == 422, "{status}");
+    assert_eq!(size(), before, "nothing refused was logged");
+
     // Every publish, upload and refusal is in the audit log.
     let (_, _, log) = call(
         "GET",
@@ -801,7 +832,7 @@ fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 16, "{doc}");
+    assert_eq!(operations, 17, "{doc}");
 }
 
 #[test]

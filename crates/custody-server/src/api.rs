@@ -123,6 +123,12 @@ pub fn router(
             get(components),
         )
         .route("/api/v1/log/entries", get(log_entries))
+        .route(
+            "/api/v1/releases/{product}/bundles",
+            post(append_bundle).layer(DefaultBodyLimit::max(
+                custody_service::log::MAX_UPLOADED_BUNDLE,
+            )),
+        )
         .route("/api/v1/advisories", post(import_advisories))
         .route(
             "/api/v1/webhooks",
@@ -154,6 +160,7 @@ pub fn router(
         list_releases,
         components,
         log_entries,
+        append_bundle,
         import_advisories,
         register_webhook,
         list_webhooks,
@@ -1046,6 +1053,52 @@ async fn log_entries(
             Ok(Entries {
                 entries: custody_service::log::entries_for(&api.loaded, &digest)?,
             })
+        },
+    )
+    .await
+}
+
+/// Record a bundle a pipeline signed with its own key: the server verifies the signature
+/// against the site's policy, logs it, and answers with the bundle carrying its log entry.
+#[utoipa::path(post, path = "/api/v1/releases/{product}/bundles", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path)),
+    request_body(content = Object, description = "A Sigstore bundle v0.3 without a log entry", content_type = "application/json"),
+    responses((status = 201, body = custody_service::log::LoggedBundle),
+        (status = 400, description = "not a bundle, or too large", body = ErrorBody),
+        (status = 409, description = "logged already, or already carries an entry", body = ErrorBody),
+        (status = 422, description = "not signed by a key the policy trusts", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn append_bundle(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(product): Path<String>,
+    body: Bytes,
+) -> Response {
+    let asked = caller.asks(
+        Action::Publish,
+        Some(&product),
+        "bundle.append",
+        &product,
+        true,
+    );
+    api.call(
+        asked,
+        |_| StatusCode::CREATED,
+        move |api| {
+            let p = api.publisher()?;
+            custody_service::log::append_uploaded(
+                &api.loaded,
+                "the uploaded bundle",
+                &body,
+                &ReleaseEnv {
+                    keys: &p.keys,
+                    transport: p.transport.clone(),
+                    clock: api.clock.as_ref(),
+                    events: &ServerLog,
+                },
+            )
         },
     )
     .await

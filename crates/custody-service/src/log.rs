@@ -417,20 +417,87 @@ pub fn append(
         "bundle",
     )
     .map_err(Error::input)?;
-    let _writer = crate::sequence::writer(loaded, events)?;
-    let mut log = open_writer(loaded, keys, transport)?;
+    let env = crate::release::ReleaseEnv {
+        keys,
+        transport: transport.clone(),
+        clock,
+        events,
+    };
+    let (appended, json) = append_bytes(loaded, bundle, &bytes, &policy, &env)?;
+    write_atomic(bundle, json.as_bytes())?;
+    Ok(appended)
+}
+
+/// A bundle a pipeline signed with its own key (one the site's policy trusts), verified and
+/// recorded in the log: the server's side of accepting signed bundles. `name` says where it
+/// came from, in errors.
+pub fn append_uploaded(
+    loaded: &Loaded,
+    name: &str,
+    bytes: &[u8],
+    env: &crate::release::ReleaseEnv<'_>,
+) -> Result<LoggedBundle, Error> {
+    if bytes.len() > custody_attest::bundle::MAX_BUNDLE_BYTES {
+        return Err(Error::UploadTooLarge {
+            limit: custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+        });
+    }
+    let policy = Site::new(loaded.site_dir())
+        .policy()
+        .map_err(Error::input)?;
+    let (appended, json) = append_bytes(loaded, Path::new(name), bytes, &policy, env)?;
+    let bundle = serde_json::from_str(&json).map_err(|source| Error::NotJson {
+        what: "a logged bundle",
+        source,
+    })?;
+    Ok(LoggedBundle {
+        index: appended.index,
+        tree_size: appended.tree_size,
+        bundle,
+    })
+}
+
+/// The largest bundle the server takes for logging.
+pub const MAX_UPLOADED_BUNDLE: usize = custody_attest::bundle::MAX_BUNDLE_BYTES;
+
+/// A bundle the log recorded, with its entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, serde::Serialize)]
+pub struct LoggedBundle {
+    /// Its entry's index.
+    pub index: String,
+    /// The tree size after it.
+    pub tree_size: u64,
+    /// The bundle, now carrying its log entry, inclusion proof and checkpoint.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub bundle: serde_json::Value,
+}
+
+/// Verifies `bytes` against the policy and records it, under the writer lock; the bundle with
+/// its entry.
+fn append_bytes(
+    loaded: &Loaded,
+    path: &Path,
+    bytes: &[u8],
+    policy: &custody_attest::trust::Policy,
+    env: &crate::release::ReleaseEnv<'_>,
+) -> Result<(Appended, String), Error> {
+    let _writer = crate::sequence::writer(loaded, env.events)?;
+    let mut log = open_writer(loaded, env.keys, &env.transport)?;
     let appended = log
-        .append_bundle(&bytes, &policy, clock.now())
+        .append_bundle(bytes, policy, env.clock.now())
         .map_err(|source| Error::Append {
-            bundle: bundle.to_path_buf(),
+            bundle: path.to_path_buf(),
             source: Box::new(source),
         })?;
-    write_atomic(bundle, appended.json.as_bytes())?;
-    warn_witness_failures(&log, events);
-    Ok(Appended {
-        index: appended.entry.log_index.to_string(),
-        tree_size: log.size(),
-    })
+    warn_witness_failures(&log, env.events);
+    Ok((
+        Appended {
+            index: appended.entry.log_index.to_string(),
+            tree_size: log.size(),
+        },
+        appended.json,
+    ))
 }
 
 /// What a monitor run saw.

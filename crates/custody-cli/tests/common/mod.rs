@@ -323,6 +323,17 @@ impl AdvisoryFeed {
 }
 
 impl Project {
+    /// A bundle about `artifact` (as `dist/tool.bin`) signed with the project's release key
+    /// and not logged: `dist/tool.bin.sigstore.json`.
+    pub fn unlogged_bundle(&self, artifact: &[u8]) -> PathBuf {
+        let pem = std::fs::read_to_string(self.dir().join(".custody/release.key")).unwrap();
+        let key =
+            custody_crypto::SigningKey::from_pkcs8_pem(&pem, Some(PASS.as_bytes()), false).unwrap();
+        let path = self.dir().join("dist/tool.bin.sigstore.json");
+        std::fs::write(&path, signed_statement(&key, artifact)).unwrap();
+        path
+    }
+
     /// `custody token create --json ARGS`: the token's id and secret.
     pub fn token(&self, args: &[&str]) -> (String, String) {
         let r = self.run(&[&["token", "create", "--json"][..], args].concat());
@@ -444,4 +455,22 @@ pub fn serve_custody(p: &Project, extra: &[&str]) -> (Killed, String) {
     let url = line.rsplit(' ').next().unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     (Killed(child), url)
+}
+
+/// A bundle (JSON) of an in-toto statement about `artifact` as `tool.bin`, signed by `key`.
+pub fn signed_statement(key: &custody_crypto::SigningKey, artifact: &[u8]) -> String {
+    let sha = custody_crypto::Sha256Digest::of(artifact).to_hex();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "tool.bin", "digest": { "sha256": sha } }],
+        "predicateType": "https://example.com/attestation/v1",
+        "predicate": {},
+    });
+    let bundle = custody_attest::bundle::sign(
+        key,
+        custody_attest::bundle::IN_TOTO_PAYLOAD_TYPE,
+        &serde_json::to_vec(&statement).unwrap(),
+    )
+    .unwrap();
+    custody_attest::bundle::to_json(&bundle).unwrap()
 }
