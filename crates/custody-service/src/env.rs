@@ -231,3 +231,23 @@ impl KeySource for MemoryKeys {
         Ok(key)
     }
 }
+
+/// What signing and logging reach the world through: a release, and a bundle logged for a
+/// pipeline.
+#[derive(Clone)]
+pub struct ReleaseEnv<'a> {
+    /// The release, log and online TUF keys.
+    pub keys: &'a dyn KeySource,
+    /// Witnesses.
+    pub transport: std::sync::Arc<dyn crate::transport::Transport>,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// Progress and warnings.
+    pub events: &'a dyn Events,
+}
+
+impl std::fmt::Debug for ReleaseEnv<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseEnv").finish_non_exhaustive()
+    }
+}

@@ -417,7 +417,7 @@ pub fn append(
         "bundle",
     )
     .map_err(Error::input)?;
-    let env = crate::release::ReleaseEnv {
+    let env = crate::env::ReleaseEnv {
         keys,
         transport: transport.clone(),
         clock,
@@ -435,7 +435,7 @@ pub fn append_uploaded(
     loaded: &Loaded,
     name: &str,
     bytes: &[u8],
-    env: &crate::release::ReleaseEnv<'_>,
+    env: &crate::env::ReleaseEnv<'_>,
 ) -> Result<LoggedBundle, Error> {
     if bytes.len() > custody_attest::bundle::MAX_BUNDLE_BYTES {
         return Err(Error::UploadTooLarge {
@@ -480,7 +480,7 @@ fn append_bytes(
     path: &Path,
     bytes: &[u8],
     policy: &custody_attest::trust::Policy,
-    env: &crate::release::ReleaseEnv<'_>,
+    env: &crate::env::ReleaseEnv<'_>,
 ) -> Result<(Appended, String), Error> {
     let _writer = crate::sequence::writer(loaded, env.events)?;
     let mut log = open_writer(loaded, env.keys, &env.transport)?;

@@ -2,7 +2,6 @@
 //! every refusal made before anything is signed or written.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use custody_attest::release::{CYCLONEDX_BOM, ReleaseFacts, SPDX_DOCUMENT, SourceState};
 use custody_crypto::SigningKey;
@@ -15,11 +14,10 @@ use custody_tuf::repo::{OnlineKeys, Repository};
 use serde::Serialize;
 
 use crate::Error;
-use crate::env::{Clock, Events, KeySource};
+use crate::env::Events;
 use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
 use crate::inputs::{SbomFormat, read_sbom, render_sbom};
 use crate::log::warn_witness_failures;
-use crate::transport::Transport;
 
 /// The online TUF keys in `custody_site::tuf::ONLINE_ROLES` order (targets, snapshot,
 /// timestamp), as the repository takes them.
@@ -78,24 +76,7 @@ pub struct Released {
     pub scan: Option<GateReport>,
 }
 
-/// What a release reaches the world through.
-#[derive(Clone)]
-pub struct ReleaseEnv<'a> {
-    /// The release, log and online TUF keys.
-    pub keys: &'a dyn KeySource,
-    /// Witnesses.
-    pub transport: Arc<dyn Transport>,
-    /// The time.
-    pub clock: &'a dyn Clock,
-    /// Progress and warnings.
-    pub events: &'a dyn Events,
-}
-
-impl std::fmt::Debug for ReleaseEnv<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReleaseEnv").finish_non_exhaustive()
-    }
-}
+pub use crate::env::ReleaseEnv;
 
 /// The release's CycloneDX SBOM, which the catalog keeps too.
 const SBOM_CYCLONEDX: &str = "sbom.cdx.json";
