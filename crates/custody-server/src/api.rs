@@ -95,6 +95,33 @@ impl Events for ServerLog {
     }
 }
 
+/// How often the server sends the webhook events waiting in the outbox.
+pub const RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Sends what the outbox of `loaded`'s catalog holds every [`RELAY_EVERY`], for as long as the
+/// process runs: events a receiver refused are retried on their schedule, and those of a
+/// `custody monitor` that died before sending are sent.
+pub fn spawn_relay(loaded: Loaded) {
+    std::thread::spawn(move || {
+        let transport = custody_service::transport::HttpTransport::new();
+        loop {
+            std::thread::sleep(RELAY_EVERY);
+            let sent = custody_service::monitor::open_catalog(&loaded).and_then(|mut catalog| {
+                custody_service::monitor::relay(
+                    &mut catalog,
+                    &transport,
+                    &custody_service::env::EnvSecrets,
+                    &custody_service::env::SystemClock,
+                    &ServerLog,
+                )
+            });
+            if let Err(e) = sent {
+                ServerLog.warn(&format!("webhook relay: {e}"));
+            }
+        }
+    });
+}
+
 /// The API's routes over `catalog`, with `clock` for token expiry and the audit log, and
 /// `publisher` (or why there is none) for uploads and releases.
 pub fn router(
@@ -263,6 +290,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             client,
         })
     }
+}
+
+/// A request body as the JSON `what` should be.
+fn request_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &'static str,
+) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|source| Error::RequestJson { what, source })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -445,11 +480,7 @@ async fn create_token(State(api): State<Api>, caller: Caller, body: Bytes) -> Re
         asked,
         |_| StatusCode::CREATED,
         move |api| {
-            let request: CreateToken =
-                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
-                    what: "a token request",
-                    source,
-                })?;
+            let request: CreateToken = request_json(&body, "a token request")?;
             let actions = request
                 .scopes
                 .iter()
@@ -636,11 +667,7 @@ async fn publish(
         }
     };
     api.call(asked, status, move |api| {
-        let request: PublishRequest =
-            serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
-                what: "a publish request",
-                source,
-            })?;
+        let request: PublishRequest = request_json(&body, "a publish request")?;
         let p = api.publisher()?;
         let env = ReleaseEnv {
             keys: &p.keys,
@@ -717,11 +744,7 @@ async fn add_vex(
         asked,
         |_| StatusCode::CREATED,
         move |api| {
-            let request: VexRequest =
-                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
-                    what: "a VEX statement",
-                    source,
-                })?;
+            let request: VexRequest = request_json(&body, "a VEX statement")?;
             let status = custody_service::vex::status(&request.status)?;
             let justification = request
                 .justification
@@ -778,11 +801,7 @@ async fn import_advisories(State(api): State<Api>, caller: Caller, body: Bytes) 
         asked,
         |_| StatusCode::OK,
         move |api| {
-            let request: ImportRequest =
-                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
-                    what: "an advisory import",
-                    source,
-                })?;
+            let request: ImportRequest = request_json(&body, "an advisory import")?;
             let p = api.publisher()?;
             custody_service::monitor::import_and_monitor(
                 &api.loaded,
@@ -826,11 +845,7 @@ async fn register_webhook(State(api): State<Api>, caller: Caller, body: Bytes) -
         asked,
         |_| StatusCode::CREATED,
         move |api| {
-            let request: WebhookRequest =
-                serde_json::from_slice(&body).map_err(|source| Error::RequestJson {
-                    what: "a webhook",
-                    source,
-                })?;
+            let request: WebhookRequest = request_json(&body, "a webhook")?;
             custody_service::webhooks::register(
                 &mut api.catalog(),
                 &request.url,

@@ -175,13 +175,6 @@ fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn catalog_failed(catalog: &Catalog) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {
-    move |source| Error::Catalog {
-        location: catalog.location().to_owned(),
-        source: Box::new(source),
-    }
-}
-
 /// Makes a token and records its hash.
 pub fn create(
     catalog: &mut Catalog,
@@ -231,7 +224,7 @@ pub fn create(
     };
     catalog
         .add_token(&record)
-        .map_err(|e| catalog_failed(catalog)(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     Ok(Issued {
         token: StoredToken {
             id,
@@ -248,14 +241,14 @@ pub fn create(
 
 /// Every token, oldest first (never a secret: none is kept).
 pub fn list(catalog: &mut Catalog) -> Result<Vec<StoredToken>, Error> {
-    catalog.tokens().map_err(|e| catalog_failed(catalog)(e))
+    catalog.tokens().map_err(|e| Error::catalog(catalog, e))
 }
 
 /// Revokes the token `id` from now on.
 pub fn revoke(catalog: &mut Catalog, id: &str, clock: &dyn Clock) -> Result<(), Error> {
     let found = catalog
         .revoke_token(id, &clock.now().to_string())
-        .map_err(|e| catalog_failed(catalog)(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     if found {
         Ok(())
     } else {
@@ -277,8 +270,17 @@ pub fn authorize(
     };
     let found = catalog
         .token_by_hash(&hash(secret))
-        .map_err(|e| catalog_failed(catalog)(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     Ok(decide(found, action, product, now))
+}
+
+/// Whether `token`'s lifetime is over at `now`. A stored time that does not parse counts as
+/// past: fail closed.
+pub fn is_expired(token: &StoredToken, now: Timestamp) -> bool {
+    token
+        .expires
+        .as_ref()
+        .is_some_and(|e| e.parse::<Timestamp>().map_or(true, |t| t <= now))
 }
 
 /// The decision itself, on the stored token.
@@ -297,15 +299,11 @@ fn decide(
             revoked: revoked.clone(),
         });
     }
-    if let Some(expires) = &token.expires {
-        // A stored time that does not parse is treated as already past: fail closed.
-        let over = expires.parse::<Timestamp>().map_or(true, |t| t <= now);
-        if over {
-            return Err(Refusal::Expired {
-                id: token.id,
-                expired: expires.clone(),
-            });
-        }
+    if let Some(expires) = token.expires.as_ref().filter(|_| is_expired(&token, now)) {
+        return Err(Refusal::Expired {
+            id: token.id.clone(),
+            expired: expires.clone(),
+        });
     }
     let admin = token.scopes.iter().any(|s| s == Action::Admin.as_str());
     if !admin && !token.scopes.iter().any(|s| s == action.as_str()) {
@@ -354,14 +352,14 @@ pub fn audit(catalog: &mut Catalog, record: &Audit<'_>, clock: &dyn Clock) -> Re
             client: record.client,
             outcome: record.outcome,
         })
-        .map_err(|e| catalog_failed(catalog)(e))
+        .map_err(|e| Error::catalog(catalog, e))
 }
 
 /// Up to `limit` audit records after position `after`.
 pub fn audit_log(catalog: &mut Catalog, after: i64, limit: i64) -> Result<Vec<AuditRecord>, Error> {
     catalog
         .audit_log(after, limit)
-        .map_err(|e| catalog_failed(catalog)(e))
+        .map_err(|e| Error::catalog(catalog, e))
 }
 
 #[cfg(test)]

@@ -749,6 +749,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A catalog operation failed: the error, naming where the catalog lives.
+    pub(crate) fn catalog(
+        catalog: &custody_catalog::Catalog,
+        source: custody_catalog::Error,
+    ) -> Self {
+        Self::Catalog {
+            location: catalog.location().to_owned(),
+            source: Box::new(source),
+        }
+    }
+}
+
 impl From<custody_site::Error> for Error {
     fn from(e: custody_site::Error) -> Self {
         Self::Site(Box::new(e))

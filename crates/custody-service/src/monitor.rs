@@ -50,7 +50,20 @@ pub fn releases(
 ) -> Result<Vec<ListedRelease>, Error> {
     catalog
         .releases(product, limit)
-        .map_err(|e| catalog_error(catalog.location())(e))
+        .map_err(|e| Error::catalog(catalog, e))
+}
+
+/// A release the catalog holds, or the error saying it does not.
+fn require_release(catalog: &mut Catalog, product: &str, version: &str) -> Result<(), Error> {
+    let found = catalog.contains(product, version);
+    if found.map_err(|e| Error::catalog(catalog, e))? {
+        Ok(())
+    } else {
+        Err(Error::ReleaseNotInCatalog {
+            product: product.to_owned(),
+            version: version.to_owned(),
+        })
+    }
 }
 
 /// A release's components, as its SBOM named them.
@@ -59,16 +72,10 @@ pub fn components(
     product: &str,
     version: &str,
 ) -> Result<Vec<Component>, Error> {
-    let found = catalog.contains(product, version);
-    if !found.map_err(|e| catalog_error(catalog.location())(e))? {
-        return Err(Error::ReleaseNotInCatalog {
-            product: product.to_owned(),
-            version: version.to_owned(),
-        });
-    }
+    require_release(catalog, product, version)?;
     catalog
         .components(product, version)
-        .map_err(|e| catalog_error(catalog.location())(e))
+        .map_err(|e| Error::catalog(catalog, e))
 }
 
 /// The findings the catalog holds for a release, as the monitor last recorded them.
@@ -77,16 +84,10 @@ pub fn release_findings(
     product: &str,
     version: &str,
 ) -> Result<Vec<StoredFinding>, Error> {
-    let found = catalog.contains(product, version);
-    if !found.map_err(|e| catalog_error(catalog.location())(e))? {
-        return Err(Error::ReleaseNotInCatalog {
-            product: product.to_owned(),
-            version: version.to_owned(),
-        });
-    }
+    require_release(catalog, product, version)?;
     catalog
         .findings(product, version)
-        .map_err(|e| catalog_error(catalog.location())(e))
+        .map_err(|e| Error::catalog(catalog, e))
 }
 
 fn catalog_error(location: &str) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {
@@ -122,7 +123,7 @@ pub fn catalog_release(
             },
             &clock.now().to_string(),
         )
-        .map_err(|e| catalog_error(catalog.location())(e))?;
+        .map_err(|e| Error::catalog(&catalog, e))?;
     Ok(())
 }
 
@@ -140,7 +141,7 @@ fn add_release_dir(catalog: &mut Catalog, dir: &Path, now: &str) -> Result<bool,
     };
     if catalog
         .contains(&product, &version)
-        .map_err(|e| catalog_error(catalog.location())(e))?
+        .map_err(|e| Error::catalog(catalog, e))?
     {
         return Ok(false);
     }
@@ -176,7 +177,7 @@ fn add_release_dir(catalog: &mut Catalog, dir: &Path, now: &str) -> Result<bool,
             },
             now,
         )
-        .map_err(|e| catalog_error(catalog.location())(e))
+        .map_err(|e| Error::catalog(catalog, e))
 }
 
 #[derive(Debug, Serialize)]
@@ -384,14 +385,14 @@ pub fn relay(
     let now_text = now.to_string();
     let due = catalog
         .due_deliveries(&now_text, 100)
-        .map_err(|e| catalog_error(catalog.location())(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     let mut out = Vec::new();
     for event in due {
         let registered = match &event.secret {
             SecretRef::Webhook(id) => Some(
                 catalog
                     .webhook_secret(id)
-                    .map_err(|e| catalog_error(catalog.location())(e))?,
+                    .map_err(|e| Error::catalog(catalog, e))?,
             ),
             SecretRef::Env(_) => None,
         };
@@ -399,7 +400,7 @@ pub fn relay(
             // Removed since the event was queued: no one asked for it any more.
             catalog
                 .abandon_delivery(&event.id, "the webhook was removed; not sent")
-                .map_err(|e| catalog_error(catalog.location())(e))?;
+                .map_err(|e| Error::catalog(catalog, e))?;
             continue;
         }
         let secret = match &event.secret {
@@ -437,7 +438,7 @@ pub fn relay(
                 catalog.delivery_failed(&event.id, e, &retry)
             }
         }
-        .map_err(|e| catalog_error(catalog.location())(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
         let about: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
         let field = |name: &str| about[name].as_str().unwrap_or_default().to_owned();
         out.push(Delivery {
@@ -618,7 +619,7 @@ fn run_locked(
     };
     let registered = catalog
         .webhooks()
-        .map_err(|e| catalog_error(catalog.location())(e))?;
+        .map_err(|e| Error::catalog(&catalog, e))?;
     // The notices are written before the catalog records the news as seen, so a run killed in
     // between repeats them rather than losing them.
     let (result, notices) = custody_catalog::monitor_then(
@@ -637,7 +638,7 @@ fn run_locked(
             Ok((notices, events))
         },
     )
-    .map_err(|e| catalog_error(catalog.location())(e))??;
+    .map_err(|e| Error::catalog(&catalog, e))??;
     // After the commit: what the outbox holds now is what was recorded, and what an earlier
     // run could not deliver is due again.
     let deliveries = relay(

@@ -330,6 +330,15 @@ pub struct Submission {
     pub skip_scan: Option<String>,
 }
 
+/// The source of the tree at `dir`, as a pipeline reports it to the server: a project's
+/// configured repository URL and outputs when `dir` is one, else what git says.
+pub fn tree_source(dir: &Path) -> Result<SourceState, Error> {
+    match custody_site::config::Loaded::from_dir(dir) {
+        Ok(loaded) => crate::release::project_source(&loaded),
+        Err(_) => custody_site::git::source_state(dir, None, &[]).map_err(Error::input),
+    }
+}
+
 /// What the server answered.
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
 pub struct Submitted {

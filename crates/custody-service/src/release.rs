@@ -63,6 +63,28 @@ pub fn signing_key_paths(loaded: &Loaded) -> Vec<PathBuf> {
     paths
 }
 
+/// The project's source tree as git has it: repository (the configured URL first), ref,
+/// commit, and whether it is clean apart from custody's own outputs.
+pub fn project_source(loaded: &Loaded) -> Result<SourceState, Error> {
+    Ok(git::source_state(
+        &loaded.base,
+        loaded.config.provenance.source_repository.as_deref(),
+        &loaded.outputs(),
+    )?)
+}
+
+/// The release, log and online TUF keys, unlocked once from `keys` and held in memory: what
+/// a server signs with for as long as it runs.
+pub fn held_signing_keys(
+    loaded: &Loaded,
+    keys: &dyn crate::env::KeySource,
+) -> Result<crate::env::MemoryKeys, Error> {
+    let paths = signing_key_paths(loaded);
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let unlocked = keys.unlock(&refs)?;
+    crate::env::MemoryKeys::holding(paths.iter().cloned().zip(unlocked))
+}
+
 /// What a release published.
 #[derive(Debug, Serialize)]
 pub struct Released {
@@ -163,11 +185,7 @@ pub fn release(
     let (attachments, gate, sbom) = sbom_parts(loaded, request, env, started_on)?;
     let source = match &request.source {
         Some(claimed) => claimed.clone(),
-        None => git::source_state(
-            &loaded.base,
-            loaded.config.provenance.source_repository.as_deref(),
-            &loaded.outputs(),
-        )?,
+        None => project_source(loaded)?,
     };
     if !source.clean {
         if request.allow_dirty {

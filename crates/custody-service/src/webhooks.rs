@@ -88,13 +88,6 @@ pub struct Registered {
     pub secret: String,
 }
 
-fn catalog_failed(catalog: &Catalog) -> impl FnOnce(custody_catalog::Error) -> Error + '_ {
-    move |source| Error::Catalog {
-        location: catalog.location().to_owned(),
-        source: Box::new(source),
-    }
-}
-
 /// Registers a webhook for every product's events, with a new secret.
 pub fn register(
     catalog: &mut Catalog,
@@ -118,20 +111,20 @@ pub fn register(
     let secret = hex::encode(secret);
     catalog
         .add_webhook(&webhook, &secret)
-        .map_err(|e| catalog_failed(catalog)(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     Ok(Registered { webhook, secret })
 }
 
 /// The registered webhooks.
 pub fn list(catalog: &mut Catalog) -> Result<Vec<Webhook>, Error> {
-    catalog.webhooks().map_err(|e| catalog_failed(catalog)(e))
+    catalog.webhooks().map_err(|e| Error::catalog(catalog, e))
 }
 
 /// Removes a registered webhook; its queued events are dropped when due.
 pub fn remove(catalog: &mut Catalog, id: &str, clock: &dyn Clock) -> Result<(), Error> {
     let found = catalog
         .remove_webhook(id, &clock.now().to_string())
-        .map_err(|e| catalog_failed(catalog)(e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     if found {
         Ok(())
     } else {
@@ -143,7 +136,7 @@ pub fn remove(catalog: &mut Catalog, id: &str, clock: &dyn Clock) -> Result<(), 
 pub fn deliveries(catalog: &mut Catalog, limit: i64) -> Result<Vec<DeliveryRecord>, Error> {
     catalog
         .deliveries(limit)
-        .map_err(|e| catalog_failed(catalog)(e))
+        .map_err(|e| Error::catalog(catalog, e))
 }
 
 #[cfg(test)]

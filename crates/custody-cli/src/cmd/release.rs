@@ -128,17 +128,7 @@ fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
             args.product
         ))
     })?;
-    // The source as this tree has it; in a project, its configured repository URL and outputs.
-    let loaded = Loaded::from_dir(&args.dir).ok();
-    let source = match &loaded {
-        Some(l) => custody_site::git::source_state(
-            &l.base,
-            l.config.provenance.source_repository.as_deref(),
-            &l.outputs(),
-        ),
-        None => custody_site::git::source_state(&args.dir, None, &[]),
-    }
-    .map_err(usage)?;
+    let source = custody_service::publish::tree_source(&args.dir)?;
     let submitted = custody_service::publish::submit(
         &custody_service::publish::Submission {
             server: server.to_owned(),

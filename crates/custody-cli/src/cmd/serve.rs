@@ -46,33 +46,6 @@ pub struct Args {
     allow_private_webhooks: bool,
 }
 
-/// How often the server sends the webhook events waiting in the outbox.
-const RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Sends what the outbox holds every [`RELAY_EVERY`], for as long as the server runs: events a
-/// receiver refused are retried on their schedule, and those of a `custody monitor` that died
-/// before sending are sent.
-fn spawn_relay(loaded: Loaded) {
-    std::thread::spawn(move || {
-        let transport = custody_service::transport::HttpTransport::new();
-        loop {
-            std::thread::sleep(RELAY_EVERY);
-            let sent = custody_service::monitor::open_catalog(&loaded).and_then(|mut catalog| {
-                custody_service::monitor::relay(
-                    &mut catalog,
-                    &transport,
-                    &custody_service::env::EnvSecrets,
-                    &custody_service::env::SystemClock,
-                    &custody_server::api::ServerLog,
-                )
-            });
-            if let Err(e) = sent {
-                eprintln!("warning: webhook relay: {e}");
-            }
-        }
-    });
-}
-
 /// The project's signing keys, unlocked once now (from CUSTODY_PASSPHRASE(_FILE) or a prompt)
 /// and held in memory for the server's releases; why not, when they cannot be.
 fn publisher(
@@ -80,14 +53,11 @@ fn publisher(
     args: &Args,
     out: &Output,
 ) -> Result<custody_server::api::Publisher, String> {
-    use custody_service::env::KeySource as _;
-    let paths = custody_service::release::signing_key_paths(loaded);
-    let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
-    let keys = crate::cmd::key::file_keys(false, out)
-        .unlock(&refs)
-        .map_err(|e| e.to_string())?;
-    let keys = custody_service::env::MemoryKeys::holding(paths.iter().cloned().zip(keys))
-        .map_err(|e| e.to_string())?;
+    let keys = custody_service::release::held_signing_keys(
+        loaded,
+        &crate::cmd::key::file_keys(false, out),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(custody_server::api::Publisher {
         loaded: loaded.clone(),
         keys,
@@ -159,7 +129,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             clock,
             publishing,
         ));
-        spawn_relay(loaded.clone());
+        custody_server::api::spawn_relay(loaded.clone());
     }
     custody_server::serve(listener, router)?;
     Ok(ExitCode::SUCCESS)

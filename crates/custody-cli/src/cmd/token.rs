@@ -158,7 +158,7 @@ fn list(catalog: &mut access::Catalog, out: &Output) -> CmdResult {
             .map(|t| {
                 let state = match (&t.revoked, &t.expires) {
                     (Some(r), _) => format!("revoked {r}"),
-                    (None, Some(e)) if e.parse::<jiff::Timestamp>().is_ok_and(|e| e <= now) => {
+                    (None, Some(e)) if access::is_expired(t, now) => {
                         format!("expired {e}")
                     }
                     (None, Some(e)) => format!("expires {e}"),
