@@ -178,6 +178,7 @@ fn main() {
                         sbom: None,
                         artifacts: &[],
                         packages: &pkgs,
+                        licenses: &Default::default(),
                         known: &[],
                     },
                     "2026-01-01T00:00:00Z",

@@ -125,6 +125,16 @@ CREATE TABLE IF NOT EXISTS webhooks (
 -- environment variable of its secret instead.
 ALTER TABLE outbox ADD COLUMN webhook TEXT;
 ",
+    "
+-- What the dashboard shows without reading the advisory database or the SBOM again: a
+-- component's licence (an SPDX expression, as the SBOM gave it) and, per finding, the facts of
+-- its advisory when it was recorded.
+ALTER TABLE packages ADD COLUMN license TEXT;
+ALTER TABLE findings ADD COLUMN severity TEXT;
+ALTER TABLE findings ADD COLUMN fixed TEXT;
+ALTER TABLE findings ADD COLUMN summary TEXT;
+CREATE INDEX IF NOT EXISTS findings_by_id ON findings (id);
+",
 ];
 
 /// A release to add.
@@ -142,6 +152,8 @@ pub struct NewRelease<'a> {
     pub artifacts: &'a [String],
     /// Its packages.
     pub packages: &'a [PackageRef],
+    /// Licences by package URL, as the SBOM gave them (SPDX expressions).
+    pub licenses: &'a BTreeMap<String, String>,
     /// Findings already known when it was released (the release gate's): not news later.
     pub known: &'a [custody_vuln::vex::Assessed],
 }
@@ -158,6 +170,70 @@ pub struct StoredFinding {
     pub version: String,
     /// The VEX status when it was recorded.
     pub vex: Option<String>,
+    /// The package's ecosystem.
+    pub ecosystem: String,
+    /// `critical`, `high`, `medium`, `low`, `none`, `unscored` or `warning`; absent for a
+    /// finding recorded before the catalog kept it.
+    pub severity: Option<String>,
+    /// The smallest version that fixes it, when the advisory names one.
+    pub fixed: Option<String>,
+    /// The advisory's summary.
+    pub summary: Option<String>,
+    /// When it was first recorded for this release (RFC 3339).
+    pub first_seen: String,
+}
+
+/// Whether a finding with this VEX status is still open: not `not_affected`, not `fixed`.
+pub fn is_open(vex: Option<&str>) -> bool {
+    !matches!(vex, Some("not_affected" | "fixed"))
+}
+
+/// A product as the products page lists it: its latest release and that release's open
+/// findings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProductSummary {
+    /// The product.
+    pub product: String,
+    /// How many releases it has.
+    pub releases: i64,
+    /// Its latest release.
+    pub latest: String,
+    /// When that was catalogued.
+    pub added: String,
+    /// That release's open findings by severity (see [`StoredFinding::severity`]; `unknown`
+    /// for findings recorded without one).
+    pub open: BTreeMap<String, i64>,
+}
+
+/// One release of a product with its open findings by severity: a point of the findings plot.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReleaseFindings {
+    /// The version.
+    pub version: String,
+    /// When it was catalogued.
+    pub added: String,
+    /// Open findings by severity.
+    pub open: BTreeMap<String, i64>,
+}
+
+/// A release an advisory affects: which of its packages, and the VEX status recorded.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AffectedRelease {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// The package, by its indexed name.
+    pub package: String,
+    /// The package's version.
+    pub package_version: String,
+    /// The VEX status recorded, if any.
+    pub vex: Option<String>,
+    /// When the finding was first recorded.
+    pub first_seen: String,
 }
 
 /// A stored release.
@@ -201,6 +277,8 @@ pub struct Component {
     pub version: String,
     /// Its package URL, when known.
     pub purl: Option<String>,
+    /// Its licence (an SPDX expression), when the SBOM named one.
+    pub license: Option<String>,
 }
 
 /// The catalog, in whichever [`Backend`] holds it.
@@ -220,6 +298,22 @@ pub(crate) fn finding_key(f: &custody_vuln::Finding) -> FindingKey {
         e.normalise_name(&f.package.name),
         f.package.version.clone(),
     )
+}
+
+/// What the catalog keeps of a finding's advisory, as `[severity, fixed, summary]`: the rating
+/// (`critical`... `unscored`, or `warning` for an informational advisory such as an
+/// unmaintained crate), the smallest fixed version, and the advisory's summary.
+pub(crate) fn finding_facts(f: &custody_vuln::Finding) -> [Option<&str>; 3] {
+    let severity = if f.is_warning() {
+        "warning"
+    } else {
+        custody_vuln::report::rating_name(f)
+    };
+    [
+        Some(severity),
+        f.smallest_fix.as_deref(),
+        f.advisories.iter().find_map(|a| a.summary.as_deref()),
+    ]
 }
 
 /// `map_err` helper naming the query.
@@ -494,8 +588,8 @@ impl Catalog {
             let key = p.ecosystem.normalise_name(&p.name);
             tx.execute(
                 "adding packages",
-                "INSERT INTO packages (release, ecosystem, key, name, version, purl)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO packages (release, ecosystem, key, name, version, purl, license)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     id.into(),
                     p.ecosystem.as_str().into(),
@@ -503,15 +597,22 @@ impl Catalog {
                     (&p.name).into(),
                     (&p.version).into(),
                     p.purl.as_deref().into(),
+                    p.purl
+                        .as_ref()
+                        .and_then(|purl| r.licenses.get(purl))
+                        .map(String::as_str)
+                        .into(),
                 ],
             )?;
         }
         for a in r.known {
             let (fid, eco, key, version) = finding_key(&a.finding);
+            let [severity, fixed, summary] = finding_facts(&a.finding);
             tx.execute(
                 "adding findings",
-                "INSERT INTO findings (release, id, ecosystem, key, version, vex, first_seen)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                "INSERT INTO findings
+                   (release, id, ecosystem, key, version, vex, first_seen, severity, fixed, summary)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                 &[
                     id.into(),
                     (&fid).into(),
@@ -520,6 +621,9 @@ impl Catalog {
                     (&version).into(),
                     a.vex.as_ref().map(|v| v.status.as_str()).into(),
                     now.into(),
+                    severity.into(),
+                    fixed.into(),
+                    summary.into(),
                 ],
             )?;
         }
@@ -559,8 +663,9 @@ impl Catalog {
         const WHAT: &str = "finding";
         self.query(
             "reading findings",
-            "SELECT f.id, f.key, f.version, f.vex FROM findings f
-             JOIN releases r ON r.id = f.release
+            "SELECT f.id, f.key, f.version, f.vex, f.ecosystem, f.severity, f.fixed, f.summary,
+                    f.first_seen
+             FROM findings f JOIN releases r ON r.id = f.release
              WHERE r.product = $1 AND r.version = $2 ORDER BY f.id, f.key",
             &[product.into(), version.into()],
         )?
@@ -571,9 +676,135 @@ impl Catalog {
                 package: text(r, 1, WHAT)?,
                 version: text(r, 2, WHAT)?,
                 vex: opt_text(r, 3, WHAT)?,
+                ecosystem: text(r, 4, WHAT)?,
+                severity: opt_text(r, 5, WHAT)?,
+                fixed: opt_text(r, 6, WHAT)?,
+                summary: opt_text(r, 7, WHAT)?,
+                first_seen: text(r, 8, WHAT)?,
             })
         })
         .collect()
+    }
+
+    /// Every product with its latest release and that release's open findings by severity,
+    /// by product name: one pass over the releases, whatever their number.
+    pub fn products(&mut self) -> Result<Vec<ProductSummary>, Error> {
+        const WHAT: &str = "product";
+        let rows = self.query(
+            "listing products",
+            "WITH ranked AS (
+               SELECT id, product, version, added,
+                      ROW_NUMBER() OVER (PARTITION BY product ORDER BY added DESC, id DESC) AS n,
+                      COUNT(*) OVER (PARTITION BY product) AS releases
+               FROM releases)
+             SELECT l.product, l.version, l.added, l.releases,
+                    COALESCE(f.severity, 'unknown'), COUNT(f.id)
+             FROM ranked l
+             LEFT JOIN findings f ON f.release = l.id
+               AND (f.vex IS NULL OR f.vex NOT IN ('not_affected', 'fixed'))
+             WHERE l.n = 1
+             GROUP BY l.product, l.version, l.added, l.releases, COALESCE(f.severity, 'unknown')
+             ORDER BY l.product",
+            &[],
+        )?;
+        let mut out: Vec<ProductSummary> = Vec::new();
+        for r in &rows {
+            let product = text(r, 0, WHAT)?;
+            if out.last().is_none_or(|p| p.product != product) {
+                out.push(ProductSummary {
+                    product,
+                    latest: text(r, 1, WHAT)?,
+                    added: text(r, 2, WHAT)?,
+                    releases: int(r, 3, WHAT)?,
+                    open: BTreeMap::new(),
+                });
+            }
+            let count = int(r, 5, WHAT)?;
+            if count > 0
+                && let Some(last) = out.last_mut()
+            {
+                last.open.insert(text(r, 4, WHAT)?, count);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A product's releases, newest first, each with its open findings by severity.
+    pub fn release_findings(
+        &mut self,
+        product: &str,
+        limit: i64,
+    ) -> Result<Vec<ReleaseFindings>, Error> {
+        const WHAT: &str = "release findings";
+        let rows = self.query(
+            "counting findings per release",
+            "WITH latest AS (
+               SELECT id, version, added FROM releases WHERE product = $1
+               ORDER BY added DESC, id DESC LIMIT $2)
+             SELECT l.version, l.added, COALESCE(f.severity, 'unknown'), COUNT(f.id)
+             FROM latest l
+             LEFT JOIN findings f ON f.release = l.id
+               AND (f.vex IS NULL OR f.vex NOT IN ('not_affected', 'fixed'))
+             GROUP BY l.id, l.version, l.added, COALESCE(f.severity, 'unknown')
+             ORDER BY l.added DESC, l.id DESC",
+            &[product.into(), Param::Int(limit)],
+        )?;
+        let mut out: Vec<ReleaseFindings> = Vec::new();
+        for r in &rows {
+            let version = text(r, 0, WHAT)?;
+            if out.last().is_none_or(|p| p.version != version) {
+                out.push(ReleaseFindings {
+                    version,
+                    added: text(r, 1, WHAT)?,
+                    open: BTreeMap::new(),
+                });
+            }
+            let count = int(r, 3, WHAT)?;
+            if count > 0
+                && let Some(last) = out.last_mut()
+            {
+                last.open.insert(text(r, 2, WHAT)?, count);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The releases an advisory affects, as the monitor recorded them.
+    pub fn affected_by(&mut self, advisory: &str) -> Result<Vec<AffectedRelease>, Error> {
+        const WHAT: &str = "affected release";
+        self.query(
+            "listing releases an advisory affects",
+            "SELECT r.product, r.version, f.key, f.version, f.vex, f.first_seen
+             FROM findings f JOIN releases r ON r.id = f.release
+             WHERE f.id = $1 ORDER BY r.product, r.added DESC, r.id DESC, f.key",
+            &[advisory.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AffectedRelease {
+                product: text(r, 0, WHAT)?,
+                version: text(r, 1, WHAT)?,
+                package: text(r, 2, WHAT)?,
+                package_version: text(r, 3, WHAT)?,
+                vex: opt_text(r, 4, WHAT)?,
+                first_seen: text(r, 5, WHAT)?,
+            })
+        })
+        .collect()
+    }
+
+    /// A release's SBOM as published (CycloneDX JSON), if it had one; `None` also when the
+    /// release is not in the catalog.
+    pub fn sbom(&mut self, product: &str, version: &str) -> Result<Option<String>, Error> {
+        let rows = self.query(
+            "reading an SBOM",
+            "SELECT sbom FROM releases WHERE product = $1 AND version = $2",
+            &[product.into(), version.into()],
+        )?;
+        match rows.first() {
+            Some(r) => opt_text(r, 0, "SBOM"),
+            None => Ok(None),
+        }
     }
 
     /// Releases, newest first: of one product, or of all. (The CAST tells PostgreSQL the type
@@ -613,7 +844,7 @@ impl Catalog {
         const WHAT: &str = "component";
         self.query(
             "reading components",
-            "SELECT p.ecosystem, p.name, p.version, p.purl FROM packages p
+            "SELECT p.ecosystem, p.name, p.version, p.purl, p.license FROM packages p
              JOIN releases r ON r.id = p.release
              WHERE r.product = $1 AND r.version = $2 ORDER BY p.ecosystem, p.key, p.version",
             &[product.into(), version.into()],
@@ -625,6 +856,7 @@ impl Catalog {
                 name: text(r, 1, WHAT)?,
                 version: text(r, 2, WHAT)?,
                 purl: opt_text(r, 3, WHAT)?,
+                license: opt_text(r, 4, WHAT)?,
             })
         })
         .collect()

@@ -39,7 +39,8 @@
 //! let gin = PackageRef::new(Ecosystem::Go, "github.com/gin-gonic/gin", "v1.5.0");
 //! catalog.add_release(
 //!     &NewRelease { product: "app", version: "1.0.0", dir: tmp.path(), sbom: None,
-//!                   artifacts: &[], packages: &[gin], known: &[] },
+//!                   artifacts: &[], packages: &[gin], licenses: &Default::default(),
+//!                   known: &[] },
 //!     "2026-01-01T00:00:00Z",
 //! )?;
 //! let packs = custody_vuln::open_current(&db)?;
@@ -66,7 +67,8 @@ pub use access::{
 };
 pub use backend::Backend;
 pub use catalog::{
-    Catalog, Component, ListedRelease, NewRelease, ReleaseInfo, StoredFinding, is_url,
+    AffectedRelease, Catalog, Component, ListedRelease, NewRelease, ProductSummary,
+    ReleaseFindings, ReleaseInfo, StoredFinding, is_open, is_url,
 };
 pub use error::Error;
 pub use monitor::{MonitorOptions, MonitorReport, ReleaseNews, monitor, monitor_then};

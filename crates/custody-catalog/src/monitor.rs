@@ -6,6 +6,7 @@ use crate::Error;
 use crate::access::NewDelivery;
 use crate::backend::Param;
 use crate::catalog::{
+    finding_facts,
     Catalog, FindingKey, ReleaseInfo, finding_key, int, package, release_info, text,
 };
 use custody_vuln::vex::{self, Assessed, Document};
@@ -297,15 +298,37 @@ pub fn monitor_then<T, E>(
             for a in assessed {
                 let key = finding_key(&a.finding);
                 now_keys.insert(key.clone());
+                let [severity, fixed, summary] = finding_facts(&a.finding);
                 if stored.contains(&key) {
+                    // Not news, but its advisory changed: what the catalog shows of it follows.
+                    tx.execute(
+                        "updating findings",
+                        "UPDATE findings SET severity = $6, fixed = $7, summary = $8
+                         WHERE release = $1 AND id = $2 AND ecosystem = $3 AND key = $4
+                           AND version = $5",
+                        &[
+                            Param::Int(*id),
+                            (&key.0).into(),
+                            (&key.1).into(),
+                            (&key.2).into(),
+                            (&key.3).into(),
+                            severity.into(),
+                            fixed.into(),
+                            summary.into(),
+                        ],
+                    )?;
                     continue;
                 }
                 tx.execute(
                     "recording findings",
-                    "INSERT INTO findings (release, id, ecosystem, key, version, vex, first_seen)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    "INSERT INTO findings
+                       (release, id, ecosystem, key, version, vex, first_seen, severity, fixed,
+                        summary)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (release, ecosystem, key, version, id)
-                     DO UPDATE SET vex = excluded.vex, first_seen = excluded.first_seen",
+                     DO UPDATE SET vex = excluded.vex, first_seen = excluded.first_seen,
+                       severity = excluded.severity, fixed = excluded.fixed,
+                       summary = excluded.summary",
                     &[
                         Param::Int(*id),
                         (&key.0).into(),
@@ -314,6 +337,9 @@ pub fn monitor_then<T, E>(
                         (&key.3).into(),
                         a.vex.as_ref().map(|v| v.status.as_str()).into(),
                         options.now.into(),
+                        severity.into(),
+                        fixed.into(),
+                        summary.into(),
                     ],
                 )?;
                 if a.is_suppressed() {

@@ -102,6 +102,7 @@ suite!(
     webhook_events_are_queued_with_the_news_they_announce,
     registered_webhooks_keep_their_secret_until_removed,
     releases_and_components_are_listed,
+    products_findings_and_licences_are_read_back,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -180,6 +181,12 @@ fn add(
                 sbom: Some("{}"),
                 artifacts: &[format!("{product}-{version}.tgz")],
                 packages,
+                // Every package with a package URL is MIT here, so the licence's way into
+                // the catalog and back out is seen.
+                licenses: &packages
+                    .iter()
+                    .filter_map(|p| Some((p.purl.clone()?, "MIT".to_owned())))
+                    .collect(),
                 known,
             },
             "2026-01-01T00:00:00Z",
@@ -371,7 +378,7 @@ fn a_schema_from_a_newer_build_is_refused(f: &dyn Fixture) {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                supported: 4
+                supported: 5
             }
         ),
         "{err}"
@@ -417,14 +424,21 @@ fn a_catalog_of_the_first_schema_is_migrated(f: &dyn Fixture) {
     // What a build before the token tables left behind.
     let mut raw = f.raw();
     raw.batch("BEGIN").unwrap();
-    raw.batch("DROP TABLE tokens; DROP TABLE audit; DROP TABLE outbox; DROP TABLE webhooks")
-        .unwrap();
+    raw.batch(
+        "DROP TABLE tokens; DROP TABLE audit; DROP TABLE outbox; DROP TABLE webhooks;
+         DROP INDEX findings_by_id; ALTER TABLE packages DROP COLUMN license;
+         ALTER TABLE findings DROP COLUMN severity; ALTER TABLE findings DROP COLUMN fixed;
+         ALTER TABLE findings DROP COLUMN summary",
+    )
+    .unwrap();
     raw.set_schema_version(1).unwrap();
     raw.batch("COMMIT").unwrap();
     let mut catalog = f.open();
     assert_eq!(catalog.len().unwrap(), 1, "the releases are kept");
     assert!(catalog.tokens().unwrap().is_empty(), "the new tables exist");
-    assert_eq!(f.raw().schema_version().unwrap(), 4);
+    let components = catalog.components("web", "1.0.0").unwrap();
+    assert_eq!(components[0].license, None, "the new columns exist");
+    assert_eq!(f.raw().schema_version().unwrap(), 5);
 }
 
 fn token(id: &'static str, hash: &'static str) -> custody_catalog::NewToken<'static> {
@@ -652,4 +666,72 @@ fn releases_and_components_are_listed(f: &dyn Fixture) {
     assert_eq!(names, ["example.com/unrelated", "github.com/gin-gonic/gin"]);
     assert_eq!(components[0].ecosystem, "Go");
     assert!(catalog.components("web", "9.9.9").unwrap().is_empty());
+}
+
+fn products_findings_and_licences_are_read_back(f: &dyn Fixture) {
+    let advisories = Advisories::new(&["GO-2020-0001.json"]);
+    let mut catalog = f.open();
+    let gin = gin().with_purl("pkg:golang/github.com/gin-gonic/gin@v1.5.0");
+    add(&mut catalog, "web", "1.0.0", &[gin.clone(), unrelated()], &[]);
+    add(&mut catalog, "tool", "2.0.0", &[unrelated()], &[]);
+    advisories.run(&mut catalog, "2026-01-02T00:00:00Z");
+    // The next web release ships the same gin.
+    add(&mut catalog, "web", "1.1.0", &[gin], &[]);
+    advisories.run(&mut catalog, "2026-01-03T00:00:00Z");
+
+    let components = catalog.components("web", "1.0.0").unwrap();
+    let licences: Vec<Option<&str>> = components.iter().map(|c| c.license.as_deref()).collect();
+    assert_eq!(licences, [None, Some("MIT")], "{components:?}");
+
+    let findings = catalog.findings("web", "1.0.0").unwrap();
+    assert_eq!(findings.len(), 1);
+    let found = &findings[0];
+    assert_eq!(found.ecosystem, "Go");
+    assert_eq!(found.severity.as_deref(), Some("unscored"));
+    assert_eq!(found.fixed.as_deref(), Some("1.6.0"));
+    assert_eq!(
+        found.summary.as_deref(),
+        Some("Arbitrary log line injection in github.com/gin-gonic/gin")
+    );
+    assert_eq!(found.first_seen, "2026-01-02T00:00:00Z");
+
+    let products = catalog.products().unwrap();
+    let summary: Vec<(&str, i64, &str, Vec<(&str, i64)>)> = products
+        .iter()
+        .map(|p| {
+            (
+                p.product.as_str(),
+                p.releases,
+                p.latest.as_str(),
+                p.open.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+            )
+        })
+        .collect();
+    // Both web releases were added at the same instant: the later row is the latest.
+    assert_eq!(
+        summary,
+        [
+            ("tool", 1, "2.0.0", vec![]),
+            ("web", 2, "1.1.0", vec![("unscored", 1)]),
+        ]
+    );
+
+    let history = catalog.release_findings("web", 10).unwrap();
+    let versions: Vec<&str> = history.iter().map(|r| r.version.as_str()).collect();
+    assert_eq!(versions, ["1.1.0", "1.0.0"]);
+    assert_eq!(history[1].open.get("unscored"), Some(&1));
+    assert_eq!(catalog.release_findings("web", 1).unwrap().len(), 1);
+    assert!(catalog.release_findings("none", 10).unwrap().is_empty());
+
+    let affected = catalog.affected_by("GO-2020-0001").unwrap();
+    let hit: Vec<(&str, &str)> = affected
+        .iter()
+        .map(|a| (a.product.as_str(), a.version.as_str()))
+        .collect();
+    assert_eq!(hit, [("web", "1.1.0"), ("web", "1.0.0")]);
+    assert_eq!(affected[0].package, "github.com/gin-gonic/gin");
+    assert!(catalog.affected_by("GO-0000-0000").unwrap().is_empty());
+
+    assert_eq!(catalog.sbom("web", "1.0.0").unwrap().as_deref(), Some("{}"));
+    assert_eq!(catalog.sbom("web", "9.9.9").unwrap(), None);
 }

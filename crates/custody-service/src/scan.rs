@@ -66,6 +66,13 @@ pub fn packages(sbom: &custody_sbom::Sbom) -> (Vec<PackageRef>, Vec<NotScanned>)
     (refs, not_scanned)
 }
 
+/// The licences the SBOM names, by package URL: what the catalog keeps beside each package.
+pub fn licenses(sbom: &custody_sbom::Sbom) -> std::collections::BTreeMap<String, String> {
+    sbom.components()
+        .filter_map(|c| Some((c.purl.as_ref()?.0.clone(), c.license.clone()?)))
+        .collect()
+}
+
 /// What a scan of one SBOM found, VEX statements applied.
 #[derive(Debug)]
 pub struct Outcome {
