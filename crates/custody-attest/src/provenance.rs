@@ -132,7 +132,18 @@ impl Provenance {
             .find_map(|d| d.digest.get("gitCommit"))
             .map(String::as_str)
     }
+
+    /// Whether the source tree was clean, from the first resolved dependency that says.
+    pub fn tree_clean(&self) -> Option<bool> {
+        self.build_definition
+            .resolved_dependencies
+            .iter()
+            .find_map(|d| d.annotations.get(TREE_CLEAN)?.as_bool())
+    }
 }
+
+/// The source dependency's annotation saying whether the tree had no uncommitted changes.
+pub const TREE_CLEAN: &str = "treeClean";
 
 /// custody's release manifest predicate: the whole release in one signed list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -155,7 +155,7 @@ pub fn digest_map(d: &Digests) -> BTreeMap<String, String> {
 fn provenance(f: &ReleaseFacts) -> Provenance {
     let mut annotations = BTreeMap::new();
     annotations.insert(
-        "treeClean".to_owned(),
+        crate::provenance::TREE_CLEAN.to_owned(),
         serde_json::Value::Bool(f.source.clean),
     );
     Provenance {

@@ -132,6 +132,9 @@ pub struct Release {
     pub commit: String,
     /// The signing key's hint.
     pub key: String,
+    /// Whether the source tree was clean when it was built, as the provenance says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_clean: Option<bool>,
 }
 
 /// The outcome of [`verify`].
@@ -261,6 +264,7 @@ fn run(
     release.repository = ext.source.repository.clone();
     release.git_ref = ext.source.git_ref.clone();
     release.commit = provenance.source_commit().unwrap_or_default().to_owned();
+    release.tree_clean = provenance.tree_clean();
     check_provenance(req, &signed.hint, &provenance).map_err(at(C::Provenance))?;
     pass(
         checks,

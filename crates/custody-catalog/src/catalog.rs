@@ -417,6 +417,20 @@ pub(crate) fn release_info(row: &Row, at: usize) -> Result<ReleaseInfo, Error> {
     })
 }
 
+/// The columns `product, version, added, artifacts`.
+fn listed_release(r: &Row) -> Result<ListedRelease, Error> {
+    const WHAT: &str = "release";
+    Ok(ListedRelease {
+        product: text(r, 0, WHAT)?,
+        version: text(r, 1, WHAT)?,
+        added: text(r, 2, WHAT)?,
+        artifacts: serde_json::from_str(&text(r, 3, WHAT)?).map_err(|source| Error::Corrupt {
+            what: "artifact list",
+            source,
+        })?,
+    })
+}
+
 /// The columns `ecosystem, name, version, purl` from `at` on.
 pub(crate) fn package(row: &Row, at: usize) -> Result<PackageRef, Error> {
     const WHAT: &str = "package";
@@ -793,6 +807,37 @@ impl Catalog {
         .collect()
     }
 
+    /// One release as listed, if the catalog holds it.
+    pub fn release(&mut self, product: &str, version: &str) -> Result<Option<ListedRelease>, Error> {
+        let rows = self.query(
+            "reading a release",
+            "SELECT product, version, added, artifacts FROM releases
+             WHERE product = $1 AND version = $2",
+            &[product.into(), version.into()],
+        )?;
+        rows.first().map(listed_release).transpose()
+    }
+
+    /// The packages (ecosystem, indexed name) an advisory named when the monitor last saw it;
+    /// `None` when it never saw it.
+    pub fn advisory_packages(&mut self, id: &str) -> Result<Option<Vec<(String, String)>>, Error> {
+        let rows = self.query(
+            "reading an advisory's packages",
+            "SELECT packages FROM advisories WHERE id = $1",
+            &[id.into()],
+        )?;
+        rows.first()
+            .map(|r| {
+                serde_json::from_str(&text(r, 0, "advisory packages")?).map_err(|source| {
+                    Error::Corrupt {
+                        what: "advisory package list",
+                        source,
+                    }
+                })
+            })
+            .transpose()
+    }
+
     /// A release's SBOM as published (CycloneDX JSON), if it had one; `None` also when the
     /// release is not in the catalog.
     pub fn sbom(&mut self, product: &str, version: &str) -> Result<Option<String>, Error> {
@@ -814,7 +859,6 @@ impl Catalog {
         product: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ListedRelease>, Error> {
-        const WHAT: &str = "release";
         self.query(
             "listing releases",
             "SELECT product, version, added, artifacts FROM releases
@@ -823,19 +867,7 @@ impl Catalog {
             &[product.into(), Param::Int(limit)],
         )?
         .iter()
-        .map(|r| {
-            Ok(ListedRelease {
-                product: text(r, 0, WHAT)?,
-                version: text(r, 1, WHAT)?,
-                added: text(r, 2, WHAT)?,
-                artifacts: serde_json::from_str(&text(r, 3, WHAT)?).map_err(|source| {
-                    Error::Corrupt {
-                        what: "artifact list",
-                        source,
-                    }
-                })?,
-            })
-        })
+        .map(listed_release)
         .collect()
     }
 

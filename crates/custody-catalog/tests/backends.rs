@@ -696,7 +696,8 @@ fn products_findings_and_licences_are_read_back(f: &dyn Fixture) {
     assert_eq!(found.first_seen, "2026-01-02T00:00:00Z");
 
     let products = catalog.products().unwrap();
-    let summary: Vec<(&str, i64, &str, Vec<(&str, i64)>)> = products
+    type Listed<'a> = (&'a str, i64, &'a str, Vec<(&'a str, i64)>);
+    let summary: Vec<Listed<'_>> = products
         .iter()
         .map(|p| {
             (

@@ -70,14 +70,14 @@ pub struct Project {
     pub allow_internal_webhooks: bool,
 }
 
-/// What every handler shares.
+/// What every handler shares, the dashboard's too.
 #[derive(Clone)]
-struct Api {
-    loaded: Arc<Loaded>,
+pub(crate) struct Api {
+    pub(crate) loaded: Arc<Loaded>,
     /// Whether webhooks may point at loopback and private addresses.
     allow_internal_webhooks: bool,
     catalog: Arc<Mutex<Catalog>>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     /// Why publishing is off, when it is.
     publisher: Result<Arc<Publisher>, Arc<str>>,
 }
@@ -171,6 +171,7 @@ pub fn router(
             "/api/v1/releases/{product}/{version}/findings",
             get(findings),
         )
+        .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(api)
 }
@@ -309,16 +310,16 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// One request as the audit log records it.
-struct Asked {
-    secret: Option<String>,
-    client: String,
-    action: Action,
-    product: Option<String>,
+pub(crate) struct Asked {
+    pub(crate) secret: Option<String>,
+    pub(crate) client: String,
+    pub(crate) action: Action,
+    pub(crate) product: Option<String>,
     /// `token.create`, `audit.read`...
-    name: &'static str,
-    target: String,
+    pub(crate) name: &'static str,
+    pub(crate) target: String,
     /// Writes are audited when they succeed too; reads only when refused.
-    write: bool,
+    pub(crate) write: bool,
 }
 
 impl Api {
@@ -330,7 +331,7 @@ impl Api {
             })
     }
 
-    fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
         // A panic in another request poisoned the lock; the catalog itself is a connection
         // whose transactions roll back, so it is still sound to use.
         self.catalog
@@ -338,53 +339,29 @@ impl Api {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Checks the token, runs `op` (on the blocking pool: the catalog and the site are
-    /// blocking), audits, and answers. The catalog is locked per step, not across `op`, so a
-    /// long publish does not hold up other requests.
-    async fn call<T: Serialize + Send + 'static>(
+    /// Checks the token, runs `op` and audits: blocking (the catalog is). The catalog is
+    /// locked per step, not across `op`, so a long publish does not hold up other requests.
+    pub(crate) fn authorized<T>(
         &self,
         asked: Asked,
-        ok: impl Fn(&T) -> StatusCode + Send + 'static,
-        op: impl FnOnce(&Api) -> Result<T, Error> + Send + 'static,
-    ) -> Response {
-        let api = self.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let clock = api.clock.as_ref();
-            let decision = access::authorize(
-                &mut api.catalog(),
-                asked.secret.as_deref(),
-                asked.action,
-                asked.product.as_deref(),
-                clock.now(),
-            )?;
-            let token = match decision {
-                Ok(t) => t,
-                Err(refusal) => {
-                    let outcome = format!("refused: {refusal}");
-                    access::audit(
-                        &mut api.catalog(),
-                        &Audit {
-                            token: refusal.token(),
-                            action: asked.name,
-                            target: &asked.target,
-                            client: &asked.client,
-                            outcome: &outcome,
-                        },
-                        clock,
-                    )?;
-                    return Err(Error::from(refusal));
-                }
-            };
-            let result = op(&api);
-            if asked.write || result.is_err() {
-                let outcome = match &result {
-                    Ok(_) => "ok".to_owned(),
-                    Err(e) => format!("failed: {e}"),
-                };
+        op: impl FnOnce(&Api) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let clock = self.clock.as_ref();
+        let decision = access::authorize(
+            &mut self.catalog(),
+            asked.secret.as_deref(),
+            asked.action,
+            asked.product.as_deref(),
+            clock.now(),
+        )?;
+        let token = match decision {
+            Ok(t) => t,
+            Err(refusal) => {
+                let outcome = format!("refused: {refusal}");
                 access::audit(
-                    &mut api.catalog(),
+                    &mut self.catalog(),
                     &Audit {
-                        token: Some(&token.id),
+                        token: refusal.token(),
                         action: asked.name,
                         target: &asked.target,
                         client: &asked.client,
@@ -392,10 +369,39 @@ impl Api {
                     },
                     clock,
                 )?;
+                return Err(Error::from(refusal));
             }
-            result
-        })
-        .await;
+        };
+        let result = op(self);
+        if asked.write || result.is_err() {
+            let outcome = match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("failed: {e}"),
+            };
+            access::audit(
+                &mut self.catalog(),
+                &Audit {
+                    token: Some(&token.id),
+                    action: asked.name,
+                    target: &asked.target,
+                    client: &asked.client,
+                    outcome: &outcome,
+                },
+                clock,
+            )?;
+        }
+        result
+    }
+
+    /// [`authorized`](Self::authorized) on the blocking pool, answered as JSON.
+    async fn call<T: Serialize + Send + 'static>(
+        &self,
+        asked: Asked,
+        ok: impl Fn(&T) -> StatusCode + Send + 'static,
+        op: impl FnOnce(&Api) -> Result<T, Error> + Send + 'static,
+    ) -> Response {
+        let api = self.clone();
+        let done = tokio::task::spawn_blocking(move || api.authorized(asked, op)).await;
         match done {
             Ok(Ok(value)) => json(ok(&value), &value),
             Ok(Err(e)) => error_response(&e),

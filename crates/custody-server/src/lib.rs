@@ -19,6 +19,8 @@
 //! ```
 
 pub mod api;
+mod dashboard;
+pub mod pages;
 pub mod site;
 pub mod witness;
 

@@ -175,6 +175,23 @@ fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// The value a signed-in page's forms carry, derived from the session's token secret, so a
+/// form another site makes the browser post (which cannot read the page) lacks it.
+pub fn form_token(secret: &str) -> String {
+    hash(&format!("custody dashboard form\n{secret}"))
+}
+
+/// Whether `offered` is the form value of `secret`, compared in constant time.
+pub fn form_token_matches(secret: &str, offered: &str) -> bool {
+    let expected = form_token(secret);
+    expected.len() == offered.len()
+        && expected
+            .bytes()
+            .zip(offered.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// Makes a token and records its hash.
 pub fn create(
     catalog: &mut Catalog,

@@ -602,6 +602,22 @@ pub enum Error {
         /// The name given.
         scope: String,
     },
+    /// A signed-in form came without the value its page carried: posted from another site,
+    /// or from a page of an earlier session.
+    #[error("the form is not one this session's page made; reload the page and try again")]
+    FormTokenMismatch,
+    /// The catalog holds no release of this product.
+    #[error("no release of {product} in the catalog")]
+    ProductNotInCatalog {
+        /// The product.
+        product: String,
+    },
+    /// Neither the catalog nor the advisory database knows this advisory.
+    #[error("advisory {id} is neither in the advisory database nor recorded against a release")]
+    AdvisoryNotFound {
+        /// The id asked for.
+        id: String,
+    },
     /// The catalog holds no such release.
     #[error("no release {product} {version} in the catalog")]
     ReleaseNotInCatalog {
@@ -715,9 +731,11 @@ impl Error {
             Self::ReleaseNotListed { .. }
             | Self::UnknownToken { .. }
             | Self::UnknownWebhook { .. }
-            | Self::ReleaseNotInCatalog { .. } => ErrorKind::NotFound,
+            | Self::ReleaseNotInCatalog { .. }
+            | Self::ProductNotInCatalog { .. }
+            | Self::AdvisoryNotFound { .. } => ErrorKind::NotFound,
             Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
-            Self::Access(_) => ErrorKind::Forbidden,
+            Self::Access(_) | Self::FormTokenMismatch => ErrorKind::Forbidden,
             Self::Randomness | Self::NotJson { .. } => ErrorKind::Failed,
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }

@@ -236,6 +236,21 @@ impl LogReader {
         Ok(String::from_utf8_lossy(&proof.to_bytes()).into_owned())
     }
 
+    /// Checks, from the published tiles, that entry `index` is `entry` and that the verified
+    /// checkpoint commits to it: the entry bundle and the hash tiles agree with the signed root.
+    pub fn check_inclusion(&self, index: u64, entry: &[u8]) -> Result<(), Error> {
+        let failed = |source| Error::Entry {
+            index,
+            source: Box::new(source),
+        };
+        let proof = prove_inclusion(&self.store, &self.checkpoint, index).map_err(failed)?;
+        let c = &self.checkpoint.checkpoint;
+        proof
+            .proof
+            .verify(index, c.size, custody_tlog::record_hash(entry), c.root)
+            .map_err(failed)
+    }
+
     /// Where the log is read from.
     pub fn location(&self) -> &str {
         &self.location
@@ -299,7 +314,7 @@ pub fn rewitness(
 
 /// One log entry found by artifact digest.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FoundEntry {
     /// Its index in the log.
     pub index: u64,

@@ -303,6 +303,13 @@ impl Repository {
         self.roles.get(name)
     }
 
+    /// Target `name` as published, with the role that lists it.
+    pub fn find_target(&self, name: &str) -> Option<(&str, &TargetFile)> {
+        self.roles
+            .iter()
+            .find_map(|(role, md)| Some((role.as_str(), md.signed.targets.get(name)?)))
+    }
+
     /// The current timestamp.
     pub fn timestamp(&self) -> &Metadata<Timestamp> {
         &self.timestamp

@@ -94,12 +94,16 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             "listen": format!("http://{addr}"),
             "dir": dir,
             "api": api.as_ref().map(|_| format!("http://{addr}/api/v1")),
+            "dashboard": api.as_ref().map(|_| format!("http://{addr}/ui")),
         })
         .to_string()
     } else {
         let api = match &api {
             // A second line: scripts read the address as the first line's last word.
-            Some(c) => format!("\napi http://{addr}/api/v1 on the catalog {}", c.location()),
+            Some(c) => format!(
+                "\napi http://{addr}/api/v1 on the catalog {}\ndashboard http://{addr}/ui",
+                c.location()
+            ),
             None => String::new(),
         };
         format!("serving {} on http://{addr}{api}", dir.display())
