@@ -808,7 +808,11 @@ impl Catalog {
     }
 
     /// One release as listed, if the catalog holds it.
-    pub fn release(&mut self, product: &str, version: &str) -> Result<Option<ListedRelease>, Error> {
+    pub fn release(
+        &mut self,
+        product: &str,
+        version: &str,
+    ) -> Result<Option<ListedRelease>, Error> {
         let rows = self.query(
             "reading a release",
             "SELECT product, version, added, artifacts FROM releases

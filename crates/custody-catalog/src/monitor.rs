@@ -6,8 +6,7 @@ use crate::Error;
 use crate::access::NewDelivery;
 use crate::backend::Param;
 use crate::catalog::{
-    finding_facts,
-    Catalog, FindingKey, ReleaseInfo, finding_key, int, package, release_info, text,
+    Catalog, FindingKey, ReleaseInfo, finding_facts, finding_key, int, package, release_info, text,
 };
 use custody_vuln::vex::{self, Assessed, Document};
 use custody_vuln::{Ecosystem, Finding, MatchOptions, PackageRef, Packs};

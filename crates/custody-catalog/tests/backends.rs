@@ -672,7 +672,13 @@ fn products_findings_and_licences_are_read_back(f: &dyn Fixture) {
     let advisories = Advisories::new(&["GO-2020-0001.json"]);
     let mut catalog = f.open();
     let gin = gin().with_purl("pkg:golang/github.com/gin-gonic/gin@v1.5.0");
-    add(&mut catalog, "web", "1.0.0", &[gin.clone(), unrelated()], &[]);
+    add(
+        &mut catalog,
+        "web",
+        "1.0.0",
+        &[gin.clone(), unrelated()],
+        &[],
+    );
     add(&mut catalog, "tool", "2.0.0", &[unrelated()], &[]);
     advisories.run(&mut catalog, "2026-01-02T00:00:00Z");
     // The next web release ships the same gin.

@@ -426,7 +426,13 @@ async fn revoke_token(
         move |api, viewer, form_token| {
             access::revoke(&mut api.catalog(), &id, api.clock.as_ref())?;
             let listed = access::list(&mut api.catalog())?;
-            Ok(pages::tokens(&listed, api.clock.now(), None, form_token, viewer))
+            Ok(pages::tokens(
+                &listed,
+                api.clock.now(),
+                None,
+                form_token,
+                viewer,
+            ))
         },
     )
     .await

@@ -370,7 +370,11 @@ fn artifact(a: &ArtifactFacts) -> Markup {
 
 /// One release.
 pub fn release(page: &ReleasePage, query: &ComponentQuery, viewer: &Viewer) -> Markup {
-    let provenance = page.artifacts.iter().find(|a| a.verified).map(|a| &a.release);
+    let provenance = page
+        .artifacts
+        .iter()
+        .find(|a| a.verified)
+        .map(|a| &a.release);
     let body = html! {
         p { a href=(product_url(&page.product)) { "← " (page.product) } }
         h1 { (page.product) " " span.sub { (page.version) } }

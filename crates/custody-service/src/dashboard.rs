@@ -169,15 +169,18 @@ impl ComponentQuery {
         let text_ok = text.is_empty() || {
             let t = text.to_lowercase();
             c.name.to_lowercase().contains(&t)
-                || c.purl.as_deref().is_some_and(|p| p.to_lowercase().contains(&t))
+                || c.purl
+                    .as_deref()
+                    .is_some_and(|p| p.to_lowercase().contains(&t))
         };
         let eco_ok = self
             .ecosystem
             .as_deref()
             .is_none_or(|e| e.is_empty() || e == c.ecosystem);
-        let license_ok = self.license.as_deref().is_none_or(|l| {
-            l.is_empty() || l == c.license.as_deref().unwrap_or(NO_LICENSE)
-        });
+        let license_ok = self
+            .license
+            .as_deref()
+            .is_none_or(|l| l.is_empty() || l == c.license.as_deref().unwrap_or(NO_LICENSE));
         text_ok && eco_ok && license_ok
     }
 }
@@ -592,7 +595,11 @@ pub fn advisory(loaded: &Loaded, catalog: &mut Catalog, id: &str) -> Result<Advi
         return Err(Error::AdvisoryNotFound { id: id.to_owned() });
     }
     let names: BTreeSet<&str> = std::iter::once(id)
-        .chain(advisory.iter().flat_map(|a| a.aliases.iter().map(String::as_str)))
+        .chain(
+            advisory
+                .iter()
+                .flat_map(|a| a.aliases.iter().map(String::as_str)),
+        )
         .collect();
     let mut vex = Vec::new();
     for (_, doc) in crate::inputs::vex_documents(&loaded.vex_dir())? {
