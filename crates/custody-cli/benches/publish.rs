@@ -119,16 +119,7 @@ fn server_project(catalog: Option<&str>) -> Project {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     if let Some(url) = catalog {
-        let config = p.dir().join("custody.toml");
-        let text = std::fs::read_to_string(&config).unwrap();
-        std::fs::write(
-            &config,
-            text.replace(
-                "catalog = \".custody/catalog.sqlite\"",
-                &format!("catalog = \"{url}\""),
-            ),
-        )
-        .unwrap();
+        p.use_catalog(url);
     }
     p
 }

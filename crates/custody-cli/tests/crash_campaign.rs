@@ -994,16 +994,7 @@ fn two_frontends_on_one_postgresql_catalog_one_killed_midway() {
     };
     let catalog = cluster.database("custody");
     let p = with_repo();
-    let config = p.dir().join("custody.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace(
-            "catalog = \".custody/catalog.sqlite\"",
-            &format!("catalog = \"{catalog}\""),
-        ),
-    )
-    .unwrap();
+    p.use_catalog(&catalog);
     let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
     let (first, url_a) = common::serve_custody(&p, &[]);
     let (_second, url_b) = common::serve_custody(&p, &[]);

@@ -239,17 +239,7 @@ fn a_catalog_in_postgresql_serves_release_and_monitor_alike() {
     let url = cluster.database("catalog");
     let p = Project::new("ed25519");
     p.write_vulnerable_app();
-    let config = p.dir().join("custody.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let with_catalog = |catalog: &str| {
-        let replaced = text.replace(
-            "catalog = \".custody/catalog.sqlite\"",
-            &format!("catalog = \"{catalog}\""),
-        );
-        assert_ne!(replaced, text, "custody init writes [monitor] catalog");
-        std::fs::write(&config, replaced).unwrap();
-    };
-    with_catalog(&url);
+    p.use_catalog(&url);
     git(p.dir(), &["add", "-A"]);
     git(p.dir(), &["commit", "-q", "-m", "app"]);
     p.artifact("app.tgz", b"app");
@@ -275,7 +265,7 @@ fn a_catalog_in_postgresql_serves_release_and_monitor_alike() {
     assert!(lines(&r.json()).is_empty());
 
     // A catalog that cannot be reached is named, without its password.
-    with_catalog("postgres://custody:hunter2@127.0.0.1:1/none");
+    p.use_catalog("postgres://custody:hunter2@127.0.0.1:1/none");
     let r = run_env(&p, &["monitor"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(

@@ -328,14 +328,7 @@ fn the_api_runs_on_a_postgresql_catalog() {
     };
     let url = cluster.database("api");
     let p = Project::new("ed25519");
-    let config = p.dir().join("custody.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let replaced = text.replace(
-        "catalog = \".custody/catalog.sqlite\"",
-        &format!("catalog = \"{url}\""),
-    );
-    assert_ne!(replaced, text);
-    std::fs::write(&config, replaced).unwrap();
+    p.use_catalog(&url);
     let (admin_id, admin) = p.token(&["--scope", "admin"]);
     let (_server, base) = serve(&p);
     let api = format!("{base}/api/v1");

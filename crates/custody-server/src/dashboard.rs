@@ -8,10 +8,8 @@
 //!   form carries a value derived from it ([`access::form_token`]) that a cross-site form
 //!   cannot know. Sign-ins, refusals and admin writes go to the audit log like API calls.
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +20,7 @@ use custody_service::{Error, webhooks};
 use maud::Markup;
 use serde::Deserialize;
 
-use crate::api::{Api, Asked, status};
+use crate::api::{Api, Asked, client_address, status};
 use crate::pages::{self, ROOT, Viewer};
 
 /// The session cookie's name.
@@ -60,13 +58,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
         Ok(Self {
             session: session(&parts.headers),
-            client,
+            client: client_address(parts),
         })
     }
 }

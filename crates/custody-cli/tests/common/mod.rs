@@ -334,6 +334,25 @@ impl Project {
         path
     }
 
+    /// Points `[monitor] catalog` at `location`: a SQLite file or a PostgreSQL URL.
+    pub fn use_catalog(&self, location: &str) {
+        let config = self.dir().join("custody.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let mut found = false;
+        let mut out = String::with_capacity(text.len());
+        for line in text.lines() {
+            if line.starts_with("catalog = ") {
+                found = true;
+                out.push_str(&format!("catalog = \"{location}\""));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        assert!(found, "custody init writes [monitor] catalog:\n{text}");
+        std::fs::write(&config, out).unwrap();
+    }
+
     /// `custody token create --json ARGS`: the token's id and secret.
     pub fn token(&self, args: &[&str]) -> (String, String) {
         let r = self.run(&[&["token", "create", "--json"][..], args].concat());
