@@ -108,6 +108,8 @@ fn release_page(label: &str, catalog: Option<&str>) {
     let p = Project::new("ed25519");
     if let Some(url) = catalog {
         p.use_catalog(url);
+        // A release is made from a clean tree.
+        common::git(p.dir(), &["commit", "-qam", "catalog on PostgreSQL"]);
     }
     let r = p.run(&["repo", "init", "--root-keys", "1", "--root-threshold", "1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -122,20 +122,25 @@ pub fn spawn_relay(loaded: Loaded) {
     });
 }
 
-/// The API's routes over `catalog`, with `clock` for token expiry and the audit log, and
-/// `publisher` (or why there is none) for uploads and releases.
-pub fn router(
+/// What the API's and the dashboard's handlers share: the project, its catalog, `clock` for
+/// token expiry and the audit log, and `publisher` (or why there is none) for uploads and
+/// releases.
+pub(crate) fn state(
     project: Project,
     clock: Arc<dyn Clock>,
     publisher: Result<Publisher, String>,
-) -> Router {
-    let api = Api {
+) -> Api {
+    Api {
         loaded: Arc::new(project.loaded),
         allow_internal_webhooks: project.allow_internal_webhooks,
         catalog: Arc::new(Mutex::new(project.catalog)),
         clock,
         publisher: publisher.map(Arc::new).map_err(Arc::from),
-    };
+    }
+}
+
+/// The API's routes, on the shared state.
+pub(crate) fn routes() -> Router<Api> {
     Router::new()
         .route(
             "/api/v1/releases/{product}/uploads/{sha256}",
@@ -171,9 +176,7 @@ pub fn router(
             "/api/v1/releases/{product}/{version}/findings",
             get(findings),
         )
-        .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(api)
 }
 
 /// The API's OpenAPI 3.1 document, derived from the handlers and their types.

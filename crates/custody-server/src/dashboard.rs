@@ -9,7 +9,7 @@
 //!   cannot know. Sign-ins, refusals and admin writes go to the audit log like API calls.
 
 use axum::Router;
-use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -46,6 +46,8 @@ pub(crate) fn routes() -> Router<Api> {
         .route("/ui/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/ui/admin/audit", get(admin_audit))
         .route("/ui/admin/webhooks", get(admin_webhooks))
+        // Its forms are a few fields.
+        .layer(DefaultBodyLimit::max(crate::api::MAX_BODY))
 }
 
 /// Who asks: the session's token secret, if any, and the client's address.

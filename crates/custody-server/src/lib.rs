@@ -25,6 +25,19 @@ pub mod site;
 pub mod witness;
 
 pub use custody_tlog::WitnessState;
+
+/// The publishing service of a project: the JSON API under `/api/v1` and the dashboard under
+/// `/ui`, on one catalog, with `clock` for token expiry and the audit log, and `publisher` (or
+/// why there is none) for uploads and releases.
+pub fn service(
+    project: api::Project,
+    clock: std::sync::Arc<dyn custody_service::env::Clock>,
+    publisher: Result<api::Publisher, String>,
+) -> axum::Router {
+    api::routes()
+        .merge(dashboard::routes())
+        .with_state(api::state(project, clock, publisher))
+}
 pub use witness::Witness;
 
 /// Serves `router` on `listener` until the process ends, on a runtime of its own so that

@@ -124,7 +124,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             ));
         }
         let clock = std::sync::Arc::new(custody_service::env::SystemClock);
-        router = router.merge(custody_server::api::router(
+        router = router.merge(custody_server::service(
             custody_server::api::Project {
                 loaded: loaded.clone(),
                 catalog,
