@@ -134,6 +134,8 @@ ALTER TABLE findings ADD COLUMN severity TEXT;
 ALTER TABLE findings ADD COLUMN fixed TEXT;
 ALTER TABLE findings ADD COLUMN summary TEXT;
 CREATE INDEX IF NOT EXISTS findings_by_id ON findings (id);
+-- A product's latest release, and its releases newest first, by one index seek.
+CREATE INDEX IF NOT EXISTS releases_latest ON releases (product, added, id);
 ",
 ];
 
@@ -701,23 +703,25 @@ impl Catalog {
     }
 
     /// Every product with its latest release and that release's open findings by severity,
-    /// by product name: one pass over the releases, whatever their number.
+    /// by product name: the products from the index on (product, added), then one seek each
+    /// for the latest (a window over every release took 15 times as long at 20,000).
     pub fn products(&mut self) -> Result<Vec<ProductSummary>, Error> {
         const WHAT: &str = "product";
         let rows = self.query(
             "listing products",
-            "WITH ranked AS (
-               SELECT id, product, version, added,
-                      ROW_NUMBER() OVER (PARTITION BY product ORDER BY added DESC, id DESC) AS n,
-                      COUNT(*) OVER (PARTITION BY product) AS releases
-               FROM releases)
-             SELECT l.product, l.version, l.added, l.releases,
+            "WITH products AS (
+               SELECT product, COUNT(*) AS releases FROM releases GROUP BY product),
+             latest AS (
+               SELECT p.product, p.releases,
+                      (SELECT x.id FROM releases x WHERE x.product = p.product
+                       ORDER BY x.added DESC, x.id DESC LIMIT 1) AS id
+               FROM products p)
+             SELECT l.product, r.version, r.added, l.releases,
                     COALESCE(f.severity, 'unknown'), COUNT(f.id)
-             FROM ranked l
-             LEFT JOIN findings f ON f.release = l.id
+             FROM latest l JOIN releases r ON r.id = l.id
+             LEFT JOIN findings f ON f.release = r.id
                AND (f.vex IS NULL OR f.vex NOT IN ('not_affected', 'fixed'))
-             WHERE l.n = 1
-             GROUP BY l.product, l.version, l.added, l.releases, COALESCE(f.severity, 'unknown')
+             GROUP BY l.product, r.version, r.added, l.releases, COALESCE(f.severity, 'unknown')
              ORDER BY l.product",
             &[],
         )?;

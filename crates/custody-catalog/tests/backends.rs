@@ -426,7 +426,8 @@ fn a_catalog_of_the_first_schema_is_migrated(f: &dyn Fixture) {
     raw.batch("BEGIN").unwrap();
     raw.batch(
         "DROP TABLE tokens; DROP TABLE audit; DROP TABLE outbox; DROP TABLE webhooks;
-         DROP INDEX findings_by_id; ALTER TABLE packages DROP COLUMN license;
+         DROP INDEX findings_by_id; DROP INDEX releases_latest;
+         ALTER TABLE packages DROP COLUMN license;
          ALTER TABLE findings DROP COLUMN severity; ALTER TABLE findings DROP COLUMN fixed;
          ALTER TABLE findings DROP COLUMN summary",
     )
