@@ -286,6 +286,28 @@ fn admin_pages_need_a_session_made_from_an_admin_token_and_forms_their_token() {
         assert!(cookie.contains(attribute), "{cookie}");
     }
 
+    // Served on loopback the cookie may travel over plain HTTP; asked for by another name, or
+    // through a proxy that says the page was HTTPS, it must be Secure.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    for (name, value) in [
+        ("Host", "releases.example.com"),
+        ("X-Forwarded-Proto", "https"),
+    ] {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let res = agent
+            .post(ui("/login"))
+            .header(name, value)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(format!("token={admin}"))
+            .unwrap();
+        let set = res.headers().get("set-cookie").unwrap().to_str().unwrap();
+        assert!(set.contains("; Secure"), "{name}: {set}");
+    }
+
     let tokens = request("GET", &ui("/admin"), Some(&admin), None);
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     let form = form_token(&tokens.body);

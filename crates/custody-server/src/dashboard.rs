@@ -54,6 +54,30 @@ pub(crate) fn routes() -> Router<Api> {
 struct Visitor {
     session: Option<String>,
     client: String,
+    /// Whether the session cookie must be `Secure`: the page was asked for over HTTPS (a proxy
+    /// in front says so), or by a name other than loopback, where plain HTTP would carry an
+    /// admin token in the clear and browsers should refuse to.
+    secure: bool,
+}
+
+fn needs_secure_cookie(headers: &HeaderMap) -> bool {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    https || !loopback
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Visitor {
@@ -63,6 +87,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
         Ok(Self {
             session: session(&parts.headers),
             client: client_address(parts),
+            secure: needs_secure_cookie(&parts.headers),
         })
     }
 }
@@ -248,11 +273,12 @@ struct LoginForm {
     token: String,
 }
 
-fn cookie(value: &str, max_age: Option<u32>) -> HeaderValue {
+fn cookie(value: &str, max_age: Option<u32>, secure: bool) -> HeaderValue {
     let age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
+    let secure = if secure { "; Secure" } else { "" };
     // A token is base64url text: nothing in it needs quoting in a cookie.
     HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path={ROOT}; HttpOnly; SameSite=Strict{age}"
+        "{COOKIE}={value}; Path={ROOT}; HttpOnly; SameSite=Strict{secure}{age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("custody_session=; Path=/ui; Max-Age=0"))
 }
@@ -267,6 +293,7 @@ fn see_other(to: &str) -> Response {
 
 async fn login(State(api): State<Api>, visitor: Visitor, Form(form): Form<LoginForm>) -> Response {
     let secret = form.token.trim().to_owned();
+    let secure = visitor.secure;
     let asked = Asked {
         secret: Some(secret.clone()),
         ..visitor.asks("dashboard.login", "dashboard", true)
@@ -276,7 +303,7 @@ async fn login(State(api): State<Api>, visitor: Visitor, Form(form): Form<LoginF
         Ok(Ok(())) => {
             let mut res = see_other(&format!("{ROOT}/admin"));
             res.headers_mut()
-                .insert(header::SET_COOKIE, cookie(&secret, None));
+                .insert(header::SET_COOKIE, cookie(&secret, None, secure));
             res
         }
         Ok(Err(e)) => {
@@ -302,7 +329,7 @@ async fn logout(visitor: Visitor, Form(form): Form<PlainForm>) -> Response {
     }
     let mut res = see_other(ROOT);
     res.headers_mut()
-        .insert(header::SET_COOKIE, cookie("", Some(0)));
+        .insert(header::SET_COOKIE, cookie("", Some(0), visitor.secure));
     res
 }
 
