@@ -247,6 +247,15 @@ pub enum Error {
         /// Why the key was rejected.
         source: custody_crypto::Error,
     },
+    /// A key asked to sign C2SP notes (checkpoints, cosignatures) is not Ed25519, the only
+    /// algorithm notes have.
+    #[error("a note key must be Ed25519, and key {hint} is {algorithm}")]
+    NoteKeyNotEd25519 {
+        /// The key's hint.
+        hint: String,
+        /// Its algorithm.
+        algorithm: String,
+    },
 }
 
 impl Error {

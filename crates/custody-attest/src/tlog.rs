@@ -79,6 +79,43 @@ pub struct CheckpointJson {
     pub envelope: String,
 }
 
+/// A custody key as a C2SP note key: the signer is handed the bytes to sign and nothing more,
+/// so the key may be in a file or in a token that never gives it out. Notes are Ed25519 only.
+pub fn note_key(
+    signer: std::sync::Arc<dyn custody_crypto::Signer>,
+) -> Result<Box<dyn custody_tlog::NoteKey>, Error> {
+    let public = signer.public_key();
+    let raw = public
+        .ed25519_bytes()
+        .ok_or_else(|| Error::NoteKeyNotEd25519 {
+            hint: public.hint().to_string(),
+            algorithm: format!("{:?}", public.algorithm()),
+        })?;
+    let verifying =
+        ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| Error::NoteKeyNotEd25519 {
+            hint: public.hint().to_string(),
+            algorithm: "an invalid Ed25519 point".to_owned(),
+        })?;
+    Ok(Box::new(SignerNoteKey { signer, verifying }))
+}
+
+struct SignerNoteKey {
+    signer: std::sync::Arc<dyn custody_crypto::Signer>,
+    verifying: ed25519_dalek::VerifyingKey,
+}
+
+impl custody_tlog::NoteKey for SignerNoteKey {
+    fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.verifying
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Result<[u8; 64], custody_tlog::SignError> {
+        let signature = self.signer.sign(message)?;
+        <[u8; 64]>::try_from(signature.as_slice())
+            .map_err(|_| format!("{} bytes are not an Ed25519 signature", signature.len()).into())
+    }
+}
+
 /// The log id of a log: SHA-256(origin ‖ "\n" ‖ 0x01 ‖ Ed25519 key).
 pub fn log_id(origin: &str, ed25519_key: &[u8; 32]) -> [u8; 32] {
     let mut msg = Vec::with_capacity(origin.len() + 34);
@@ -414,4 +451,81 @@ pub fn verify_entry(
         tree_size: cp.size,
         checkpoint: signed.note,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use custody_crypto::{KeyAlgorithm, Signer, SigningKey};
+    use custody_tlog::{Note, NoteSigner, SignatureType};
+
+    use super::*;
+
+    /// A signer that holds a key elsewhere and fails, as a token that was pulled out would.
+    #[derive(Debug)]
+    struct Unplugged(custody_crypto::PublicKey);
+
+    impl Signer for Unplugged {
+        fn public_key(&self) -> &custody_crypto::PublicKey {
+            &self.0
+        }
+        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, custody_crypto::Error> {
+            Err(custody_crypto::Error::Encoding)
+        }
+    }
+
+    #[test]
+    fn a_custody_key_signs_notes_through_the_signer_trait_only() {
+        let key: Arc<dyn Signer> = Arc::new(SigningKey::generate(KeyAlgorithm::Ed25519).unwrap());
+        let signer = NoteSigner::with_key(
+            "example.com/log",
+            SignatureType::Ed25519,
+            note_key(key.clone()).unwrap(),
+        )
+        .unwrap();
+        // The same verifier the log publishes as its vkey, from the public key alone.
+        let raw = key.public_key().ed25519_bytes().unwrap();
+        let expected = NoteVerifier::new(
+            "example.com/log",
+            SignatureType::Ed25519,
+            ed25519_dalek::VerifyingKey::from_bytes(&raw).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(signer.verifier(), &expected);
+        let mut note =
+            Note::new("example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+                .unwrap();
+        signer.sign(&mut note, None).unwrap();
+        assert_eq!(note.verify(&[expected]).unwrap().len(), 1);
+        // Nothing of the key can be written out: it was never handed over.
+        assert_eq!(signer.to_skey_string(), None);
+    }
+
+    #[test]
+    fn a_note_key_that_is_not_ed25519_or_cannot_sign_is_an_error() {
+        let p256: Arc<dyn Signer> =
+            Arc::new(SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap());
+        assert!(matches!(
+            note_key(p256),
+            Err(Error::NoteKeyNotEd25519 { .. })
+        ));
+        let real = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let unplugged: Arc<dyn Signer> = Arc::new(Unplugged(real.public_key().clone()));
+        let signer = NoteSigner::with_key(
+            "example.com/log",
+            SignatureType::Ed25519,
+            note_key(unplugged).unwrap(),
+        )
+        .unwrap();
+        let mut note =
+            Note::new("example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+                .unwrap();
+        let err = signer.sign(&mut note, None).unwrap_err();
+        assert!(
+            matches!(&err, custody_tlog::Error::NoteKeySign { name, .. } if name == "example.com/log"),
+            "{err}"
+        );
+        assert!(note.signatures().is_empty());
+    }
 }

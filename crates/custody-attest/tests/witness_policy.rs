@@ -93,10 +93,11 @@ fn logged() -> Logged {
     let body = dsse_entry_body(env, key.public_key());
 
     let log_key = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
-    let signer = NoteSigner::new(
+    let log_key = std::sync::Arc::new(log_key);
+    let signer = NoteSigner::with_key(
         ORIGIN,
         SignatureType::Ed25519,
-        ed25519_dalek::SigningKey::from_bytes(&log_key.ed25519_seed().unwrap()),
+        custody_attest::tlog::note_key(log_key.clone()).unwrap(),
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

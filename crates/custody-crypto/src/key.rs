@@ -372,14 +372,6 @@ impl SigningKey {
             .map_err(|_| Error::Encoding)
     }
 
-    /// The Ed25519 seed, for formats (C2SP signed notes) whose signer is built from it.
-    pub fn ed25519_seed(&self) -> Option<Zeroizing<[u8; 32]>> {
-        match &self.inner {
-            SecretKey::Ed25519(k) => Some(Zeroizing::new(k.to_bytes())),
-            SecretKey::EcdsaP256(_) | SecretKey::RsaPss(_) => None,
-        }
-    }
-
     /// The key's algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.public.algorithm

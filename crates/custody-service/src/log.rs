@@ -107,14 +107,14 @@ pub fn open_writer(
         .unlock(&[&key_path])?
         .pop()
         .ok_or(Error::KeyMissing { path: key_path })?;
-    open_with_key(loaded, &log_key, transport)
+    open_with_key(loaded, Arc::new(log_key), transport)
 }
 
 /// The site's log opened for writing with an unlocked `log_key`; every checkpoint it publishes
 /// is cosigned by the configured witnesses first, so bundles embed cosigned checkpoints.
 pub fn open_with_key(
     loaded: &Loaded,
-    log_key: &custody_crypto::SigningKey,
+    log_key: Arc<dyn custody_crypto::Signer>,
     transport: &Arc<dyn Transport>,
 ) -> Result<Log, Error> {
     let store = custody_site::log::open_store(

@@ -232,7 +232,7 @@ pub fn release(
     } else {
         None
     };
-    let mut log = crate::log::open_with_key(loaded, &log_key, &env.transport)?;
+    let mut log = crate::log::open_with_key(loaded, std::sync::Arc::new(log_key), &env.transport)?;
     env.events.progress(&format!(
         "Releasing {} {} from {} at {} ({} artifact(s))",
         request.product,

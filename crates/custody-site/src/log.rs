@@ -3,11 +3,12 @@
 //! keeps it in an S3-compatible bucket instead (crate feature `s3`).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use custody_attest::bundle::{self, IN_TOTO_PAYLOAD_TYPE};
 use custody_attest::tlog::{TlogEntry, dsse_entry_body, entry_from_proof, entry_records, log_id};
 use custody_attest::trust::Policy;
-use custody_crypto::{PublicKey, Signer, SigningKey};
+use custody_crypto::{PublicKey, Signer};
 use custody_tlog::{
     ArtifactDigest, DirStore, LogEntry, NoteSigner, NoteVerifier, Sequencer, SignatureType,
     TileStore, WitnessClient, WitnessFailure,
@@ -76,13 +77,16 @@ fn custody_tlog_key(raw: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey, Error
 }
 
 /// The note signer a witness cosigns with: `key` (Ed25519) under `name`, as cosignature/v1.
-pub fn witness_signer(name: &str, key: &SigningKey) -> Result<NoteSigner, Error> {
-    let seed = key.ed25519_seed().ok_or(Error::LogKeyNotEd25519)?;
-    Ok(NoteSigner::new(
+pub fn witness_signer(name: &str, key: Arc<dyn Signer>) -> Result<NoteSigner, Error> {
+    Ok(NoteSigner::with_key(
         name,
         SignatureType::CosignatureV1,
-        ed25519_dalek::SigningKey::from_bytes(&seed),
+        note_key(key)?,
     )?)
+}
+
+fn note_key(key: Arc<dyn Signer>) -> Result<Box<dyn custody_tlog::NoteKey>, Error> {
+    custody_attest::tlog::note_key(key).map_err(|_| Error::LogKeyNotEd25519)
 }
 
 /// An open log, holding the single-writer lock until dropped.
@@ -155,14 +159,9 @@ impl Log {
         store: LogStore,
         state_dir: &Path,
         origin: &str,
-        key: &SigningKey,
+        key: Arc<dyn Signer>,
     ) -> Result<Self, Error> {
-        let seed = key.ed25519_seed().ok_or(Error::LogKeyNotEd25519)?;
-        let signer = NoteSigner::new(
-            origin,
-            SignatureType::Ed25519,
-            ed25519_dalek::SigningKey::from_bytes(&seed),
-        )?;
+        let signer = NoteSigner::with_key(origin, SignatureType::Ed25519, note_key(key.clone())?)?;
         let raw = key
             .public_key()
             .ed25519_bytes()

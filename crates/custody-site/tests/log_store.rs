@@ -75,7 +75,8 @@ mod s3 {
         )
         .unwrap();
         let loaded = Loaded::from_dir(dir.path()).unwrap();
-        let key = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let key: std::sync::Arc<dyn custody_crypto::Signer> =
+            std::sync::Arc::new(SigningKey::generate(KeyAlgorithm::Ed25519).unwrap());
         let origin = loaded.config.log.origin.clone();
         let open = || {
             let store = open_store(
@@ -85,7 +86,7 @@ mod s3 {
                 &env,
             )
             .unwrap();
-            Log::open(store, &loaded.log_state_dir(), &origin, &key).unwrap()
+            Log::open(store, &loaded.log_state_dir(), &origin, key.clone()).unwrap()
         };
 
         let mut log = open();

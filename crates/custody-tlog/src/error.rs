@@ -262,6 +262,16 @@ pub enum Error {
     /// Text to sign breaks the note text rules.
     #[error("note text must be non-empty, end in a newline and have no blank line at its end")]
     BadNoteText,
+    /// A note key held outside this process (a key file's signer, a hardware token) could not
+    /// sign, or gave something that is not an Ed25519 signature.
+    #[error("the note key {name} could not sign: {source}")]
+    NoteKeySign {
+        /// The key's name.
+        name: String,
+        /// What its holder said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The system random source failed while generating a key.
     #[error("random number generator failed")]
     Random,

@@ -84,7 +84,8 @@ pub use merkle::{
 };
 pub use monitor::{Monitor, Observation, SplitViewEvidence};
 pub use note::{
-    KeyId, Note, NoteSignature, NoteSigner, NoteVerifier, SignatureType, VerifiedSignature,
+    KeyId, Note, NoteKey, NoteSignature, NoteSigner, NoteVerifier, SignError, SignatureType,
+    VerifiedSignature,
 };
 pub use sequencer::{
     Acknowledged, Appended, ArtifactDigest, CHECKPOINT_PATH, LogEntry, Receipt, Sequencer,

@@ -430,10 +430,39 @@ impl NoteVerifier {
     }
 }
 
+/// Why a note key held elsewhere could not sign: its holder's own error.
+pub type SignError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An Ed25519 key that signs notes, wherever it is held: in this process (an
+/// `ed25519_dalek::SigningKey`), or elsewhere (a key file behind custody-crypto's `Signer`, a
+/// hardware token) that is handed only the bytes to sign and never gives out its seed.
+pub trait NoteKey: Send + Sync {
+    /// The public key.
+    fn verifying_key(&self) -> VerifyingKey;
+    /// An Ed25519 signature over `message`, or why its holder could not make one.
+    fn sign_message(&self, message: &[u8]) -> Result<[u8; 64], SignError>;
+    /// The seed, when the key is in this process and may be written out as a key string.
+    fn seed(&self) -> Option<[u8; 32]> {
+        None
+    }
+}
+
+impl NoteKey for SigningKey {
+    fn verifying_key(&self) -> VerifyingKey {
+        SigningKey::verifying_key(self)
+    }
+    fn sign_message(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+        Ok(self.sign(message).to_bytes())
+    }
+    fn seed(&self) -> Option<[u8; 32]> {
+        Some(self.to_bytes())
+    }
+}
+
 /// A private key that signs notes (Ed25519) or cosigns checkpoints (cosignature/v1).
 pub struct NoteSigner {
     verifier: NoteVerifier,
-    key: SigningKey,
+    key: Box<dyn NoteKey>,
 }
 
 impl fmt::Debug for NoteSigner {
@@ -446,8 +475,17 @@ impl fmt::Debug for NoteSigner {
 }
 
 impl NoteSigner {
-    /// A signer for `key` under `name`.
+    /// A signer for `key` (held in this process) under `name`.
     pub fn new(name: &str, signature_type: SignatureType, key: SigningKey) -> Result<Self, Error> {
+        Self::with_key(name, signature_type, Box::new(key))
+    }
+
+    /// A signer for `key`, wherever it is held, under `name`.
+    pub fn with_key(
+        name: &str,
+        signature_type: SignatureType,
+        key: Box<dyn NoteKey>,
+    ) -> Result<Self, Error> {
         Ok(NoteSigner {
             verifier: NoteVerifier::new(name, signature_type, key.verifying_key())?,
             key,
@@ -489,16 +527,17 @@ impl NoteSigner {
         Ok(s)
     }
 
-    /// The signer key string. It holds the private key: store it like one.
-    pub fn to_skey_string(&self) -> String {
+    /// The signer key string, for a key held in this process (`None` for one held elsewhere).
+    /// It holds the private key: store it like one.
+    pub fn to_skey_string(&self) -> Option<String> {
         let mut blob = vec![self.verifier.signature_type.byte()];
-        blob.extend_from_slice(&self.key.to_bytes());
-        format!(
+        blob.extend_from_slice(&zeroize::Zeroizing::new(self.key.seed()?)[..]);
+        Some(format!(
             "PRIVATE+KEY+{}+{}+{}",
             self.verifier.name,
             self.verifier.key_id,
             B64.encode(blob)
-        )
+        ))
     }
 
     /// The matching verifier.
@@ -514,6 +553,15 @@ impl NoteSigner {
         Ok(())
     }
 
+    fn sign_bytes(&self, message: &[u8]) -> Result<[u8; 64], Error> {
+        self.key
+            .sign_message(message)
+            .map_err(|source| Error::NoteKeySign {
+                name: self.verifier.name.clone(),
+                source,
+            })
+    }
+
     /// The signature line this key makes over `text` (see [`NoteSigner::sign`]).
     pub fn signature_for(
         &self,
@@ -522,11 +570,11 @@ impl NoteSigner {
     ) -> Result<NoteSignature, Error> {
         check_text(text)?;
         let signature = match (self.verifier.signature_type, timestamp) {
-            (SignatureType::Ed25519, _) => self.key.sign(text.as_bytes()).to_bytes().to_vec(),
+            (SignatureType::Ed25519, _) => self.sign_bytes(text.as_bytes())?.to_vec(),
             (SignatureType::CosignatureV1, Some(t)) => {
-                let s = self.key.sign(&cosigned_message(t, text.as_bytes()));
+                let s = self.sign_bytes(&cosigned_message(t, text.as_bytes()))?;
                 let mut out = t.to_be_bytes().to_vec();
-                out.extend_from_slice(&s.to_bytes());
+                out.extend_from_slice(&s);
                 out
             }
             (SignatureType::CosignatureV1, None) => {
@@ -564,7 +612,7 @@ mod tests {
         assert_eq!(v.to_vkey_string(), GO_VKEY);
         let s = NoteSigner::parse(GO_SKEY).unwrap();
         assert_eq!(s.verifier(), &v);
-        assert_eq!(s.to_skey_string(), GO_SKEY);
+        assert_eq!(s.to_skey_string().as_deref(), Some(GO_SKEY));
         let n = Note::parse(GO_NOTE.as_bytes()).unwrap();
         assert_eq!(n.to_bytes(), GO_NOTE.as_bytes());
         let ok = n.verify(std::slice::from_ref(&v)).unwrap();
@@ -728,6 +776,6 @@ mod tests {
         assert!(NoteSigner::parse(&v).is_err());
         let s = signer("log", SignatureType::Ed25519, 1);
         assert!(format!("{s:?}").contains("NoteSigner"));
-        assert!(!format!("{s:?}").contains(&s.to_skey_string()));
+        assert!(!format!("{s:?}").contains(&s.to_skey_string().unwrap()));
     }
 }

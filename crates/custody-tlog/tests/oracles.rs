@@ -193,7 +193,7 @@ fn signed_notes_match_signed_note() {
     assert_eq!(their_note.to_bytes(), bytes);
 
     // Ours verifies theirs, signed with the key from our skey string.
-    let s = sn::StandardSigner::new(&log.to_skey_string()).unwrap();
+    let s = sn::StandardSigner::new(&log.to_skey_string().unwrap()).unwrap();
     let mut n = sn::Note::new(b"hello\nworld\n", &[]).unwrap();
     n.add_sigs(&[&s]).unwrap();
     let mine = ours::Note::parse(&n.to_bytes()).unwrap();
