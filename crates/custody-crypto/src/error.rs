@@ -96,4 +96,13 @@ pub enum Error {
     /// A key could not be encoded (should not happen with valid keys).
     #[error("key encoding failed")]
     Encoding,
+    /// A key held outside this process (a PKCS#11 token) could not sign.
+    #[error("the key in {holder} could not sign: {source}")]
+    KeyHolder {
+        /// Where the key is (a token's label).
+        holder: String,
+        /// What the holder said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

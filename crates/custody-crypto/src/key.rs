@@ -165,6 +165,23 @@ impl PublicKey {
         Err(Error::UnsupportedPublicKey)
     }
 
+    /// A public key in the raw form a token gives it (PKCS#11 `CKA_EC_POINT`, unwrapped from
+    /// its OCTET STRING): Ed25519's 32 bytes, or a P-256 SEC1 point.
+    pub fn from_raw(algorithm: KeyAlgorithm, raw: &[u8]) -> Result<Self, Error> {
+        let der = match algorithm {
+            KeyAlgorithm::Ed25519 => <[u8; 32]>::try_from(raw)
+                .ok()
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                .and_then(|k| k.to_public_key_der().ok()),
+            KeyAlgorithm::EcdsaP256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(raw)
+                .ok()
+                .and_then(|k| k.to_public_key_der().ok()),
+            KeyAlgorithm::RsaPssSha256 => None,
+        }
+        .ok_or(Error::UnsupportedPublicKey)?;
+        Self::from_spki_der(der.as_bytes())
+    }
+
     /// Parse a `PUBLIC KEY` PEM block.
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
         let (label, der) =
@@ -376,6 +393,14 @@ impl SigningKey {
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.public.algorithm
     }
+}
+
+/// A P-256 ECDSA signature in the fixed form tokens return (`r ‖ s`, 64 bytes), DER-encoded as
+/// custody's ECDSA signatures are.
+pub fn ecdsa_p256_der(fixed: &[u8]) -> Result<Vec<u8>, Error> {
+    p256::ecdsa::Signature::from_slice(fixed)
+        .map(|s| s.to_der().as_bytes().to_vec())
+        .map_err(|_| Error::MalformedSignature(KeyAlgorithm::EcdsaP256))
 }
 
 impl Signer for SigningKey {

@@ -34,4 +34,4 @@ pub use digest::{
 };
 pub use ecosystem::Ecosystem;
 pub use error::Error;
-pub use key::{KeyAlgorithm, KeyHint, PublicKey, Signer, SigningKey, Verifier};
+pub use key::{KeyAlgorithm, KeyHint, PublicKey, Signer, SigningKey, Verifier, ecdsa_p256_der};
