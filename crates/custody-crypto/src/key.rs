@@ -113,6 +113,17 @@ pub trait Signer: Send + Sync + fmt::Debug {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
 }
 
+/// A shared key signs as the key it shares: keys unlocked once are handed around as
+/// `Arc<dyn Signer>`, wherever they are held.
+impl<T: Signer + ?Sized> Signer for std::sync::Arc<T> {
+    fn public_key(&self) -> &PublicKey {
+        (**self).public_key()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        (**self).sign(message)
+    }
+}
+
 /// A public key: its algorithm and its SPKI DER encoding.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {

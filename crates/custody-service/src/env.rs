@@ -106,15 +106,16 @@ impl Secrets for std::collections::BTreeMap<String, Vec<u8>> {
     }
 }
 
+/// An unlocked key, wherever it is held: in this process (a key file's), or in a token that
+/// signs what it is handed.
+pub type Key = std::sync::Arc<dyn custody_crypto::Signer>;
+
 /// Where signing keys come from, unlocked, and where new ones go. The CLI's source reads key
-/// files and asks for their passphrase at most once; a server holds its keys unlocked from the
-/// start.
+/// files (asking for their passphrase at most once) and opens keys in PKCS#11 tokens; a server
+/// holds its keys unlocked from the start.
 pub trait KeySource {
-    /// The keys at `paths`, in order.
-    fn unlock(
-        &self,
-        paths: &[&std::path::Path],
-    ) -> Result<Vec<custody_crypto::SigningKey>, crate::Error>;
+    /// The keys at `paths` (files, or `pkcs11:` URIs), in order.
+    fn unlock(&self, paths: &[&std::path::Path]) -> Result<Vec<Key>, crate::Error>;
 
     /// The public half of the key at `path` (a public key file, the `.pub` beside a private
     /// key, or the private key unlocked).
@@ -127,16 +128,14 @@ pub trait KeySource {
         &self,
         path: &std::path::Path,
         algorithm: custody_crypto::KeyAlgorithm,
-    ) -> Result<custody_crypto::SigningKey, crate::Error>;
+    ) -> Result<Key, crate::Error>;
 }
 
 /// Keys held in memory only, generated on request: the in-memory twin of a key store, for tests
 /// that need signing without key files or passphrases.
 #[derive(Debug, Default)]
 pub struct MemoryKeys {
-    keys: std::sync::Mutex<
-        std::collections::BTreeMap<std::path::PathBuf, zeroize::Zeroizing<String>>,
-    >,
+    keys: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, Key>>,
 }
 
 impl MemoryKeys {
@@ -147,23 +146,10 @@ impl MemoryKeys {
 
     /// Keys unlocked elsewhere (from files, once, when a server starts), held under the paths
     /// they were read from.
-    pub fn holding(
-        keys: impl IntoIterator<Item = (std::path::PathBuf, custody_crypto::SigningKey)>,
-    ) -> Result<Self, crate::Error> {
-        let held = Self::new();
-        {
-            let mut map = held
-                .keys
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (path, key) in keys {
-                let pem = key
-                    .to_unencrypted_pem_insecure()
-                    .map_err(Self::key_error(&path))?;
-                map.insert(path, pem);
-            }
+    pub fn holding(keys: impl IntoIterator<Item = (std::path::PathBuf, Key)>) -> Self {
+        Self {
+            keys: std::sync::Mutex::new(keys.into_iter().collect()),
         }
-        Ok(held)
     }
 
     fn key_error(
@@ -177,10 +163,7 @@ impl MemoryKeys {
 }
 
 impl KeySource for MemoryKeys {
-    fn unlock(
-        &self,
-        paths: &[&std::path::Path],
-    ) -> Result<Vec<custody_crypto::SigningKey>, crate::Error> {
+    fn unlock(&self, paths: &[&std::path::Path]) -> Result<Vec<Key>, crate::Error> {
         let keys = self
             .keys
             .lock()
@@ -188,11 +171,11 @@ impl KeySource for MemoryKeys {
         paths
             .iter()
             .map(|path| {
-                let pem = keys.get(*path).ok_or_else(|| crate::Error::KeyMissing {
-                    path: path.to_path_buf(),
-                })?;
-                custody_crypto::SigningKey::from_pkcs8_pem(pem, None, true)
-                    .map_err(Self::key_error(path))
+                keys.get(*path)
+                    .cloned()
+                    .ok_or_else(|| crate::Error::KeyMissing {
+                        path: path.to_path_buf(),
+                    })
             })
             .collect()
     }
@@ -213,7 +196,7 @@ impl KeySource for MemoryKeys {
         &self,
         path: &std::path::Path,
         algorithm: custody_crypto::KeyAlgorithm,
-    ) -> Result<custody_crypto::SigningKey, crate::Error> {
+    ) -> Result<Key, crate::Error> {
         let mut keys = self
             .keys
             .lock()
@@ -223,11 +206,10 @@ impl KeySource for MemoryKeys {
                 path: path.to_path_buf(),
             });
         }
-        let key = custody_crypto::SigningKey::generate(algorithm).map_err(Self::key_error(path))?;
-        let pem = key
-            .to_unencrypted_pem_insecure()
-            .map_err(Self::key_error(path))?;
-        keys.insert(path.to_path_buf(), pem);
+        let key: Key = std::sync::Arc::new(
+            custody_crypto::SigningKey::generate(algorithm).map_err(Self::key_error(path))?,
+        );
+        keys.insert(path.to_path_buf(), key.clone());
         Ok(key)
     }
 }

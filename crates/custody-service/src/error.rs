@@ -202,6 +202,9 @@ pub enum Error {
         /// The key's path.
         path: PathBuf,
     },
+    /// A key in a PKCS#11 token could not be reached, unlocked or made.
+    #[error(transparent)]
+    Pkcs11(#[from] custody_pkcs11::Error),
     /// The key source could not unlock a key (a wrong passphrase, an unreadable file).
     #[error(transparent)]
     Unlock(Box<dyn std::error::Error + Send + Sync>),
@@ -736,6 +739,16 @@ impl Error {
             | Self::AdvisoryNotFound { .. } => ErrorKind::NotFound,
             Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
             Self::Access(_) | Self::FormTokenMismatch => ErrorKind::Forbidden,
+            Self::Pkcs11(e) => {
+                use custody_pkcs11::Error as P;
+                match e {
+                    P::BadUri { .. } | P::NoModule => ErrorKind::Input,
+                    P::WrongPin { .. } | P::PinLocked { .. } => ErrorKind::Refused,
+                    P::TokenNotFound { .. } | P::KeyNotFound { .. } => ErrorKind::NotFound,
+                    P::KeyExists { .. } | P::Ambiguous { .. } => ErrorKind::Conflict,
+                    _ => ErrorKind::Failed,
+                }
+            }
             Self::Randomness | Self::NotJson { .. } => ErrorKind::Failed,
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }

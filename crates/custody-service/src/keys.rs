@@ -6,12 +6,14 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use custody_crypto::{KeyAlgorithm, PublicKey, Signer as _, SigningKey};
 use custody_site::fs::{create_private, read_text, write_atomic};
 use zeroize::Zeroizing;
 
 use crate::Error;
-use crate::env::{Events, KeySource};
+use crate::env::{Events, Key, KeySource};
 
 /// The largest key file read.
 const MAX_KEY_FILE: u64 = 64 << 10;
@@ -23,6 +25,18 @@ pub trait Passphrases {
     fn for_unlock(&self, key: &Path) -> Result<Zeroizing<String>, Error>;
     /// A passphrase to encrypt the new key at `key` with.
     fn for_new_key(&self, key: &Path) -> Result<Zeroizing<String>, Error>;
+    /// The user PIN of the PKCS#11 token `token`.
+    fn for_pin(&self, token: &str) -> Result<Zeroizing<String>, Error>;
+}
+
+/// The PKCS#11 key `path` names, when it is a `pkcs11:` URI rather than a file.
+fn key_uri(path: &Path) -> Result<Option<custody_pkcs11::KeyUri>, Error> {
+    match path.to_str() {
+        Some(text) if custody_pkcs11::KeyUri::is_uri(text) => {
+            Ok(Some(custody_pkcs11::KeyUri::parse(text)?))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `<key>.pub`, where a key's public half is kept.
@@ -46,6 +60,8 @@ pub struct FileKeys<'a> {
     insecure_unencrypted: bool,
     events: &'a dyn Events,
     new_passphrase: RefCell<Option<Zeroizing<String>>>,
+    /// Each token's PIN, asked for once per run.
+    pins: RefCell<std::collections::BTreeMap<String, Zeroizing<String>>>,
 }
 
 impl std::fmt::Debug for FileKeys<'_> {
@@ -70,7 +86,17 @@ impl<'a> FileKeys<'a> {
             insecure_unencrypted,
             events,
             new_passphrase: RefCell::new(None),
+            pins: RefCell::default(),
         }
+    }
+
+    fn pin(&self, token: &str) -> Result<Zeroizing<String>, Error> {
+        if let Some(pin) = self.pins.borrow().get(token) {
+            return Ok(pin.clone());
+        }
+        let pin = self.passphrases.for_pin(token)?;
+        self.pins.borrow_mut().insert(token.to_owned(), pin.clone());
+        Ok(pin)
     }
 
     /// Whether new keys are written encrypted.
@@ -103,10 +129,15 @@ impl<'a> FileKeys<'a> {
 }
 
 impl KeySource for FileKeys<'_> {
-    fn unlock(&self, paths: &[&Path]) -> Result<Vec<SigningKey>, Error> {
+    fn unlock(&self, paths: &[&Path]) -> Result<Vec<Key>, Error> {
         let mut pass: Option<Zeroizing<String>> = None;
-        let mut keys = Vec::with_capacity(paths.len());
+        let mut keys: Vec<Key> = Vec::with_capacity(paths.len());
         for path in paths {
+            if let Some(uri) = key_uri(path)? {
+                let token = custody_pkcs11::Token::open(&uri)?;
+                keys.push(Arc::new(token.signer(&uri, &self.pin(&uri.token)?)?));
+                continue;
+            }
             let pem = read_text(path, MAX_KEY_FILE, "private key").map_err(Error::input)?;
             if pem.contains("ENCRYPTED PRIVATE KEY") {
                 if pass.is_none() {
@@ -122,13 +153,22 @@ impl KeySource for FileKeys<'_> {
                 self.insecure_unencrypted,
             )
             .map_err(key_error(path))?;
-            keys.push(key);
+            keys.push(Arc::new(key));
         }
         Ok(keys)
     }
 
     /// From a public key file, or the `.pub` beside a private key, else by unlocking it.
     fn public_key(&self, path: &Path) -> Result<PublicKey, Error> {
+        if key_uri(path)?.is_some() {
+            let key = self
+                .unlock(&[path])?
+                .pop()
+                .ok_or_else(|| Error::KeyMissing {
+                    path: path.to_path_buf(),
+                })?;
+            return Ok(key.public_key().clone());
+        }
         let text = read_text(path, MAX_KEY_FILE, "key").map_err(Error::input)?;
         if text.contains("BEGIN PUBLIC KEY") {
             return PublicKey::from_pem(&text).map_err(key_error(path));
@@ -147,7 +187,13 @@ impl KeySource for FileKeys<'_> {
         Ok(key.public_key().clone())
     }
 
-    fn generate(&self, path: &Path, algorithm: KeyAlgorithm) -> Result<SigningKey, Error> {
+    /// In a token when `path` is a `pkcs11:` URI: made there, and never leaving it.
+    fn generate(&self, path: &Path, algorithm: KeyAlgorithm) -> Result<Key, Error> {
+        if let Some(uri) = key_uri(path)? {
+            let token = custody_pkcs11::Token::open(&uri)?;
+            let pin = self.pin(&uri.token)?;
+            return Ok(Arc::new(token.generate(&uri, algorithm, &pin)?));
+        }
         if path.exists() {
             return Err(Error::KeyExists {
                 path: path.to_path_buf(),
@@ -156,14 +202,14 @@ impl KeySource for FileKeys<'_> {
         let key = SigningKey::generate(algorithm).map_err(key_error(path))?;
         if self.insecure_unencrypted {
             self.write(path, &key, None)?;
-            return Ok(key);
+            return Ok(Arc::new(key));
         }
         let mut cached = self.new_passphrase.borrow_mut();
         if cached.is_none() {
             *cached = Some(self.passphrases.for_new_key(path)?);
         }
         self.write(path, &key, cached.as_ref().map(|p| p.as_str()))?;
-        Ok(key)
+        Ok(Arc::new(key))
     }
 }
 
@@ -184,6 +230,9 @@ mod tests {
         }
         fn for_new_key(&self, key: &Path) -> Result<Zeroizing<String>, Error> {
             self.for_unlock(key)
+        }
+        fn for_pin(&self, token: &str) -> Result<Zeroizing<String>, Error> {
+            self.for_unlock(Path::new(token))
         }
     }
 

@@ -107,7 +107,7 @@ pub fn open_writer(
         .unlock(&[&key_path])?
         .pop()
         .ok_or(Error::KeyMissing { path: key_path })?;
-    open_with_key(loaded, Arc::new(log_key), transport)
+    open_with_key(loaded, log_key, transport)
 }
 
 /// The site's log opened for writing with an unlocked `log_key`; every checkpoint it publishes

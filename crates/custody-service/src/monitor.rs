@@ -702,7 +702,7 @@ fn write_notices(
         return Err(Error::KeyMissing { path: key_path });
     };
     // Every notice is logged, so a supplier cannot quietly withdraw one.
-    let mut log = crate::log::open_with_key(loaded, Arc::new(log_key), env.transport)?;
+    let mut log = crate::log::open_with_key(loaded, log_key, env.transport)?;
     let policy = custody_site::site::Site::new(loaded.site_dir())
         .policy()
         .map_err(Error::input)?;

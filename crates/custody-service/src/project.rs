@@ -23,6 +23,10 @@ pub struct InitRequest {
     pub source_repository: Option<String>,
     /// The site directory.
     pub site: Option<PathBuf>,
+    /// The release key, when not the default file: another file, or a `pkcs11:` URI.
+    pub key: Option<PathBuf>,
+    /// The log's checkpoint key, likewise.
+    pub log_key: Option<PathBuf>,
 }
 
 /// A key of the project, and whether this run created it.
@@ -61,8 +65,19 @@ fn project_key(
     algorithm: KeyAlgorithm,
     keys: &dyn KeySource,
 ) -> Result<ProjectKey, Error> {
-    if path.exists() {
-        let public = keys.public_key(&path)?;
+    // A key in a token is used when it is there already, and made there when not.
+    let there = if custody_site::config::is_key_uri(&path) {
+        match keys.public_key(&path) {
+            Ok(public) => Some(public),
+            Err(Error::Pkcs11(custody_pkcs11::Error::KeyNotFound { .. })) => None,
+            Err(e) => return Err(e),
+        }
+    } else if path.exists() {
+        Some(keys.public_key(&path)?)
+    } else {
+        None
+    };
+    if let Some(public) = there {
         return Ok(ProjectKey {
             path,
             created: false,
@@ -101,12 +116,22 @@ pub fn init(
         if let Some(s) = &request.site {
             config.site.dir = s.clone();
         }
+        if let Some(k) = &request.key {
+            config.signing.key = k.clone();
+        }
+        if let Some(k) = &request.log_key {
+            config.log.key = k.clone();
+        }
         write_atomic(&config_path, config.to_toml().as_bytes())?;
         events.progress(&format!("Wrote {}", config_path.display()));
-    } else if request.algorithm.is_some() || request.builder_id.is_some() || request.site.is_some()
+    } else if request.algorithm.is_some()
+        || request.builder_id.is_some()
+        || request.site.is_some()
+        || request.key.is_some()
+        || request.log_key.is_some()
     {
         events.warn(&format!(
-            "{} exists; edit it to change the algorithm, builder id or site",
+            "{} exists; edit it to change the algorithm, builder id, site or keys",
             config_path.display()
         ));
     }
@@ -114,7 +139,10 @@ pub fn init(
     let key = project_key(loaded.key_path(), loaded.algorithm()?, keys)?;
     let log_key = project_key(loaded.log_key_path(), KeyAlgorithm::Ed25519, keys)?;
     // Keys that live inside the project stay out of version control.
-    for path in [&key.path, &log_key.path] {
+    for path in [&key.path, &log_key.path]
+        .into_iter()
+        .filter(|p| !custody_site::config::is_key_uri(p))
+    {
         if let Some(key_dir) = path.parent().filter(|d| *d != loaded.base.as_path()) {
             let ignore = key_dir.join(".gitignore");
             if !ignore.exists() {

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use custody_attest::release::{CYCLONEDX_BOM, ReleaseFacts, SPDX_DOCUMENT, SourceState};
-use custody_crypto::SigningKey;
 use custody_sbom::CycloneDxVersion;
 use custody_site::config::Loaded;
 use custody_site::git;
@@ -14,19 +13,19 @@ use custody_tuf::repo::{OnlineKeys, Repository};
 use serde::Serialize;
 
 use crate::Error;
-use crate::env::Events;
+use crate::env::{Events, Key};
 use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
 use crate::inputs::{SbomFormat, read_sbom, render_sbom};
 use crate::log::warn_witness_failures;
 
 /// The online TUF keys in `custody_site::tuf::ONLINE_ROLES` order (targets, snapshot,
 /// timestamp), as the repository takes them.
-pub fn online_keys(keys: &[SigningKey]) -> Result<OnlineKeys<'_>, Error> {
+pub fn online_keys(keys: &[Key]) -> Result<OnlineKeys<'_>, Error> {
     match keys {
         [targets, snapshot, timestamp] => Ok(OnlineKeys {
-            targets,
-            snapshot,
-            timestamp,
+            targets: targets.as_ref(),
+            snapshot: snapshot.as_ref(),
+            timestamp: timestamp.as_ref(),
         }),
         _ => Err(Error::OnlineKeys { found: keys.len() }),
     }
@@ -82,7 +81,9 @@ pub fn held_signing_keys(
     let paths = signing_key_paths(loaded);
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let unlocked = keys.unlock(&refs)?;
-    crate::env::MemoryKeys::holding(paths.iter().cloned().zip(unlocked))
+    Ok(crate::env::MemoryKeys::holding(
+        paths.iter().cloned().zip(unlocked),
+    ))
 }
 
 /// What a release published.
@@ -219,7 +220,7 @@ pub fn release(
             path: loaded.key_path(),
         });
     };
-    let tuf_keys: Vec<SigningKey> = keys.collect();
+    let tuf_keys: Vec<Key> = keys.collect();
     let tuf_error = |source| Error::Tuf {
         dir: tuf_dir.clone(),
         source,
@@ -232,7 +233,7 @@ pub fn release(
     } else {
         None
     };
-    let mut log = crate::log::open_with_key(loaded, std::sync::Arc::new(log_key), &env.transport)?;
+    let mut log = crate::log::open_with_key(loaded, log_key, &env.transport)?;
     env.events.progress(&format!(
         "Releasing {} {} from {} at {} ({} artifact(s))",
         request.product,

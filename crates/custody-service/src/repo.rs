@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use custody_crypto::{KeyAlgorithm, PublicKey, Signer, SigningKey};
+use custody_crypto::{KeyAlgorithm, PublicKey, Signer};
 use custody_site::config::Loaded;
 use custody_site::fs::{read_bounded, write_atomic};
 use custody_site::tuf::{ONLINE_ROLES, expiry, online_key_paths, root_key_path};
@@ -16,7 +16,7 @@ use custody_tuf::{Metadata, Root};
 use serde::Serialize;
 
 use crate::Error;
-use crate::env::{Clock, KeySource};
+use crate::env::{Clock, Key, KeySource};
 use crate::error::install_failed;
 use crate::keys::pub_path;
 use crate::release::online_keys;
@@ -53,7 +53,7 @@ fn unlock_online(
     loaded: &Loaded,
     next_for: &[&str],
     keys: &dyn KeySource,
-) -> Result<Vec<SigningKey>, Error> {
+) -> Result<Vec<Key>, Error> {
     let mut paths = online_key_paths(&loaded.tuf_keys_dir());
     for (path, role) in paths.iter_mut().zip(ONLINE_ROLES) {
         if next_for.contains(&role) {

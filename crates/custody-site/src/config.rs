@@ -238,6 +238,13 @@ pub struct Loaded {
     pub base: PathBuf,
 }
 
+/// Whether a configured key is a PKCS#11 URI (RFC 7512) rather than a file.
+pub fn is_key_uri(configured: &Path) -> bool {
+    configured
+        .to_str()
+        .is_some_and(|s| s.starts_with("pkcs11:"))
+}
+
 impl Loaded {
     /// Read `custody.toml` from `dir`.
     pub fn from_dir(dir: &Path) -> Result<Self, Error> {
@@ -261,9 +268,19 @@ impl Loaded {
         self.base.join(&self.config.site.dir)
     }
 
-    /// The key file.
+    /// The release key: a file, or a key in a token named by a `pkcs11:` URI.
     pub fn key_path(&self) -> PathBuf {
-        self.base.join(&self.config.signing.key)
+        self.key_at(&self.config.signing.key)
+    }
+
+    /// A configured key: a file relative to the configuration, or an RFC 7512 `pkcs11:` URI as
+    /// it is (a URI is no path, and its `module-path` holds slashes).
+    fn key_at(&self, configured: &Path) -> PathBuf {
+        if is_key_uri(configured) {
+            configured.to_path_buf()
+        } else {
+            self.base.join(configured)
+        }
     }
 
     /// custody's own outputs inside the project (site, key directory), relative to it.
@@ -274,7 +291,10 @@ impl Loaded {
             &self.config.log.key,
             &self.config.log.state,
             &self.config.tuf.keys,
-        ] {
+        ]
+        .into_iter()
+        .filter(|p| !is_key_uri(p))
+        {
             match path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 Some(dir) => v.push(dir),
                 None => v.push(path.as_path()),
@@ -288,9 +308,9 @@ impl Loaded {
         self.base.join(&self.config.vulndb.dir)
     }
 
-    /// The log's checkpoint key file.
+    /// The log's checkpoint key: a file, or a key in a token named by a `pkcs11:` URI.
     pub fn log_key_path(&self) -> PathBuf {
-        self.base.join(&self.config.log.key)
+        self.key_at(&self.config.log.key)
     }
 
     /// The TUF key directory.

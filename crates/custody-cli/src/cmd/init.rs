@@ -34,6 +34,14 @@ pub struct Args {
     /// Site directory, relative to --dir.
     #[arg(long)]
     site: Option<PathBuf>,
+    /// The release key: a file (default `.custody/release.key`), or a key in a PKCS#11 token,
+    /// `pkcs11:token=LABEL;object=LABEL?module-path=MODULE.so`, made there if it is not (the
+    /// PIN from CUSTODY_PKCS11_PIN, CUSTODY_PKCS11_PIN_FILE or a prompt).
+    #[arg(long, value_name = "FILE|URI")]
+    key: Option<PathBuf>,
+    /// The transparency log's checkpoint key (Ed25519), likewise.
+    #[arg(long, value_name = "FILE|URI")]
+    log_key: Option<PathBuf>,
     /// Write the new key unencrypted. Anyone who can read the file can sign releases.
     #[arg(long)]
     insecure_unencrypted_key: bool,
@@ -63,20 +71,35 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         builder_id: args.builder_id.clone(),
         source_repository: args.source_repository.clone(),
         site: args.site.clone(),
+        key: args.key.clone(),
+        log_key: args.log_key.clone(),
     };
     let keys = file_keys(args.insecure_unencrypted_key, out);
     let done = custody_service::project::init(&args.dir, &request, &keys, &SystemClock, out)?;
-    let encrypted = custody_site::fs::read_text(&done.key.path, 64 << 10, "private key")
-        .map(|t| t.contains("ENCRYPTED"))
-        .unwrap_or(false);
-    if done.key.created {
+    let in_token = custody_site::config::is_key_uri(&done.key.path);
+    let encrypted = in_token
+        || custody_site::fs::read_text(&done.key.path, 64 << 10, "private key")
+            .map(|t| t.contains("ENCRYPTED"))
+            .unwrap_or(false);
+    if done.key.created && in_token {
+        out.progress(format!(
+            "Created the release key in the token: {} (hint {})",
+            done.key.path.display(),
+            done.key.public.hint()
+        ));
+    } else if done.key.created {
         out.progress(key::describe_new_key(
             &done.key.path,
             &done.key.public,
             encrypted,
         ));
     }
-    if done.log_key.created {
+    if done.log_key.created && custody_site::config::is_key_uri(&done.log_key.path) {
+        out.progress(format!(
+            "Created the transparency log's checkpoint key in the token: {}",
+            done.log_key.path.display()
+        ));
+    } else if done.log_key.created {
         out.progress(format!(
             "Created the transparency log's checkpoint key {} (Ed25519, {})",
             done.log_key.path.display(),
@@ -107,7 +130,13 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             if report.site.added_key_to_policy { "key added" } else { "key already trusted" },
             report.trusted_root.display(),
             report.key.display(),
-            if report.key_encrypted { "encrypted" } else { "UNENCRYPTED" },
+            if in_token {
+                "in a PKCS#11 token"
+            } else if report.key_encrypted {
+                "encrypted"
+            } else {
+                "UNENCRYPTED"
+            },
             report.key_hint,
         )
     });

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use custody_crypto::{KeyAlgorithm, PublicKey, Signer, SigningKey};
+use custody_crypto::{KeyAlgorithm, PublicKey, Signer};
 use custody_service::env::KeySource as _;
 use custody_service::keys::{FileKeys, pub_path};
 
@@ -14,7 +14,13 @@ use crate::passphrase;
 /// Create signing keys and show their public halves.
 ///
 /// Private keys are written as encrypted PKCS#8 PEM (scrypt + AES-256-CBC), readable only by
-/// their owner; the public key is written beside them as `<key>.pub` (SPKI PEM).
+/// their owner; the public key is written beside them as `<key>.pub` (SPKI PEM). Or a key is made
+/// inside a PKCS#11 token (a hardware security module) and never leaves it:
+///
+///   custody key generate --pkcs11 'pkcs11:token=ci;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'
+///
+/// and that URI goes where custody.toml names a key file (`[signing] key`, `[log] key`). The
+/// token's PIN comes from CUSTODY_PKCS11_PIN, the file CUSTODY_PKCS11_PIN_FILE names, or a prompt.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -26,8 +32,17 @@ enum KeyCommand {
     /// Generate a new key pair.
     Generate {
         /// Where to write the private key (the public key goes to <OUT>.pub).
-        #[arg(long, short)]
-        out: PathBuf,
+        #[arg(
+            long,
+            short,
+            required_unless_present = "pkcs11",
+            conflicts_with = "pkcs11"
+        )]
+        out: Option<PathBuf>,
+        /// Make the key inside the PKCS#11 token this RFC 7512 URI names, under its `object`
+        /// label (`pkcs11:token=LABEL;object=LABEL?module-path=MODULE.so`).
+        #[arg(long, value_name = "URI")]
+        pkcs11: Option<String>,
         /// Signature algorithm.
         #[arg(long, default_value = "ed25519", value_parser = ["ed25519", "ecdsa-p256"])]
         algorithm: String,
@@ -72,11 +87,34 @@ fn info(key: &PublicKey) -> KeyInfo {
 pub fn run(args: Args, out: &Output) -> CmdResult {
     match args.command {
         KeyCommand::Generate {
+            out: _,
+            pkcs11: Some(uri),
+            algorithm,
+            insecure_unencrypted_key: _,
+        } => {
+            let algorithm = KeyAlgorithm::parse(&algorithm).map_err(usage)?;
+            let key = file_keys(false, out).generate(Path::new(&uri), algorithm)?;
+            let mut i = info(key.public_key());
+            i.private_key = Some(PathBuf::from(&uri));
+            out.result(&i, || {
+                format!(
+                    "Created {} key in the token: {uri}
+  it cannot be read out; name this URI                      where custody.toml names a key file
+  hint:    {}",
+                    key.public_key().algorithm(),
+                    key.public_key().hint()
+                )
+            });
+        }
+        KeyCommand::Generate {
             out: path,
+            pkcs11: None,
             algorithm,
             insecure_unencrypted_key,
         } => {
             let algorithm = KeyAlgorithm::parse(&algorithm).map_err(usage)?;
+            // clap requires --out without --pkcs11.
+            let path = path.unwrap_or_default();
             let key = file_keys(insecure_unencrypted_key, out).generate(&path, algorithm)?;
             let mut i = info(key.public_key());
             i.private_key = Some(path.clone());
@@ -122,12 +160,13 @@ pub fn file_keys(insecure_unencrypted: bool, out: &Output) -> FileKeys<'_> {
     FileKeys::new(&passphrase::Prompt, insecure_unencrypted, out)
 }
 
-/// Loads one signing key, asking for its passphrase if it is encrypted.
+/// Loads one signing key (a file, asking for its passphrase if it is encrypted; or a key in a
+/// token, asking for its PIN).
 pub fn load_signer(
     path: &Path,
     insecure_unencrypted: bool,
     out: &Output,
-) -> Result<SigningKey, custody_service::Error> {
+) -> Result<custody_service::env::Key, custody_service::Error> {
     let mut keys = file_keys(insecure_unencrypted, out).unlock(&[path])?;
     keys.pop()
         .ok_or_else(|| custody_service::Error::KeyMissing {

@@ -183,7 +183,7 @@ struct WitnessKey {
 impl WitnessKey {
     fn signer(&self, out: &Output) -> anyhow::Result<custody_tlog::NoteSigner> {
         let key = super::key::load_signer(&self.key, self.insecure_unencrypted_key, out)?;
-        custody_site::log::witness_signer(&self.name, std::sync::Arc::new(key))
+        custody_site::log::witness_signer(&self.name, key)
             .with_context(|| self.key.display().to_string())
     }
 }
