@@ -15,7 +15,9 @@
 //! PostgreSQL run uses a throwaway cluster from `scripts/postgres.sh` with `PG_DURABLE=1`
 //! (fsync on). Afterwards the server's resident memory (`VmRSS`, `VmHWM`) is read from /proc.
 //! Last, one `PUBLISH_BENCH_LARGE_MIB` (default 2048) MiB upload is streamed and the server's
-//! peak memory compared before and after.
+//! peak memory compared before and after. The SQLite run is repeated with the release and log
+//! keys in a PKCS#11 token (SoftHSM 2; the TUF online keys stay files), to compare releases/s
+//! with a token against file keys in one run (issue 13).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -94,8 +96,17 @@ fn publish_one(agent: &ureq::Agent, url: &str, token: &str, version: &str, lock:
 }
 
 /// A project ready to publish into, with `catalog` as its `[monitor] catalog`.
-fn server_project(catalog: Option<&str>) -> Project {
-    let p = Project::new("ed25519");
+/// A project for the server; with `hsm`, its release and log keys are in that token.
+fn server_project(catalog: Option<&str>, hsm: Option<&common::SoftHsm>) -> Project {
+    let p = match hsm {
+        None => Project::new("ed25519"),
+        Some(hsm) => {
+            let (release, log) = (hsm.uri("release"), hsm.uri("log"));
+            Project::with_init(&["--key", &release, "--log-key", &log], |c| {
+                hsm.point(c, common::PKCS11_PIN);
+            })
+        }
+    };
     // `PUBLISH_BENCH_HASH_BINS=N`: the product's targets in 2^N hash bins (TAP 15), so a
     // release re-signs one bin rather than every target the product has.
     if let Ok(bits) = std::env::var("PUBLISH_BENCH_HASH_BINS") {
@@ -128,10 +139,20 @@ const LOCK: &str = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"1.0.
 [[package]]\nname = \"serde\"\nversion = \"1.0.228\"\n\
 source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
 
-fn run(label: &str, catalog: Option<&str>, releases: u64, clients: u64) {
-    let p = server_project(catalog);
+fn run(
+    label: &str,
+    catalog: Option<&str>,
+    hsm: Option<&common::SoftHsm>,
+    releases: u64,
+    clients: u64,
+) {
+    let p = server_project(catalog, hsm);
     let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
-    let (server, url) = common::serve_custody(&p, &[]);
+    let (server, url) = common::serve_custody_with(&p, &[], |c| {
+        if let Some(hsm) = hsm {
+            hsm.point(c, common::PKCS11_PIN);
+        }
+    });
     let pid = server.0.id();
     let (idle_rss, _) = memory(pid);
     let next = std::sync::atomic::AtomicU64::new(0);
@@ -187,7 +208,7 @@ impl Read for Pattern {
 }
 
 fn large_upload(mib: u64) {
-    let p = server_project(None);
+    let p = server_project(None, None);
     let (_, token) = p.token(&["--product", "app", "--scope", "publish"]);
     let config = p.dir().join("custody.toml");
     assert!(config.is_file());
@@ -227,7 +248,12 @@ fn large_upload(mib: u64) {
 fn main() {
     let releases = env_num("PUBLISH_BENCH_RELEASES", 200);
     let clients = env_num("PUBLISH_BENCH_CLIENTS", 4);
-    run("sqlite", None, releases, clients);
+    run("sqlite", None, None, releases, clients);
+    // The same, with the release and log keys in a PKCS#11 token (SoftHSM), side by side.
+    match common::SoftHsm::new() {
+        Some(hsm) => run("sqlite+hsm", None, Some(&hsm), releases, clients),
+        None => println!("sqlite+hsm: skipped (no SoftHSM)"),
+    }
 
     let scratch = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
@@ -240,7 +266,7 @@ fn main() {
         .unwrap();
     if out.status.success() {
         let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        run("postgresql", Some(&url), releases, clients);
+        run("postgresql", Some(&url), None, releases, clients);
         let _ = Command::new("bash")
             .arg(&script)
             .arg("stop")

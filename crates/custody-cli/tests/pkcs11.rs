@@ -6,120 +6,25 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use common::{Run, custody, git};
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const PIN: &str = "4711";
-
-/// A SoftHSM token labelled `custody` in a temporary directory.
-struct SoftHsm {
-    dir: tempfile::TempDir,
-}
-
-impl SoftHsm {
-    fn new() -> Option<Self> {
-        if !Path::new(MODULE).is_file() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI: SoftHSM (Debian softhsm2) is missing: {MODULE}"
-            );
-            eprintln!("skipped: no SoftHSM at {MODULE}");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
-        std::fs::write(
-            dir.path().join("softhsm2.conf"),
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.path().join("tokens").display()
-            ),
-        )
-        .unwrap();
-        let hsm = Self { dir };
-        let out = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", "custody"])
-            .args(["--so-pin", "0000", "--pin", PIN])
-            .env("SOFTHSM2_CONF", hsm.conf())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(hsm)
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("softhsm2.conf")
-    }
-
-    fn uri(&self, object: &str) -> String {
-        format!("pkcs11:token=custody;object={object}?module-path={MODULE}")
-    }
-
-    /// `custody ARGS` in `dir` with this token and `pin`.
-    fn run(&self, dir: &Path, pin: &str, args: &[&str]) -> Run {
-        custody()
-            .current_dir(dir)
-            .env("SOFTHSM2_CONF", self.conf())
-            .env("CUSTODY_PKCS11_PIN", pin)
-            .env_remove("CUSTODY_PKCS11_PIN_FILE")
-            .args(args)
-            .output()
-            .unwrap()
-            .into()
-    }
-}
+use common::{PKCS11_PIN as PIN, Project, SoftHsm, git};
 
 /// A git project with `custody init` keeping both keys in the token.
-fn project(hsm: &SoftHsm) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(
-        dir,
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://example.com/acme/app.git",
-        ],
-    );
-    std::fs::create_dir_all(dir.join("dist")).unwrap();
-    std::fs::write(dir.join(".gitignore"), "dist/\n").unwrap();
-    let r = hsm.run(
-        dir,
-        PIN,
-        &[
-            "init",
-            "--builder-id",
-            "https://example.com/ci@v1",
-            "--key",
-            &hsm.uri("release"),
-            "--log-key",
-            &hsm.uri("log"),
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("in the token"), "{}", r.stderr);
+fn project(hsm: &SoftHsm) -> Project {
+    let (release, log) = (hsm.uri("release"), hsm.uri("log"));
+    let p = Project::with_init(&["--key", &release, "--log-key", &log], |c| {
+        hsm.point(c, PIN);
+    });
     // No private key file was written anywhere in the project.
-    assert!(!dir.join(".custody/release.key").exists());
-    assert!(!dir.join(".custody/log.key").exists());
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "init"]);
-    tmp
+    assert!(!p.dir().join(".custody/release.key").exists());
+    assert!(!p.dir().join(".custody/log.key").exists());
+    p
 }
 
 #[test]
 fn a_release_is_signed_and_logged_by_keys_in_the_token_and_verifies() {
     let Some(hsm) = SoftHsm::new() else { return };
-    let tmp = project(&hsm);
-    let dir = tmp.path();
+    let p = project(&hsm);
+    let dir = p.dir();
     std::fs::write(dir.join("dist/app.tgz"), b"built in CI").unwrap();
     let r = hsm.run(
         dir,
@@ -163,8 +68,8 @@ fn a_release_is_signed_and_logged_by_keys_in_the_token_and_verifies() {
 #[test]
 fn a_wrong_pin_or_a_missing_token_is_a_clear_error_and_publishes_nothing() {
     let Some(hsm) = SoftHsm::new() else { return };
-    let tmp = project(&hsm);
-    let dir = tmp.path();
+    let p = project(&hsm);
+    let dir = p.dir();
     std::fs::write(dir.join("dist/app.tgz"), b"built in CI").unwrap();
     let release = [
         "release",

@@ -404,3 +404,51 @@ fn a_bad_sbom_input_refuses_the_release_before_signing() {
     assert!(r.stderr.contains("package-lock.json"), "{}", r.stderr);
     assert!(!p.release_dir("app", "5.0.1").exists());
 }
+
+#[test]
+fn one_key_with_two_duties_is_refused_unless_the_risk_is_accepted() {
+    let p = Project::new("ed25519");
+    // The log key made the release key too: a stolen release key could then also sign the
+    // checkpoints that vouch for the releases it signs.
+    p.use_log_key(".custody/release.key");
+    p.artifact("app.tgz", b"app");
+    let release = [
+        "release",
+        "dist/app.tgz",
+        "--product",
+        "app",
+        "--version",
+        "1.0.0",
+        "--no-scan",
+    ];
+    let r = p.run(&release);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("the release key is also the log key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.release_dir("app", "1.0.0").exists(), "nothing published");
+
+    let r = p.run(&[&release[..], &["--insecure-shared-key"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("also serves as the log key"),
+        "{}",
+        r.stderr
+    );
+
+    // custody init refuses to set such a project up in the first place.
+    let dir = tempfile::tempdir().unwrap();
+    let r = common::run_in(
+        dir.path(),
+        &["init", "--key", "k.key", "--log-key", "k.key"],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("the release key is also the log key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("custody.toml").exists(), "nothing written");
+}

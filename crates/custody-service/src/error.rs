@@ -202,6 +202,16 @@ pub enum Error {
         /// The key's path.
         path: PathBuf,
     },
+    /// One key serves two duties (separate duties: each key its own).
+    #[error("the {first} key is also the {second} key ({key}): give each duty a key of its own")]
+    SharedKey {
+        /// The first duty.
+        first: &'static str,
+        /// The second.
+        second: &'static str,
+        /// The key: its hint, or where it is configured.
+        key: String,
+    },
     /// A key in a PKCS#11 token could not be reached, unlocked or made.
     #[error(transparent)]
     Pkcs11(#[from] custody_pkcs11::Error),
@@ -707,6 +717,7 @@ impl Error {
             | Self::RepositoryExists { .. }
             | Self::RootThreshold { .. }
             | Self::KeyExists { .. }
+            | Self::SharedKey { .. }
             | Self::RotationStaged { .. }
             | Self::OnlineRoleKeys { .. }
             | Self::RootRotationWithoutKeys

@@ -27,6 +27,8 @@ pub struct InitRequest {
     pub key: Option<PathBuf>,
     /// The log's checkpoint key, likewise.
     pub log_key: Option<PathBuf>,
+    /// Let the release key and the log key be one key.
+    pub insecure_shared_key: bool,
 }
 
 /// A key of the project, and whether this run created it.
@@ -102,6 +104,16 @@ pub fn init(
     clock: &dyn Clock,
     events: &dyn Events,
 ) -> Result<Initialized, Error> {
+    if let (Some(key), Some(log_key)) = (&request.key, &request.log_key)
+        && key == log_key
+        && !request.insecure_shared_key
+    {
+        return Err(Error::SharedKey {
+            first: "release",
+            second: "log",
+            key: key.display().to_string(),
+        });
+    }
     let config_path = dir.join(CONFIG_FILE);
     let created_config = !config_path.exists();
     if created_config {

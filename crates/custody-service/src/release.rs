@@ -12,6 +12,8 @@ use custody_site::tuf::{add_release, expiry, online_key_paths};
 use custody_tuf::repo::{OnlineKeys, Repository};
 use serde::Serialize;
 
+use custody_crypto::Signer as _;
+
 use crate::Error;
 use crate::env::{Events, Key};
 use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
@@ -50,6 +52,51 @@ pub struct ReleaseRequest {
     /// The source as the pipeline that built the artifacts states it, when the server
     /// publishes for one; `None` reads the project's own git tree.
     pub source: Option<SourceState>,
+    /// Sign even when one key serves two duties (the release key as the log key, say).
+    pub insecure_shared_key: bool,
+}
+
+/// The duty of each key [`signing_key_paths`] lists, in its order.
+const DUTIES: [&str; 5] = [
+    "release",
+    "log",
+    "TUF targets",
+    "TUF snapshot",
+    "TUF timestamp",
+];
+
+/// Separate duties: each of the release, log and online TUF keys (`keys`, in
+/// [`signing_key_paths`] order) must be a key of its own, so that one stolen key does not both
+/// sign a release and vouch for it; unless `insecure_shared_key` says otherwise.
+pub fn check_duties(
+    keys: &[Key],
+    insecure_shared_key: bool,
+    events: &dyn Events,
+) -> Result<(), Error> {
+    for (i, a) in keys.iter().enumerate() {
+        for (j, b) in keys.iter().enumerate().skip(i + 1) {
+            if a.public_key() != b.public_key() {
+                continue;
+            }
+            let (first, second) = (
+                DUTIES.get(i).copied().unwrap_or("?"),
+                DUTIES.get(j).copied().unwrap_or("?"),
+            );
+            if insecure_shared_key {
+                events.warn(&format!(
+                    "the {first} key also serves as the {second} key ({})",
+                    a.public_key().hint()
+                ));
+            } else {
+                return Err(Error::SharedKey {
+                    first,
+                    second,
+                    key: a.public_key().hint().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The keys a release signs with, in the order it takes them: the release key, the log key,
@@ -77,10 +124,13 @@ pub fn project_source(loaded: &Loaded) -> Result<SourceState, Error> {
 pub fn held_signing_keys(
     loaded: &Loaded,
     keys: &dyn crate::env::KeySource,
+    insecure_shared_key: bool,
+    events: &dyn Events,
 ) -> Result<crate::env::MemoryKeys, Error> {
     let paths = signing_key_paths(loaded);
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let unlocked = keys.unlock(&refs)?;
+    check_duties(&unlocked, insecure_shared_key, events)?;
     Ok(crate::env::MemoryKeys::holding(
         paths.iter().cloned().zip(unlocked),
     ))
@@ -214,7 +264,9 @@ pub fn release(
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     // In `paths` order: the release key, the log key, then the online TUF keys (whose count
     // `online_keys` checks).
-    let mut keys = env.keys.unlock(&refs)?.into_iter();
+    let unlocked = env.keys.unlock(&refs)?;
+    check_duties(&unlocked, request.insecure_shared_key, env.events)?;
+    let mut keys = unlocked.into_iter();
     let (Some(signer), Some(log_key)) = (keys.next(), keys.next()) else {
         return Err(Error::KeyMissing {
             path: loaded.key_path(),

@@ -95,6 +95,7 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
         sbom: Some(dir.join("Cargo.lock")),
         skip_scan: None,
         source: None,
+        insecure_shared_key: false,
     };
     let release_env = ReleaseEnv {
         keys: &keys,

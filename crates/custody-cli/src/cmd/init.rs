@@ -42,6 +42,10 @@ pub struct Args {
     /// The transparency log's checkpoint key (Ed25519), likewise.
     #[arg(long, value_name = "FILE|URI")]
     log_key: Option<PathBuf>,
+    /// Allow --key and --log-key to be one key (separate duties keep a stolen key from both
+    /// signing a release and vouching for it).
+    #[arg(long)]
+    insecure_shared_key: bool,
     /// Write the new key unencrypted. Anyone who can read the file can sign releases.
     #[arg(long)]
     insecure_unencrypted_key: bool,
@@ -73,6 +77,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         site: args.site.clone(),
         key: args.key.clone(),
         log_key: args.log_key.clone(),
+        insecure_shared_key: args.insecure_shared_key,
     };
     let keys = file_keys(args.insecure_unencrypted_key, out);
     let done = custody_service::project::init(&args.dir, &request, &keys, &SystemClock, out)?;

@@ -66,6 +66,10 @@ pub struct Args {
     /// Accept an unencrypted signing key file.
     #[arg(long)]
     insecure_unencrypted_key: bool,
+    /// Sign even when custody.toml gives one key two duties (the release key as the log key,
+    /// say). Separate keys mean a stolen one cannot both sign a release and vouch for it.
+    #[arg(long)]
+    insecure_shared_key: bool,
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
@@ -81,6 +85,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         sbom: args.sbom,
         skip_scan: args.no_scan.then(|| "custody release --no-scan".to_owned()),
         source: None,
+        insecure_shared_key: args.insecure_shared_key,
     };
     let env = ReleaseEnv {
         keys: &file_keys(args.insecure_unencrypted_key, out),

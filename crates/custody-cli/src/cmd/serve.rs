@@ -44,6 +44,10 @@ pub struct Args {
     /// can).
     #[arg(long)]
     allow_private_webhooks: bool,
+    /// Sign even when custody.toml gives one key two duties (see `custody release
+    /// --insecure-shared-key`).
+    #[arg(long)]
+    insecure_shared_key: bool,
 }
 
 /// The project's signing keys, unlocked once now (from CUSTODY_PASSPHRASE(_FILE) or a prompt)
@@ -56,6 +60,8 @@ fn publisher(
     let keys = custody_service::release::held_signing_keys(
         loaded,
         &crate::cmd::key::file_keys(false, out),
+        args.insecure_shared_key,
+        out,
     )
     .map_err(|e| e.to_string())?;
     Ok(custody_server::api::Publisher {

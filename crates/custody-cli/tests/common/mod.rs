@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const PASS: &str = "correct horse battery staple";
+/// The user PIN of [`SoftHsm`] tokens.
+pub const PKCS11_PIN: &str = "4711";
 
 /// A `Cargo.lock` pinning smallvec 0.6.13 (RUSTSEC-2021-0003, critical), regex 1.5.4
 /// (RUSTSEC-2022-0013, high) and time 0.1.43 (RUSTSEC-2020-0071, medium), all in the shared
@@ -106,6 +108,12 @@ impl Run {
 impl Project {
     /// A git repo with an `origin`, `custody init` done and committed.
     pub fn new(algorithm: &str) -> Self {
+        Self::with_init(&["--algorithm", algorithm], |_| {})
+    }
+
+    /// [`Project::new`] with `init_args` for `custody init`, run as `prepare` sets it up (a
+    /// token's environment, say).
+    pub fn with_init(init_args: &[&str], prepare: impl FnOnce(&mut Command)) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let dir = dir.as_path();
@@ -122,13 +130,20 @@ impl Project {
         std::fs::create_dir_all(dir.join("dist")).unwrap();
         std::fs::write(dir.join(".gitignore"), "dist/\n").unwrap();
         let p = Self { tmp };
-        let r = p.run(&[
-            "init",
-            "--algorithm",
-            algorithm,
-            "--builder-id",
-            "https://example.com/ci@v1",
-        ]);
+        let mut init = custody();
+        prepare(&mut init);
+        let r: Run = init
+            .current_dir(p.dir())
+            .args(
+                [
+                    &["init", "--builder-id", "https://example.com/ci@v1"][..],
+                    init_args,
+                ]
+                .concat(),
+            )
+            .output()
+            .unwrap()
+            .into();
         assert_eq!(r.code, 0, "{}", r.stderr);
         git(dir, &["add", "-A"]);
         git(dir, &["commit", "-q", "-m", "init"]);
@@ -336,20 +351,34 @@ impl Project {
 
     /// Points `[monitor] catalog` at `location`: a SQLite file or a PostgreSQL URL.
     pub fn use_catalog(&self, location: &str) {
+        self.set_config("[monitor]", "catalog", location);
+    }
+
+    /// Points `[log] key` at `location`, and commits the change.
+    pub fn use_log_key(&self, location: &str) {
+        self.set_config("[log]", "key", location);
+        git(self.dir(), &["commit", "-qam", "log key"]);
+    }
+
+    /// Sets `name = "value"` in `section` of custody.toml, where custody init wrote it.
+    fn set_config(&self, section: &str, name: &str, value: &str) {
         let config = self.dir().join("custody.toml");
         let text = std::fs::read_to_string(&config).unwrap();
-        let mut found = false;
+        let (mut found, mut inside) = (false, false);
         let mut out = String::with_capacity(text.len());
         for line in text.lines() {
-            if line.starts_with("catalog = ") {
+            if line.starts_with('[') {
+                inside = line == section;
+            }
+            if inside && line.starts_with(&format!("{name} = ")) {
                 found = true;
-                out.push_str(&format!("catalog = \"{location}\""));
+                out.push_str(&format!("{name} = \"{value}\""));
             } else {
                 out.push_str(line);
             }
             out.push('\n');
         }
-        assert!(found, "custody init writes [monitor] catalog:\n{text}");
+        assert!(found, "custody init writes {section} {name}:\n{text}");
         std::fs::write(&config, out).unwrap();
     }
 
@@ -459,7 +488,18 @@ impl Drop for Killed {
 /// `custody serve --listen 127.0.0.1:0` in `p` with `extra` flags: the process and its URL
 /// (the last word of the first line it prints).
 pub fn serve_custody(p: &Project, extra: &[&str]) -> (Killed, String) {
-    let mut child = custody()
+    serve_custody_with(p, extra, |_| {})
+}
+
+/// [`serve_custody`], the command set up by `prepare` first (a token's environment, say).
+pub fn serve_custody_with(
+    p: &Project,
+    extra: &[&str],
+    prepare: impl FnOnce(&mut Command),
+) -> (Killed, String) {
+    let mut command = custody();
+    prepare(&mut command);
+    let mut child = command
         .current_dir(p.dir())
         .args([&["serve", "--listen", "127.0.0.1:0"][..], extra].concat())
         .stdout(Stdio::piped())
@@ -492,4 +532,70 @@ pub fn signed_statement(key: &custody_crypto::SigningKey, artifact: &[u8]) -> St
     )
     .unwrap();
     custody_attest::bundle::to_json(&bundle).unwrap()
+}
+
+/// Debian softhsm2's PKCS#11 module.
+pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM token labelled `custody` in a temporary directory.
+pub struct SoftHsm {
+    dir: tempfile::TempDir,
+}
+
+impl SoftHsm {
+    pub fn new() -> Option<Self> {
+        if !Path::new(MODULE).is_file() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI: SoftHSM (Debian softhsm2) is missing: {MODULE}"
+            );
+            eprintln!("skipped: no SoftHSM at {MODULE}");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        let hsm = Self { dir };
+        let out = Command::new("softhsm2-util")
+            .args(["--init-token", "--free", "--label", "custody"])
+            .args(["--so-pin", "0000", "--pin", PKCS11_PIN])
+            .env("SOFTHSM2_CONF", hsm.conf())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(hsm)
+    }
+
+    pub fn conf(&self) -> PathBuf {
+        self.dir.path().join("softhsm2.conf")
+    }
+
+    pub fn uri(&self, object: &str) -> String {
+        format!("pkcs11:token=custody;object={object}?module-path={MODULE}")
+    }
+
+    /// Points `c` at this token, with `pin`.
+    pub fn point(&self, c: &mut Command, pin: &str) {
+        c.env("SOFTHSM2_CONF", self.conf())
+            .env("CUSTODY_PKCS11_PIN", pin)
+            .env_remove("CUSTODY_PKCS11_PIN_FILE");
+    }
+
+    /// `custody ARGS` in `dir` with this token and `pin`.
+    pub fn run(&self, dir: &Path, pin: &str, args: &[&str]) -> Run {
+        let mut c = custody();
+        self.point(&mut c, pin);
+        c.current_dir(dir).args(args).output().unwrap().into()
+    }
 }
