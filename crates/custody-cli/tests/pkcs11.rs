@@ -26,19 +26,7 @@ fn a_release_is_signed_and_logged_by_keys_in_the_token_and_verifies() {
     let p = project(&hsm);
     let dir = p.dir();
     std::fs::write(dir.join("dist/app.tgz"), b"built in CI").unwrap();
-    let r = hsm.run(
-        dir,
-        PIN,
-        &[
-            "release",
-            "dist/app.tgz",
-            "--product",
-            "app",
-            "--version",
-            "1.0.0",
-            "--no-scan",
-        ],
-    );
+    let r = hsm.run(dir, PIN, &common::RELEASE_UNSCANNED);
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     let site = dir.join("site");
@@ -71,15 +59,7 @@ fn a_wrong_pin_or_a_missing_token_is_a_clear_error_and_publishes_nothing() {
     let p = project(&hsm);
     let dir = p.dir();
     std::fs::write(dir.join("dist/app.tgz"), b"built in CI").unwrap();
-    let release = [
-        "release",
-        "dist/app.tgz",
-        "--product",
-        "app",
-        "--version",
-        "1.0.0",
-        "--no-scan",
-    ];
+    let release = common::RELEASE_UNSCANNED;
     let r = hsm.run(dir, "0000", &release);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("wrong PIN"), "{}", r.stderr);

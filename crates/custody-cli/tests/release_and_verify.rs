@@ -412,15 +412,7 @@ fn one_key_with_two_duties_is_refused_unless_the_risk_is_accepted() {
     // checkpoints that vouch for the releases it signs.
     p.use_log_key(".custody/release.key");
     p.artifact("app.tgz", b"app");
-    let release = [
-        "release",
-        "dist/app.tgz",
-        "--product",
-        "app",
-        "--version",
-        "1.0.0",
-        "--no-scan",
-    ];
+    let release = common::RELEASE_UNSCANNED;
     let r = p.run(&release);
     assert_ne!(r.code, 0);
     assert!(

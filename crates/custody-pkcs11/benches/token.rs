@@ -12,16 +12,15 @@
 //! so the benchmark makes a token in a temporary directory and runs itself again pointed at it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
 use custody_crypto::{KeyAlgorithm, Signer, SigningKey};
+use custody_pkcs11::softhsm::{self, MODULE};
 use custody_pkcs11::{KeyUri, Token};
 use custody_tlog::{DirStore, LogEntry, NoteSigner, Sequencer, SignatureType};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "4711";
 const CHILD: &str = "CUSTODY_TOKEN_BENCH_CHILD";
 
@@ -124,28 +123,12 @@ fn main() {
         child();
         return;
     }
-    if !Path::new(MODULE).is_file() {
+    if !softhsm::installed() {
         println!("skipped: no SoftHSM at {MODULE} (Debian softhsm2)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
-    let made = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "bench"])
-        .args(["--so-pin", "0000", "--pin", PIN])
-        .env("SOFTHSM2_CONF", &conf)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let conf = softhsm::init_token(dir.path(), "bench", "0000", PIN).unwrap();
     let status = Command::new(std::env::current_exe().unwrap())
         .args(std::env::args().skip(1))
         .env("SOFTHSM2_CONF", &conf)

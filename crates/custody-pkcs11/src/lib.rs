@@ -14,6 +14,8 @@
 //!   a verifier cannot tell where a key lives.
 //! - A module is initialised once per process (PKCS#11 allows no more) and shared.
 
+pub mod softhsm;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

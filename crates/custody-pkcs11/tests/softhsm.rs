@@ -4,14 +4,13 @@
 //! no environment in-process). Under CI a missing SoftHSM fails the tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 use custody_crypto::{KeyAlgorithm, Signer, Verifier as _};
+use custody_pkcs11::softhsm::{self, MODULE};
 use custody_pkcs11::{Error, KeyUri, Token};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const LABEL: &str = "custody-test";
 const PIN: &str = "4711";
 const CHILD: &str = "CUSTODY_SOFTHSM_CHILD";
@@ -22,7 +21,7 @@ fn in_token(test: &str) -> bool {
     if std::env::var_os(CHILD).is_some() {
         return true;
     }
-    if !Path::new(MODULE).is_file() {
+    if !softhsm::installed() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI: SoftHSM (Debian softhsm2) is missing: {MODULE}"
@@ -31,27 +30,7 @@ fn in_token(test: &str) -> bool {
         return false;
     }
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", LABEL])
-        .args(["--so-pin", "0000", "--pin", PIN])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .expect("softhsm2-util runs");
-    assert!(
-        out.status.success(),
-        "softhsm2-util: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let conf = softhsm::init_token(dir.path(), LABEL, "0000", PIN).unwrap();
     let child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads", "1"])
         .env("SOFTHSM2_CONF", &conf)

@@ -9,6 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const PASS: &str = "correct horse battery staple";
+/// `custody release` of `dist/app.tgz` as app 1.0.0, without an SBOM scan.
+pub const RELEASE_UNSCANNED: [&str; 7] = [
+    "release",
+    "dist/app.tgz",
+    "--product",
+    "app",
+    "--version",
+    "1.0.0",
+    "--no-scan",
+];
 /// The user PIN of [`SoftHsm`] tokens.
 pub const PKCS11_PIN: &str = "4711";
 
@@ -534,8 +544,7 @@ pub fn signed_statement(key: &custody_crypto::SigningKey, artifact: &[u8]) -> St
     custody_attest::bundle::to_json(&bundle).unwrap()
 }
 
-/// Debian softhsm2's PKCS#11 module.
-pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub use custody_pkcs11::softhsm::MODULE;
 
 /// A SoftHSM token labelled `custody` in a temporary directory.
 pub struct SoftHsm {
@@ -544,7 +553,7 @@ pub struct SoftHsm {
 
 impl SoftHsm {
     pub fn new() -> Option<Self> {
-        if !Path::new(MODULE).is_file() {
+        if !custody_pkcs11::softhsm::installed() {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "CI: SoftHSM (Debian softhsm2) is missing: {MODULE}"
@@ -553,28 +562,8 @@ impl SoftHsm {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
-        std::fs::write(
-            dir.path().join("softhsm2.conf"),
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.path().join("tokens").display()
-            ),
-        )
-        .unwrap();
-        let hsm = Self { dir };
-        let out = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", "custody"])
-            .args(["--so-pin", "0000", "--pin", PKCS11_PIN])
-            .env("SOFTHSM2_CONF", hsm.conf())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(hsm)
+        custody_pkcs11::softhsm::init_token(dir.path(), "custody", "0000", PKCS11_PIN).unwrap();
+        Some(Self { dir })
     }
 
     pub fn conf(&self) -> PathBuf {
