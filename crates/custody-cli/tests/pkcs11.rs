@@ -117,3 +117,66 @@ fn a_key_is_made_in_the_token_once_and_never_replaced() {
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("names no token"), "{}", bad.stderr);
 }
+
+#[test]
+fn the_tuf_online_keys_in_the_token_sign_what_a_customer_updates_from() {
+    let Some(hsm) = SoftHsm::new() else { return };
+    let p = project(&hsm);
+    let dir = p.dir();
+    let config = dir.join("custody.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let online = format!(
+        "[tuf]\ntargets_key = \"{}\"\nsnapshot_key = \"{}\"\ntimestamp_key = \"{}\"\n",
+        hsm.uri("tuf-targets"),
+        hsm.uri("tuf-snapshot"),
+        hsm.uri("tuf-timestamp")
+    );
+    std::fs::write(&config, text.replacen("[tuf]\n", &online, 1)).unwrap();
+    git(dir, &["commit", "-qam", "online TUF keys in the token"]);
+    let r = hsm.run(
+        dir,
+        PIN,
+        &["repo", "init", "--root-keys", "1", "--root-threshold", "1"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Only the offline root key is a file; the online ones are in the token.
+    let tuf_keys: Vec<String> = std::fs::read_dir(dir.join(".custody/tuf"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".key"))
+        .collect();
+    assert_eq!(tuf_keys, ["root-1.key"]);
+
+    std::fs::write(dir.join("dist/app.tgz"), b"built in CI").unwrap();
+    let r = hsm.run(dir, PIN, &common::RELEASE_UNSCANNED);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let site = p.site();
+    let dest = dir.join("dist/installed");
+    let r = hsm.run(
+        dir,
+        PIN,
+        &[
+            "update",
+            "--repo",
+            site.join("tuf").to_str().unwrap(),
+            "--root",
+            site.join("tuf/metadata/1.root.json").to_str().unwrap(),
+            "--trust",
+            site.join("trusted_root.json").to_str().unwrap(),
+            "--policy",
+            site.join("custody-policy.json").to_str().unwrap(),
+            "--product",
+            "app",
+            "--dir",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let installed = std::fs::read(dest.join("1.0.0/app.tgz")).unwrap();
+    assert_eq!(installed, b"built in CI");
+
+    // A rotation would stage key files: refused for a key in the token, nothing changed.
+    let r = hsm.run(dir, PIN, &["repo", "rotate", "--role", "timestamp"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("in a token"), "{}", r.stderr);
+}

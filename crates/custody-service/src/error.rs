@@ -202,6 +202,16 @@ pub enum Error {
         /// The key's path.
         path: PathBuf,
     },
+    /// A rotation of an online role whose key is in a token: the rotation stages key files.
+    #[error(
+        "the {role} key is in a token ({key}): rotating a key held in a token is not supported yet"
+    )]
+    RotateTokenKey {
+        /// The role.
+        role: String,
+        /// Its configured key.
+        key: String,
+    },
     /// One key serves two duties (separate duties: each key its own).
     #[error("the {first} key is also the {second} key ({key}): give each duty a key of its own")]
     SharedKey {
@@ -718,6 +728,7 @@ impl Error {
             | Self::RootThreshold { .. }
             | Self::KeyExists { .. }
             | Self::SharedKey { .. }
+            | Self::RotateTokenKey { .. }
             | Self::RotationStaged { .. }
             | Self::OnlineRoleKeys { .. }
             | Self::RootRotationWithoutKeys

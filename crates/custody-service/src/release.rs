@@ -8,7 +8,7 @@ use custody_sbom::CycloneDxVersion;
 use custody_site::config::Loaded;
 use custody_site::git;
 use custody_site::site::{Attachment, Published, Site, check_name};
-use custody_site::tuf::{add_release, expiry, online_key_paths};
+use custody_site::tuf::{add_release, expiry};
 use custody_tuf::repo::{OnlineKeys, Repository};
 use serde::Serialize;
 
@@ -104,7 +104,7 @@ pub fn check_duties(
 pub fn signing_key_paths(loaded: &Loaded) -> Vec<PathBuf> {
     let mut paths = vec![loaded.key_path(), loaded.log_key_path()];
     if custody_site::tuf::exists(&loaded.tuf_dir()) {
-        paths.extend(online_key_paths(&loaded.tuf_keys_dir()));
+        paths.extend(loaded.tuf_online_key_paths());
     }
     paths
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use custody_crypto::{KeyAlgorithm, PublicKey, Signer};
 use custody_site::config::Loaded;
 use custody_site::fs::{read_bounded, write_atomic};
-use custody_site::tuf::{ONLINE_ROLES, expiry, online_key_paths, root_key_path};
+use custody_site::tuf::{ONLINE_ROLES, expiry, root_key_path};
 use custody_tuf::repo::{KeyChange, Renewed, Repository, RoleStatus, sign_root};
 use custody_tuf::{Metadata, Root};
 use serde::Serialize;
@@ -54,7 +54,7 @@ fn unlock_online(
     next_for: &[&str],
     keys: &dyn KeySource,
 ) -> Result<Vec<Key>, Error> {
-    let mut paths = online_key_paths(&loaded.tuf_keys_dir());
+    let mut paths = loaded.tuf_online_key_paths();
     for (path, role) in paths.iter_mut().zip(ONLINE_ROLES) {
         if next_for.contains(&role) {
             *path = next_path(path);
@@ -105,8 +105,14 @@ pub fn init(
     let root_paths: Vec<PathBuf> = (1..=root_count)
         .map(|n| root_key_path(&keys_dir, n))
         .collect();
-    let online_paths = online_key_paths(&keys_dir);
-    if let Some(existing) = root_paths.iter().chain(&online_paths).find(|p| p.exists()) {
+    let online_paths = loaded.tuf_online_key_paths();
+    // A key in a token is refused by the token when its label is taken.
+    if let Some(existing) = root_paths
+        .iter()
+        .chain(&online_paths)
+        .filter(|p| !custody_site::config::is_key_uri(p))
+        .find(|p| p.exists())
+    {
         return Err(Error::KeyExists {
             path: existing.clone(),
         });
@@ -204,6 +210,17 @@ pub fn rotate(
     let keys_dir = loaded.tuf_keys_dir();
     let role = &rotation.role;
     let online_role = role != "root";
+    if let Some(configured) = ONLINE_ROLES
+        .iter()
+        .zip(loaded.tuf_online_key_paths())
+        .find(|(r, p)| *r == role && custody_site::config::is_key_uri(p))
+        .map(|(_, p)| p)
+    {
+        return Err(Error::RotateTokenKey {
+            role: role.clone(),
+            key: configured.display().to_string(),
+        });
+    }
     let new_public: Vec<PublicKey> = if online_role {
         let next = next_path(&keys_dir.join(format!("{role}.key")));
         match rotation.new_keys.as_slice() {

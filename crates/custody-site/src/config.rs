@@ -84,6 +84,16 @@ pub struct TufConfig {
     /// very many files. Absent: one targets role per product.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_bins: Option<u32>,
+    /// The online `targets` key, when not `targets.key` in `keys`: another file, or a key in a
+    /// PKCS#11 token (`pkcs11:` URI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets_key: Option<PathBuf>,
+    /// The online `snapshot` key, likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_key: Option<PathBuf>,
+    /// The online `timestamp` key, likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_key: Option<PathBuf>,
     /// Days each root version stays valid.
     pub root_days: u32,
     /// Days targets roles stay valid.
@@ -99,6 +109,9 @@ impl Default for TufConfig {
         Self {
             keys: PathBuf::from(".custody/tuf"),
             hash_bins: None,
+            targets_key: None,
+            snapshot_key: None,
+            timestamp_key: None,
             root_days: 365,
             targets_days: 90,
             snapshot_days: 7,
@@ -311,6 +324,22 @@ impl Loaded {
     /// The log's checkpoint key: a file, or a key in a token named by a `pkcs11:` URI.
     pub fn log_key_path(&self) -> PathBuf {
         self.key_at(&self.config.log.key)
+    }
+
+    /// The online TUF keys (targets, snapshot, timestamp): as `[tuf]` names them, else the
+    /// files in the TUF key directory.
+    pub fn tuf_online_key_paths(&self) -> [PathBuf; 3] {
+        let [targets, snapshot, timestamp] = crate::tuf::online_key_paths(&self.tuf_keys_dir());
+        let tuf = &self.config.tuf;
+        let pick = |configured: &Option<PathBuf>, default: PathBuf| match configured {
+            Some(c) => self.key_at(c),
+            None => default,
+        };
+        [
+            pick(&tuf.targets_key, targets),
+            pick(&tuf.snapshot_key, snapshot),
+            pick(&tuf.timestamp_key, timestamp),
+        ]
     }
 
     /// The TUF key directory.
