@@ -247,6 +247,18 @@ pub enum Error {
         /// Why the key was rejected.
         source: custody_crypto::Error,
     },
+    /// The signing key was revoked, and nothing proves this signature older than that.
+    #[error("key {hint} was revoked from {since}: {reason}; {}", earliest.map_or_else(|| "no witness the policy names cosigned this entry to prove it older".to_owned(), |t| format!("the earliest witness cosignature of this entry is at {t}, not before")))]
+    KeyRevoked {
+        /// The key's hint.
+        hint: String,
+        /// The revocation's start.
+        since: jiff::Timestamp,
+        /// Why it was revoked.
+        reason: String,
+        /// The earliest time a witness cosigned the entry, if any did.
+        earliest: Option<jiff::Timestamp>,
+    },
     /// A key asked to sign C2SP notes (checkpoints, cosignatures) is not Ed25519, the only
     /// algorithm notes have.
     #[error("a note key must be Ed25519, and key {hint} is {algorithm}")]

@@ -229,9 +229,22 @@ pub struct PolicyKey {
     /// Products this key may sign; absent means all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<String>>,
+    /// The key was revoked: its signatures count only where the log proves them older.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revocation>,
     /// Parsed once at load.
     #[serde(skip)]
     parsed: Option<PublicKey>,
+}
+
+/// A key's revocation: from `since` on, a signature by it counts only when a witness's
+/// cosignature on the log's checkpoint proves the signature was logged before `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// From when the key is not to be trusted (it may have been stolen at this time).
+    pub since: Timestamp,
+    /// Why, as the supplier tells its customers.
+    pub reason: String,
 }
 
 /// Expected builder.
@@ -257,6 +270,7 @@ impl PolicyKey {
             public_key: key.to_pem(),
             valid_for,
             products: None,
+            revoked: None,
             parsed: Some(key.clone()),
         }
     }
@@ -324,6 +338,14 @@ impl Policy {
     }
 
     /// The key with `hint`, if it may sign `product` at `at`.
+    /// The revocation of the key with `hint`, if the policy records one.
+    pub fn revocation(&self, hint: &KeyHint) -> Option<&Revocation> {
+        self.keys
+            .iter()
+            .find(|k| k.hint == hint.as_str())
+            .and_then(|k| k.revoked.as_ref())
+    }
+
     pub fn key_for(
         &self,
         hint: &KeyHint,

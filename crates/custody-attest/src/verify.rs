@@ -315,8 +315,9 @@ fn check_log(
     for entry in &signed.tlog_entries {
         let witnessed =
             tlog::verify_entry(entry, &signed.envelope, key, &logs, req.now).and_then(|logged| {
-                let cosigned = check_witnesses(req, &logged)?;
-                Ok((logged, cosigned))
+                let (cosigned, verified) = check_witnesses(req, &logged)?;
+                let revocation = check_revocation(req, &signed.hint, &verified)?;
+                Ok((logged, format!("{cosigned}{revocation}")))
             });
         match witnessed {
             Ok((logged, cosigned)) => {
@@ -344,9 +345,12 @@ fn check_log(
 /// cosigned the checkpoint; cosignatures from keys the policy does not name are ignored, and a
 /// named witness's signature that does not verify (forged, or made over another checkpoint)
 /// fails. Returns a description for the report.
-fn check_witnesses(req: &Request<'_>, logged: &tlog::Logged) -> Result<String, Error> {
+fn check_witnesses(
+    req: &Request<'_>,
+    logged: &tlog::Logged,
+) -> Result<(String, Vec<custody_tlog::VerifiedSignature>), Error> {
     let Some(w) = &req.policy.witnesses else {
-        return Ok(String::new());
+        return Ok((String::new(), Vec::new()));
     };
     let verified = w
         .to_tlog()
@@ -356,13 +360,43 @@ fn check_witnesses(req: &Request<'_>, logged: &tlog::Logged) -> Result<String, E
             source: Box::new(source),
         })?;
     let names: Vec<&str> = verified.iter().map(|v| v.name.as_str()).collect();
-    Ok(format!(
+    let described = format!(
         ", cosigned by {} of {} witnesses (at least {} required): {}",
         verified.len(),
         w.keys.len(),
         w.threshold,
         names.join(", ")
-    ))
+    );
+    Ok((described, verified))
+}
+
+/// A revoked key's signature counts only when a witness the policy names cosigned a checkpoint
+/// holding it before the revocation: the log, not the signer, says when it was made.
+fn check_revocation(
+    req: &Request<'_>,
+    hint: &custody_crypto::KeyHint,
+    cosigned: &[custody_tlog::VerifiedSignature],
+) -> Result<String, Error> {
+    let Some(revoked) = req.policy.revocation(hint) else {
+        return Ok(String::new());
+    };
+    let proved = cosigned
+        .iter()
+        .filter_map(|v| Some((v.timestamp?, v.name.as_str())))
+        .filter_map(|(t, name)| Some((Timestamp::from_second(i64::try_from(t).ok()?).ok()?, name)))
+        .min_by_key(|(t, _)| *t);
+    match proved {
+        Some((at, witness)) if at < revoked.since => Ok(format!(
+            "; key {hint} is revoked from {} ({}), and {witness} cosigned this entry at {at}, before that",
+            revoked.since, revoked.reason
+        )),
+        _ => Err(Error::KeyRevoked {
+            hint: hint.to_string(),
+            since: revoked.since,
+            reason: revoked.reason.clone(),
+            earliest: proved.map(|(at, _)| at),
+        }),
+    }
 }
 
 fn check_provenance(

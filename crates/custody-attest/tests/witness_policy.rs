@@ -322,3 +322,53 @@ fn witness_rules_that_make_no_sense_are_refused_at_load() {
     .unwrap();
     assert!(with(1, vec![ed.verifier().to_vkey_string()]).is_err());
 }
+
+/// `policy` with its key revoked from `since`.
+fn revoked(policy: Policy, since: &str) -> Policy {
+    let mut p = policy;
+    p.keys[0].revoked = Some(custody_attest::trust::Revocation {
+        since: since.parse().unwrap(),
+        reason: "the CI runner's disk was imaged by an intruder".into(),
+    });
+    Policy::from_json(p.to_json().unwrap().as_bytes()).unwrap()
+}
+
+#[test]
+fn a_revoked_key_counts_only_where_a_witness_dates_the_signature_before_the_revocation() {
+    let l = logged();
+    let w1 = witness(1);
+    // Cosigned at 1_780_000_000 (2026-05-28T20:26:40Z).
+    let bundle = l.bundle_with(l.cosigned_by(&[&w1]));
+
+    let after = revoked(l.policy(require(1, &[&w1])), "2026-05-30T00:00:00Z");
+    let report = l.verify(&bundle, &after);
+    assert!(report.verified, "{:?}", report.first_failure());
+    let log = report
+        .checks
+        .iter()
+        .find(|c| c.name == CheckName::Log)
+        .unwrap();
+    assert!(
+        log.detail.contains("is revoked from 2026-05-30T00:00:00Z"),
+        "{}",
+        log.detail
+    );
+
+    let before = revoked(l.policy(require(1, &[&w1])), "2026-05-01T00:00:00Z");
+    match log_failure(&l.verify(&bundle, &before)) {
+        Error::KeyRevoked {
+            reason, earliest, ..
+        } => {
+            assert!(reason.contains("intruder"));
+            assert_eq!(earliest.unwrap().as_second(), 1_780_000_000);
+        }
+        other => panic!("{other}"),
+    }
+
+    // Without a witness the policy names, nothing dates the signature: refused.
+    let unwitnessed = revoked(l.policy(None), "2026-05-30T00:00:00Z");
+    let report = l.verify(&bundle, &unwitnessed);
+    let e = log_failure(&report);
+    assert!(matches!(e, Error::KeyRevoked { earliest: None, .. }), "{e}");
+    assert!(e.to_string().contains("intruder"), "{e}");
+}

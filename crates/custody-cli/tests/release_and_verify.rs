@@ -444,3 +444,50 @@ fn one_key_with_two_duties_is_refused_unless_the_risk_is_accepted() {
     );
     assert!(!dir.path().join("custody.toml").exists(), "nothing written");
 }
+
+#[test]
+fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
+    let p = Project::new("ed25519");
+    let dir = p.release();
+    let artifact = dir.join("app-1.4.2.tar.gz");
+    assert_eq!(p.verify(&artifact, &[]).code, 0);
+    let hint = p
+        .run(&["key", "public", ".custody/release.key", "--json"])
+        .json()["hint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let r = p.run(&[
+        "key",
+        "revoke",
+        &hint,
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--reason",
+        "the build host was compromised",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["hint"], hint.as_str());
+    let v = p.verify(&artifact, &[]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(
+        v.stdout.contains("was revoked from 2026-01-01T00:00:00Z")
+            && v.stdout.contains("the build host was compromised"),
+        "{}",
+        v.stdout
+    );
+
+    // A second revocation keeps the first; an unknown key is an error naming the policy.
+    let again = p.run(&["key", "revoke", &hint, "--reason", "again"]);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("revoked already"), "{}", again.stderr);
+    let unknown = p.run(&["key", "revoke", "AAAA", "--reason", "x"]);
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown.stderr.contains("has no key AAAA"),
+        "{}",
+        unknown.stderr
+    );
+}

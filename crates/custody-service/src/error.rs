@@ -212,6 +212,22 @@ pub enum Error {
         /// Its configured key.
         key: String,
     },
+    /// No key of this hint is in the site's policy.
+    #[error("{}: the policy has no key {hint}", policy.display())]
+    KeyNotInPolicy {
+        /// The hint asked for.
+        hint: String,
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// The key is revoked already.
+    #[error("key {hint} is revoked already, from {since}")]
+    KeyAlreadyRevoked {
+        /// The key's hint.
+        hint: String,
+        /// Its revocation's start.
+        since: jiff::Timestamp,
+    },
     /// One key serves two duties (separate duties: each key its own).
     #[error("the {first} key is also the {second} key ({key}): give each duty a key of its own")]
     SharedKey {
@@ -728,6 +744,7 @@ impl Error {
             | Self::RootThreshold { .. }
             | Self::KeyExists { .. }
             | Self::SharedKey { .. }
+            | Self::KeyAlreadyRevoked { .. }
             | Self::RotateTokenKey { .. }
             | Self::RotationStaged { .. }
             | Self::OnlineRoleKeys { .. }
@@ -758,6 +775,7 @@ impl Error {
             | Self::UnknownWebhook { .. }
             | Self::ReleaseNotInCatalog { .. }
             | Self::ProductNotInCatalog { .. }
+            | Self::KeyNotInPolicy { .. }
             | Self::AdvisoryNotFound { .. } => ErrorKind::NotFound,
             Self::Access(r) if r.is_unauthenticated() => ErrorKind::Unauthenticated,
             Self::Access(_) | Self::FormTokenMismatch => ErrorKind::Forbidden,

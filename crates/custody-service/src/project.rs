@@ -187,3 +187,56 @@ pub fn init(
         site: outcome,
     })
 }
+
+/// What [`revoke_key`] recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revoked {
+    /// The key's hint.
+    pub hint: String,
+    /// From when.
+    pub since: jiff::Timestamp,
+    /// Why.
+    pub reason: String,
+    /// The policy written.
+    pub policy: PathBuf,
+}
+
+/// Revokes the key with `hint` in the site's policy from `since`, for `reason`: from then on a
+/// signature by it verifies only where a witness's cosignature dates its log entry earlier.
+/// A key already revoked keeps its first revocation.
+pub fn revoke_key(
+    loaded: &Loaded,
+    hint: &str,
+    since: jiff::Timestamp,
+    reason: &str,
+) -> Result<Revoked, Error> {
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let site = Site::new(loaded.site_dir());
+    let path = site.policy_path();
+    let mut policy = site.policy().map_err(Error::input)?;
+    let entry = policy
+        .keys
+        .iter_mut()
+        .find(|k| k.hint == hint)
+        .ok_or_else(|| Error::KeyNotInPolicy {
+            hint: hint.to_owned(),
+            policy: path.clone(),
+        })?;
+    if let Some(earlier) = &entry.revoked {
+        return Err(Error::KeyAlreadyRevoked {
+            hint: hint.to_owned(),
+            since: earlier.since,
+        });
+    }
+    entry.revoked = Some(custody_attest::trust::Revocation {
+        since,
+        reason: reason.to_owned(),
+    });
+    write_atomic(&path, policy.to_json()?.as_bytes())?;
+    Ok(Revoked {
+        hint: hint.to_owned(),
+        since,
+        reason: reason.to_owned(),
+        policy: path,
+    })
+}

@@ -50,6 +50,25 @@ enum KeyCommand {
         #[arg(long)]
         insecure_unencrypted_key: bool,
     },
+    /// Revoke a key in the site's policy (custody-policy.json), from a time on.
+    ///
+    /// From --since on, a signature by the key verifies only where a witness the policy names
+    /// cosigned its log entry before then; everything else it signed fails `custody verify`,
+    /// which names the revocation and its reason. Publish the policy to customers as you
+    /// publish the site.
+    Revoke {
+        /// The key: its hint (base64 SHA-256 of its SPKI, as `custody key public` prints).
+        hint: String,
+        /// From when it is not to be trusted (RFC 3339); default: now.
+        #[arg(long)]
+        since: Option<String>,
+        /// Why, as customers will read it.
+        #[arg(long)]
+        reason: String,
+        /// Project directory (where custody.toml lives).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Print a key's public half (SPKI PEM) and its Sigstore hint.
     Public {
         /// A private key file, or its `.pub`.
@@ -122,6 +141,31 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             i.encrypted = Some(!insecure_unencrypted_key);
             out.result(&i, || {
                 describe_new_key(&path, key.public_key(), !insecure_unencrypted_key)
+            });
+        }
+        KeyCommand::Revoke {
+            hint,
+            since,
+            reason,
+            dir,
+        } => {
+            let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
+            let since = match since {
+                Some(s) => s
+                    .parse::<jiff::Timestamp>()
+                    .map_err(|e| usage(anyhow::anyhow!("--since {s:?}: {e}")))?,
+                None => jiff::Timestamp::now(),
+            };
+            let done = custody_service::project::revoke_key(&loaded, &hint, since, &reason)?;
+            out.result(&done, || {
+                format!(
+                    "Revoked key {} from {} in {}: {}
+  signatures by it verify only where a witness                      dates their log entry earlier; publish the policy",
+                    done.hint,
+                    done.since,
+                    done.policy.display(),
+                    done.reason
+                )
             });
         }
         KeyCommand::Public {
