@@ -203,3 +203,91 @@ fn refresh_status_and_rotation_through_the_cli() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["version"], "1.1.0");
 }
+
+/// `custody update` taking the trust files from the repository at `repo` (no --trust/--policy).
+fn update_trusting_the_repo(p: &Project, repo: &Path, dest: &Path) -> Run {
+    let root = p.site().join("tuf/metadata/1.root.json");
+    p.run(&[
+        "update",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--product",
+        "app",
+        "--dir",
+        dest.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn trust_files_reach_customers_through_tuf_and_a_revocation_with_them() {
+    let (p, dest) = with_repo();
+    let repo = p.site().join("tuf");
+    let r = release(&p, "1.0.0", b"one");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = update_trusting_the_repo(&p, &repo, &dest);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        dest.join(".custody-update/trust/custody-policy.json")
+            .is_file()
+    );
+
+    // A mirror that will go on serving the metadata from before the revocation.
+    let stale = p.dir().join("dist/stale-mirror");
+    copy_dir(&repo, &stale);
+
+    let hint = p
+        .run(&["key", "public", ".custody/release.key", "--json"])
+        .json()["hint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = p.run(&[
+        "key",
+        "revoke",
+        &hint,
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--reason",
+        "stolen with a laptop",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["through_tuf"], true);
+
+    // The next release is signed by the revoked key: the customer's update, with the policy
+    // from the repository, refuses it and says why.
+    let r = release(&p, "1.1.0", b"two");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = update_trusting_the_repo(&p, &repo, &dest);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("revoked") && r.stderr.contains("stolen with a laptop"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dest.join("1.1.0").exists());
+
+    // A mirror serving the policy from before the revocation is a rollback: refused by TUF.
+    let r = update_trusting_the_repo(&p, &stale, &dest);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("rollback attack: timestamp version"),
+        "{}",
+        r.stderr
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

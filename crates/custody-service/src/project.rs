@@ -199,6 +199,8 @@ pub struct Revoked {
     pub reason: String,
     /// The policy written.
     pub policy: PathBuf,
+    /// Whether the policy was published as a TUF target too.
+    pub through_tuf: bool,
 }
 
 /// Revokes the key with `hint` in the site's policy from `since`, for `reason`: from then on a
@@ -209,6 +211,8 @@ pub fn revoke_key(
     hint: &str,
     since: jiff::Timestamp,
     reason: &str,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
 ) -> Result<Revoked, Error> {
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let site = Site::new(loaded.site_dir());
@@ -233,10 +237,14 @@ pub fn revoke_key(
         reason: reason.to_owned(),
     });
     write_atomic(&path, policy.to_json()?.as_bytes())?;
+    // Customers who update through TUF take the revocation from there.
+    let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
+        && crate::repo::publish_trust_files(loaded, keys, clock)?;
     Ok(Revoked {
         hint: hint.to_owned(),
         since,
         reason: reason.to_owned(),
         policy: path,
+        through_tuf,
     })
 }

@@ -126,7 +126,7 @@ pub fn init(
         .map(|p| keys.generate(p, algorithm))
         .collect::<Result<Vec<_>, _>>()?;
     let root_refs: Vec<&dyn Signer> = roots.iter().map(|k| k as &dyn Signer).collect();
-    Repository::create(
+    let mut repo = Repository::create(
         &dir,
         &root_refs,
         threshold,
@@ -135,6 +135,10 @@ pub fn init(
         clock.now(),
     )
     .map_err(tuf_error(&dir))?;
+    if list_trust_files(loaded, &mut repo)? {
+        repo.commit(online_keys(&online)?, clock.now())
+            .map_err(tuf_error(&dir))?;
+    }
     Ok(Initialized {
         root: dir.join("metadata/1.root.json"),
         repository: dir,
@@ -144,7 +148,44 @@ pub fn init(
     })
 }
 
-/// Re-signs whatever expires within half its validity period (all online roles with `force`).
+/// The site's trust files, as top-level TUF targets: customers take them through the same
+/// rollback-proof channel as the releases, with only the first root pinned.
+pub const TRUST_TARGETS: [&str; 2] = [
+    custody_site::site::TRUSTED_ROOT_FILE,
+    custody_site::site::POLICY_FILE,
+];
+
+/// Lists the site's current trust files in `repo` (uncommitted); whether either changed.
+fn list_trust_files(loaded: &Loaded, repo: &mut Repository) -> Result<bool, Error> {
+    let site = loaded.site_dir();
+    let mut changed = false;
+    for name in TRUST_TARGETS {
+        changed |= repo
+            .set_top_level_target(name, &site.join(name))
+            .map_err(tuf_error(&loaded.tuf_dir()))?;
+    }
+    Ok(changed)
+}
+
+/// Publishes the site's trust files through the repository when they changed (a revocation, a
+/// new key in the policy): a new targets, snapshot and timestamp. Whether they had changed.
+pub fn publish_trust_files(
+    loaded: &Loaded,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<bool, Error> {
+    let mut repo = open(loaded)?;
+    if !list_trust_files(loaded, &mut repo)? {
+        return Ok(false);
+    }
+    let online = unlock_online(loaded, &[], keys)?;
+    repo.commit(online_keys(&online)?, clock.now())
+        .map_err(tuf_error(&loaded.tuf_dir()))?;
+    Ok(true)
+}
+
+/// Re-signs whatever expires within half its validity period (all online roles with `force`),
+/// and publishes the site's trust files first if they changed.
 pub fn refresh(
     loaded: &Loaded,
     force: bool,
@@ -152,6 +193,7 @@ pub fn refresh(
     clock: &dyn Clock,
 ) -> Result<Vec<Renewed>, Error> {
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    publish_trust_files(loaded, keys, clock)?;
     let mut repo = open(loaded)?;
     let online = unlock_online(loaded, &[], keys)?;
     repo.refresh(online_keys(&online)?, clock.now(), force)

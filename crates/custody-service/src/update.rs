@@ -42,10 +42,11 @@ pub struct UpdateRequest {
     pub dir: PathBuf,
     /// The initial trusted TUF root, needed on the first run only.
     pub root: Option<PathBuf>,
-    /// The supplier's Sigstore trusted root.
-    pub trust: PathBuf,
-    /// The supplier's policy.
-    pub policy: PathBuf,
+    /// The supplier's Sigstore trusted root; `None` takes it from the repository (a top-level
+    /// target), as a revocation or a new key reaches customers.
+    pub trust: Option<PathBuf>,
+    /// The supplier's policy; likewise.
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -156,6 +157,28 @@ pub fn update<F: Fetcher>(
     let staging = Staging::create(state.join(format!("staging-{}", std::process::id())))?;
     let targets_url = format!("{base}/targets");
     let cache = state.join("targets");
+    // The trust files the repository lists, unless the customer pinned their own: verified by
+    // TUF like every target, so a rolled-back policy is refused with the metadata.
+    let mut trust_files = Vec::with_capacity(2);
+    for (given, name) in [
+        (&request.trust, custody_site::site::TRUSTED_ROOT_FILE),
+        (&request.policy, custody_site::site::POLICY_FILE),
+    ] {
+        let path = match given {
+            Some(p) => p.clone(),
+            None => {
+                let info = updater.target_info(name).map_err(tuf_error(base))?;
+                let bytes = updater
+                    .download_target(&targets_url, name, &info)
+                    .map_err(tuf_error(base))?;
+                let path = state.join("trust").join(name);
+                write_atomic(&path, &bytes)?;
+                path
+            }
+        };
+        trust_files.push(path);
+    }
+    let (trust, policy) = (trust_files[0].clone(), trust_files[1].clone());
     let mut names = Vec::new();
     for (artifact, bundle) in &files {
         for target in [artifact, bundle] {
@@ -179,8 +202,8 @@ pub fn update<F: Fetcher>(
                 artifact: staging.0.join(name),
                 bundle: Some(staging.0.join(file_name(bundle))),
                 manifest: None,
-                trust: request.trust.clone(),
-                policy: request.policy.clone(),
+                trust: trust.clone(),
+                policy: policy.clone(),
             },
             &Expectations {
                 product: Some(request.product.clone()),

@@ -496,6 +496,57 @@ impl Repository {
         Ok(target)
     }
 
+    /// Lists the file at `source` as the top-level target `name` (signed by the `targets` role
+    /// itself, outside every product's delegation), replacing what it listed before: for files
+    /// that change over time, such as the supplier's trust files. `false` (and nothing changed)
+    /// when it lists these bytes already. The caller commits.
+    pub fn set_top_level_target(&mut self, name: &str, source: &Path) -> Result<bool> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(Error::NotAFileName {
+                path: PathBuf::from(name),
+            });
+        }
+        let digests = digest_file(source, Algorithms::Both).map_err(|e| Error::Digest {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
+        let (Some(sha256), Some(sha512)) = (digests.sha256, digests.sha512) else {
+            return Err(Error::DigestMissing {
+                path: source.to_path_buf(),
+            });
+        };
+        let file = TargetFile {
+            length: digests.size,
+            hashes: BTreeMap::from([
+                ("sha256".to_string(), sha256.to_hex()),
+                ("sha512".to_string(), sha512.to_hex()),
+            ]),
+            custom: None,
+        };
+        let top = self
+            .roles
+            .get_mut("targets")
+            .ok_or_else(|| Error::RoleNotInRepository {
+                role: "targets".into(),
+            })?;
+        if top
+            .signed
+            .targets
+            .get(name)
+            .is_some_and(|t| t.hashes == file.hashes)
+        {
+            return Ok(false);
+        }
+        let dest = self
+            .dir
+            .join("targets")
+            .join(format!("{}.{name}", sha256.to_hex()));
+        link_or_copy(source, &dest)?;
+        top.signed.targets.insert(name.to_string(), file);
+        self.changed.insert("targets".to_string());
+        Ok(true)
+    }
+
     /// Sign every changed targets role, then a new snapshot and timestamp, and publish them,
     /// timestamp last.
     pub fn commit(&mut self, online: OnlineKeys<'_>, now: jiff::Timestamp) -> Result<()> {

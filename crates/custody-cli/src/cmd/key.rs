@@ -156,15 +156,27 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     .map_err(|e| usage(anyhow::anyhow!("--since {s:?}: {e}")))?,
                 None => jiff::Timestamp::now(),
             };
-            let done = custody_service::project::revoke_key(&loaded, &hint, since, &reason)?;
+            let done = custody_service::project::revoke_key(
+                &loaded,
+                &hint,
+                since,
+                &reason,
+                &file_keys(false, out),
+                &custody_service::env::SystemClock,
+            )?;
             out.result(&done, || {
                 format!(
-                    "Revoked key {} from {} in {}: {}
-  signatures by it verify only where a witness                      dates their log entry earlier; publish the policy",
+                    "Revoked key {} from {} in {}: {}\n  signatures by it verify only where a \
+                     witness dates their log entry earlier; {}",
                     done.hint,
                     done.since,
                     done.policy.display(),
-                    done.reason
+                    done.reason,
+                    if done.through_tuf {
+                        "the policy is a new TUF target: `custody update` takes it"
+                    } else {
+                        "publish the policy to customers"
+                    }
                 )
             });
         }

@@ -20,11 +20,13 @@ use crate::output::{CmdResult, Output};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   custody update --repo https://downloads.example.com/tuf --root 1.root.json \\
-      --trust trusted_root.json --policy custody-policy.json --product app --dir /opt/app
+      --product app --dir /opt/app          # trust files from the repository, through TUF
   custody update --repo ./site/tuf ... --to 1.4.2     # a local copy of the site works too
 
 The first run needs --root, a TUF root obtained securely (site/tuf/metadata/1.root.json);
-later runs trust the root stored in <dir>/.custody-update/metadata/.")]
+later runs trust the root stored in <dir>/.custody-update/metadata/. The supplier's
+trusted_root.json and custody-policy.json are taken from the repository unless --trust and
+--policy pin local copies.")]
 pub struct Args {
     /// The TUF repository: its base URL (with metadata/ and targets/ under it) or directory.
     #[arg(long)]
@@ -45,12 +47,14 @@ pub struct Args {
     /// Initial trusted TUF root (first run only).
     #[arg(long)]
     root: Option<PathBuf>,
-    /// The supplier's Sigstore trusted root (`trusted_root.json`).
+    /// The supplier's Sigstore trusted root (`trusted_root.json`); default: the one the
+    /// repository lists, verified through TUF like every release.
     #[arg(long)]
-    trust: PathBuf,
-    /// The supplier's policy (`custody-policy.json`).
+    trust: Option<PathBuf>,
+    /// The supplier's policy (`custody-policy.json`); default: the one the repository lists,
+    /// so a revoked key or a new one reaches you through the same rollback-proof channel.
     #[arg(long)]
-    policy: PathBuf,
+    policy: Option<PathBuf>,
 }
 
 /// What is installed, remembered to refuse downgrades.
