@@ -247,6 +247,17 @@ pub enum Error {
         /// Why the key was rejected.
         source: custody_crypto::Error,
     },
+    /// The key was rotated or revoked, and no log is trusted to date its signature.
+    #[error(
+        "key {hint} was rotated or revoked, and the trusted root lists no transparency log to show when it signed"
+    )]
+    NoLogToDate {
+        /// The key's hint.
+        hint: String,
+    },
+    /// The signing key was replaced, and this signature was logged after that.
+    #[error("key {} was replaced at {}, when log {} held {} entries; this signature is entry {} of log {}, logged after", .0.hint, .0.at, .0.log, .0.size, .0.index, .0.origin)]
+    KeyRotated(Box<LoggedAfterRotation>),
     /// The signing key was revoked, and nothing proves this signature older than that.
     #[error("key {hint} was revoked from {since}: {reason}; {}", earliest.map_or_else(|| "no witness the policy names cosigned this entry to prove it older".to_owned(), |t| format!("the earliest witness cosignature of this entry is at {t}, not before")))]
     KeyRevoked {
@@ -268,6 +279,23 @@ pub enum Error {
         /// Its algorithm.
         algorithm: String,
     },
+}
+
+/// A signature by a replaced key, logged after the replacement ([`Error::KeyRotated`]).
+#[derive(Debug)]
+pub struct LoggedAfterRotation {
+    /// The key's hint.
+    pub hint: String,
+    /// When it was replaced.
+    pub at: jiff::Timestamp,
+    /// The log the rotation names.
+    pub log: String,
+    /// Its size at the rotation.
+    pub size: u64,
+    /// The entry's index.
+    pub index: u64,
+    /// The entry's log.
+    pub origin: String,
 }
 
 impl Error {

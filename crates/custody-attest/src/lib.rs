@@ -32,4 +32,4 @@ pub mod trust;
 pub mod verify;
 pub mod version;
 
-pub use error::Error;
+pub use error::{Error, LoggedAfterRotation};

@@ -232,6 +232,9 @@ pub struct PolicyKey {
     /// The key was revoked: its signatures count only where the log proves them older.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<Revocation>,
+    /// The key was replaced by another: its signatures count where the log held them before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated: Option<Rotation>,
     /// Parsed once at load.
     #[serde(skip)]
     parsed: Option<PublicKey>,
@@ -245,6 +248,19 @@ pub struct Revocation {
     pub since: Timestamp,
     /// Why, as the supplier tells its customers.
     pub reason: String,
+}
+
+/// A key's rotation: a new key took its duty at `at`, when the log `log` held `size` entries.
+/// Its signatures still verify where their entry's index is below `size`: the append-only log,
+/// not the signer, shows they were made before the rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// When the new key took over.
+    pub at: Timestamp,
+    /// The log's origin.
+    pub log: String,
+    /// The log's size then: entries below it were logged before the rotation.
+    pub size: u64,
 }
 
 /// Expected builder.
@@ -271,6 +287,7 @@ impl PolicyKey {
             valid_for,
             products: None,
             revoked: None,
+            rotated: None,
             parsed: Some(key.clone()),
         }
     }
@@ -338,6 +355,14 @@ impl Policy {
     }
 
     /// The key with `hint`, if it may sign `product` at `at`.
+    /// The rotation of the key with `hint`, if the policy records one.
+    pub fn rotation(&self, hint: &KeyHint) -> Option<&Rotation> {
+        self.keys
+            .iter()
+            .find(|k| k.hint == hint.as_str())
+            .and_then(|k| k.rotated.as_ref())
+    }
+
     /// The revocation of the key with `hint`, if the policy records one.
     pub fn revocation(&self, hint: &KeyHint) -> Option<&Revocation> {
         self.keys
@@ -352,6 +377,28 @@ impl Policy {
         at: Timestamp,
         product: Option<&str>,
     ) -> Result<&PublicKey, Error> {
+        self.key_checked(hint, at, product, false)
+    }
+
+    /// [`key_for`](Self::key_for) for a signature whose log entry is judged next: a rotated
+    /// key's window closed at its rotation, and what it signed before is told by the entry's
+    /// index (see [`Rotation`]), not by `at`.
+    pub fn key_for_logged(
+        &self,
+        hint: &KeyHint,
+        at: Timestamp,
+        product: Option<&str>,
+    ) -> Result<&PublicKey, Error> {
+        self.key_checked(hint, at, product, true)
+    }
+
+    fn key_checked(
+        &self,
+        hint: &KeyHint,
+        at: Timestamp,
+        product: Option<&str>,
+        judged_by_log: bool,
+    ) -> Result<&PublicKey, Error> {
         let entry = self
             .keys
             .iter()
@@ -359,7 +406,10 @@ impl Policy {
             .ok_or_else(|| Error::UnknownKey {
                 hint: hint.to_string(),
             })?;
-        if !entry.valid_for.contains(at) {
+        // A rotated key's window closed at its rotation; what it signed before is told by its
+        // log entry, which the caller judges next.
+        let dated_by_log = judged_by_log && entry.rotated.is_some();
+        if !(entry.valid_for.contains(at) || dated_by_log) {
             return Err(Error::KeyNotValidAt {
                 hint: entry.hint.clone(),
                 at,

@@ -213,7 +213,7 @@ fn run(
 
     let key = req
         .policy
-        .key_for(&signed.hint, req.now, None)
+        .key_for_logged(&signed.hint, req.now, None)
         .map_err(at(C::Signature))?;
     bundle::verify_envelope(&signed.envelope, key).map_err(at(C::Signature))?;
     if signed.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
@@ -302,6 +302,14 @@ fn check_log(
     checks: &mut Vec<Check>,
 ) -> Result<(), Error> {
     let logs = req.trusted_root.trusted_logs()?;
+    if logs.is_empty()
+        && (req.policy.rotation(&signed.hint).is_some()
+            || req.policy.revocation(&signed.hint).is_some())
+    {
+        return Err(Error::NoLogToDate {
+            hint: signed.hint.to_string(),
+        });
+    }
     if logs.is_empty() {
         checks.push(Check {
             name: CheckName::Log,
@@ -317,7 +325,8 @@ fn check_log(
             tlog::verify_entry(entry, &signed.envelope, key, &logs, req.now).and_then(|logged| {
                 let (cosigned, verified) = check_witnesses(req, &logged)?;
                 let revocation = check_revocation(req, &signed.hint, &verified)?;
-                Ok((logged, format!("{cosigned}{revocation}")))
+                let rotation = check_rotation(req, &signed.hint, &logged)?;
+                Ok((logged, format!("{cosigned}{revocation}{rotation}")))
             });
         match witnessed {
             Ok((logged, cosigned)) => {
@@ -370,6 +379,35 @@ fn check_witnesses(
     Ok((described, verified))
 }
 
+/// A rotated key's signature counts only where the log held it before the rotation: its entry's
+/// index is below the log's size at the rotation.
+fn check_rotation(
+    req: &Request<'_>,
+    hint: &custody_crypto::KeyHint,
+    logged: &tlog::Logged,
+) -> Result<String, Error> {
+    let Some(rotated) = req.policy.rotation(hint) else {
+        return Ok(String::new());
+    };
+    if logged.origin == rotated.log && logged.index < rotated.size {
+        Ok(format!(
+            "; key {hint} was rotated at {} when the log held {} entries, and this is entry {}",
+            rotated.at, rotated.size, logged.index
+        ))
+    } else {
+        Err(Error::KeyRotated(Box::new(
+            crate::error::LoggedAfterRotation {
+                hint: hint.to_string(),
+                at: rotated.at,
+                log: rotated.log.clone(),
+                size: rotated.size,
+                index: logged.index,
+                origin: logged.origin.clone(),
+            },
+        )))
+    }
+}
+
 /// A revoked key's signature counts only when a witness the policy names cosigned a checkpoint
 /// holding it before the revocation: the log, not the signer, says when it was made.
 fn check_revocation(
@@ -406,7 +444,8 @@ fn check_provenance(
 ) -> Result<(), Error> {
     let ext = &p.build_definition.external_parameters;
     // The key may be limited to some products; only now do we know which product this is.
-    req.policy.key_for(hint, req.now, Some(&ext.product))?;
+    req.policy
+        .key_for_logged(hint, req.now, Some(&ext.product))?;
     if p.run_details.builder.id != req.policy.builder.id {
         return Err(Error::BuilderMismatch {
             expected: req.policy.builder.id.clone(),
@@ -456,8 +495,21 @@ fn check_manifest(req: &Request<'_>, bytes: &[u8], release: &Release) -> Result<
     let signed = bundle::parse(bytes)?;
     let key = req
         .policy
-        .key_for(&signed.hint, req.now, Some(&release.product))?;
+        .key_for_logged(&signed.hint, req.now, Some(&release.product))?;
     bundle::verify_envelope(&signed.envelope, key)?;
+    if req.policy.rotation(&signed.hint).is_some() {
+        // A rotated key's manifest counts, as its artifact bundles do, only where the log held
+        // it before the rotation.
+        let logs = req.trusted_root.trusted_logs()?;
+        let entry = signed
+            .tlog_entries
+            .first()
+            .ok_or_else(|| Error::NotLogged {
+                logs: logs.iter().map(|l| l.origin.clone()).collect(),
+            })?;
+        let logged = tlog::verify_entry(entry, &signed.envelope, key, &logs, req.now)?;
+        check_rotation(req, &signed.hint, &logged)?;
+    }
     let (stmt, manifest): (_, ReleaseManifest) =
         statement::parse(signed.envelope.payload.as_bytes(), RELEASE_MANIFEST_V1)?;
     if manifest.product != release.product {

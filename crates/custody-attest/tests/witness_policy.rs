@@ -372,3 +372,49 @@ fn a_revoked_key_counts_only_where_a_witness_dates_the_signature_before_the_revo
     assert!(matches!(e, Error::KeyRevoked { earliest: None, .. }), "{e}");
     assert!(e.to_string().contains("intruder"), "{e}");
 }
+
+/// `policy` with its key replaced at `size` entries of the log, its window closed a day ago.
+fn rotated(policy: Policy, log: &str, size: u64) -> Policy {
+    let mut p = policy;
+    let at = now() - SignedDuration::from_hours(1);
+    p.keys[0].valid_for.end = Some(at);
+    p.keys[0].rotated = Some(custody_attest::trust::Rotation {
+        at,
+        log: log.into(),
+        size,
+    });
+    Policy::from_json(p.to_json().unwrap().as_bytes()).unwrap()
+}
+
+#[test]
+fn a_rotated_key_counts_for_what_the_log_held_before_the_rotation() {
+    let l = logged();
+    let bundle = l.bundle_with(l.checkpoint.note.clone());
+    // Logged before: the entry's index is below the log's size at the rotation.
+    let report = l.verify(&bundle, &rotated(l.policy(None), ORIGIN, l.index + 1));
+    assert!(report.verified, "{:?}", report.first_failure());
+    let log = report
+        .checks
+        .iter()
+        .find(|c| c.name == CheckName::Log)
+        .unwrap();
+    assert!(log.detail.contains("was rotated at"), "{}", log.detail);
+
+    // Logged at or after the rotation, or in another log: refused, saying so.
+    for policy in [
+        rotated(l.policy(None), ORIGIN, l.index),
+        rotated(l.policy(None), "example.com/other-log", l.index + 1),
+    ] {
+        match log_failure(&l.verify(&bundle, &policy)) {
+            Error::KeyRotated(late) => assert_eq!(late.index, l.index),
+            other => panic!("{other}"),
+        }
+    }
+
+    // The same closed window without a rotation is simply not valid now.
+    let mut closed = l.policy(None);
+    closed.keys[0].valid_for.end = Some(now() - SignedDuration::from_hours(1));
+    let closed = Policy::from_json(closed.to_json().unwrap().as_bytes()).unwrap();
+    let report = l.verify(&bundle, &closed);
+    assert_eq!(report.first_failure().unwrap().name, CheckName::Signature);
+}

@@ -491,3 +491,53 @@ fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
         unknown.stderr
     );
 }
+
+#[test]
+fn a_rotated_key_keeps_what_it_signed_before_and_the_new_key_signs_from_now() {
+    let p = Project::new("ed25519");
+    let first = p.release().join("app-1.4.2.tar.gz");
+    let old = p
+        .run(&["key", "public", ".custody/release.key", "--json"])
+        .json()["hint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let r = p.run(&["key", "rotate", "--role", "release", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rotated = r.json();
+    assert_eq!(rotated["old"], old.as_str());
+    assert_ne!(rotated["new"], old.as_str());
+    // The old key file is kept, out of the way.
+    let retired = p.dir().join(rotated["retired"].as_str().unwrap());
+    assert!(retired.is_file(), "{}", retired.display());
+
+    // What the old key signed before still verifies; the new key signs the next release.
+    let v = p.verify(&first, &[]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert!(v.stdout.contains("was rotated at"), "{}", v.stdout);
+    p.artifact("app-1.5.0.tar.gz", b"next");
+    let r = p.run(&[
+        "release",
+        "dist/app-1.5.0.tar.gz",
+        "--product",
+        "app",
+        "--version",
+        "1.5.0",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = p.release_dir("app", "1.5.0").join("app-1.5.0.tar.gz");
+    let v = p.verify(&second, &["--json"]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert_eq!(v.json()["release"]["key"], rotated["new"]);
+
+    // The old key can no longer have anything logged: the log refuses it.
+    let pem = std::fs::read_to_string(&retired).unwrap();
+    let key =
+        custody_crypto::SigningKey::from_pkcs8_pem(&pem, Some(common::PASS.as_bytes()), false)
+            .unwrap();
+    let bundle = p.dir().join("dist/late.sigstore.json");
+    std::fs::write(&bundle, common::signed_statement(&key, b"late")).unwrap();
+    let r = p.run(&["log", "append", bundle.to_str().unwrap()]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+}

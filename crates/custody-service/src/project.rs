@@ -248,3 +248,127 @@ pub fn revoke_key(
         through_tuf,
     })
 }
+
+/// What [`rotate_release_key`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotatedKey {
+    /// The key replaced.
+    pub old: String,
+    /// The key now signing releases.
+    pub new: String,
+    /// When.
+    pub at: jiff::Timestamp,
+    /// The log's size then: the old key's signatures below it keep verifying.
+    pub log_size: u64,
+    /// Where the old key file was kept (a file key replaced in place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<PathBuf>,
+    /// Whether the policy was published as a TUF target too.
+    pub through_tuf: bool,
+}
+
+/// Replaces the release key: a new key (`new`, a file or `pkcs11:` URI, made there if it is
+/// not yet; by default a new file where the key file is, the old one kept beside it) signs
+/// from now on. The policy closes the old key's window and records the log's size, so what the
+/// old key signed before still verifies and nothing it signs after does; the new key is
+/// trusted from now. The policy reaches TUF customers at once.
+pub fn rotate_release_key(
+    loaded: &Loaded,
+    new: Option<&Path>,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<RotatedKey, Error> {
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let now = clock.now();
+    let log_size = crate::log::LogReader::open(loaded)?
+        .checkpoint()
+        .checkpoint
+        .size;
+    let current = loaded.key_path();
+    let old = keys.public_key(&current)?;
+    let algorithm = loaded.algorithm()?;
+    let (new_public, retired) = match new {
+        Some(path) => {
+            let public = project_key(path.to_path_buf(), algorithm, keys)?.public;
+            let mut config = loaded.config.clone();
+            config.signing.key = path.to_path_buf();
+            write_atomic(&loaded.base.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+            (public, None)
+        }
+        None if custody_site::config::is_key_uri(&current) => {
+            return Err(Error::RotateTokenKey {
+                role: "release".to_owned(),
+                key: current.display().to_string(),
+            });
+        }
+        None => {
+            let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+            let next = current.with_extension(format!("key.next-{stamp}"));
+            let public = keys.generate(&next, algorithm)?.public_key().clone();
+            let retired = current.with_extension(format!("key.retired-{stamp}"));
+            let moved = |from: &Path, to: &Path| {
+                std::fs::rename(from, to).map_err(|source| Error::Io {
+                    path: from.to_path_buf(),
+                    source,
+                })
+            };
+            moved(&current, &retired)?;
+            moved(
+                &crate::keys::pub_path(&current),
+                &crate::keys::pub_path(&retired),
+            )?;
+            moved(&next, &current)?;
+            moved(
+                &crate::keys::pub_path(&next),
+                &crate::keys::pub_path(&current),
+            )?;
+            (public, Some(retired))
+        }
+    };
+    if new_public == old {
+        return Err(Error::SharedKey {
+            first: "old release",
+            second: "new release",
+            key: old.hint().to_string(),
+        });
+    }
+    let site = Site::new(loaded.site_dir());
+    let path = site.policy_path();
+    let mut policy = site.policy().map_err(Error::input)?;
+    let hint = old.hint().to_string();
+    let entry = policy
+        .keys
+        .iter_mut()
+        .find(|k| k.hint == hint)
+        .ok_or_else(|| Error::KeyNotInPolicy {
+            hint: hint.clone(),
+            policy: path.clone(),
+        })?;
+    entry.valid_for.end = Some(now);
+    entry.rotated = Some(custody_attest::trust::Rotation {
+        at: now,
+        log: loaded.config.log.origin.clone(),
+        size: log_size,
+    });
+    let products = entry.products.clone();
+    let mut added = custody_attest::trust::PolicyKey::new(
+        &new_public,
+        custody_attest::trust::TimeRange {
+            start: now,
+            end: None,
+        },
+    );
+    added.products = products;
+    policy.keys.push(added);
+    write_atomic(&path, policy.to_json()?.as_bytes())?;
+    let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
+        && crate::repo::publish_trust_files(loaded, keys, clock)?;
+    Ok(RotatedKey {
+        old: hint,
+        new: new_public.hint().to_string(),
+        at: now,
+        log_size,
+        retired,
+        through_tuf,
+    })
+}

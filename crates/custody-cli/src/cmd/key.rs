@@ -50,6 +50,25 @@ enum KeyCommand {
         #[arg(long)]
         insecure_unencrypted_key: bool,
     },
+    /// Replace the release key with a new one.
+    ///
+    /// The policy closes the old key's window and records how many entries the log held, so
+    /// what the old key signed before keeps verifying and nothing it signs after does; the new
+    /// key is trusted from now. By default the new key is a file where the key file is, the old
+    /// one kept beside it (`release.key.retired-<time>`); --new names another file or a key in a
+    /// token (made there if it is not yet) and custody.toml is updated to it. The TUF online
+    /// keys rotate with `custody repo rotate`.
+    Rotate {
+        /// The duty whose key to replace.
+        #[arg(long, value_parser = ["release"])]
+        role: String,
+        /// The new key: a file or a `pkcs11:` URI.
+        #[arg(long, value_name = "FILE|URI")]
+        new: Option<PathBuf>,
+        /// Project directory (where custody.toml lives).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Revoke a key in the site's policy (custody-policy.json), from a time on.
     ///
     /// From --since on, a signature by the key verifies only where a witness the policy names
@@ -141,6 +160,30 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             i.encrypted = Some(!insecure_unencrypted_key);
             out.result(&i, || {
                 describe_new_key(&path, key.public_key(), !insecure_unencrypted_key)
+            });
+        }
+        KeyCommand::Rotate { role: _, new, dir } => {
+            let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
+            let done = custody_service::project::rotate_release_key(
+                &loaded,
+                new.as_deref(),
+                &file_keys(false, out),
+                &custody_service::env::SystemClock,
+            )?;
+            out.result(&done, || {
+                format!(
+                    "Rotated the release key: {} now signs; {} signed until {} (its signatures \
+                     among the log's first {} entries keep verifying){}",
+                    done.new,
+                    done.old,
+                    done.at,
+                    done.log_size,
+                    if done.through_tuf {
+                        "; the policy is a new TUF target"
+                    } else {
+                        "; publish the policy to customers"
+                    }
+                )
             });
         }
         KeyCommand::Revoke {
