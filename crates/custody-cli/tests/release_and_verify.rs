@@ -451,12 +451,7 @@ fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
     let dir = p.release();
     let artifact = dir.join("app-1.4.2.tar.gz");
     assert_eq!(p.verify(&artifact, &[]).code, 0);
-    let hint = p
-        .run(&["key", "public", ".custody/release.key", "--json"])
-        .json()["hint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hint = p.release_key_hint();
 
     let r = p.run(&[
         "key",
@@ -496,12 +491,7 @@ fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
 fn a_rotated_key_keeps_what_it_signed_before_and_the_new_key_signs_from_now() {
     let p = Project::new("ed25519");
     let first = p.release().join("app-1.4.2.tar.gz");
-    let old = p
-        .run(&["key", "public", ".custody/release.key", "--json"])
-        .json()["hint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = p.release_key_hint();
 
     let r = p.run(&["key", "rotate", "--role", "release", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -237,12 +237,7 @@ fn trust_files_reach_customers_through_tuf_and_a_revocation_with_them() {
     let stale = p.dir().join("dist/stale-mirror");
     copy_dir(&repo, &stale);
 
-    let hint = p
-        .run(&["key", "public", ".custody/release.key", "--json"])
-        .json()["hint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hint = p.release_key_hint();
     let r = p.run(&[
         "key",
         "revoke",

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use custody_crypto::{Algorithms, PublicKey, Signer, digest_file};
+use custody_crypto::{Algorithms, PublicKey, Sha256Digest, Signer, digest_file};
 use jiff::SignedDuration;
 use serde_json::Value;
 
@@ -453,23 +453,7 @@ impl Repository {
             });
         }
         let target = format!("{product}/{version}/{name}");
-        let digests = digest_file(source, Algorithms::Both).map_err(|e| Error::Digest {
-            path: source.to_path_buf(),
-            source: e,
-        })?;
-        let (Some(sha256), Some(sha512)) = (digests.sha256, digests.sha512) else {
-            return Err(Error::DigestMissing {
-                path: source.to_path_buf(),
-            });
-        };
-        let file = TargetFile {
-            length: digests.size,
-            hashes: BTreeMap::from([
-                ("sha256".to_string(), sha256.to_hex()),
-                ("sha512".to_string(), sha512.to_hex()),
-            ]),
-            custom,
-        };
+        let (file, sha256) = target_file(source, custom)?;
         let role = self.role_for(product, &target, bins)?;
         let md = self
             .roles
@@ -506,23 +490,7 @@ impl Repository {
                 path: PathBuf::from(name),
             });
         }
-        let digests = digest_file(source, Algorithms::Both).map_err(|e| Error::Digest {
-            path: source.to_path_buf(),
-            source: e,
-        })?;
-        let (Some(sha256), Some(sha512)) = (digests.sha256, digests.sha512) else {
-            return Err(Error::DigestMissing {
-                path: source.to_path_buf(),
-            });
-        };
-        let file = TargetFile {
-            length: digests.size,
-            hashes: BTreeMap::from([
-                ("sha256".to_string(), sha256.to_hex()),
-                ("sha512".to_string(), sha512.to_hex()),
-            ]),
-            custom: None,
-        };
+        let (file, sha256) = target_file(source, None)?;
         let top = self
             .roles
             .get_mut("targets")
@@ -873,6 +841,29 @@ fn borrow<'a>(signers: &'a [(String, &'a dyn Signer)]) -> Vec<(&'a str, &'a dyn 
 
 /// Hard-link when the target directory shares a file system with the release (no second
 /// copy of a large artifact); copy otherwise.
+/// The target entry of the file at `source` (length, SHA-256 and SHA-512), and its SHA-256
+/// for the hash-prefixed name it is published under.
+fn target_file(source: &Path, custom: Option<Value>) -> Result<(TargetFile, Sha256Digest)> {
+    let digests = digest_file(source, Algorithms::Both).map_err(|e| Error::Digest {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let (Some(sha256), Some(sha512)) = (digests.sha256, digests.sha512) else {
+        return Err(Error::DigestMissing {
+            path: source.to_path_buf(),
+        });
+    };
+    let file = TargetFile {
+        length: digests.size,
+        hashes: BTreeMap::from([
+            ("sha256".to_string(), sha256.to_hex()),
+            ("sha512".to_string(), sha512.to_hex()),
+        ]),
+        custom,
+    };
+    Ok((file, sha256))
+}
+
 fn link_or_copy(source: &Path, dest: &Path) -> Result<()> {
     if dest.exists() {
         return Ok(());

@@ -359,6 +359,15 @@ impl Project {
         path
     }
 
+    /// The release key's hint, as `custody key public` prints it.
+    pub fn release_key_hint(&self) -> String {
+        self.run(&["key", "public", ".custody/release.key", "--json"])
+            .json()["hint"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Points `[monitor] catalog` at `location`: a SQLite file or a PostgreSQL URL.
     pub fn use_catalog(&self, location: &str) {
         self.set_config("[monitor]", "catalog", location);
