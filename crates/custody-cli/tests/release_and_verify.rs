@@ -452,6 +452,12 @@ fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
     let artifact = dir.join("app-1.4.2.tar.gz");
     assert_eq!(p.verify(&artifact, &[]).code, 0);
     let hint = p.release_key_hint();
+    // The release key in force is not revoked: its revocation would be signed by itself.
+    let r = p.run(&["key", "revoke", &hint, "--reason", "x"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("replace it first"), "{}", r.stderr);
+    let r = p.run(&["key", "rotate", "--role", "release"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
 
     let r = p.run(&[
         "key",
@@ -485,6 +491,39 @@ fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
         "{}",
         unknown.stderr
     );
+
+    // The rotation and the revocation are signed, logged events: listed and checked.
+    let h = p.run(&["key", "history", "--json"]);
+    assert_eq!(h.code, 0, "{}\n{}", h.stdout, h.stderr);
+    let events = h.json();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["rotate", "revoke"]);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["verified"] == true),
+        "{events}"
+    );
+    assert_eq!(events[1]["reason"], "the build host was compromised");
+
+    // An event rewritten after the fact no longer matches what was signed and logged.
+    let file = p.dir().join(events[1]["file"].as_str().unwrap());
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("the build host was compromised", "routine"),
+    )
+    .unwrap();
+    let h = p.run(&["key", "history"]);
+    assert_eq!(h.code, 1, "{}", h.stdout);
+    assert!(h.stdout.contains("NOT VERIFIED"), "{}", h.stdout);
 }
 
 #[test]

@@ -238,6 +238,8 @@ fn trust_files_reach_customers_through_tuf_and_a_revocation_with_them() {
     copy_dir(&repo, &stale);
 
     let hint = p.release_key_hint();
+    let r = p.run(&["key", "rotate", "--role", "release"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = p.run(&[
         "key",
         "revoke",
@@ -251,18 +253,23 @@ fn trust_files_reach_customers_through_tuf_and_a_revocation_with_them() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["through_tuf"], true);
 
-    // The next release is signed by the revoked key: the customer's update, with the policy
-    // from the repository, refuses it and says why.
-    let r = release(&p, "1.1.0", b"two");
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = update_trusting_the_repo(&p, &repo, &dest);
+    // A new customer installing 1.0.0, signed by the revoked key, refuses it with the policy
+    // from the repository, and says why.
+    let fresh = p.dir().join("dist/fresh");
+    let r = update_trusting_the_repo(&p, &repo, &fresh);
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stderr.contains("revoked") && r.stderr.contains("stolen with a laptop"),
         "{}",
         r.stderr
     );
-    assert!(!dest.join("1.1.0").exists());
+    assert!(!fresh.join("1.0.0").exists());
+    // What the new key signs installs.
+    let r = release(&p, "1.1.0", b"two");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = update_trusting_the_repo(&p, &repo, &dest);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dest.join("1.1.0").exists());
 
     // A mirror serving the policy from before the revocation is a rollback: refused by TUF.
     let r = update_trusting_the_repo(&p, &stale, &dest);

@@ -220,6 +220,12 @@ pub enum Error {
         /// The policy file.
         policy: PathBuf,
     },
+    /// The key to revoke is the release key in force: its revocation would be signed by itself.
+    #[error("key {hint} is the release key in force: replace it first, then revoke it")]
+    RevokingCurrentKey {
+        /// The key's hint.
+        hint: String,
+    },
     /// The key is revoked already.
     #[error("key {hint} is revoked already, from {since}")]
     KeyAlreadyRevoked {
@@ -745,6 +751,7 @@ impl Error {
             | Self::KeyExists { .. }
             | Self::SharedKey { .. }
             | Self::KeyAlreadyRevoked { .. }
+            | Self::RevokingCurrentKey { .. }
             | Self::RotateTokenKey { .. }
             | Self::RotationStaged { .. }
             | Self::OnlineRoleKeys { .. }

@@ -55,6 +55,7 @@ pub mod env;
 mod error;
 pub mod gate;
 pub mod inputs;
+pub mod key_events;
 pub mod keys;
 pub mod log;
 pub mod monitor;

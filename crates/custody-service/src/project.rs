@@ -201,6 +201,8 @@ pub struct Revoked {
     pub policy: PathBuf,
     /// Whether the policy was published as a TUF target too.
     pub through_tuf: bool,
+    /// The signed, logged record of the revocation.
+    pub event: PathBuf,
 }
 
 /// Revokes the key with `hint` in the site's policy from `since`, for `reason`: from then on a
@@ -213,8 +215,21 @@ pub fn revoke_key(
     reason: &str,
     keys: &dyn KeySource,
     clock: &dyn Clock,
+    transport: &std::sync::Arc<dyn crate::transport::Transport>,
 ) -> Result<Revoked, Error> {
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    // The event is signed by the release key in force: not by the key it revokes.
+    let signer = keys
+        .unlock(&[&loaded.key_path()])?
+        .pop()
+        .ok_or_else(|| Error::KeyMissing {
+            path: loaded.key_path(),
+        })?;
+    if signer.public_key().hint().to_string() == hint {
+        return Err(Error::RevokingCurrentKey {
+            hint: hint.to_owned(),
+        });
+    }
     let site = Site::new(loaded.site_dir());
     let path = site.policy_path();
     let mut policy = site.policy().map_err(Error::input)?;
@@ -237,10 +252,26 @@ pub fn revoke_key(
         reason: reason.to_owned(),
     });
     write_atomic(&path, policy.to_json()?.as_bytes())?;
+    let event = crate::key_events::record(
+        loaded,
+        &crate::key_events::KeyEvent {
+            event: "revoke".to_owned(),
+            key: hint.to_owned(),
+            at: clock.now(),
+            replaced_by: None,
+            log_size: None,
+            since: Some(since),
+            reason: Some(reason.to_owned()),
+        },
+        &signer,
+        keys,
+        transport,
+    )?;
     // Customers who update through TUF take the revocation from there.
     let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
         && crate::repo::publish_trust_files(loaded, keys, clock)?;
     Ok(Revoked {
+        event,
         hint: hint.to_owned(),
         since,
         reason: reason.to_owned(),
@@ -265,6 +296,8 @@ pub struct RotatedKey {
     pub retired: Option<PathBuf>,
     /// Whether the policy was published as a TUF target too.
     pub through_tuf: bool,
+    /// The signed, logged record of the rotation.
+    pub event: PathBuf,
 }
 
 /// Replaces the release key: a new key (`new`, a file or `pkcs11:` URI, made there if it is
@@ -277,6 +310,7 @@ pub fn rotate_release_key(
     new: Option<&Path>,
     keys: &dyn KeySource,
     clock: &dyn Clock,
+    transport: &std::sync::Arc<dyn crate::transport::Transport>,
 ) -> Result<RotatedKey, Error> {
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let now = clock.now();
@@ -361,9 +395,31 @@ pub fn rotate_release_key(
     added.products = products;
     policy.keys.push(added);
     write_atomic(&path, policy.to_json()?.as_bytes())?;
+    // Signed by the new key, which the policy now trusts.
+    let new_path = new.map_or(current, Path::to_path_buf);
+    let signer = keys
+        .unlock(&[&new_path])?
+        .pop()
+        .ok_or(Error::KeyMissing { path: new_path })?;
+    let event = crate::key_events::record(
+        loaded,
+        &crate::key_events::KeyEvent {
+            event: "rotate".to_owned(),
+            key: hint.clone(),
+            at: now,
+            replaced_by: Some(new_public.hint().to_string()),
+            log_size: Some(log_size),
+            since: None,
+            reason: None,
+        },
+        &signer,
+        keys,
+        transport,
+    )?;
     let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
         && crate::repo::publish_trust_files(loaded, keys, clock)?;
     Ok(RotatedKey {
+        event,
         old: hint,
         new: new_public.hint().to_string(),
         at: now,

@@ -69,6 +69,13 @@ enum KeyCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// List every rotation and revocation, oldest first, each checked: signed by a key the
+    /// policy trusted then, and recorded in the published transparency log.
+    History {
+        /// Project directory (where custody.toml lives).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Revoke a key in the site's policy (custody-policy.json), from a time on.
     ///
     /// From --since on, a signature by the key verifies only where a witness the policy names
@@ -162,6 +169,44 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 describe_new_key(&path, key.public_key(), !insecure_unencrypted_key)
             });
         }
+        KeyCommand::History { dir } => {
+            let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
+            let events = custody_service::key_events::history(&loaded)?;
+            let all_verified = events.iter().all(|e| e.verified);
+            out.result(&events, || {
+                if events.is_empty() {
+                    return "no key has been rotated or revoked".to_owned();
+                }
+                events
+                    .iter()
+                    .map(|e| {
+                        let what = match e.event.event.as_str() {
+                            "rotate" => format!(
+                                "{} replaced by {}",
+                                e.event.key,
+                                e.event.replaced_by.as_deref().unwrap_or("?")
+                            ),
+                            _ => format!(
+                                "{} revoked from {}: {}",
+                                e.event.key,
+                                e.event.since.map(|s| s.to_string()).unwrap_or_default(),
+                                e.event.reason.as_deref().unwrap_or("")
+                            ),
+                        };
+                        let state = match (&e.problem, e.log_index) {
+                            (None, Some(i)) => format!("logged as entry {i}"),
+                            (Some(p), _) => format!("NOT VERIFIED: {p}"),
+                            (None, None) => "not logged".to_owned(),
+                        };
+                        format!("{}  {:<7} {what}  ({state})", e.event.at, e.event.event)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            if !all_verified {
+                return Ok(ExitCode::from(1));
+            }
+        }
         KeyCommand::Rotate { role: _, new, dir } => {
             let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
             let done = custody_service::project::rotate_release_key(
@@ -169,6 +214,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 new.as_deref(),
                 &file_keys(false, out),
                 &custody_service::env::SystemClock,
+                &transport(),
             )?;
             out.result(&done, || {
                 format!(
@@ -206,6 +252,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 &reason,
                 &file_keys(false, out),
                 &custody_service::env::SystemClock,
+                &transport(),
             )?;
             out.result(&done, || {
                 format!(
@@ -252,6 +299,11 @@ pub fn describe_new_key(path: &Path, key: &PublicKey, encrypted: bool) -> String
         pub_path(path).display(),
         key.hint()
     )
+}
+
+/// The way to the log's witnesses, for the key events logged.
+fn transport() -> std::sync::Arc<dyn custody_service::transport::Transport> {
+    std::sync::Arc::new(custody_service::transport::HttpTransport::new())
 }
 
 /// The project's key files, their passphrases from the environment or a prompt.
