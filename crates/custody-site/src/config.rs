@@ -251,6 +251,9 @@ pub struct Loaded {
     pub base: PathBuf,
 }
 
+/// The online TUF roles, in the order their keys are listed.
+pub const ONLINE_ROLES: [&str; 3] = ["targets", "snapshot", "timestamp"];
+
 /// Whether a configured key is a PKCS#11 URI (RFC 7512) rather than a file.
 pub fn is_key_uri(configured: &Path) -> bool {
     configured
@@ -329,7 +332,9 @@ impl Loaded {
     /// The online TUF keys (targets, snapshot, timestamp): as `[tuf]` names them, else the
     /// files in the TUF key directory.
     pub fn tuf_online_key_paths(&self) -> [PathBuf; 3] {
-        let [targets, snapshot, timestamp] = crate::tuf::online_key_paths(&self.tuf_keys_dir());
+        // By default `targets.key`, `snapshot.key`, `timestamp.key` in the key directory.
+        let [targets, snapshot, timestamp] =
+            ONLINE_ROLES.map(|role| self.tuf_keys_dir().join(format!("{role}.key")));
         let tuf = &self.config.tuf;
         let pick = |configured: &Option<PathBuf>, default: PathBuf| match configured {
             Some(c) => self.key_at(c),

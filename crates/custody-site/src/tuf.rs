@@ -11,13 +11,7 @@ use crate::config::TufConfig;
 use crate::fs::read_bounded;
 use crate::site::{MANIFEST_FILE, Published, PublishedArtifact, Site};
 
-/// The online roles, in the order their key files are listed.
-pub const ONLINE_ROLES: [&str; 3] = ["targets", "snapshot", "timestamp"];
-
-/// The online key files: `targets.key`, `snapshot.key`, `timestamp.key`.
-pub fn online_key_paths(keys_dir: &Path) -> [PathBuf; 3] {
-    ONLINE_ROLES.map(|role| keys_dir.join(format!("{role}.key")))
-}
+pub use crate::config::ONLINE_ROLES;
 
 /// The file of root key `n` (1-based), written by `custody repo init` to be moved offline.
 pub fn root_key_path(keys_dir: &Path, n: usize) -> PathBuf {
