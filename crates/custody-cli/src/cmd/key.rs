@@ -1,4 +1,4 @@
-//! `custody key`: create signing keys and show their public halves.
+//! `custody key`: create, rotate and revoke signing keys; show their public halves and history.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use custody_service::keys::{FileKeys, pub_path};
 use crate::output::{CmdResult, Output, usage};
 use crate::passphrase;
 
-/// Create signing keys and show their public halves.
+/// Create, rotate and revoke signing keys; show their public halves and their history.
 ///
 /// Private keys are written as encrypted PKCS#8 PEM (scrypt + AES-256-CBC), readable only by
 /// their owner; the public key is written beside them as `<key>.pub` (SPKI PEM). Or a key is made
