@@ -180,3 +180,50 @@ fn the_tuf_online_keys_in_the_token_sign_what_a_customer_updates_from() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("in a token"), "{}", r.stderr);
 }
+
+#[test]
+fn a_witness_cosigns_with_its_key_in_the_token() {
+    let Some(hsm) = SoftHsm::new() else { return };
+    let p = Project::new("ed25519");
+    p.release();
+    let key = hsm.uri("witness");
+    let made = hsm.run(p.dir(), PIN, &["key", "generate", "--pkcs11", &key]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let state = p.dir().join("dist/witness-state");
+    let r = hsm.run(
+        p.dir(),
+        PIN,
+        &[
+            "--json",
+            "log",
+            "witness",
+            "cosign",
+            "--log",
+            "site/log",
+            "--vkey",
+            "site/log/vkey",
+            "--key",
+            &key,
+            "--name",
+            "witness.example",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    // The cosignature line verifies with the witness's verifier key over the checkpoint.
+    let vkey = custody_tlog::NoteVerifier::parse(v["witness"].as_str().unwrap()).unwrap();
+    let mut note =
+        custody_tlog::Note::parse(&std::fs::read(p.site().join("log/checkpoint")).unwrap())
+            .unwrap();
+    note.push_signature(
+        custody_tlog::NoteSignature::parse_line(v["cosignature"].as_str().unwrap()).unwrap(),
+    );
+    custody_tlog::WitnessPolicy {
+        witnesses: vec![vkey],
+        threshold: 1,
+    }
+    .check(&note)
+    .unwrap();
+}

@@ -169,7 +169,8 @@ enum WitnessCommand {
 /// The witness's identity: an Ed25519 key file and the name its signatures carry.
 #[derive(Debug, clap::Args)]
 struct WitnessKey {
-    /// The witness's Ed25519 key (encrypted PKCS#8, as `custody key generate` writes).
+    /// The witness's Ed25519 key: a file (encrypted PKCS#8, as `custody key generate` writes)
+    /// or a key in a PKCS#11 token (`pkcs11:` URI).
     #[arg(long)]
     key: PathBuf,
     /// The witness's name, e.g. `witness.example.com` (part of its verifier key).
