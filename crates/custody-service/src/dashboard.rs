@@ -450,24 +450,12 @@ fn inclusion(bundle_bytes: &[u8], log: Result<&LogReader, &String>) -> Option<In
         Err(reason) => InclusionCheck::Unavailable {
             reason: reason.clone(),
         },
-        Ok(log) => match log.entry(index) {
+        Ok(log) => match log.check_recorded(index, &signed) {
+            Ok(()) => InclusionCheck::Proved {
+                size: log.checkpoint().checkpoint.size,
+            },
             Err(e) => InclusionCheck::Failed {
                 reason: e.to_string(),
-            },
-            Ok(body) if !custody_attest::tlog::entry_records(&body, &signed.envelope) => {
-                InclusionCheck::Failed {
-                    reason: format!(
-                        "the published entry {index} records another signature than this bundle's"
-                    ),
-                }
-            }
-            Ok(body) => match log.check_inclusion(index, &body) {
-                Ok(()) => InclusionCheck::Proved {
-                    size: log.checkpoint().checkpoint.size,
-                },
-                Err(e) => InclusionCheck::Failed {
-                    reason: e.to_string(),
-                },
             },
         },
     };
@@ -496,24 +484,8 @@ pub fn notices(loaded: &Loaded) -> Result<Vec<NoticeRef>, Error> {
         id: String,
     }
     let site = loaded.site_dir();
-    let dir = site.join("advisories");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(Error::Io { path: dir, source }),
-    };
     let mut out = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|source| Error::Io {
-                path: dir.clone(),
-                source,
-            })?
-            .path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.ends_with(".json") || name.ends_with(".sigstore.json") {
-            continue;
-        }
+    for path in crate::log::site_documents(&site.join("advisories"))? {
         let Ok(bytes) = custody_site::fs::read_bounded(&path, MAX_NOTICE, "notice") else {
             continue;
         };

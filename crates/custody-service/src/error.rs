@@ -234,6 +234,12 @@ pub enum Error {
         /// Its revocation's start.
         since: jiff::Timestamp,
     },
+    /// A published log entry records another signature than the bundle naming it.
+    #[error("the log's entry {index} records another signature than this bundle's")]
+    EntryRecordsAnother {
+        /// The entry.
+        index: u64,
+    },
     /// One key serves two duties (separate duties: each key its own).
     #[error("the {first} key is also the {second} key ({key}): give each duty a key of its own")]
     SharedKey {
@@ -752,6 +758,7 @@ impl Error {
             | Self::SharedKey { .. }
             | Self::KeyAlreadyRevoked { .. }
             | Self::RevokingCurrentKey { .. }
+            | Self::EntryRecordsAnother { .. }
             | Self::RotateTokenKey { .. }
             | Self::RotationStaged { .. }
             | Self::OnlineRoleKeys { .. }

@@ -125,28 +125,16 @@ pub struct Recorded {
 /// Every key event on the site, oldest first, each checked: its bundle's statement is this
 /// event, and the published log records the bundle's signature under its signed checkpoint.
 pub fn history(loaded: &Loaded) -> Result<Vec<Recorded>, Error> {
-    let dir = loaded.site_dir().join(KEYS_DIR);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(Error::Io { path: dir, source }),
-    };
+    let paths = crate::log::site_documents(&loaded.site_dir().join(KEYS_DIR))?;
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
     let log = LogReader::open(loaded)?;
     let policy = Site::new(loaded.site_dir())
         .policy()
         .map_err(Error::input)?;
     let mut out = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|source| Error::Io {
-                path: dir.clone(),
-                source,
-            })?
-            .path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.ends_with(".json") || name.ends_with(".sigstore.json") {
-            continue;
-        }
+    for path in paths {
         let bytes = read_bounded(&path, MAX_EVENT, "key event").map_err(Error::input)?;
         let event: KeyEvent = serde_json::from_slice(&bytes).map_err(|source| Error::NotJson {
             what: "a key event",
@@ -206,15 +194,9 @@ fn check(
     else {
         return (None, Some("the bundle names no log entry".to_owned()));
     };
-    let problem = match log.entry(index) {
-        Err(e) => Some(e.to_string()),
-        Ok(body) if !custody_attest::tlog::entry_records(&body, &signed.envelope) => {
-            Some(format!("the log's entry {index} records another signature"))
-        }
-        Ok(body) => log
-            .check_inclusion(index, &body)
-            .err()
-            .map(|e| e.to_string()),
-    };
+    let problem = log
+        .check_recorded(index, &signed)
+        .err()
+        .map(|e| e.to_string());
     (Some(index), problem)
 }

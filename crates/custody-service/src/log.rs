@@ -236,6 +236,20 @@ impl LogReader {
         Ok(String::from_utf8_lossy(&proof.to_bytes()).into_owned())
     }
 
+    /// Checks that the published entry `index` records `signed`'s signature and that the
+    /// verified checkpoint commits to it (see [`check_inclusion`](Self::check_inclusion)).
+    pub fn check_recorded(
+        &self,
+        index: u64,
+        signed: &custody_attest::bundle::SignedBundle,
+    ) -> Result<(), Error> {
+        let body = self.entry(index)?;
+        if !custody_attest::tlog::entry_records(&body, &signed.envelope) {
+            return Err(Error::EntryRecordsAnother { index });
+        }
+        self.check_inclusion(index, &body)
+    }
+
     /// Checks, from the published tiles, that entry `index` is `entry` and that the verified
     /// checkpoint commits to it: the entry bundle and the hash tiles agree with the signed root.
     pub fn check_inclusion(&self, index: u64, entry: &[u8]) -> Result<(), Error> {
@@ -310,6 +324,35 @@ pub fn rewitness(
         .map(|f| f.witness.clone())
         .collect();
     Ok(Rewitnessed { checkpoint, failed })
+}
+
+/// The signed documents in the site directory `dir` (`*.json`, each beside its
+/// `*.json.sigstore.json` bundle): notices, key events. None when there is no such directory.
+pub fn site_documents(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".json") && !name.ends_with(".sigstore.json") {
+            out.push(path);
+        }
+    }
+    Ok(out)
 }
 
 /// One log entry found by artifact digest.

@@ -214,7 +214,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 new.as_deref(),
                 &file_keys(false, out),
                 &custody_service::env::SystemClock,
-                &transport(),
+                &super::transport(),
             )?;
             out.result(&done, || {
                 format!(
@@ -252,7 +252,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 &reason,
                 &file_keys(false, out),
                 &custody_service::env::SystemClock,
-                &transport(),
+                &super::transport(),
             )?;
             out.result(&done, || {
                 format!(
@@ -299,11 +299,6 @@ pub fn describe_new_key(path: &Path, key: &PublicKey, encrypted: bool) -> String
         pub_path(path).display(),
         key.hint()
     )
-}
-
-/// The way to the log's witnesses, for the key events logged.
-fn transport() -> std::sync::Arc<dyn custody_service::transport::Transport> {
-    std::sync::Arc::new(custody_service::transport::HttpTransport::new())
 }
 
 /// The project's key files, their passphrases from the environment or a prompt.

@@ -3,13 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
 use custody_service::env::SystemClock;
 use custody_service::log::{LogReader, Monitored, parse_digest, read_vkey};
-use custody_service::transport::{HttpTransport, Transport};
 use custody_site::config::Loaded;
 use custody_site::log::{LOG_DIR, VKEY_FILE};
 
@@ -305,14 +303,10 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn transport() -> Arc<dyn Transport> {
-    Arc::new(HttpTransport::new())
-}
-
 fn reindex(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
     let keys = file_keys(insecure_unencrypted_key, out);
-    let done = custody_service::log::reindex(&loaded, &keys, &transport(), out)?;
+    let done = custody_service::log::reindex(&loaded, &keys, &super::transport(), out)?;
     out.result(&done, || {
         format!(
             "lookup index rebuilt: {} entr{} indexed from {} bundle(s), {} skipped",
@@ -328,7 +322,7 @@ fn reindex(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) 
 fn rewitness(dir: &std::path::Path, insecure_unencrypted_key: bool, out: &Output) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
     let keys = file_keys(insecure_unencrypted_key, out);
-    let done = custody_service::log::rewitness(&loaded, &keys, &transport(), out)?;
+    let done = custody_service::log::rewitness(&loaded, &keys, &super::transport(), out)?;
     let signed = &done.checkpoint;
     let cp = &signed.checkpoint;
     let v = serde_json::json!({
@@ -374,7 +368,7 @@ fn witness(command: &WitnessCommand, out: &Output) -> CmdResult {
                 &log_key,
                 &signer,
                 state,
-                &transport(),
+                &super::transport(),
                 &SystemClock,
             )?;
             out.result(&cosigned, || cosigned.cosignature.clone());
@@ -429,8 +423,14 @@ fn append(
 ) -> CmdResult {
     let loaded = Loaded::from_dir(dir).map_err(usage)?;
     let keys = file_keys(insecure_unencrypted_key, out);
-    let appended =
-        custody_service::log::append(&loaded, bundle_path, &keys, &transport(), &SystemClock, out)?;
+    let appended = custody_service::log::append(
+        &loaded,
+        bundle_path,
+        &keys,
+        &super::transport(),
+        &SystemClock,
+        out,
+    )?;
     let v = serde_json::json!({
         "bundle": bundle_path,
         "index": appended.index,

@@ -13,3 +13,8 @@ pub mod token;
 pub mod update;
 pub mod verify;
 pub mod vex;
+
+/// The HTTP agent commands reach witnesses, feeds and servers through.
+pub fn transport() -> std::sync::Arc<dyn custody_service::transport::Transport> {
+    std::sync::Arc::new(custody_service::transport::HttpTransport::new())
+}

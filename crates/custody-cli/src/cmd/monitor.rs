@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use custody_service::env::{EnvSecrets, SystemClock};
 use custody_service::monitor::{MonitorEnv, MonitorRequest, Monitored};
-use custody_service::transport::HttpTransport;
 use custody_site::config::Loaded;
 use serde::Serialize;
 
@@ -62,8 +61,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         add_site: args.add_site,
         db: args.location.db.clone(),
     };
-    let transport: std::sync::Arc<dyn custody_service::transport::Transport> =
-        std::sync::Arc::new(HttpTransport::new());
+    let transport = super::transport();
     let env = MonitorEnv {
         keys: &file_keys(args.insecure_unencrypted_key, out),
         transport: &transport,

@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use custody_service::env::SystemClock;
 use custody_service::release::{ReleaseEnv, ReleaseRequest};
-use custody_service::transport::HttpTransport;
 use custody_site::config::Loaded;
 
 use crate::cmd::key::file_keys;
@@ -89,7 +87,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     };
     let env = ReleaseEnv {
         keys: &file_keys(args.insecure_unencrypted_key, out),
-        transport: Arc::new(HttpTransport::new()),
+        transport: super::transport(),
         clock: &SystemClock,
         events: out,
     };

@@ -67,7 +67,7 @@ fn publisher(
     Ok(custody_server::api::Publisher {
         loaded: loaded.clone(),
         keys,
-        transport: std::sync::Arc::new(custody_service::transport::HttpTransport::new()),
+        transport: super::transport(),
         upload_limit: args.max_upload,
         read_timeout: std::time::Duration::from_secs(args.read_timeout),
     })
