@@ -39,6 +39,34 @@ fn key_uri(path: &Path) -> Result<Option<custody_pkcs11::KeyUri>, Error> {
     }
 }
 
+/// How a configured key is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    /// In a PKCS#11 token, never leaving it.
+    Token,
+    /// An encrypted PKCS#8 file.
+    Encrypted,
+    /// A plaintext PKCS#8 file (or one that cannot be read).
+    Unencrypted,
+}
+
+/// How the key at `path` (a file or a `pkcs11:` URI) is kept.
+pub fn protection(path: &Path) -> Protection {
+    if custody_site::config::is_key_uri(path) {
+        return Protection::Token;
+    }
+    match read_text(path, MAX_KEY_FILE, "private key") {
+        Ok(pem) if is_encrypted(&pem) => Protection::Encrypted,
+        _ => Protection::Unencrypted,
+    }
+}
+
+/// Whether a key file's PEM is encrypted PKCS#8.
+fn is_encrypted(pem: &str) -> bool {
+    pem.contains("ENCRYPTED PRIVATE KEY")
+}
+
 /// `<key>.pub`, where a key's public half is kept.
 pub fn pub_path(key: &Path) -> PathBuf {
     let mut name = key.file_name().unwrap_or_default().to_os_string();
@@ -139,7 +167,7 @@ impl KeySource for FileKeys<'_> {
                 continue;
             }
             let pem = read_text(path, MAX_KEY_FILE, "private key").map_err(Error::input)?;
-            if pem.contains("ENCRYPTED PRIVATE KEY") {
+            if is_encrypted(&pem) {
                 if pass.is_none() {
                     pass = Some(self.passphrases.for_unlock(path)?);
                 }

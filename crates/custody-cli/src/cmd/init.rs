@@ -81,11 +81,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
     };
     let keys = file_keys(args.insecure_unencrypted_key, out);
     let done = custody_service::project::init(&args.dir, &request, &keys, &SystemClock, out)?;
-    let in_token = custody_site::config::is_key_uri(&done.key.path);
-    let encrypted = in_token
-        || custody_site::fs::read_text(&done.key.path, 64 << 10, "private key")
-            .map(|t| t.contains("ENCRYPTED"))
-            .unwrap_or(false);
+    let protection = custody_service::keys::protection(&done.key.path);
+    let in_token = protection == custody_service::keys::Protection::Token;
+    let encrypted = protection != custody_service::keys::Protection::Unencrypted;
     if done.key.created && in_token {
         out.progress(format!(
             "Created the release key in the token: {} (hint {})",
