@@ -14,12 +14,13 @@
 
 #![forbid(unsafe_code)]
 
+use custody_attest::approval::{self, APPROVALS_MEDIA_TYPE, Approvals};
 use custody_attest::bundle::{self, MAX_BUNDLE_BYTES};
 use custody_attest::provenance::{
     Provenance, RELEASE_MANIFEST_V1, ReleaseManifest, SLSA_PROVENANCE_V1,
 };
 use custody_attest::statement;
-use custody_attest::trust::{MAX_TRUST_FILE_BYTES, Policy, TrustedRoot};
+use custody_attest::trust::{ApprovalRule, LogPosition, MAX_TRUST_FILE_BYTES, Policy, TrustedRoot};
 use custody_attest::verify::{self, Expectations, Request};
 use custody_crypto::{Algorithms, Digests, KeyHint, digest_reader};
 use jiff::Timestamp;
@@ -135,6 +136,7 @@ pub fn bundle_parse(fx: &Fixture, data: &[u8]) -> BundleOutcome {
         artifact: &fx.artifact,
         bundle,
         manifest: Some(manifest),
+        approvals: None,
         policy: &fx.policy,
         trusted_root: &fx.root,
         expect: &expect,
@@ -154,6 +156,7 @@ pub fn bundle_parse(fx: &Fixture, data: &[u8]) -> BundleOutcome {
     }
     out.verified_as_artifact = as_artifact.verified;
     out.verified_as_manifest = as_manifest.verified;
+    approvals(fx, data);
     assert!(
         out.signature || !out.verified_as_artifact,
         "verify passed a bundle whose signature does not verify"
@@ -163,6 +166,37 @@ pub fn bundle_parse(fx: &Fixture, data: &[u8]) -> BundleOutcome {
         "verify passed a manifest whose signature does not verify"
     );
     out
+}
+
+/// The same bytes as `approvals.json`, and as one approval in it of the seed manifest, by the
+/// seed keys made approvers: a signature over anything else must not count.
+fn approvals(fx: &Fixture, data: &[u8]) {
+    if let Err(e) = Approvals::from_json(data) {
+        render(&e);
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let rule = ApprovalRule {
+        product: "app".to_owned(),
+        threshold: 1,
+        approvers: fx.policy.keys.clone(),
+        required_from: LogPosition {
+            at: fx.now,
+            log: String::new(),
+            size: 0,
+        },
+    };
+    let one = Approvals {
+        media_type: APPROVALS_MEDIA_TYPE.to_owned(),
+        approvals: vec![value],
+    };
+    let tally = approval::tally(&rule, SEED_MANIFEST, &one, "app", "1.0.0", fx.now);
+    // The seeds are release bundles, not approvals: nothing may count as one.
+    assert!(
+        tally.approved.is_empty(),
+        "a bundle that is not an approval counted as one: {tally:?}"
+    );
 }
 
 /// How far a trust file got.

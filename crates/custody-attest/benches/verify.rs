@@ -84,6 +84,7 @@ fn fixture(alg: KeyAlgorithm) -> Fixture {
             repository: REPO.into(),
         },
         witnesses: None,
+        approvals: Vec::new(),
     }
     .to_json()
     .unwrap()
@@ -138,6 +139,7 @@ fn main() {
             artifact: &f.artifact,
             bundle: &f.bundle,
             manifest: Some(&f.manifest),
+            approvals: None,
             policy: &f.policy,
             trusted_root: &f.root,
             expect: &expect,
@@ -150,6 +152,7 @@ fn main() {
         row(&format!("{name}: verify, with manifest"), &full, true);
         let no_manifest = Request {
             manifest: None,
+            approvals: None,
             ..request
         };
         let artifact_only = measure(iterations, || verify(black_box(&no_manifest)).verified);

@@ -279,6 +279,42 @@ pub enum Error {
         /// Its algorithm.
         algorithm: String,
     },
+    /// Fewer distinct approvers than the policy's threshold signed the release's manifest.
+    #[error(
+        "{} {} needs approval by {} of its {} approvers; {}{}",
+        .0.product, .0.version, .0.threshold, .0.approvers,
+        if .0.approved.is_empty() { "none approved it".to_owned() } else { format!("{} did: {}", .0.approved.len(), .0.approved.join(", ")) },
+        if .0.ignored.is_empty() { String::new() } else { format!(" (not counted: {})", .0.ignored.join("; ")) }
+    )]
+    ApprovalsBelowThreshold(Box<ShortOfApprovals>),
+    /// The policy asks approvals of the product's releases, and the manifest they sign is not
+    /// at hand.
+    #[error(
+        "{product}'s releases need approval by {threshold} approvers, which sign the release manifest; no manifest.json was given"
+    )]
+    ApprovalNeedsManifest {
+        /// The product.
+        product: String,
+        /// How many must approve.
+        threshold: usize,
+    },
+}
+
+/// A release short of approvals ([`Error::ApprovalsBelowThreshold`]).
+#[derive(Debug)]
+pub struct ShortOfApprovals {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// How many must approve.
+    pub threshold: usize,
+    /// How many approvers the policy names.
+    pub approvers: usize,
+    /// The approvers whose signature counts.
+    pub approved: Vec<String>,
+    /// The signatures that do not count, each with why.
+    pub ignored: Vec<String>,
 }
 
 /// A signature by a replaced key, logged after the replacement ([`Error::KeyRotated`]).

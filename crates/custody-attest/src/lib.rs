@@ -22,6 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod approval;
 pub mod bundle;
 mod error;
 pub mod provenance;
@@ -32,4 +33,4 @@ pub mod trust;
 pub mod verify;
 pub mod version;
 
-pub use error::{Error, LoggedAfterRotation};
+pub use error::{Error, LoggedAfterRotation, ShortOfApprovals};

@@ -149,6 +149,9 @@ pub struct Policy {
     /// Witnesses that must have cosigned the checkpoint a bundle's log entry is proved against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witnesses: Option<WitnessesPolicy>,
+    /// Products whose releases need M-of-N approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRule>,
 }
 
 /// At least `threshold` of the witnesses named by `keys` must have cosigned a bundle's
@@ -234,7 +237,7 @@ pub struct PolicyKey {
     pub revoked: Option<Revocation>,
     /// The key was replaced by another: its signatures count where the log held them before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotated: Option<Rotation>,
+    pub rotated: Option<LogPosition>,
     /// Parsed once at load.
     #[serde(skip)]
     parsed: Option<PublicKey>,
@@ -250,17 +253,41 @@ pub struct Revocation {
     pub reason: String,
 }
 
-/// A key's rotation: a new key took its duty at `at`, when the log `log` held `size` entries.
-/// Its signatures still verify where their entry's index is below `size`: the append-only log,
-/// not the signer, shows they were made before the rotation.
+/// A moment in a log's history: at `at`, the log `log` held `size` entries. A key's rotation
+/// is one (its signatures still verify where their entry's index is below `size`: the
+/// append-only log, not the signer, shows they were made before), and so is the start of an
+/// approval rule (releases logged from `size` on need approvals).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rotation {
-    /// When the new key took over.
+pub struct LogPosition {
+    /// When.
     pub at: Timestamp,
     /// The log's origin.
     pub log: String,
-    /// The log's size then: entries below it were logged before the rotation.
+    /// The log's size then: entries below it were logged before.
     pub size: u64,
+}
+
+impl LogPosition {
+    /// Whether the entry `index` of the log `origin` was logged before this moment. An entry
+    /// of another log cannot be placed, and is not.
+    pub fn precedes(&self, origin: &str, index: u64) -> bool {
+        origin == self.log && index < self.size
+    }
+}
+
+/// M-of-N approval of `product`'s releases: from `required_from` on, a release verifies only
+/// when `threshold` of the `approvers` have each signed its manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRule {
+    /// The product.
+    pub product: String,
+    /// How many distinct approvers must sign; at least 1, at most the approvers named.
+    pub threshold: usize,
+    /// The approvers' keys.
+    pub approvers: Vec<PolicyKey>,
+    /// Releases logged from here on need the approvals; those logged before do not.
+    pub required_from: LogPosition,
 }
 
 /// Expected builder.
@@ -292,6 +319,35 @@ impl PolicyKey {
         }
     }
 
+    /// Parse the key and check it against its declared algorithm, hint and window.
+    fn load(&mut self) -> Result<(), Error> {
+        let bad = |source| Error::BadKey {
+            what: "policy",
+            hint: self.hint.clone(),
+            source,
+        };
+        let key = PublicKey::from_pem(&self.public_key).map_err(bad)?;
+        let declared = KeyAlgorithm::parse(&self.key_details).map_err(bad)?;
+        if declared != key.algorithm() || key.hint().as_str() != self.hint {
+            return Err(Error::InvalidDocument {
+                what: "policy",
+                rule: "a key's hint or keyDetails does not match its publicKey",
+            });
+        }
+        if self
+            .valid_for
+            .end
+            .is_some_and(|end| end < self.valid_for.start)
+        {
+            return Err(Error::InvalidDocument {
+                what: "policy",
+                rule: "a key's validFor ends before it starts",
+            });
+        }
+        self.parsed = Some(key);
+        Ok(())
+    }
+
     /// The parsed key (always present on a policy from [`Policy::from_json`] or [`Self::new`]).
     pub fn key(&self) -> Option<&PublicKey> {
         self.parsed.as_ref()
@@ -318,30 +374,31 @@ impl Policy {
             });
         }
         for entry in &mut policy.keys {
-            let bad = |source| Error::BadKey {
-                what: "policy",
-                hint: entry.hint.clone(),
-                source,
+            entry.load()?;
+        }
+        let mut products = std::collections::BTreeSet::new();
+        for rule in &mut policy.approvals {
+            for entry in &mut rule.approvers {
+                entry.load()?;
+            }
+            let mut hints: Vec<&str> = rule.approvers.iter().map(|a| a.hint.as_str()).collect();
+            hints.sort_unstable();
+            hints.dedup();
+            let broken = if rule.threshold == 0 || rule.threshold > rule.approvers.len() {
+                Some("an approval threshold is 0 or above the number of approvers")
+            } else if hints.len() != rule.approvers.len() {
+                Some("an approver is named twice")
+            } else if !products.insert(rule.product.as_str()) {
+                Some("a product has two approval rules")
+            } else {
+                None
             };
-            let key = PublicKey::from_pem(&entry.public_key).map_err(bad)?;
-            let declared = KeyAlgorithm::parse(&entry.key_details).map_err(bad)?;
-            if declared != key.algorithm() || key.hint().as_str() != entry.hint {
+            if let Some(rule) = broken {
                 return Err(Error::InvalidDocument {
                     what: "policy",
-                    rule: "a key's hint or keyDetails does not match its publicKey",
+                    rule,
                 });
             }
-            if entry
-                .valid_for
-                .end
-                .is_some_and(|end| end < entry.valid_for.start)
-            {
-                return Err(Error::InvalidDocument {
-                    what: "policy",
-                    rule: "a key's validFor ends before it starts",
-                });
-            }
-            entry.parsed = Some(key);
         }
         if let Some(w) = &mut policy.witnesses {
             w.load()?;
@@ -354,9 +411,13 @@ impl Policy {
         serde_json::to_string_pretty(self).map_err(Error::json("policy"))
     }
 
-    /// The key with `hint`, if it may sign `product` at `at`.
+    /// The approval rule for `product`, if its releases need approvals.
+    pub fn approval_rule(&self, product: &str) -> Option<&ApprovalRule> {
+        self.approvals.iter().find(|r| r.product == product)
+    }
+
     /// The rotation of the key with `hint`, if the policy records one.
-    pub fn rotation(&self, hint: &KeyHint) -> Option<&Rotation> {
+    pub fn rotation(&self, hint: &KeyHint) -> Option<&LogPosition> {
         self.keys
             .iter()
             .find(|k| k.hint == hint.as_str())
@@ -371,6 +432,7 @@ impl Policy {
             .and_then(|k| k.revoked.as_ref())
     }
 
+    /// The key with `hint`, if it may sign `product` at `at`.
     pub fn key_for(
         &self,
         hint: &KeyHint,

@@ -34,6 +34,9 @@ pub struct Request<'a> {
     pub bundle: &'a [u8],
     /// The release's `manifest.json`, when at hand.
     pub manifest: Option<&'a [u8]>,
+    /// The release's `approvals.json`, when at hand: needed where the policy asks approvals of
+    /// the product's releases.
+    pub approvals: Option<&'a [u8]>,
     /// The supplier's policy.
     pub policy: &'a Policy,
     /// The supplier's trusted root.
@@ -61,17 +64,20 @@ pub enum CheckName {
     Provenance,
     /// The signed release manifest lists the artifact under the same product and version.
     Manifest,
+    /// Where the policy asks it, enough approvers signed the manifest.
+    Approval,
 }
 
 impl CheckName {
     /// Every check, in order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Bundle,
         Self::Signature,
         Self::Log,
         Self::Subject,
         Self::Provenance,
         Self::Manifest,
+        Self::Approval,
     ];
 
     /// The kebab-case name used in output.
@@ -83,6 +89,7 @@ impl CheckName {
             Self::Subject => "subject",
             Self::Provenance => "provenance",
             Self::Manifest => "manifest",
+            Self::Approval => "approval",
         }
     }
 }
@@ -236,7 +243,7 @@ fn run(
         ),
     );
 
-    check_log(req, &signed, key, checks).map_err(at(C::Log))?;
+    let logged = check_log(req, &signed, key, checks).map_err(at(C::Log))?;
 
     let (stmt, provenance): (_, Provenance) =
         statement::parse(signed.envelope.payload.as_bytes(), SLSA_PROVENANCE_V1)
@@ -292,7 +299,60 @@ fn run(
             pass(checks, C::Manifest, detail);
         }
     }
+    match check_approvals(req, release, logged.as_ref()).map_err(at(C::Approval))? {
+        Some(detail) => pass(checks, C::Approval, detail),
+        None => checks.push(Check {
+            name: C::Approval,
+            status: Status::Skipped,
+            detail: format!(
+                "the policy asks no approvals of this release of {}",
+                release.product
+            ),
+            error: None,
+        }),
+    }
     Ok(())
+}
+
+/// The policy's approval rule for the product, when it applies to this release (logged from
+/// the rule's start on, or not placed in that log at all): enough distinct approvers signed
+/// the manifest that [`check_manifest`] verified. `None` when no rule applies.
+fn check_approvals(
+    req: &Request<'_>,
+    release: &Release,
+    logged: Option<&(String, u64)>,
+) -> Result<Option<String>, Error> {
+    let Some(rule) = req.policy.approval_rule(&release.product) else {
+        return Ok(None);
+    };
+    if logged.is_some_and(|(origin, index)| rule.required_from.precedes(origin, *index)) {
+        return Ok(None);
+    }
+    let Some(manifest) = req.manifest else {
+        return Err(Error::ApprovalNeedsManifest {
+            product: release.product.clone(),
+            threshold: rule.threshold,
+        });
+    };
+    let approvals = match req.approvals {
+        Some(bytes) => crate::approval::Approvals::from_json(bytes)?,
+        None => crate::approval::Approvals::default(),
+    };
+    let tally = crate::approval::check(
+        rule,
+        manifest,
+        &approvals,
+        &release.product,
+        &release.version,
+        req.now,
+    )?;
+    Ok(Some(format!(
+        "approved by {} of {} approvers (at least {} required): {}",
+        tally.approved.len(),
+        rule.approvers.len(),
+        rule.threshold,
+        tally.approved.join(", ")
+    )))
 }
 
 fn check_log(
@@ -300,7 +360,7 @@ fn check_log(
     signed: &bundle::SignedBundle,
     key: &custody_crypto::PublicKey,
     checks: &mut Vec<Check>,
-) -> Result<(), Error> {
+) -> Result<Option<(String, u64)>, Error> {
     let logs = req.trusted_root.trusted_logs()?;
     if logs.is_empty()
         && (req.policy.rotation(&signed.hint).is_some()
@@ -317,7 +377,7 @@ fn check_log(
             detail: "the trusted root lists no transparency log".to_owned(),
             error: None,
         });
-        return Ok(());
+        return Ok(None);
     }
     let mut first_error = None;
     for entry in &signed.tlog_entries {
@@ -338,7 +398,7 @@ fn check_log(
                         logged.index, logged.origin, logged.tree_size
                     ),
                 );
-                return Ok(());
+                return Ok(Some((logged.origin, logged.index)));
             }
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -389,7 +449,7 @@ fn check_rotation(
     let Some(rotated) = req.policy.rotation(hint) else {
         return Ok(String::new());
     };
-    if logged.origin == rotated.log && logged.index < rotated.size {
+    if rotated.precedes(&logged.origin, logged.index) {
         Ok(format!(
             "; key {hint} was rotated at {} when the log held {} entries, and this is entry {}",
             rotated.at, rotated.size, logged.index

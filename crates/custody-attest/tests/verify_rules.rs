@@ -61,6 +61,7 @@ fn policy_json(
             repository: REPO.into(),
         },
         witnesses: None,
+        approvals: Vec::new(),
     };
     policy.to_json().unwrap().into_bytes()
 }
@@ -126,6 +127,7 @@ fn run(
         artifact,
         bundle,
         manifest: Some(&f.manifest),
+        approvals: None,
         policy,
         trusted_root: &root,
         expect,
@@ -145,9 +147,10 @@ fn a_good_release_verifies_with_both_algorithms() {
         let f = fixture(alg);
         let r = run(&f, &f.a, &f.a_bundle, &f.policy, &Expectations::default());
         assert!(r.verified, "{r:#?}");
-        // With no log in the trusted root, only the log check is skipped.
+        // With no log in the trusted root, and no approval rule in the policy, only the log
+        // and approval checks are skipped.
         for c in &r.checks {
-            let expected = if c.name == CheckName::Log {
+            let expected = if matches!(c.name, CheckName::Log | CheckName::Approval) {
                 Status::Skipped
             } else {
                 Status::Pass
@@ -362,6 +365,7 @@ fn manifest_of_another_release_is_refused() {
         artifact: &f.a,
         bundle: &f.a_bundle,
         manifest: Some(&manifest),
+        approvals: None,
         policy: &f.policy,
         trusted_root: &root,
         expect: &Expectations::default(),

@@ -171,6 +171,7 @@ impl Logged {
                 repository: REPO.into(),
             },
             witnesses,
+            approvals: Vec::new(),
         }
         .to_json()
         .unwrap();
@@ -183,6 +184,7 @@ impl Logged {
             artifact: &self.artifact,
             bundle,
             manifest: None,
+            approvals: None,
             policy,
             trusted_root: &self.root,
             expect: &Expectations::default(),
@@ -378,7 +380,7 @@ fn rotated(policy: Policy, log: &str, size: u64) -> Policy {
     let mut p = policy;
     let at = now() - SignedDuration::from_hours(1);
     p.keys[0].valid_for.end = Some(at);
-    p.keys[0].rotated = Some(custody_attest::trust::Rotation {
+    p.keys[0].rotated = Some(custody_attest::trust::LogPosition {
         at,
         log: log.into(),
         size,

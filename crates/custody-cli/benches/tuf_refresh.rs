@@ -79,6 +79,7 @@ fn generate(dir: &Path, targets: usize, bits: u32) {
         targets: &t,
         snapshot: &s,
         timestamp: &ts,
+        delegated: &[],
     };
     let year = SignedDuration::from_hours(24 * 365);
     let expiry = Expiry {

@@ -204,6 +204,61 @@ fn refresh_status_and_rotation_through_the_cli() {
     assert_eq!(r.json()["version"], "1.1.0");
 }
 
+#[test]
+fn a_product_team_signs_its_own_targets_and_the_online_key_alone_cannot() {
+    let (p, dest) = with_repo();
+    let r = release(&p, "1.0.0", b"one");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = p.run(&["repo", "product-key", "app", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let made = r.json();
+    assert_eq!(made["created"], true);
+    let config = std::fs::read_to_string(p.dir().join("custody.toml")).unwrap();
+    assert!(config.contains("[tuf.product_keys]"), "{config}");
+    common::git(p.dir(), &["commit", "-q", "-am", "app's own targets key"]);
+
+    // Releases sign app's role with the team's key; customers install them.
+    let r = release(&p, "1.1.0", b"two");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = update(&p, &dest, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dest.join("1.1.0").exists());
+
+    // Without the team's key (only the online targets key at hand), app's role cannot be
+    // signed: the release is refused before anything is published.
+    std::fs::write(
+        p.dir().join("custody.toml"),
+        config.split("[tuf.product_keys]").next().unwrap(),
+    )
+    .unwrap();
+    let without = std::fs::read_to_string(p.dir().join("custody.toml")).unwrap();
+    assert!(!without.contains("product_keys"));
+    common::git(p.dir(), &["commit", "-q", "-am", "forget the team's key"]);
+    let r = release(&p, "1.2.0", b"three");
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("role app is delegated to key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.release_dir("app", "1.2.0").exists());
+
+    // A product key that is an online key is refused.
+    let r = p.run(&[
+        "repo",
+        "product-key",
+        "app",
+        "--key",
+        ".custody/tuf/snapshot.key",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is also the product's targets key"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// `custody update` taking the trust files from the repository at `repo` (no --trust/--policy).
 fn update_trusting_the_repo(p: &Project, repo: &Path, dest: &Path) -> Run {
     let root = p.site().join("tuf/metadata/1.root.json");

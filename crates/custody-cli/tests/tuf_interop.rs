@@ -352,3 +352,31 @@ fn custody_refuses_a_rolled_back_timestamp_from_a_python_tuf_repository() {
         "a refused timestamp must not replace the trusted one"
     );
 }
+
+#[test]
+fn python_tuf_and_tuf_js_read_a_product_signed_by_its_own_key() {
+    let p = custody_repo(Some(2));
+    release(&p, "1.0.0", b"version one");
+    let r = p.run(&["repo", "product-key", "app", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    git(p.dir(), &["commit", "-q", "-am", "app's own targets key"]);
+    release(&p, "1.1.0", b"version two");
+    // The bins now name the product's key, not the online targets key.
+    let hint = r.json()["hint"].as_str().unwrap().to_owned();
+    let metadata = p.site().join("tuf/metadata");
+    let newest_app = (1..)
+        .map(|v| metadata.join(format!("{v}.app.json")))
+        .take_while(|f| f.is_file())
+        .last()
+        .unwrap();
+    let app: Value = serde_json::from_slice(&std::fs::read(newest_app).unwrap()).unwrap();
+    let bin_keys = &app["signed"]["delegations"]["succinct_roles"]["keyids"];
+    let targets_keyid = {
+        let root: Value =
+            serde_json::from_slice(&std::fs::read(metadata.join("root.json")).unwrap()).unwrap();
+        root["signed"]["roles"]["targets"]["keyids"][0].clone()
+    };
+    assert_ne!(bin_keys[0], targets_keyid, "{app}");
+    assert!(!hint.is_empty());
+    third_party_clients_fetch_and_refuse(&p, 1);
+}

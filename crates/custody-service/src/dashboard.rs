@@ -369,6 +369,12 @@ fn artifacts(
     let policy = load_policy(&site.policy_path()).map_err(Error::input)?;
     let trusted_root = load_trusted_root(&site.trusted_root_path()).map_err(Error::input)?;
     let manifest = std::fs::read(published.dir.join(custody_site::site::MANIFEST_FILE)).ok();
+    let approvals = custody_site::fs::read_bounded(
+        &published.dir.join(custody_attest::approval::APPROVALS_FILE),
+        custody_attest::approval::MAX_APPROVALS_BYTES as u64,
+        "approvals",
+    )
+    .ok();
     let log = LogReader::open(loaded).map_err(|e| e.to_string());
     let repo = custody_site::tuf::exists(&loaded.tuf_dir())
         .then(|| crate::repo::open(loaded).ok())
@@ -395,6 +401,7 @@ fn artifacts(
             artifact: &digests,
             bundle: &bundle_bytes,
             manifest: manifest.as_deref(),
+            approvals: approvals.as_deref(),
             policy: &policy,
             trusted_root: &trusted_root,
             expect: &expect,

@@ -709,6 +709,40 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
+    /// The policy asks no approvals of the product's releases.
+    #[error(
+        "the policy asks no approvals of {product}'s releases (custody key approvers {product} ... sets a rule)"
+    )]
+    NoApprovalRule {
+        /// The product.
+        product: String,
+    },
+    /// The key is not one of the product's approvers.
+    #[error("key {hint} is not an approver of {product}; its approvers are {}", approvers.join(", "))]
+    NotAnApprover {
+        /// The key's hint.
+        hint: String,
+        /// The product.
+        product: String,
+        /// The approvers' hints.
+        approvers: Vec<String>,
+    },
+    /// This approver approved the release already.
+    #[error("{hint} approved {product} {version} already; another approver must")]
+    AlreadyApproved {
+        /// The approver's hint.
+        hint: String,
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+    },
+    /// An approval rule breaks the policy's rules (a threshold out of range, an approver twice).
+    #[error("{0}")]
+    InvalidApprovalRule(#[source] Box<custody_attest::Error>),
+    /// A held release does not have the approvals its product's rule asks.
+    #[error("{0}")]
+    NotApproved(#[source] Box<custody_attest::Error>),
     /// The witness refused to cosign: the checkpoint is not consistent with what it cosigned.
     #[error("{log}: not cosigned: {source}")]
     NotCosigned {
@@ -776,7 +810,11 @@ impl Error {
             | Self::UnknownScope { .. }
             | Self::UnknownVexValue { .. }
             | Self::WebhookUrl { .. }
-            | Self::NotALogDirectory { .. } => ErrorKind::Input,
+            | Self::NotALogDirectory { .. }
+            | Self::NoApprovalRule { .. }
+            | Self::InvalidApprovalRule(_) => ErrorKind::Input,
+            Self::NotAnApprover { .. } | Self::NotApproved(_) => ErrorKind::Refused,
+            Self::AlreadyApproved { .. } => ErrorKind::Conflict,
             Self::NotCosigned { .. } | Self::DirtySource { .. } | Self::LookupIndexLost { .. } => {
                 ErrorKind::Refused
             }
@@ -814,7 +852,10 @@ impl Error {
                 _ => ErrorKind::Refused,
             },
             Self::Site(site) => match **site {
-                Site::AlreadyPublished { .. } | Site::AlreadyLogged { .. } => ErrorKind::Conflict,
+                Site::AlreadyPublished { .. }
+                | Site::AlreadyHeld { .. }
+                | Site::AlreadyLogged { .. } => ErrorKind::Conflict,
+                Site::NotHeld { .. } => ErrorKind::NotFound,
                 Site::DirtyTree { .. } | Site::KeyNotInPolicy { .. } => ErrorKind::Refused,
                 _ => ErrorKind::Failed,
             },

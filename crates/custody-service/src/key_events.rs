@@ -28,9 +28,9 @@ pub const KEYS_DIR: &str = "keys";
 const MAX_EVENT: u64 = 1 << 20;
 
 /// One change in the keys a policy trusts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEvent {
-    /// `rotate` or `revoke`.
+    /// `rotate`, `revoke` or `approvers` (a product's approval rule set).
     pub event: String,
     /// The key it is about.
     pub key: String,
@@ -48,11 +48,20 @@ pub struct KeyEvent {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The product whose approval rule was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// How many approvers it asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<usize>,
+    /// The approvers' key hints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<Vec<String>>,
 }
 
 /// Signs `event` with `signer` (a key the new policy trusts) as a statement about the site's
 /// policy as it now is, logs it and keeps it in the site's `keys/`. Returns the event file.
-pub(crate) fn record(
+fn record(
     loaded: &Loaded,
     event: &KeyEvent,
     signer: &Key,
@@ -103,6 +112,29 @@ pub(crate) fn record(
     write_atomic(&bundle_path, logged.json.as_bytes())?;
     crate::log::warn_witness_failures(&log, &crate::env::Silent);
     Ok(file)
+}
+
+/// A change of the site's policy, made where customers look: writes `policy`, records `event`
+/// about it (signed by `signer`, a key the new policy trusts, and logged), and publishes the
+/// trust files through the TUF repository when the site has one. Returns the event file and
+/// whether TUF carries the new policy.
+pub(crate) fn change_policy(
+    loaded: &Loaded,
+    policy: &custody_attest::trust::Policy,
+    event: &KeyEvent,
+    signer: &Key,
+    keys: &dyn KeySource,
+    clock: &dyn crate::env::Clock,
+    transport: &Arc<dyn Transport>,
+) -> Result<(PathBuf, bool), Error> {
+    write_atomic(
+        &Site::new(loaded.site_dir()).policy_path(),
+        policy.to_json()?.as_bytes(),
+    )?;
+    let file = record(loaded, event, signer, keys, transport)?;
+    let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
+        && crate::repo::publish_trust_files(loaded, keys, clock)?;
+    Ok((file, through_tuf))
 }
 
 /// A key event as `custody key history` lists it.

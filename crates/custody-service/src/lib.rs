@@ -50,6 +50,7 @@
 
 pub mod access;
 pub mod advisories;
+pub mod approval;
 pub mod dashboard;
 pub mod env;
 mod error;

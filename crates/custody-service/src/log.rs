@@ -186,6 +186,16 @@ impl LogReader {
         })
     }
 
+    /// How many entries the project's log holds by its verified checkpoint: 0 for a log that
+    /// has published no checkpoint yet.
+    pub fn size_of(loaded: &Loaded) -> Result<u64, Error> {
+        match Self::open(loaded) {
+            Ok(reader) => Ok(reader.checkpoint.checkpoint.size),
+            Err(Error::LogFileMissing { location }) if location.ends_with(CHECKPOINT_PATH) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The verified checkpoint.
     pub fn checkpoint(&self) -> &SignedCheckpoint {
         &self.checkpoint

@@ -128,6 +128,16 @@ pub fn catalog_release(
     Ok(())
 }
 
+/// Adds the published release in `dir` to the catalog from the SBOM it carries.
+pub(crate) fn catalog_release_dir(
+    loaded: &Loaded,
+    dir: &Path,
+    clock: &dyn Clock,
+) -> Result<(), Error> {
+    let mut catalog = open_catalog(loaded)?;
+    add_release_dir(&mut catalog, dir, &clock.now().to_string()).map(|_| ())
+}
+
 /// Adds a release directory from the site; `false` when it is already in the catalog.
 fn add_release_dir(catalog: &mut Catalog, dir: &Path, now: &str) -> Result<bool, Error> {
     let full = dir.canonicalize().map_err(|source| Error::Io {

@@ -62,7 +62,7 @@ pub struct Initialized {
     pub trusted_root: PathBuf,
 }
 
-fn project_key(
+pub(crate) fn project_key(
     path: PathBuf,
     algorithm: KeyAlgorithm,
     keys: &dyn KeySource,
@@ -251,9 +251,9 @@ pub fn revoke_key(
         since,
         reason: reason.to_owned(),
     });
-    write_atomic(&path, policy.to_json()?.as_bytes())?;
-    let event = crate::key_events::record(
+    let (event, through_tuf) = crate::key_events::change_policy(
         loaded,
+        &policy,
         &crate::key_events::KeyEvent {
             event: "revoke".to_owned(),
             key: hint.to_owned(),
@@ -262,14 +262,13 @@ pub fn revoke_key(
             log_size: None,
             since: Some(since),
             reason: Some(reason.to_owned()),
+            ..Default::default()
         },
         &signer,
         keys,
+        clock,
         transport,
     )?;
-    // Customers who update through TUF take the revocation from there.
-    let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
-        && crate::repo::publish_trust_files(loaded, keys, clock)?;
     Ok(Revoked {
         event,
         hint: hint.to_owned(),
@@ -314,10 +313,7 @@ pub fn rotate_release_key(
 ) -> Result<RotatedKey, Error> {
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let now = clock.now();
-    let log_size = crate::log::LogReader::open(loaded)?
-        .checkpoint()
-        .checkpoint
-        .size;
+    let log_size = crate::log::LogReader::size_of(loaded)?;
     let current = loaded.key_path();
     let old = keys.public_key(&current)?;
     let algorithm = loaded.algorithm()?;
@@ -379,7 +375,7 @@ pub fn rotate_release_key(
             policy: path.clone(),
         })?;
     entry.valid_for.end = Some(now);
-    entry.rotated = Some(custody_attest::trust::Rotation {
+    entry.rotated = Some(custody_attest::trust::LogPosition {
         at: now,
         log: loaded.config.log.origin.clone(),
         size: log_size,
@@ -394,15 +390,15 @@ pub fn rotate_release_key(
     );
     added.products = products;
     policy.keys.push(added);
-    write_atomic(&path, policy.to_json()?.as_bytes())?;
     // Signed by the new key, which the policy now trusts.
     let new_path = new.map_or(current, Path::to_path_buf);
     let signer = keys
         .unlock(&[&new_path])?
         .pop()
         .ok_or(Error::KeyMissing { path: new_path })?;
-    let event = crate::key_events::record(
+    let (event, through_tuf) = crate::key_events::change_policy(
         loaded,
+        &policy,
         &crate::key_events::KeyEvent {
             event: "rotate".to_owned(),
             key: hint.clone(),
@@ -411,13 +407,13 @@ pub fn rotate_release_key(
             log_size: Some(log_size),
             since: None,
             reason: None,
+            ..Default::default()
         },
         &signer,
         keys,
+        clock,
         transport,
     )?;
-    let through_tuf = custody_site::tuf::exists(&loaded.tuf_dir())
-        && crate::repo::publish_trust_files(loaded, keys, clock)?;
     Ok(RotatedKey {
         event,
         old: hint,

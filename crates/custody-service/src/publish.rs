@@ -180,6 +180,10 @@ pub struct PublishOutcome {
     pub release: Published,
     /// TUF targets added (empty for a retry or without a repository).
     pub tuf_targets: Vec<String>,
+    /// Set when the product's releases need approvals: signed and logged, the release waits
+    /// for them off the site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_approval: Option<crate::release::AwaitingApproval>,
 }
 
 /// Publishes `product` `version` from uploads.
@@ -260,6 +264,7 @@ pub fn publish(
     let Released {
         release,
         tuf_targets,
+        awaiting_approval,
         ..
     } = match released {
         Ok(r) => r,
@@ -274,6 +279,7 @@ pub fn publish(
         fresh: true,
         release,
         tuf_targets,
+        awaiting_approval,
     })
 }
 
@@ -306,6 +312,7 @@ fn already(
         fresh: false,
         release: existing,
         tuf_targets: Vec::new(),
+        awaiting_approval: None,
     })
 }
 

@@ -20,14 +20,15 @@ use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
 use crate::inputs::{SbomFormat, read_sbom, render_sbom};
 use crate::log::warn_witness_failures;
 
-/// The online TUF keys in `custody_site::tuf::ONLINE_ROLES` order (targets, snapshot,
-/// timestamp), as the repository takes them.
+/// The TUF keys in `Loaded::tuf_signing_key_paths` order (targets, snapshot, timestamp, then
+/// the products' own targets keys), as the repository takes them.
 pub fn online_keys(keys: &[Key]) -> Result<OnlineKeys<'_>, Error> {
     match keys {
-        [targets, snapshot, timestamp] => Ok(OnlineKeys {
+        [targets, snapshot, timestamp, delegated @ ..] => Ok(OnlineKeys {
             targets: targets.as_ref(),
             snapshot: snapshot.as_ref(),
             timestamp: timestamp.as_ref(),
+            delegated,
         }),
         _ => Err(Error::OnlineKeys { found: keys.len() }),
     }
@@ -79,8 +80,8 @@ pub fn check_duties(
                 continue;
             }
             let (first, second) = (
-                DUTIES.get(i).copied().unwrap_or("?"),
-                DUTIES.get(j).copied().unwrap_or("?"),
+                DUTIES.get(i).copied().unwrap_or("a product's TUF targets"),
+                DUTIES.get(j).copied().unwrap_or("a product's TUF targets"),
             );
             if insecure_shared_key {
                 events.warn(&format!(
@@ -100,11 +101,11 @@ pub fn check_duties(
 }
 
 /// The keys a release signs with, in the order it takes them: the release key, the log key,
-/// then the TUF repository's online keys when the site has one.
+/// then the TUF repository's online keys and products' targets keys when the site has one.
 pub fn signing_key_paths(loaded: &Loaded) -> Vec<PathBuf> {
     let mut paths = vec![loaded.key_path(), loaded.log_key_path()];
     if custody_site::tuf::exists(&loaded.tuf_dir()) {
-        paths.extend(loaded.tuf_online_key_paths());
+        paths.extend(loaded.tuf_signing_key_paths());
     }
     paths
 }
@@ -147,6 +148,25 @@ pub struct Released {
     /// The vulnerability gate's decision (absent without an SBOM).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<GateReport>,
+    /// Set when the policy asks approvals of the product's releases: the release is signed and
+    /// logged, but waits for them off the site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_approval: Option<AwaitingApproval>,
+}
+
+/// A release that waits for its approvers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitingApproval {
+    /// How many distinct approvers must sign its manifest.
+    pub threshold: usize,
+    /// The approvers' key hints.
+    pub approvers: Vec<String>,
+    /// Those who have.
+    pub approved: Vec<String>,
+    /// Where it waits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub dir: PathBuf,
 }
 
 pub use crate::env::ReleaseEnv;
@@ -232,6 +252,25 @@ pub fn release(
         }
         .into());
     }
+    let rule = Site::new(loaded.site_dir())
+        .policy()?
+        .approval_rule(&request.product)
+        .cloned();
+    let site = match &rule {
+        Some(_) => site.holding_in(loaded.held_dir()),
+        None => site,
+    };
+    if let Some(held) = site
+        .held_dir(&request.product, &request.version)
+        .filter(|d| d.exists())
+    {
+        return Err(custody_site::Error::AlreadyHeld {
+            product: request.product.clone(),
+            version: request.version.clone(),
+            path: held,
+        }
+        .into());
+    }
     let started_on = env.clock.now();
     let (attachments, gate, sbom) = sbom_parts(loaded, request, env, started_on)?;
     let source = match &request.source {
@@ -273,15 +312,10 @@ pub fn release(
         });
     };
     let tuf_keys: Vec<Key> = keys.collect();
-    let tuf_error = |source| Error::Tuf {
-        dir: tuf_dir.clone(),
-        source,
-    };
-    let mut tuf = if with_tuf {
-        let repo = Repository::open(&tuf_dir, expiry(&loaded.config.tuf)).map_err(tuf_error)?;
-        repo.check_online(online_keys(&tuf_keys)?)
-            .map_err(tuf_error)?;
-        Some(repo)
+    let tuf = if with_tuf {
+        let tuf = Tuf::open(loaded, tuf_keys)?;
+        tuf.check_product(loaded, &request.product)?;
+        Some(tuf)
     } else {
         None
     };
@@ -304,73 +338,175 @@ pub fn release(
         started_on,
         finished_on: env.clock.now(),
     };
-    // A release is renamed into the site before the TUF repository is committed; a marker
-    // written first lets the next release announce one that was killed in between.
-    let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
-    let mut pending = Vec::new();
-    if tuf.is_some() {
-        pending = pending_releases(&site, &pending_dir, env.events)?;
-        custody_site::fs::write_atomic(
-            &pending_dir.join(pending_name(&request.product, &request.version)),
-            b"",
-        )?;
-    }
-    let published = site.publish(
-        &signer,
-        &facts,
-        &request.artifacts,
-        &attachments,
-        Some(&mut log),
-    )?;
-    warn_witness_failures(&log, env.events);
-    let tuf_targets = match tuf.as_mut() {
-        None => Vec::new(),
-        Some(repo) => {
-            let bins = loaded.config.tuf.hash_bins;
-            for (_, earlier) in &pending {
-                add_release(repo, earlier, bins)?;
-            }
-            let added = add_release(repo, &published, bins)?;
-            repo.commit(online_keys(&tuf_keys)?, env.clock.now())
-                .map_err(tuf_error)?;
-            for (marker, earlier) in &pending {
-                env.events.warn(&format!(
-                    "{} {} was published by a release that did not finish; it is now in the \
-                     TUF repository too",
-                    earlier.product, earlier.version
-                ));
-                remove_marker(marker);
-            }
-            remove_marker(&pending_dir.join(pending_name(&request.product, &request.version)));
-            added
-        }
+    let put_on_site = |log: &mut custody_site::log::Log| {
+        site.publish(&signer, &facts, &request.artifacts, &attachments, Some(log))
+            .map_err(Error::from)
     };
-    let cyclonedx = attachments
-        .iter()
-        .find(|a| a.name == SBOM_CYCLONEDX)
-        .and_then(|a| std::str::from_utf8(&a.bytes).ok());
-    if let (Some(sbom), Some(cyclonedx), Some(gate)) = (&sbom, cyclonedx, &gate) {
-        // The release is out: a catalog that cannot be written must not turn that into a
-        // failure, but it must be said, since the monitor would not watch this release.
-        if let Err(e) = crate::monitor::catalog_release(
+    let (published, tuf_targets) = match (&rule, tuf) {
+        (None, Some(tuf)) => publish_to_tuf(
             loaded,
-            &published,
-            (sbom, cyclonedx),
-            &gate.findings,
-            env.clock,
-        ) {
-            env.events.warn(&format!(
-                "the release is published, but not added to the catalog ({e}); add {} to the \
-                 catalog to have it monitored",
-                published.dir.display()
-            ));
-        }
+            (&request.product, &request.version),
+            tuf,
+            env,
+            || put_on_site(&mut log),
+        )?,
+        (Some(_), _) | (None, None) => (put_on_site(&mut log)?, Vec::new()),
+    };
+    warn_witness_failures(&log, env.events);
+    if let Some(rule) = rule {
+        env.events.progress(&format!(
+            "{} {} is signed and logged; it is published once {} of its {} approvers approve \
+             it (custody release approve)",
+            published.product,
+            published.version,
+            rule.threshold,
+            rule.approvers.len()
+        ));
+        return Ok(Released {
+            awaiting_approval: Some(AwaitingApproval {
+                threshold: rule.threshold,
+                approvers: rule.approvers.iter().map(|a| a.hint.clone()).collect(),
+                approved: Vec::new(),
+                dir: published.dir.clone(),
+            }),
+            release: published,
+            tuf_targets: Vec::new(),
+            scan: gate.map(|g| g.report),
+        });
     }
+    catalog_published(
+        loaded,
+        &published,
+        match (&sbom, cyclonedx(&attachments), &gate) {
+            (Some(sbom), Some(cyclonedx), Some(gate)) => Some((sbom, cyclonedx, &gate.findings)),
+            _ => None,
+        },
+        env,
+    );
     Ok(Released {
         release: published,
         tuf_targets,
         scan: gate.map(|g| g.report),
+        awaiting_approval: None,
     })
+}
+
+/// The site's TUF repository, opened with its online keys (checked against its roles).
+pub(crate) struct Tuf {
+    repo: Repository,
+    keys: Vec<Key>,
+}
+
+impl Tuf {
+    /// Open the repository with `keys`, the online keys in `ONLINE_ROLES` order.
+    fn open(loaded: &Loaded, keys: Vec<Key>) -> Result<Self, Error> {
+        let dir = loaded.tuf_dir();
+        let tuf_error = |source| Error::Tuf {
+            dir: dir.clone(),
+            source,
+        };
+        let repo = Repository::open(&dir, expiry(&loaded.config.tuf)).map_err(tuf_error)?;
+        repo.check_online(online_keys(&keys)?).map_err(tuf_error)?;
+        Ok(Self { repo, keys })
+    }
+
+    /// Refuse a product whose own targets key is not among the keys held.
+    pub(crate) fn check_product(&self, loaded: &Loaded, product: &str) -> Result<(), Error> {
+        self.repo
+            .check_product(product, online_keys(&self.keys)?)
+            .map_err(|source| Error::Tuf {
+                dir: loaded.tuf_dir(),
+                source,
+            })
+    }
+}
+
+/// The site's TUF repository with its online keys unlocked from `keys`, when the site has one.
+pub(crate) fn open_tuf(
+    loaded: &Loaded,
+    keys: &dyn crate::env::KeySource,
+) -> Result<Option<Tuf>, Error> {
+    if !custody_site::tuf::exists(&loaded.tuf_dir()) {
+        return Ok(None);
+    }
+    let paths = loaded.tuf_signing_key_paths();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    Tuf::open(loaded, keys.unlock(&refs)?).map(Some)
+}
+
+/// Puts the release of `product` `version` on the site with `put` and adds it to the TUF
+/// repository, crash-safely: a marker written first lets the next release announce one that
+/// was killed between the two, and add it then. Returns the release and the targets added.
+pub(crate) fn publish_to_tuf(
+    loaded: &Loaded,
+    (product, version): (&str, &str),
+    mut tuf: Tuf,
+    env: &ReleaseEnv<'_>,
+    put: impl FnOnce() -> Result<Published, Error>,
+) -> Result<(Published, Vec<String>), Error> {
+    let site = Site::new(loaded.site_dir());
+    let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
+    let pending = pending_releases(&site, &pending_dir, env.events)?;
+    let marker = pending_dir.join(pending_name(product, version));
+    custody_site::fs::write_atomic(&marker, b"")?;
+    let published = put()?;
+    let bins = loaded.config.tuf.hash_bins;
+    for (_, earlier) in &pending {
+        add_release(&mut tuf.repo, earlier, bins)?;
+    }
+    let added = add_release(&mut tuf.repo, &published, bins)?;
+    tuf.repo
+        .commit(online_keys(&tuf.keys)?, env.clock.now())
+        .map_err(|source| Error::Tuf {
+            dir: loaded.tuf_dir(),
+            source,
+        })?;
+    for (earlier_marker, earlier) in &pending {
+        env.events.warn(&format!(
+            "{} {} was published by a release that did not finish; it is now in the TUF \
+             repository too",
+            earlier.product, earlier.version
+        ));
+        remove_marker(earlier_marker);
+    }
+    remove_marker(&marker);
+    Ok((published, added))
+}
+
+/// The release's CycloneDX SBOM text, among its attachments.
+fn cyclonedx(attachments: &[Attachment]) -> Option<&str> {
+    attachments
+        .iter()
+        .find(|a| a.name == SBOM_CYCLONEDX)
+        .and_then(|a| std::str::from_utf8(&a.bytes).ok())
+}
+
+/// Adds a published release to the catalog, so the monitor watches it: with its SBOM graph,
+/// SBOM text and the gate's findings when at hand, or else from the SBOM in its directory.
+/// The release is out by now: a catalog that cannot be written must not turn that into a
+/// failure, but it is said.
+pub(crate) fn catalog_published(
+    loaded: &Loaded,
+    published: &Published,
+    sbom: Option<(&custody_sbom::Sbom, &str, &[custody_vuln::vex::Assessed])>,
+    env: &ReleaseEnv<'_>,
+) {
+    let added = match sbom {
+        Some((graph, text, findings)) => {
+            crate::monitor::catalog_release(loaded, published, (graph, text), findings, env.clock)
+        }
+        None if published.dir.join(SBOM_CYCLONEDX).is_file() => {
+            crate::monitor::catalog_release_dir(loaded, &published.dir, env.clock)
+        }
+        None => return,
+    };
+    if let Err(e) = added {
+        env.events.warn(&format!(
+            "the release is published, but not added to the catalog ({e}); add {} to the \
+             catalog to have it monitored",
+            published.dir.display()
+        ));
+    }
 }
 
 /// Under the log's state: one empty file per release between its publishing and its TUF commit.

@@ -40,6 +40,81 @@ pub fn open(loaded: &Loaded) -> Result<Repository, Error> {
     Repository::open(&dir, expiry(&loaded.config.tuf)).map_err(tuf_error(&dir))
 }
 
+/// What [`product_key`] set up.
+#[derive(Debug, Serialize)]
+pub struct ProductKey {
+    /// The product.
+    pub product: String,
+    /// Its targets key: a file or a `pkcs11:` URI.
+    pub key: PathBuf,
+    /// Whether the key was made now.
+    pub created: bool,
+    /// Its Sigstore-style hint.
+    pub hint: String,
+}
+
+/// Gives `product` a TUF targets key of its own, for the team that owns it: `key` (a file or
+/// `pkcs11:` URI, made there if it is not yet; by default `product-<product>.key` in the TUF
+/// key directory). The product's delegated role (and its hash bins) name that key from now on
+/// instead of the online `targets` key; custody.toml records it under `[tuf.product_keys]`, so
+/// each release of the product signs its targets with it, and the change is published at once.
+pub fn product_key(
+    loaded: &Loaded,
+    product: &str,
+    key: Option<&Path>,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<ProductKey, Error> {
+    custody_tuf::repo::validate_product(product).map_err(tuf_error(&loaded.tuf_dir()))?;
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let mut repo = open(loaded)?;
+    let configured = key.map_or_else(
+        || {
+            loaded
+                .config
+                .tuf
+                .keys
+                .join(format!("product-{product}.key"))
+        },
+        Path::to_path_buf,
+    );
+    let path = loaded.key_at(&configured);
+    let made = crate::project::project_key(path.clone(), loaded.algorithm()?, keys)?;
+    let mut config = loaded.config.clone();
+    config
+        .tuf
+        .product_keys
+        .insert(product.to_owned(), configured);
+    let updated = Loaded {
+        config,
+        ..loaded.clone()
+    };
+    let online = unlock_online(&updated, &[], keys)?;
+    // One stolen key must not sign for two roles: not the online keys', nor another product's.
+    crate::release::check_duties(&online, false, &crate::env::Silent).map_err(|e| match e {
+        Error::SharedKey { key, .. } => Error::SharedKey {
+            first: "online TUF",
+            second: "product's targets",
+            key,
+        },
+        other => other,
+    })?;
+    repo.delegate_product(product, &made.public, loaded.config.tuf.hash_bins)
+        .map_err(tuf_error(&loaded.tuf_dir()))?;
+    repo.commit(online_keys(&online)?, clock.now())
+        .map_err(tuf_error(&loaded.tuf_dir()))?;
+    write_atomic(
+        &loaded.base.join(custody_site::config::CONFIG_FILE),
+        updated.config.to_toml().as_bytes(),
+    )?;
+    Ok(ProductKey {
+        product: product.to_owned(),
+        key: path,
+        created: made.created,
+        hint: made.public.hint().to_string(),
+    })
+}
+
 /// `<role>.key.next`: where a rotation keeps the next key of an online role until the new root
 /// is published.
 fn next_path(path: &Path) -> PathBuf {
@@ -48,13 +123,14 @@ fn next_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The three online keys, taking `<role>.key.next` for the roles in `next_for`.
+/// The three online keys, taking `<role>.key.next` for the roles in `next_for`, then the
+/// products' own targets keys.
 fn unlock_online(
     loaded: &Loaded,
     next_for: &[&str],
     keys: &dyn KeySource,
 ) -> Result<Vec<Key>, Error> {
-    let mut paths = loaded.tuf_online_key_paths();
+    let mut paths = loaded.tuf_signing_key_paths();
     for (path, role) in paths.iter_mut().zip(ONLINE_ROLES) {
         if next_for.contains(&role) {
             *path = next_path(path);

@@ -179,6 +179,20 @@ pub fn update<F: Fetcher>(
         trust_files.push(path);
     }
     let (trust, policy) = (trust_files[0].clone(), trust_files[1].clone());
+    // A release that needed approvals carries its manifest and approvals as targets; verified
+    // by TUF, they land beside the bundles, where the verifier finds them.
+    for doc in [
+        custody_site::site::MANIFEST_FILE,
+        custody_attest::approval::APPROVALS_FILE,
+    ] {
+        let target = format!("{}/{version}/{doc}", request.product);
+        if let Some(info) = targets.get(&target) {
+            let bytes = updater
+                .download_target(&targets_url, &target, info)
+                .map_err(tuf_error(base))?;
+            write_atomic(&staging.0.join(doc), &bytes)?;
+        }
+    }
     let mut names = Vec::new();
     for (artifact, bundle) in &files {
         for target in [artifact, bundle] {
@@ -202,6 +216,7 @@ pub fn update<F: Fetcher>(
                 artifact: staging.0.join(name),
                 bundle: Some(staging.0.join(file_name(bundle))),
                 manifest: None,
+                approvals: None,
                 trust: trust.clone(),
                 policy: policy.clone(),
             },

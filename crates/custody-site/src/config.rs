@@ -1,6 +1,7 @@
 //! `custody.toml`: where the site and the key live, and what the provenance says about the
 //! builder and the source.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use custody_crypto::KeyAlgorithm;
@@ -94,6 +95,10 @@ pub struct TufConfig {
     /// The online `timestamp` key, likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_key: Option<PathBuf>,
+    /// Products whose targets are signed by a key of their own (a product team's, a file or a
+    /// `pkcs11:` URI) instead of the online `targets` key: `custody repo product-key`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub product_keys: BTreeMap<String, PathBuf>,
     /// Days each root version stays valid.
     pub root_days: u32,
     /// Days targets roles stay valid.
@@ -112,6 +117,7 @@ impl Default for TufConfig {
             targets_key: None,
             snapshot_key: None,
             timestamp_key: None,
+            product_keys: BTreeMap::new(),
             root_days: 365,
             targets_days: 90,
             snapshot_days: 7,
@@ -291,7 +297,7 @@ impl Loaded {
 
     /// A configured key: a file relative to the configuration, or an RFC 7512 `pkcs11:` URI as
     /// it is (a URI is no path, and its `module-path` holds slashes).
-    fn key_at(&self, configured: &Path) -> PathBuf {
+    pub fn key_at(&self, configured: &Path) -> PathBuf {
         if is_key_uri(configured) {
             configured.to_path_buf()
         } else {
@@ -347,6 +353,25 @@ impl Loaded {
         ]
     }
 
+    /// The keys products sign their own TUF targets with (`[tuf.product_keys]`), in product
+    /// order.
+    pub fn tuf_product_key_paths(&self) -> Vec<(String, PathBuf)> {
+        self.config
+            .tuf
+            .product_keys
+            .iter()
+            .map(|(product, key)| (product.clone(), self.key_at(key)))
+            .collect()
+    }
+
+    /// Every key the TUF repository may sign with: the three online keys, then the products'
+    /// own keys ([`tuf_product_key_paths`](Self::tuf_product_key_paths)).
+    pub fn tuf_signing_key_paths(&self) -> Vec<PathBuf> {
+        let mut paths = self.tuf_online_key_paths().to_vec();
+        paths.extend(self.tuf_product_key_paths().into_iter().map(|(_, p)| p));
+        paths
+    }
+
     /// The TUF key directory.
     pub fn tuf_keys_dir(&self) -> PathBuf {
         self.base.join(&self.config.tuf.keys)
@@ -383,6 +408,13 @@ impl Loaded {
     /// where the site is served from.
     pub fn release_staging_dir(&self) -> PathBuf {
         self.log_state_dir().join("release-staging")
+    }
+
+    /// Where releases that need approvals wait for them (`<product>/<version>/`), signed and
+    /// logged but not on the site: beside the release staging, so the move onto the site is one
+    /// rename.
+    pub fn held_dir(&self) -> PathBuf {
+        self.log_state_dir().join("held")
     }
 
     /// The key algorithm.

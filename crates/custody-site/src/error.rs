@@ -85,6 +85,24 @@ pub enum Error {
         /// Where it is.
         path: PathBuf,
     },
+    /// A release of this version already waits for its approvals.
+    #[error("{product} {version} already awaits approval at {}; approve it (custody release approve) or remove that directory to release it again", path.display())]
+    AlreadyHeld {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+        /// Where it waits.
+        path: PathBuf,
+    },
+    /// No release of this version awaits approval.
+    #[error("no release of {product} {version} awaits approval")]
+    NotHeld {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+    },
     /// A product or version that cannot be a path component.
     #[error(
         "invalid {what} {value:?}: use letters, digits, '.', '-', '_' and '+', not starting with '.'"

@@ -29,6 +29,7 @@ pub const PROVENANCE_FILE: &str = "provenance.sigstore.json";
 pub struct Site {
     root: PathBuf,
     staging: Option<PathBuf>,
+    held: Option<PathBuf>,
 }
 
 /// The name prefix of a release being assembled, before it is renamed into place.
@@ -108,6 +109,7 @@ pub fn is_attachment(name: &str) -> bool {
                 | "scan.json"
                 | "vex.cdx.json"
                 | "provenance.sigstore.json"
+                | "approvals.json"
         )
 }
 
@@ -142,7 +144,52 @@ impl Site {
         Self {
             root: root.into(),
             staging: None,
+            held: None,
         }
+    }
+
+    /// Publish releases into `dir` (as `<product>/<version>/`) instead of the site: signed and
+    /// logged, but held out of sight until [`release_held`](Self::release_held) moves one in
+    /// (once its approvals are in). `dir` should be on the site's file system, so that the move
+    /// is one rename.
+    pub fn holding_in(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.held = Some(dir.into());
+        self
+    }
+
+    /// Where a held release of `product` `version` waits, when this site holds releases.
+    pub fn held_dir(&self, product: &str, version: &str) -> Option<PathBuf> {
+        self.held.as_ref().map(|d| d.join(product).join(version))
+    }
+
+    /// Move the held release of `product` `version` onto the site, atomically, and describe it
+    /// as published.
+    pub fn release_held(&self, product: &str, version: &str) -> Result<Published, Error> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let final_dir = self.release_dir(product, version);
+        let Some(held) = self.held_dir(product, version).filter(|d| d.is_dir()) else {
+            return Err(Error::NotHeld {
+                product: product.to_owned(),
+                version: version.to_owned(),
+            });
+        };
+        if final_dir.exists() {
+            return Err(Error::AlreadyPublished {
+                product: product.to_owned(),
+                version: version.to_owned(),
+                path: final_dir,
+            });
+        }
+        let product_dir = final_dir.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&product_dir).map_err(io(&product_dir))?;
+        sync_dir(&held)?;
+        std::fs::rename(&held, &final_dir).map_err(io(&final_dir))?;
+        sync_dir(&product_dir)?;
+        write_index(&self.root)?;
+        crate::tuf::published_release(self, product, version)
     }
 
     /// Assemble releases in `dir` rather than beside the published versions, so a publish
@@ -260,6 +307,7 @@ impl Site {
                     repository: repository.to_owned(),
                 },
                 witnesses: None,
+                approvals: Vec::new(),
             };
             (policy, true)
         };
@@ -289,11 +337,36 @@ impl Site {
     ) -> Result<Published, Error> {
         check_name("product", &facts.product)?;
         check_name("version", &facts.version)?;
-        let final_dir = self.release_dir(&facts.product, &facts.version);
-        let already = || Error::AlreadyPublished {
-            product: facts.product.clone(),
-            version: facts.version.clone(),
-            path: final_dir.clone(),
+        let published_dir = self.release_dir(&facts.product, &facts.version);
+        if published_dir.exists() {
+            return Err(Error::AlreadyPublished {
+                product: facts.product.clone(),
+                version: facts.version.clone(),
+                path: published_dir,
+            });
+        }
+        let final_dir = self
+            .held_dir(&facts.product, &facts.version)
+            .unwrap_or(published_dir);
+        let already = || {
+            let (product, version, path) = (
+                facts.product.clone(),
+                facts.version.clone(),
+                final_dir.clone(),
+            );
+            if self.held.is_some() {
+                Error::AlreadyHeld {
+                    product,
+                    version,
+                    path,
+                }
+            } else {
+                Error::AlreadyPublished {
+                    product,
+                    version,
+                    path,
+                }
+            }
         };
         if final_dir.exists() {
             return Err(already());
@@ -360,7 +433,9 @@ impl Site {
             let _ = std::fs::remove_dir_all(&staging);
         }
         let (published_artifacts, commit) = result?;
-        write_index(&self.root)?;
+        if self.held.is_none() {
+            write_index(&self.root)?;
+        }
         Ok(Published {
             product: facts.product.clone(),
             version: facts.version.clone(),

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use custody_attest::approval::APPROVALS_FILE;
 use custody_tuf::repo::{Expiry, Repository};
 use jiff::SignedDuration;
 
@@ -65,6 +66,18 @@ pub fn add_release(
             hash_bins,
         )?);
         added.push(repo.add_target(product, version, &artifact.bundle, None, hash_bins)?);
+    }
+    // The approvals sign the manifest: a customer needs both to check them.
+    if published.dir.join(APPROVALS_FILE).is_file() {
+        for doc in [MANIFEST_FILE, APPROVALS_FILE] {
+            added.push(repo.add_target(
+                product,
+                version,
+                &published.dir.join(doc),
+                None,
+                hash_bins,
+            )?);
+        }
     }
     Ok(added)
 }

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use custody_attest::approval::{APPROVALS_FILE, MAX_APPROVALS_BYTES};
 use custody_attest::bundle::MAX_BUNDLE_BYTES;
 use custody_attest::verify::{Expectations, Report, Request, verify};
 use custody_crypto::{Algorithms, digest_file};
@@ -19,6 +20,8 @@ pub struct VerifyFiles {
     pub bundle: Option<PathBuf>,
     /// The release manifest; default `manifest.json` beside the bundle, if there is one.
     pub manifest: Option<PathBuf>,
+    /// The release's approvals; default `approvals.json` beside the manifest, if there is one.
+    pub approvals: Option<PathBuf>,
     /// `trusted_root.json`.
     pub trust: PathBuf,
     /// `custody-policy.json`.
@@ -34,6 +37,8 @@ pub struct UsedFiles {
     pub bundle: PathBuf,
     /// The manifest, if one was found.
     pub manifest: Option<PathBuf>,
+    /// The approvals, if any were found.
+    pub approvals: Option<PathBuf>,
 }
 
 /// Read bytes up to one past `limit`, so the verifier itself can report "too large" as a
@@ -77,16 +82,29 @@ pub fn verify_files(
             beside.is_file().then_some(beside)
         }
     };
+    let approvals_path = match (&files.approvals, &manifest_path) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(manifest)) => {
+            let beside = manifest.with_file_name(APPROVALS_FILE);
+            beside.is_file().then_some(beside)
+        }
+        (None, None) => None,
+    };
     let artifact = digest_file(&files.artifact, Algorithms::Both)?;
     let bundle = read_capped(&bundle_path, MAX_BUNDLE_BYTES)?;
     let manifest = match &manifest_path {
         Some(p) => Some(read_capped(p, MAX_BUNDLE_BYTES)?),
         None => None,
     };
+    let approvals = match &approvals_path {
+        Some(p) => Some(read_capped(p, MAX_APPROVALS_BYTES)?),
+        None => None,
+    };
     let report = verify(&Request {
         artifact: &artifact,
         bundle: &bundle,
         manifest: manifest.as_deref(),
+        approvals: approvals.as_deref(),
         policy: &policy,
         trusted_root: &trusted_root,
         expect,
@@ -98,6 +116,7 @@ pub fn verify_files(
             artifact: files.artifact.clone(),
             bundle: bundle_path,
             manifest: manifest_path,
+            approvals: approvals_path,
         },
     ))
 }

@@ -556,6 +556,15 @@ pub enum Error {
         bits: u32,
     },
 
+    /// A targets role is delegated to a key that was not given to sign it.
+    #[error("role {role} is delegated to key {}, which was not given to sign it", keyids.join(", "))]
+    NoKeyForDelegatedRole {
+        /// The role.
+        role: String,
+        /// The key ids its delegation names.
+        keyids: Vec<String>,
+    },
+
     /// The root gives a role no keys, so nothing can be signed for it.
     #[error("root names no {role} key")]
     NoKeyForRole {

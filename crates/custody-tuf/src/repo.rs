@@ -76,6 +76,9 @@ pub struct OnlineKeys<'a> {
     pub snapshot: &'a dyn Signer,
     /// Signs `timestamp`.
     pub timestamp: &'a dyn Signer,
+    /// Keys held for products' own delegated roles ([`Repository::delegate_product`]): a
+    /// changed role is signed by the key its delegation names, from here or `targets`.
+    pub delegated: &'a [std::sync::Arc<dyn Signer>],
 }
 
 impl OnlineKeys<'_> {
@@ -528,8 +531,8 @@ impl Repository {
             let mut signed = md.signed.clone();
             signed.version += 1;
             signed.expires = after(now, self.expiry.targets)?;
-            let signer = online.targets;
-            let md = Metadata::sign(signed, &[(&keyid_in(&self.root, signer)?, signer)])?;
+            let (id, signer) = self.signer_for(role, online)?;
+            let md = Metadata::sign(signed, &[(&id, signer)])?;
             self.write(&format!("{}.{role}.json", md.signed.version), md.bytes())?;
             self.roles.insert(role.clone(), md);
         }
@@ -566,6 +569,144 @@ impl Repository {
         self.write("timestamp.json", timestamp.bytes())?;
         self.snapshot = snapshot;
         self.timestamp = timestamp;
+        Ok(())
+    }
+
+    /// The key ids the delegating role names for the targets role `role`: `targets` by the
+    /// root, a product by `targets`, a hash bin by its product.
+    fn delegated_keyids(&self, role: &str) -> Vec<String> {
+        if role == "targets" {
+            return self
+                .root
+                .signed
+                .role("targets")
+                .map(|r| r.keyids.clone())
+                .unwrap_or_default();
+        }
+        self.roles
+            .values()
+            .filter_map(|md| md.signed.delegations.as_ref())
+            .find_map(|d| {
+                if let Some(r) = d.role(role) {
+                    return Some(r.keyids.clone());
+                }
+                d.succinct_roles
+                    .as_ref()
+                    .filter(|s| (0..s.bins()).any(|n| s.bin_name(n) == role))
+                    .map(|s| s.keyids.clone())
+            })
+            .unwrap_or_default()
+    }
+
+    /// The key that signs the targets role `role`, with its id: the online `targets` key, or a
+    /// delegated key, whichever the delegation names.
+    fn signer_for<'k>(
+        &self,
+        role: &str,
+        online: OnlineKeys<'k>,
+    ) -> Result<(String, &'k dyn Signer)> {
+        let wanted = self.delegated_keyids(role);
+        let candidates = std::iter::once(online.targets)
+            .chain(online.delegated.iter().map(|k| k.as_ref() as &dyn Signer));
+        for signer in candidates {
+            if let Ok(id) = keyid(signer.public_key())
+                && wanted.contains(&id)
+            {
+                return Ok((id, signer));
+            }
+            // A root written by another tool may declare its own ids for our keys.
+            if role == "targets"
+                && let Ok(id) = keyid_in(&self.root, signer)
+                && wanted.contains(&id)
+            {
+                return Ok((id, signer));
+            }
+        }
+        Err(Error::NoKeyForDelegatedRole {
+            role: role.to_string(),
+            keyids: wanted,
+        })
+    }
+
+    /// Refuse, before anything is signed, to add targets of `product` when `online` holds no key
+    /// its roles are delegated to (a product with a key of its own, not given).
+    pub fn check_product(&self, product: &str, online: OnlineKeys<'_>) -> Result<()> {
+        let Some(role) = self.roles.get(product) else {
+            // A new product is delegated to the online targets key.
+            return Ok(());
+        };
+        self.signer_for(product, online)?;
+        if let Some(bins) = role
+            .signed
+            .delegations
+            .as_ref()
+            .and_then(|d| d.succinct_roles.as_ref())
+        {
+            self.signer_for(&bins.bin_name(0), online)?;
+        }
+        Ok(())
+    }
+
+    /// Give `product` a targets key of its own: its delegation (created if the product is new,
+    /// with `bins` as [`add_target`](Self::add_target) would) names `key` instead of the online
+    /// `targets` key, and so do its hash bins, so only the product's key signs its targets from
+    /// the next commit on. The commit needs that key among [`OnlineKeys::delegated`].
+    pub fn delegate_product(
+        &mut self,
+        product: &str,
+        key: &PublicKey,
+        bins: Option<u32>,
+    ) -> Result<()> {
+        let placeholder = format!("{product}/.delegation/placeholder");
+        self.role_for(product, &placeholder, bins)?;
+        let tuf_key = Key::from_public_key(key)?;
+        let id = tuf_key.compute_keyid();
+        let top = &mut self
+            .roles
+            .get_mut("targets")
+            .ok_or_else(|| Error::RoleNotInRepository {
+                role: "targets".into(),
+            })?
+            .signed;
+        let delegations = top
+            .delegations
+            .as_mut()
+            .ok_or_else(|| Error::RoleNotInRepository {
+                role: product.to_string(),
+            })?;
+        let role = delegations
+            .roles
+            .as_mut()
+            .and_then(|roles| roles.iter_mut().find(|r| r.name == product))
+            .ok_or_else(|| Error::RoleNotInRepository {
+                role: product.to_string(),
+            })?;
+        role.keyids = vec![id.clone()];
+        delegations.keys.insert(id.clone(), tuf_key.clone());
+        // A key no delegation names any longer is dropped, so the list says who signs what.
+        let named: BTreeSet<String> = delegations
+            .roles
+            .iter()
+            .flatten()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        delegations.keys.retain(|k, _| named.contains(k));
+        self.changed.insert("targets".into());
+        self.changed.insert(product.to_string());
+        let product_role =
+            self.roles
+                .get_mut(product)
+                .ok_or_else(|| Error::RoleNotInRepository {
+                    role: product.to_string(),
+                })?;
+        if let Some(d) = product_role.signed.delegations.as_mut()
+            && let Some(succinct) = d.succinct_roles.as_mut()
+        {
+            succinct.keyids = vec![id.clone()];
+            d.keys = BTreeMap::from([(id, tuf_key)]);
+            let names: Vec<String> = (0..succinct.bins()).map(|n| succinct.bin_name(n)).collect();
+            self.changed.extend(names);
+        }
         Ok(())
     }
 

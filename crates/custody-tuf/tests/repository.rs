@@ -31,6 +31,7 @@ impl Keys {
             targets: &self.targets,
             snapshot: &self.snapshot,
             timestamp: &self.timestamp,
+            delegated: &[],
         }
     }
     fn roots(&self) -> Vec<&dyn Signer> {

@@ -11,7 +11,8 @@ use custody_service::keys::{FileKeys, pub_path};
 use crate::output::{CmdResult, Output, usage};
 use crate::passphrase;
 
-/// Create, rotate and revoke signing keys; show their public halves and their history.
+/// Create, rotate and revoke signing keys; name a product's approvers; show public halves and
+/// history.
 ///
 /// Private keys are written as encrypted PKCS#8 PEM (scrypt + AES-256-CBC), readable only by
 /// their owner; the public key is written beside them as `<key>.pub` (SPKI PEM). Or a key is made
@@ -91,6 +92,28 @@ enum KeyCommand {
         /// Why, as customers will read it.
         #[arg(long)]
         reason: String,
+        /// Project directory (where custody.toml lives).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Ask M-of-N approval of a product's releases from now on.
+    ///
+    /// Names the approvers (each a public key file, as `custody key generate` writes beside the
+    /// private key, or a key URI) and how many of them must sign a release's manifest. From
+    /// then on `custody release` signs and logs the product's releases but holds them off the
+    /// site until --threshold approvers have run `custody release approve`; `custody release
+    /// publish` then publishes. The rule is in the site's policy, so `custody verify` checks
+    /// the same threshold; releases logged before it keep verifying without approvals. The
+    /// change is a signed, logged key event. Running it again replaces the product's rule.
+    Approvers {
+        /// The product.
+        product: String,
+        /// How many distinct approvers must approve each release.
+        #[arg(long)]
+        threshold: usize,
+        /// An approver's public key (repeat for each).
+        #[arg(long = "approver", value_name = "FILE|URI", required = true)]
+        approvers: Vec<PathBuf>,
         /// Project directory (where custody.toml lives).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -262,6 +285,39 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     done.since,
                     done.policy.display(),
                     done.reason,
+                    if done.through_tuf {
+                        "the policy is a new TUF target: `custody update` takes it"
+                    } else {
+                        "publish the policy to customers"
+                    }
+                )
+            });
+        }
+        KeyCommand::Approvers {
+            product,
+            threshold,
+            approvers,
+            dir,
+        } => {
+            let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
+            let done = custody_service::approval::set_approvers(
+                &loaded,
+                &product,
+                threshold,
+                &approvers,
+                &file_keys(false, out),
+                &custody_service::env::SystemClock,
+                &super::transport(),
+            )?;
+            out.result(&done, || {
+                format!(
+                    "{} releases now need approval by {} of {} approvers ({}), from log \
+                     entry {} on\n  {}",
+                    done.product,
+                    done.threshold,
+                    done.approvers.len(),
+                    done.approvers.join(", "),
+                    done.log_size,
                     if done.through_tuf {
                         "the policy is a new TUF target: `custody update` takes it"
                     } else {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use custody_service::env::SystemClock;
-use custody_service::release::{ReleaseEnv, ReleaseRequest};
+use custody_service::release::{ReleaseEnv, ReleaseRequest, Released};
 use custody_site::config::Loaded;
 
 use crate::cmd::key::file_keys;
@@ -31,17 +31,25 @@ use crate::output::{CmdResult, Output, usage};
 /// signs, logs and publishes with its own keys. Each file is uploaded under its SHA-256, so
 /// running the same command again after a failure is safe: what arrived is kept, and a
 /// release already published with the same artifacts is answered as it is.
+///
+/// Where the policy asks M-of-N approval of the product's releases (`custody key approvers`),
+/// the release is signed and logged but held off the site; each approver runs `custody release
+/// approve PRODUCT VERSION --key THEIR_KEY`, and `custody release publish PRODUCT VERSION`
+/// publishes it once enough have.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    held: Option<HeldCommand>,
     /// The files to release.
     #[arg(required = true)]
     artifacts: Vec<PathBuf>,
     /// Product name.
-    #[arg(long)]
-    product: String,
+    #[arg(long, required = true)]
+    product: Option<String>,
     /// Version.
-    #[arg(long)]
-    version: String,
+    #[arg(long, required = true)]
+    version: Option<String>,
     /// Release from a tree with uncommitted changes (recorded in the provenance).
     #[arg(long)]
     allow_dirty: bool,
@@ -70,14 +78,112 @@ pub struct Args {
     insecure_shared_key: bool,
 }
 
+/// A release that waits for its approvers.
+#[derive(Debug, clap::Subcommand)]
+enum HeldCommand {
+    /// Approve a release that waits for its approvers: sign its manifest with your key.
+    ///
+    /// The signature goes into the held release's approvals.json, published with it. Refused
+    /// for a key that is not one of the product's approvers, or that approved it already.
+    Approve {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+        /// Your approver key: a file or a `pkcs11:` URI.
+        #[arg(long, value_name = "FILE|URI")]
+        key: PathBuf,
+        /// Project directory (where custody.toml lives).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Accept an unencrypted key file.
+        #[arg(long)]
+        insecure_unencrypted_key: bool,
+    },
+    /// Publish a held release once its approvals meet the policy's threshold: onto the site,
+    /// into the TUF repository (with its manifest and approvals) and the catalog.
+    Publish {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+        /// Project directory (where custody.toml lives).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Accept unencrypted TUF key files.
+        #[arg(long)]
+        insecure_unencrypted_key: bool,
+    },
+}
+
+fn run_held(command: HeldCommand, out: &Output) -> CmdResult {
+    match command {
+        HeldCommand::Approve {
+            product,
+            version,
+            key,
+            dir,
+            insecure_unencrypted_key,
+        } => {
+            let loaded = Loaded::from_dir(&dir).map_err(usage)?;
+            let done = custody_service::approval::approve(
+                &loaded,
+                &product,
+                &version,
+                &key,
+                &file_keys(insecure_unencrypted_key, out),
+                &SystemClock,
+            )?;
+            out.result(&done, || {
+                let mut s = format!(
+                    "{} approved {} {}: {} of {} approvals (at least {} required)",
+                    done.approver,
+                    done.product,
+                    done.version,
+                    done.state.approved.len(),
+                    done.state.approvers.len(),
+                    done.state.threshold
+                );
+                if done.ready {
+                    s.push_str(&format!(
+                        "\nReady: publish it with `custody release publish {} {}`",
+                        done.product, done.version
+                    ));
+                }
+                s
+            });
+        }
+        HeldCommand::Publish {
+            product,
+            version,
+            dir,
+            insecure_unencrypted_key,
+        } => {
+            let loaded = Loaded::from_dir(&dir).map_err(usage)?;
+            let env = ReleaseEnv {
+                keys: &file_keys(insecure_unencrypted_key, out),
+                transport: super::transport(),
+                clock: &SystemClock,
+                events: out,
+            };
+            let released = custody_service::approval::publish(&loaded, &product, &version, &env)?;
+            print_released(&loaded, &released, out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: Args, out: &Output) -> CmdResult {
+    if let Some(held) = args.held {
+        return run_held(held, out);
+    }
     if let Some(server) = &args.publish {
         return submit(server, &args, out);
     }
     let loaded = Loaded::from_dir(&args.dir).map_err(usage)?;
     let request = ReleaseRequest {
-        product: args.product,
-        version: args.version,
+        product: args.product.unwrap_or_default(),
+        version: args.version.unwrap_or_default(),
         artifacts: args.artifacts,
         allow_dirty: args.allow_dirty,
         sbom: args.sbom,
@@ -92,15 +198,33 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         events: out,
     };
     let released = custody_service::release::release(&loaded, &request, &env)?;
+    print_released(&loaded, &released, out);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_released(loaded: &Loaded, released: &Released, out: &Output) {
     let published = &released.release;
     let tuf_dir = loaded.tuf_dir();
-    out.result(&released, || {
-        let mut s = format!(
-            "Published {} {} at {}\n",
-            published.product,
-            published.version,
-            published.dir.display()
-        );
+    out.result(released, || {
+        let mut s = match &released.awaiting_approval {
+            Some(held) => format!(
+                "Signed and logged {} {}; held at {} until {} of its {} approvers approve it \
+                 (custody release approve {} {} --key KEY)\n",
+                published.product,
+                published.version,
+                published.dir.display(),
+                held.threshold,
+                held.approvers.len(),
+                published.product,
+                published.version
+            ),
+            None => format!(
+                "Published {} {} at {}\n",
+                published.product,
+                published.version,
+                published.dir.display()
+            ),
+        };
         for a in &published.artifacts {
             s.push_str(&format!(
                 "  {}  {} bytes  sha256:{}\n    bundle: {}\n",
@@ -120,7 +244,6 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         s.push_str(&format!("Signed with key {}", published.key));
         s
     });
-    Ok(ExitCode::SUCCESS)
 }
 
 fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
@@ -128,7 +251,7 @@ fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
         usage(anyhow::anyhow!(
             "--publish needs a token in CUSTODY_TOKEN (`custody token create --product {} \
              --scope publish` on the server)",
-            args.product
+            args.product.as_deref().unwrap_or("PRODUCT")
         ))
     })?;
     let source = custody_service::publish::tree_source(&args.dir)?;
@@ -136,8 +259,8 @@ fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
         &custody_service::publish::Submission {
             server: server.to_owned(),
             token,
-            product: args.product.clone(),
-            version: args.version.clone(),
+            product: args.product.clone().unwrap_or_default(),
+            version: args.version.clone().unwrap_or_default(),
             artifacts: args.artifacts.clone(),
             sbom: args.sbom.clone(),
             source,
@@ -148,12 +271,18 @@ fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
         out,
     )?;
     out.result(&submitted, || {
-        let what = if submitted.fresh {
+        let what = if submitted.release.get("awaiting_approval").is_some() {
+            "Signed and logged, held for its approvers:"
+        } else if submitted.fresh {
             "Published"
         } else {
             "Already published, with the same artifacts:"
         };
-        format!("{what} {} {} on {server}", args.product, args.version)
+        format!(
+            "{what} {} {} on {server}",
+            args.product.as_deref().unwrap_or_default(),
+            args.version.as_deref().unwrap_or_default()
+        )
     });
     Ok(ExitCode::SUCCESS)
 }

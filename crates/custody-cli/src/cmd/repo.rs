@@ -66,6 +66,21 @@ enum RepoCommand {
     },
     /// Show each role's version, expiry and keys. Exits 1 if anything has expired.
     Status,
+    /// Give a product a targets key of its own, held by the team that owns the product.
+    ///
+    /// The product's delegated role (and its hash bins) are signed by this key from now on,
+    /// not by the online `targets` key: the online key still delegates to the product, but
+    /// cannot sign its files. custody.toml records the key under `[tuf.product_keys]`; each
+    /// release of the product signs with it (a file, its passphrase asked like the others', or
+    /// a key in the team's PKCS#11 token). Running it again moves the product to another key.
+    ProductKey {
+        /// The product.
+        product: String,
+        /// The key: a file or a `pkcs11:` URI, made there if it is not yet [default:
+        /// product-PRODUCT.key in the TUF key directory].
+        #[arg(long, value_name = "FILE|URI")]
+        key: Option<PathBuf>,
+    },
     /// Replace the keys of a role: stages the next root version with the new key, signs it
     /// with any root keys given, and publishes it once both the current and the new root
     /// thresholds have signed. Otherwise it writes the staged root for offline signing.
@@ -134,6 +149,20 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        RepoCommand::ProductKey { product, key } => {
+            let done = repo::product_key(&loaded, &product, key.as_deref(), &keys, &SystemClock)?;
+            out.result(&done, || {
+                format!(
+                    "{}'s TUF targets are signed by key {} ({}{}) from now on; commit custody.toml, \
+                     which names it",
+                    done.product,
+                    done.hint,
+                    done.key.display(),
+                    if done.created { ", made now" } else { "" }
+                )
             });
             Ok(ExitCode::SUCCESS)
         }

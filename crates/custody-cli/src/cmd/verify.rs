@@ -15,7 +15,9 @@ use crate::output::{CmdResult, EXIT_FAILED, Output, usage};
 /// now), `subject` (the artifact's SHA-256/512 is a subject of the signed statement),
 /// `provenance` (builder, source repository, and --source-ref/--version/--product if given), and
 /// `manifest` (the signed release manifest lists the artifact; checked when manifest.json is
-/// beside the bundle or given with --manifest).
+/// beside the bundle or given with --manifest), and `approval` (where the policy asks M-of-N
+/// approval of the product's releases: M distinct approvers signed that manifest, as
+/// approvals.json beside it or --approvals holds).
 ///
 /// Exit codes: 0 verified; 1 not verified (the first failing check and why); 2 bad usage or an
 /// unreadable input.
@@ -35,6 +37,9 @@ pub struct Args {
     /// The release's manifest.json [default: beside the bundle, if present].
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// The release's approvals.json [default: beside the manifest, if present].
+    #[arg(long)]
+    approvals: Option<PathBuf>,
     /// Require this source ref: a full ref, a short branch or tag name, or a commit prefix.
     #[arg(long)]
     source_ref: Option<String>,
@@ -51,6 +56,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         artifact: args.artifact,
         bundle: args.bundle,
         manifest: args.manifest,
+        approvals: args.approvals,
         trust: args.trust,
         policy: args.policy,
     };

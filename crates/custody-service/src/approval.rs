@@ -1,0 +1,339 @@
+//! M-of-N release approval: the policy names a product's approvers and how many must sign;
+//! `custody release` then signs and logs the product's releases but holds them off the site;
+//! each approver signs the held release's manifest; and the release is published once the
+//! threshold is met. Customers check the same threshold (custody-attest's `approval`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use custody_attest::approval::{self, APPROVALS_FILE, Approval, Approvals, Tally};
+use custody_attest::trust::{ApprovalRule, LogPosition, Policy, PolicyKey, TimeRange};
+use custody_crypto::PublicKey;
+use custody_site::config::Loaded;
+use custody_site::fs::{read_bounded, write_atomic};
+use custody_site::site::{MANIFEST_FILE, Site, check_name};
+use serde::Serialize;
+
+use crate::Error;
+use crate::env::{Clock, KeySource};
+use crate::release::{AwaitingApproval, ReleaseEnv, Released};
+use crate::transport::Transport;
+
+/// What [`set_approvers`] recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApproversSet {
+    /// The product.
+    pub product: String,
+    /// How many must approve.
+    pub threshold: usize,
+    /// The approvers' key hints.
+    pub approvers: Vec<String>,
+    /// The log's size when the rule took effect: releases logged from here on need approvals.
+    pub log_size: u64,
+    /// The policy written.
+    pub policy: PathBuf,
+    /// Whether the policy was published as a TUF target too.
+    pub through_tuf: bool,
+    /// The signed, logged record of the change.
+    pub event: PathBuf,
+}
+
+/// An approver's public key: a PEM public key file, or a key (file or `pkcs11:` URI) whose
+/// public half `keys` reads.
+fn approver_key(path: &Path, keys: &dyn KeySource) -> Result<PublicKey, Error> {
+    if let Ok(bytes) = read_bounded(path, 64 << 10, "approver key")
+        && let Ok(text) = std::str::from_utf8(&bytes)
+        && let Ok(key) = PublicKey::from_pem(text)
+    {
+        return Ok(key);
+    }
+    keys.public_key(path)
+}
+
+/// Asks `threshold` of `approvers` (public key files or key URIs) to approve each release of
+/// `product` from now on: the rule goes into the site's policy, starting at the log's present
+/// size (releases logged before keep verifying without approvals), is recorded as a signed,
+/// logged key event, and reaches TUF customers with the policy. Setting it again replaces it.
+pub fn set_approvers(
+    loaded: &Loaded,
+    product: &str,
+    threshold: usize,
+    approvers: &[PathBuf],
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+    transport: &Arc<dyn Transport>,
+) -> Result<ApproversSet, Error> {
+    check_name("product", product).map_err(Error::input)?;
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let now = clock.now();
+    let signer = keys
+        .unlock(&[&loaded.key_path()])?
+        .pop()
+        .ok_or_else(|| Error::KeyMissing {
+            path: loaded.key_path(),
+        })?;
+    let mut entries = Vec::with_capacity(approvers.len());
+    for path in approvers {
+        let key = approver_key(path, keys)?;
+        // An approval is a second pair of eyes: the key that signs releases is not one.
+        if &key == signer.public_key() {
+            return Err(Error::SharedKey {
+                first: "release",
+                second: "approver",
+                key: key.hint().to_string(),
+            });
+        }
+        entries.push(PolicyKey::new(
+            &key,
+            TimeRange {
+                start: now,
+                end: None,
+            },
+        ));
+    }
+    let log_size = crate::log::LogReader::size_of(loaded)?;
+    let site = Site::new(loaded.site_dir());
+    let path = site.policy_path();
+    let mut policy = site.policy().map_err(Error::input)?;
+    policy.approvals.retain(|r| r.product != product);
+    policy.approvals.push(ApprovalRule {
+        product: product.to_owned(),
+        threshold,
+        approvers: entries,
+        required_from: LogPosition {
+            at: now,
+            log: loaded.config.log.origin.clone(),
+            size: log_size,
+        },
+    });
+    let json = policy.to_json()?;
+    // The same rules a verifier applies: threshold within 1..=N, no approver twice.
+    Policy::from_json(json.as_bytes()).map_err(|e| Error::InvalidApprovalRule(Box::new(e)))?;
+    let hints: Vec<String> = policy
+        .approval_rule(product)
+        .map(|r| r.approvers.iter().map(|a| a.hint.clone()).collect())
+        .unwrap_or_default();
+    let (event, through_tuf) = crate::key_events::change_policy(
+        loaded,
+        &policy,
+        &crate::key_events::KeyEvent {
+            event: "approvers".to_owned(),
+            key: product.to_owned(),
+            at: now,
+            log_size: Some(log_size),
+            product: Some(product.to_owned()),
+            threshold: Some(threshold),
+            approvers: Some(hints.clone()),
+            ..Default::default()
+        },
+        &signer,
+        keys,
+        clock,
+        transport,
+    )?;
+    Ok(ApproversSet {
+        product: product.to_owned(),
+        threshold,
+        approvers: hints,
+        log_size,
+        policy: path,
+        through_tuf,
+        event,
+    })
+}
+
+/// A held release, as its approval files make it out.
+struct Held {
+    site: Site,
+    dir: PathBuf,
+    rule: ApprovalRule,
+    manifest: Vec<u8>,
+    approvals: Approvals,
+}
+
+fn held(loaded: &Loaded, product: &str, version: &str) -> Result<Held, Error> {
+    check_name("product", product).map_err(Error::input)?;
+    check_name("version", version).map_err(Error::input)?;
+    let site = Site::new(loaded.site_dir()).holding_in(loaded.held_dir());
+    let rule = site
+        .policy()
+        .map_err(Error::input)?
+        .approval_rule(product)
+        .cloned()
+        .ok_or_else(|| Error::NoApprovalRule {
+            product: product.to_owned(),
+        })?;
+    let Some(dir) = site.held_dir(product, version).filter(|d| d.is_dir()) else {
+        return Err(custody_site::Error::NotHeld {
+            product: product.to_owned(),
+            version: version.to_owned(),
+        }
+        .into());
+    };
+    let manifest = read_bounded(
+        &dir.join(MANIFEST_FILE),
+        custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+        "release manifest",
+    )
+    .map_err(Error::input)?;
+    let approvals_path = dir.join(APPROVALS_FILE);
+    let approvals = if approvals_path.exists() {
+        let bytes = read_bounded(
+            &approvals_path,
+            approval::MAX_APPROVALS_BYTES as u64,
+            "approvals",
+        )
+        .map_err(Error::input)?;
+        Approvals::from_json(&bytes)?
+    } else {
+        Approvals::default()
+    };
+    Ok(Held {
+        site,
+        dir,
+        rule,
+        manifest,
+        approvals,
+    })
+}
+
+impl Held {
+    fn tally(&self, product: &str, version: &str, now: jiff::Timestamp) -> Tally {
+        approval::tally(
+            &self.rule,
+            &self.manifest,
+            &self.approvals,
+            product,
+            version,
+            now,
+        )
+    }
+
+    fn awaiting(&self, tally: Tally) -> AwaitingApproval {
+        AwaitingApproval {
+            threshold: self.rule.threshold,
+            approvers: self.rule.approvers.iter().map(|a| a.hint.clone()).collect(),
+            approved: tally.approved,
+            dir: self.dir.clone(),
+        }
+    }
+}
+
+/// Where a held release stands after [`approve`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Approved {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// The approver who signed now.
+    pub approver: String,
+    /// The approvals so far.
+    #[serde(flatten)]
+    pub state: AwaitingApproval,
+    /// Whether the threshold is met, so the release can be published.
+    pub ready: bool,
+}
+
+/// The approver whose key is `key` (a file or `pkcs11:` URI) approves the held release of
+/// `product` `version`: signs its manifest and adds the signature to its `approvals.json`.
+/// Refused for a key that is not one of the product's approvers, and for a second approval by
+/// the same approver.
+pub fn approve(
+    loaded: &Loaded,
+    product: &str,
+    version: &str,
+    key: &Path,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<Approved, Error> {
+    // Two approvers at once must not lose one's signature.
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let mut held = held(loaded, product, version)?;
+    let signer = keys
+        .unlock(&[key])?
+        .pop()
+        .ok_or_else(|| Error::KeyMissing {
+            path: key.to_path_buf(),
+        })?;
+    let hint = signer.public_key().hint().to_string();
+    if !held.rule.approvers.iter().any(|a| a.hint == hint) {
+        return Err(Error::NotAnApprover {
+            hint,
+            product: product.to_owned(),
+            approvers: held.rule.approvers.iter().map(|a| a.hint.clone()).collect(),
+        });
+    }
+    let now = clock.now();
+    if held.tally(product, version, now).approved.contains(&hint) {
+        return Err(Error::AlreadyApproved {
+            hint,
+            product: product.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    let signed = approval::sign(
+        signer.as_ref(),
+        &held.manifest,
+        &Approval {
+            product: product.to_owned(),
+            version: version.to_owned(),
+            at: now,
+        },
+    )?;
+    held.approvals.push(&signed)?;
+    write_atomic(
+        &held.dir.join(APPROVALS_FILE),
+        held.approvals.to_json()?.as_bytes(),
+    )?;
+    let tally = held.tally(product, version, now);
+    let ready = tally.approved.len() >= held.rule.threshold;
+    Ok(Approved {
+        product: product.to_owned(),
+        version: version.to_owned(),
+        approver: hint,
+        state: held.awaiting(tally),
+        ready,
+    })
+}
+
+/// Publishes the held release of `product` `version` once its approvals meet the policy's
+/// threshold: moves it onto the site in one rename, adds it (with its manifest and approvals)
+/// to the TUF repository, and to the catalog. A release short of approvals stays held.
+pub fn publish(
+    loaded: &Loaded,
+    product: &str,
+    version: &str,
+    env: &ReleaseEnv<'_>,
+) -> Result<Released, Error> {
+    let _writer = crate::sequence::writer(loaded, env.events)?;
+    let held = held(loaded, product, version)?;
+    approval::check(
+        &held.rule,
+        &held.manifest,
+        &held.approvals,
+        product,
+        version,
+        env.clock.now(),
+    )
+    .map_err(|e| Error::NotApproved(Box::new(e)))?;
+    let put_on_site = || {
+        held.site
+            .release_held(product, version)
+            .map_err(Error::from)
+    };
+    let (published, tuf_targets) = match crate::release::open_tuf(loaded, env.keys)? {
+        Some(tuf) => {
+            tuf.check_product(loaded, product)?;
+            crate::release::publish_to_tuf(loaded, (product, version), tuf, env, put_on_site)?
+        }
+        None => (put_on_site()?, Vec::new()),
+    };
+    crate::release::catalog_published(loaded, &published, None, env);
+    Ok(Released {
+        release: published,
+        tuf_targets,
+        scan: None,
+        awaiting_approval: None,
+    })
+}
