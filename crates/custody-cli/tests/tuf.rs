@@ -348,3 +348,48 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn key_rotate_replaces_a_tuf_online_key_through_a_new_root() {
+    let (p, dest) = with_repo();
+    let r = release(&p, "1.0.0", b"one");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = update(&p, &dest, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let old = std::fs::read(p.dir().join(".custody/tuf/timestamp.key.pub")).unwrap();
+    // One root key is below the root's threshold of two: staged, not published.
+    let r = p.run(&[
+        "key",
+        "rotate",
+        "--role",
+        "timestamp",
+        "--root-key",
+        ".custody/tuf/root-1.key",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let staged = r.json();
+    assert!(staged["staged"].is_string(), "{staged}");
+    assert!(!p.site().join("tuf/metadata/2.root.json").exists());
+    let r = p.run(&[
+        "repo",
+        "sign-root",
+        staged["staged"].as_str().unwrap(),
+        "--key",
+        ".custody/tuf/root-2.key",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = p.run(&["repo", "publish-root", staged["staged"].as_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(p.site().join("tuf/metadata/2.root.json").is_file());
+    assert_ne!(
+        std::fs::read(p.dir().join(".custody/tuf/timestamp.key.pub")).unwrap(),
+        old
+    );
+    // The customer follows the new root and takes the next release, timestamped by the new key.
+    let r = release(&p, "1.1.0", b"two");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = update(&p, &dest, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dest.join("1.1.0").exists());
+}

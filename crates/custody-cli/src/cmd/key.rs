@@ -51,21 +51,28 @@ enum KeyCommand {
         #[arg(long)]
         insecure_unencrypted_key: bool,
     },
-    /// Replace the release key with a new one.
+    /// Replace the key of a duty with a new one.
     ///
-    /// The policy closes the old key's window and records how many entries the log held, so
-    /// what the old key signed before keeps verifying and nothing it signs after does; the new
-    /// key is trusted from now. By default the new key is a file where the key file is, the old
-    /// one kept beside it (`release.key.retired-<time>`); --new names another file or a key in a
-    /// token (made there if it is not yet) and custody.toml is updated to it. The TUF online
-    /// keys rotate with `custody repo rotate`.
+    /// The release key: the policy closes the old key's window and records how many entries
+    /// the log held, so what the old key signed before keeps verifying and nothing it signs
+    /// after does; the new key is trusted from now. By default the new key is a file where the
+    /// key file is, the old one kept beside it (`release.key.retired-<time>`); --new names
+    /// another file or a key in a token (made there if it is not yet) and custody.toml is
+    /// updated to it.
+    ///
+    /// A TUF online key (targets, snapshot, timestamp): the next root version names the new
+    /// key, signed with the --root-key files given, as `custody repo rotate` does; without
+    /// enough root keys it is staged for the offline root key holders to sign.
     Rotate {
         /// The duty whose key to replace.
-        #[arg(long, value_parser = ["release"])]
+        #[arg(long, value_parser = ["release", "targets", "snapshot", "timestamp"])]
         role: String,
-        /// The new key: a file or a `pkcs11:` URI.
+        /// The new key: a file or a `pkcs11:` URI (a TUF role takes a file).
         #[arg(long, value_name = "FILE|URI")]
         new: Option<PathBuf>,
+        /// For a TUF role: root private keys to sign the new root with now.
+        #[arg(long = "root-key")]
+        root_keys: Vec<PathBuf>,
         /// Project directory (where custody.toml lives).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -230,7 +237,23 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 return Ok(ExitCode::from(1));
             }
         }
-        KeyCommand::Rotate { role: _, new, dir } => {
+        KeyCommand::Rotate {
+            role,
+            new,
+            root_keys,
+            dir,
+        } if role != "release" => {
+            let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
+            let rotation = custody_service::repo::Rotation {
+                role,
+                new_keys: new.into_iter().collect(),
+                threshold: 1,
+                root_keys,
+                staged_out: None,
+            };
+            return super::repo::rotate(&loaded, &rotation, &file_keys(false, out), out);
+        }
+        KeyCommand::Rotate { new, dir, .. } => {
             let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
             let done = custody_service::project::rotate_release_key(
                 &loaded,
