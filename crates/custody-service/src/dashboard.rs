@@ -365,7 +365,7 @@ fn artifacts(
 ) -> Result<Vec<ArtifactFacts>, Error> {
     let site = Site::new(loaded.site_dir());
     let published =
-        custody_site::tuf::published_release(&site, product, version).map_err(Error::input)?;
+        custody_site::site::published_release(&site, product, version).map_err(Error::input)?;
     let policy = load_policy(&site.policy_path()).map_err(Error::input)?;
     let trusted_root = load_trusted_root(&site.trusted_root_path()).map_err(Error::input)?;
     let manifest = std::fs::read(published.dir.join(custody_site::site::MANIFEST_FILE)).ok();

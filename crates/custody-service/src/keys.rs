@@ -302,3 +302,49 @@ mod tests {
         assert!(matches!(err, Error::KeyCrypto { .. }), "{err}");
     }
 }
+
+/// A key of the project, and whether this run created it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProjectKey {
+    /// The private key file.
+    pub path: PathBuf,
+    /// Whether it was created now.
+    pub created: bool,
+    /// Its public half.
+    #[serde(skip)]
+    pub public: PublicKey,
+}
+
+/// The key at `path` (a file or `pkcs11:` URI): used when it is there, made there with
+/// `algorithm` when not.
+pub(crate) fn project_key(
+    path: PathBuf,
+    algorithm: KeyAlgorithm,
+    keys: &dyn KeySource,
+) -> Result<ProjectKey, Error> {
+    // A key in a token is used when it is there already, and made there when not.
+    let there = if custody_site::config::is_key_uri(&path) {
+        match keys.public_key(&path) {
+            Ok(public) => Some(public),
+            Err(Error::Pkcs11(custody_pkcs11::Error::KeyNotFound { .. })) => None,
+            Err(e) => return Err(e),
+        }
+    } else if path.exists() {
+        Some(keys.public_key(&path)?)
+    } else {
+        None
+    };
+    if let Some(public) = there {
+        return Ok(ProjectKey {
+            path,
+            created: false,
+            public,
+        });
+    }
+    let public = keys.generate(&path, algorithm)?.public_key().clone();
+    Ok(ProjectKey {
+        path,
+        created: true,
+        public,
+    })
+}

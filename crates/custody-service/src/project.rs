@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use custody_crypto::{KeyAlgorithm, PublicKey, Signer as _};
+use custody_crypto::{KeyAlgorithm, Signer as _};
 use custody_site::config::{CONFIG_FILE, Config, Loaded};
 use custody_site::fs::write_atomic;
 use custody_site::git;
@@ -11,6 +11,8 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::env::{Clock, Events, KeySource};
+pub use crate::keys::ProjectKey;
+use crate::keys::project_key;
 
 /// How to set a new project up; ignored for what an existing `custody.toml` already says.
 #[derive(Debug, Clone, Default)]
@@ -31,18 +33,6 @@ pub struct InitRequest {
     pub insecure_shared_key: bool,
 }
 
-/// A key of the project, and whether this run created it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProjectKey {
-    /// The private key file.
-    pub path: PathBuf,
-    /// Whether it was created now.
-    pub created: bool,
-    /// Its public half.
-    #[serde(skip)]
-    pub public: PublicKey,
-}
-
 /// What [`init`] set up.
 #[derive(Debug)]
 pub struct Initialized {
@@ -60,38 +50,6 @@ pub struct Initialized {
     pub policy: PathBuf,
     /// The site's trusted root.
     pub trusted_root: PathBuf,
-}
-
-pub(crate) fn project_key(
-    path: PathBuf,
-    algorithm: KeyAlgorithm,
-    keys: &dyn KeySource,
-) -> Result<ProjectKey, Error> {
-    // A key in a token is used when it is there already, and made there when not.
-    let there = if custody_site::config::is_key_uri(&path) {
-        match keys.public_key(&path) {
-            Ok(public) => Some(public),
-            Err(Error::Pkcs11(custody_pkcs11::Error::KeyNotFound { .. })) => None,
-            Err(e) => return Err(e),
-        }
-    } else if path.exists() {
-        Some(keys.public_key(&path)?)
-    } else {
-        None
-    };
-    if let Some(public) = there {
-        return Ok(ProjectKey {
-            path,
-            created: false,
-            public,
-        });
-    }
-    let public = keys.generate(&path, algorithm)?.public_key().clone();
-    Ok(ProjectKey {
-        path,
-        created: true,
-        public,
-    })
 }
 
 /// Sets up (or completes) the project in `dir`: `custody.toml` when missing, the release key

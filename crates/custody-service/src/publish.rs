@@ -290,7 +290,7 @@ fn already(
     version: &str,
     artifacts: &[Named],
 ) -> Result<PublishOutcome, Error> {
-    let existing = custody_site::tuf::published_release(site, product, version)?;
+    let existing = custody_site::site::published_release(site, product, version)?;
     let mut have: Vec<(&str, &str)> = existing
         .artifacts
         .iter()

@@ -546,7 +546,7 @@ fn pending_releases(
             remove_marker(&marker);
             continue;
         }
-        match custody_site::tuf::published_release(site, product, version) {
+        match custody_site::site::published_release(site, product, version) {
             Ok(published) => found.push((marker, published)),
             Err(e) => events.warn(&format!(
                 "{product} {version} is on the site but not in the TUF repository, and cannot \

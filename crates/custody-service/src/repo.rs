@@ -79,7 +79,7 @@ pub fn product_key(
         Path::to_path_buf,
     );
     let path = loaded.key_at(&configured);
-    let made = crate::project::project_key(path.clone(), loaded.algorithm()?, keys)?;
+    let made = crate::keys::project_key(path.clone(), loaded.algorithm()?, keys)?;
     let mut config = loaded.config.clone();
     config
         .tuf

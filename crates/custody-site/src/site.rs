@@ -189,7 +189,7 @@ impl Site {
         std::fs::rename(&held, &final_dir).map_err(io(&final_dir))?;
         sync_dir(&product_dir)?;
         write_index(&self.root)?;
-        crate::tuf::published_release(self, product, version)
+        published_release(self, product, version)
     }
 
     /// Assemble releases in `dir` rather than beside the published versions, so a publish
@@ -702,4 +702,63 @@ fn write_index(root: &Path) -> Result<(), Error> {
          using the <a href=\"{TRUSTED_ROOT_FILE}\">trusted root</a> and <a href=\"{POLICY_FILE}\">policy</a> of this site.</p>\n{body}</body></html>\n"
     );
     write_atomic(&root.join("index.html"), html.as_bytes())
+}
+
+/// A release already on the site, as `tuf::add_release` takes it: its artifacts are the subjects of
+/// its signed manifest (digests are not needed; the repository hashes the files itself).
+pub fn published_release(site: &Site, product: &str, version: &str) -> Result<Published, Error> {
+    #[derive(serde::Deserialize)]
+    struct Statement {
+        subject: Vec<Subject>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        name: String,
+        #[serde(default)]
+        digest: std::collections::BTreeMap<String, String>,
+    }
+    let dir = site.release_dir(product, version);
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = read_bounded(
+        &path,
+        custody_attest::bundle::MAX_BUNDLE_BYTES as u64,
+        "release manifest",
+    )?;
+    let document = |source| Error::Document {
+        path: path.clone(),
+        source,
+    };
+    let signed = custody_attest::bundle::parse(&bytes).map_err(document)?;
+    let statement: Statement =
+        serde_json::from_slice(signed.envelope.payload.as_bytes()).map_err(|source| {
+            document(custody_attest::Error::Json {
+                what: "release manifest statement",
+                source,
+            })
+        })?;
+    let artifacts = statement
+        .subject
+        .into_iter()
+        .map(|mut s| {
+            check_name("artifact file name", &s.name)?;
+            // The digests the signed manifest names; the size is the file's, when it is there.
+            let size = std::fs::metadata(dir.join(&s.name)).map_or(0, |m| m.len());
+            Ok(PublishedArtifact {
+                bundle: dir.join(custody_attest::release::bundle_name(&s.name)),
+                sha256: s.digest.remove("sha256").unwrap_or_default(),
+                sha512: s.digest.remove("sha512").unwrap_or_default(),
+                name: s.name,
+                size,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Published {
+        product: product.to_owned(),
+        version: version.to_owned(),
+        dir,
+        artifacts,
+        key: String::new(),
+        source_clean: false,
+        commit: String::new(),
+    })
 }

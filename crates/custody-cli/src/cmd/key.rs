@@ -251,7 +251,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 root_keys,
                 staged_out: None,
             };
-            return super::repo::rotate(&loaded, &rotation, &file_keys(false, out), out);
+            return super::rotate_tuf_key(&loaded, &rotation, &file_keys(false, out), out);
         }
         KeyCommand::Rotate { new, dir, .. } => {
             let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;

@@ -202,7 +202,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 root_keys,
                 staged_out,
             };
-            rotate(&loaded, &rotation, &keys, out)
+            super::rotate_tuf_key(&loaded, &rotation, &keys, out)
         }
         RepoCommand::PublishRoot { file } => {
             let staged = repo::read_staged_root(&file)?;
@@ -276,33 +276,6 @@ fn sign_root(
             report.signatures,
             report.threshold
         )
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A TUF role's key rotation, as `custody repo rotate` and `custody key rotate` report it.
-pub(super) fn rotate(
-    loaded: &Loaded,
-    rotation: &Rotation,
-    keys: &dyn custody_service::env::KeySource,
-    out: &Output,
-) -> CmdResult {
-    let report = repo::rotate(loaded, rotation, keys, &SystemClock)?;
-    out.result(&report, || match &report.staged {
-        None => format!(
-            "Rotated the {} key: root version {} is published",
-            report.role, report.root_version
-        ),
-        Some(path) => format!(
-            "Staged root version {} at {} ({} signature(s) so far).\n\
-             Each root key holder signs it offline:  custody repo sign-root {} --key ROOT_KEY\n\
-             then publish it:                        custody repo publish-root {}",
-            report.root_version,
-            path.display(),
-            report.signatures,
-            path.display(),
-            path.display()
-        ),
     });
     Ok(ExitCode::SUCCESS)
 }
