@@ -318,6 +318,16 @@ impl Repository {
         &self.timestamp
     }
 
+    /// The top-level `targets` role, for editing.
+    fn top_targets(&mut self) -> Result<&mut Targets> {
+        self.roles
+            .get_mut("targets")
+            .map(|md| &mut md.signed)
+            .ok_or_else(|| Error::RoleNotInRepository {
+                role: "targets".into(),
+            })
+    }
+
     /// The role that holds (or will hold) `target` of `product`, creating the product's
     /// delegation (and its bins, if `bins` bits are given) the first time.
     fn role_for(&mut self, product: &str, target: &str, bins: Option<u32>) -> Result<String> {
@@ -335,18 +345,14 @@ impl Repository {
             return Err(Error::HashBinBitsOutOfRange { bits });
         }
         if !has_product {
-            let top = &mut self
-                .roles
-                .get_mut("targets")
-                .ok_or_else(|| Error::RoleNotInRepository {
-                    role: "targets".into(),
-                })?
-                .signed;
-            let delegations = top.delegations.get_or_insert_with(|| Delegations {
-                keys: BTreeMap::new(),
-                roles: Some(Vec::new()),
-                succinct_roles: None,
-            });
+            let delegations = self
+                .top_targets()?
+                .delegations
+                .get_or_insert_with(|| Delegations {
+                    keys: BTreeMap::new(),
+                    roles: Some(Vec::new()),
+                    succinct_roles: None,
+                });
             delegations
                 .keys
                 .insert(targets_key.0.clone(), targets_key.1.clone());
@@ -661,19 +667,13 @@ impl Repository {
         self.role_for(product, &placeholder, bins)?;
         let tuf_key = Key::from_public_key(key)?;
         let id = tuf_key.compute_keyid();
-        let top = &mut self
-            .roles
-            .get_mut("targets")
-            .ok_or_else(|| Error::RoleNotInRepository {
-                role: "targets".into(),
-            })?
-            .signed;
-        let delegations = top
-            .delegations
-            .as_mut()
-            .ok_or_else(|| Error::RoleNotInRepository {
-                role: product.to_string(),
-            })?;
+        let delegations =
+            self.top_targets()?
+                .delegations
+                .as_mut()
+                .ok_or_else(|| Error::RoleNotInRepository {
+                    role: product.to_string(),
+                })?;
         let role = delegations
             .roles
             .as_mut()
