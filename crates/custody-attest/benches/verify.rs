@@ -85,6 +85,7 @@ fn fixture(alg: KeyAlgorithm) -> Fixture {
         },
         witnesses: None,
         approvals: Vec::new(),
+        log_key_rotations: Vec::new(),
     }
     .to_json()
     .unwrap()

@@ -257,6 +257,10 @@ pub struct TrustedLog {
     pub verifier: NoteVerifier,
     /// When the log key is trusted.
     pub valid_for: TimeRange,
+    /// The key was replaced when the log held this many entries: its checkpoints still count,
+    /// outside `valid_for`, for entries below that index in trees no larger (the policy's
+    /// `logKeyRotations`).
+    pub dated_below: Option<u64>,
 }
 
 /// The checkpoint origin a `baseUrl` stands for: the URL without its scheme or trailing `/`.
@@ -329,6 +333,7 @@ impl TrustedRoot {
                 log_id: id,
                 verifier,
                 valid_for: t.public_key.valid_for,
+                dated_below: None,
             });
         }
         Ok(logs)
@@ -379,7 +384,17 @@ pub fn verify_entry(
         .ok_or_else(|| Error::UnknownLog {
             log_id: entry.log_id.key_id.clone(),
         })?;
-    if !log.valid_for.contains(now) {
+    let index = number("logIndex is not a number", &entry.log_index)?;
+    let tree_size = entry
+        .inclusion_proof
+        .as_ref()
+        .map(|p| number("inclusionProof.treeSize is not a number", &p.tree_size))
+        .transpose()?;
+    // A replaced log key vouches only for what the log held before its replacement.
+    let dated = log
+        .dated_below
+        .is_some_and(|n| index < n && tree_size.is_some_and(|t| t <= n));
+    if !(log.valid_for.contains(now) || dated) {
         return Err(Error::LogKeyNotValidAt {
             origin: log.origin.clone(),
             at: now,
@@ -405,7 +420,6 @@ pub fn verify_entry(
     let proof = entry.inclusion_proof.as_ref().ok_or(Error::LogEntry {
         rule: "no inclusionProof (custody verifies offline, so a proof is required)",
     })?;
-    let index = number("logIndex is not a number", &entry.log_index)?;
     if number("inclusionProof.logIndex is not a number", &proof.log_index)? != index {
         return Err(Error::LogEntry {
             rule: "inclusionProof.logIndex differs from logIndex",

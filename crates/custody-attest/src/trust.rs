@@ -95,6 +95,11 @@ pub struct LogId {
 }
 
 impl TrustedRoot {
+    /// Pretty JSON for publishing.
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string_pretty(self).map_err(Error::json("trusted root"))
+    }
+
     /// A trusted root with no logs or authorities yet.
     pub fn empty() -> Self {
         Self {
@@ -152,6 +157,21 @@ pub struct Policy {
     /// Products whose releases need M-of-N approval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRule>,
+    /// Transparency-log keys replaced by others: what each signed before still counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_key_rotations: Vec<LogKeyRotation>,
+}
+
+/// A transparency log's key, replaced: checkpoints it signed still prove entries below the
+/// log's size at the rotation (checkpoints carry no time, so the log's size dates them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogKeyRotation {
+    /// The replaced key's log id, as the trusted root's `logId.keyId` (base64).
+    pub key_id: String,
+    /// When, in which log, at what size.
+    #[serde(flatten)]
+    pub position: LogPosition,
 }
 
 /// At least `threshold` of the witnesses named by `keys` must have cosigned a bundle's

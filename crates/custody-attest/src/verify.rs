@@ -361,7 +361,7 @@ fn check_log(
     key: &custody_crypto::PublicKey,
     checks: &mut Vec<Check>,
 ) -> Result<Option<(String, u64)>, Error> {
-    let logs = req.trusted_root.trusted_logs()?;
+    let logs = trusted_logs(req)?;
     if logs.is_empty()
         && (req.policy.rotation(&signed.hint).is_some()
             || req.policy.revocation(&signed.hint).is_some())
@@ -408,6 +408,22 @@ fn check_log(
     Err(first_error.unwrap_or_else(|| Error::NotLogged {
         logs: logs.iter().map(|l| l.origin.clone()).collect(),
     }))
+}
+
+/// The trusted root's logs, each replaced key dated by the policy's record of its rotation.
+fn trusted_logs(req: &Request<'_>) -> Result<Vec<tlog::TrustedLog>, Error> {
+    use base64::Engine as _;
+    let mut logs = req.trusted_root.trusted_logs()?;
+    for log in &mut logs {
+        let id = base64::engine::general_purpose::STANDARD.encode(log.log_id);
+        log.dated_below = req
+            .policy
+            .log_key_rotations
+            .iter()
+            .find(|r| r.key_id == id && r.position.log == log.origin)
+            .map(|r| r.position.size);
+    }
+    Ok(logs)
 }
 
 /// The policy's witness rule (c2sp.org/tlog-cosignature): at least K of the named witnesses
@@ -560,7 +576,7 @@ fn check_manifest(req: &Request<'_>, bytes: &[u8], release: &Release) -> Result<
     if req.policy.rotation(&signed.hint).is_some() {
         // A rotated key's manifest counts, as its artifact bundles do, only where the log held
         // it before the rotation.
-        let logs = req.trusted_root.trusted_logs()?;
+        let logs = trusted_logs(req)?;
         let entry = signed
             .tlog_entries
             .first()

@@ -62,6 +62,7 @@ fn policy_json(
         },
         witnesses: None,
         approvals: Vec::new(),
+        log_key_rotations: Vec::new(),
     };
     policy.to_json().unwrap().into_bytes()
 }

@@ -172,6 +172,7 @@ impl Logged {
             },
             witnesses,
             approvals: Vec::new(),
+            log_key_rotations: Vec::new(),
         }
         .to_json()
         .unwrap();
@@ -419,4 +420,62 @@ fn a_rotated_key_counts_for_what_the_log_held_before_the_rotation() {
     let closed = Policy::from_json(closed.to_json().unwrap().as_bytes()).unwrap();
     let report = l.verify(&bundle, &closed);
     assert_eq!(report.first_failure().unwrap().name, CheckName::Signature);
+}
+
+/// `l`'s trusted root with the log key's window closed an hour ago, and a policy saying the
+/// key was replaced when the log held `size` entries (none: no record of a rotation).
+fn log_key_retired(l: &Logged, size: Option<u64>) -> (TrustedRoot, Policy) {
+    use base64::Engine as _;
+    let mut root = l.root.clone();
+    let at = now() - SignedDuration::from_hours(1);
+    root.tlogs[0].public_key.valid_for.end = Some(at);
+    let mut policy = l.policy(None);
+    if let Some(size) = size {
+        policy
+            .log_key_rotations
+            .push(custody_attest::trust::LogKeyRotation {
+                key_id: base64::engine::general_purpose::STANDARD.encode(l.log_id),
+                position: custody_attest::trust::LogPosition {
+                    at,
+                    log: ORIGIN.into(),
+                    size,
+                },
+            });
+    }
+    let policy = Policy::from_json(policy.to_json().unwrap().as_bytes()).unwrap();
+    (root, policy)
+}
+
+#[test]
+fn a_replaced_log_key_proves_only_what_the_log_held_before() {
+    let l = logged();
+    let bundle = l.bundle_with(l.checkpoint.note.clone());
+    let size = l.checkpoint.checkpoint.size;
+    assert!(l.index < size - 1, "the entry is not the log's last");
+    let run = |retired: Option<u64>| {
+        let (root, policy) = log_key_retired(&l, retired);
+        verify(&Request {
+            artifact: &l.artifact,
+            bundle: &bundle,
+            manifest: None,
+            approvals: None,
+            policy: &policy,
+            trusted_root: &root,
+            expect: &Expectations::default(),
+            now: now(),
+        })
+    };
+    // Replaced when the log held this checkpoint's tree: the old checkpoint still proves it.
+    let report = run(Some(size));
+    assert!(report.verified, "{:?}", report.first_failure());
+    // A checkpoint of a larger tree than the log held at the replacement is one the old key
+    // should never have signed (a stolen key's fork), and an entry logged at or after it is
+    // not the old key's to prove; without a record of the replacement the key is simply
+    // expired.
+    for retired in [Some(size - 1), Some(l.index), None] {
+        match log_failure(&run(retired)) {
+            Error::LogKeyNotValidAt { origin, .. } => assert_eq!(origin, ORIGIN),
+            other => panic!("{retired:?}: {other}"),
+        }
+    }
 }

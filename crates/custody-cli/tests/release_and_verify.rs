@@ -537,6 +537,78 @@ fn a_revoked_key_fails_verification_naming_the_revocation_and_its_reason() {
 }
 
 #[test]
+fn a_rotated_log_key_keeps_proving_what_the_log_held_and_signs_from_now() {
+    let p = Project::new("ed25519");
+    let first = p.release().join("app-1.4.2.tar.gz");
+    let vkey_path = p.site().join("log/vkey");
+    let old_vkey = std::fs::read_to_string(&vkey_path).unwrap();
+    let r = p.run(&["key", "rotate", "--role", "log", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rotated = r.json();
+    assert_ne!(rotated["old"], rotated["new"]);
+    assert!(p.dir().join(rotated["retired"].as_str().unwrap()).is_file());
+    // The published checkpoint is signed by the new key, and its vkey is the new one.
+    let new_vkey = std::fs::read_to_string(&vkey_path).unwrap();
+    assert_ne!(new_vkey, old_vkey);
+    assert_eq!(new_vkey.trim(), rotated["vkey"].as_str().unwrap());
+    let r = p.run(&["log", "checkpoint", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The trusted root lists both keys, the old one's window closed.
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.site().join("trusted_root.json")).unwrap())
+            .unwrap();
+    let tlogs = root["tlogs"].as_array().unwrap();
+    assert_eq!(tlogs.len(), 2, "{root}");
+    assert!(
+        tlogs[0]["publicKey"]["validFor"]["end"].is_string(),
+        "{root}"
+    );
+
+    // What the old key's checkpoints proved still verifies; the next release is proved by
+    // checkpoints of the new key.
+    let v = p.verify(&first, &[]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    p.artifact("app-1.5.0.tar.gz", b"next");
+    let r = p.run(&[
+        "release",
+        "dist/app-1.5.0.tar.gz",
+        "--product",
+        "app",
+        "--version",
+        "1.5.0",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = p.release_dir("app", "1.5.0").join("app-1.5.0.tar.gz");
+    let v = p.verify(&second, &[]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    let h = p.run(&["key", "history", "--json"]);
+    assert_eq!(h.code, 0, "{}", h.stderr);
+    assert!(
+        h.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["verified"] == true),
+        "{}",
+        h.stdout
+    );
+
+    // Without the policy's record of the rotation the old key's window is simply closed: it is
+    // that record, the log's size, which dates the old checkpoints.
+    let policy_path = p.site().join("custody-policy.json");
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&policy_path).unwrap()).unwrap();
+    assert_eq!(policy["logKeyRotations"][0]["size"], rotated["log_size"]);
+    policy.as_object_mut().unwrap().remove("logKeyRotations");
+    std::fs::write(&policy_path, policy.to_string()).unwrap();
+    let v = p.verify(&first, &[]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("not valid at"), "{}", v.stdout);
+    let v = p.verify(&second, &[]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+}
+
+#[test]
 fn a_rotated_key_keeps_what_it_signed_before_and_the_new_key_signs_from_now() {
     let p = Project::new("ed25519");
     let first = p.release().join("app-1.4.2.tar.gz");

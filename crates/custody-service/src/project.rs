@@ -293,24 +293,7 @@ pub fn rotate_release_key(
             let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
             let next = current.with_extension(format!("key.next-{stamp}"));
             let public = keys.generate(&next, algorithm)?.public_key().clone();
-            let retired = current.with_extension(format!("key.retired-{stamp}"));
-            let moved = |from: &Path, to: &Path| {
-                std::fs::rename(from, to).map_err(|source| Error::Io {
-                    path: from.to_path_buf(),
-                    source,
-                })
-            };
-            moved(&current, &retired)?;
-            moved(
-                &crate::keys::pub_path(&current),
-                &crate::keys::pub_path(&retired),
-            )?;
-            moved(&next, &current)?;
-            moved(
-                &crate::keys::pub_path(&next),
-                &crate::keys::pub_path(&current),
-            )?;
-            (public, Some(retired))
+            (public, Some(swap_in(&current, &next, &stamp)?))
         }
     };
     if new_public == old {
@@ -380,5 +363,196 @@ pub fn rotate_release_key(
         log_size,
         retired,
         through_tuf,
+    })
+}
+
+/// Puts the key file `next` (and its `.pub`) where `current` is, keeping the current one beside
+/// it as `<key>.retired-<stamp>`. Returns the retired key's path.
+fn swap_in(current: &Path, next: &Path, stamp: &str) -> Result<PathBuf, Error> {
+    let retired = current.with_extension(format!("key.retired-{stamp}"));
+    let moved = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|source| Error::Io {
+            path: from.to_path_buf(),
+            source,
+        })
+    };
+    moved(current, &retired)?;
+    moved(
+        &crate::keys::pub_path(current),
+        &crate::keys::pub_path(&retired),
+    )?;
+    moved(next, current)?;
+    moved(
+        &crate::keys::pub_path(next),
+        &crate::keys::pub_path(current),
+    )?;
+    Ok(retired)
+}
+
+/// What [`rotate_log_key`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotatedLogKey {
+    /// The log key replaced (its hint).
+    pub old: String,
+    /// The key now signing checkpoints.
+    pub new: String,
+    /// When.
+    pub at: jiff::Timestamp,
+    /// The log's size then: the old key's checkpoints keep proving entries below it.
+    pub log_size: u64,
+    /// The log's new verifier key (C2SP vkey), for the witnesses that cosign its checkpoints.
+    pub vkey: String,
+    /// Where the old key file was kept (a file key replaced in place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<PathBuf>,
+    /// Whether the trust files were published as TUF targets too.
+    pub through_tuf: bool,
+    /// The signed, logged record of the rotation.
+    pub event: PathBuf,
+}
+
+/// Replaces the transparency log's key: a new key (`new`, a file or `pkcs11:` URI, made there
+/// if it is not yet; by default a new file where the key file is, the old one kept beside it)
+/// signs its checkpoints from now on, starting with the current one, republished. The trusted
+/// root closes the old key's window and lists the new key for the same log; the policy records
+/// the log's size at the rotation, so checkpoints by the old key keep proving the entries they
+/// held, and nothing larger. Both reach TUF customers at once. The log's witnesses must be told
+/// its new verifier key.
+pub fn rotate_log_key(
+    loaded: &Loaded,
+    new: Option<&Path>,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+    transport: &std::sync::Arc<dyn crate::transport::Transport>,
+) -> Result<RotatedLogKey, Error> {
+    use base64::Engine as _;
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let now = clock.now();
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let origin = loaded.config.log.origin.clone();
+    let current = loaded.log_key_path();
+    let old = keys.public_key(&current)?;
+    let next = match new {
+        Some(path) => {
+            project_key(path.to_path_buf(), KeyAlgorithm::Ed25519, keys)?;
+            path.to_path_buf()
+        }
+        None if custody_site::config::is_key_uri(&current) => {
+            return Err(Error::RotateTokenKey {
+                role: "log".to_owned(),
+                key: current.display().to_string(),
+            });
+        }
+        None => {
+            let next = current.with_extension(format!("key.next-{stamp}"));
+            keys.generate(&next, KeyAlgorithm::Ed25519)?;
+            next
+        }
+    };
+    let new_key = keys
+        .unlock(&[&next])?
+        .pop()
+        .ok_or_else(|| Error::KeyMissing { path: next.clone() })?;
+    let release_key = keys.public_key(&loaded.key_path())?;
+    for (other, duty) in [(&old, "old log"), (&release_key, "release")] {
+        if new_key.public_key() == other {
+            return Err(Error::SharedKey {
+                first: duty,
+                second: "new log",
+                key: other.hint().to_string(),
+            });
+        }
+    }
+    let mut log = crate::log::open_writer(loaded, keys, transport)?;
+    let log_size = log.size();
+    let id_of = |key: &custody_crypto::PublicKey| {
+        key.ed25519_bytes().map(|raw| {
+            base64::engine::general_purpose::STANDARD
+                .encode(custody_attest::tlog::log_id(&origin, &raw))
+        })
+    };
+    let (Some(old_id), Some(new_instance)) = (
+        id_of(&old),
+        custody_attest::tlog::log_instance(
+            &origin,
+            new_key.public_key(),
+            custody_attest::trust::TimeRange {
+                start: now,
+                end: None,
+            },
+        ),
+    ) else {
+        return Err(custody_site::Error::LogKeyNotEd25519.into());
+    };
+    // The trust files name both keys before the log changes hands, so whatever a crash leaves,
+    // customers can check the checkpoints published.
+    let site = Site::new(loaded.site_dir());
+    let mut root =
+        custody_site::site::load_trusted_root(&site.trusted_root_path()).map_err(Error::input)?;
+    for instance in root.tlogs.iter_mut().filter(|t| t.log_id.key_id == old_id) {
+        instance.public_key.valid_for.end = Some(now);
+    }
+    root.tlogs.push(new_instance);
+    write_atomic(&site.trusted_root_path(), root.to_json()?.as_bytes())?;
+    log.rotate_key(&origin, new_key.clone())?;
+    drop(log);
+    let (updated, retired) = match new {
+        Some(path) => {
+            let mut config = loaded.config.clone();
+            config.log.key = path.to_path_buf();
+            write_atomic(&loaded.base.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+            (
+                Loaded {
+                    config,
+                    ..loaded.clone()
+                },
+                None,
+            )
+        }
+        None => (loaded.clone(), Some(swap_in(&current, &next, &stamp)?)),
+    };
+    let mut policy = site.policy().map_err(Error::input)?;
+    policy
+        .log_key_rotations
+        .push(custody_attest::trust::LogKeyRotation {
+            key_id: old_id,
+            position: custody_attest::trust::LogPosition {
+                at: now,
+                log: origin.clone(),
+                size: log_size,
+            },
+        });
+    let signer = keys
+        .unlock(&[&loaded.key_path()])?
+        .pop()
+        .ok_or_else(|| Error::KeyMissing {
+            path: loaded.key_path(),
+        })?;
+    let (event, through_tuf) = crate::key_events::change_policy(
+        &updated,
+        &policy,
+        &crate::key_events::KeyEvent {
+            event: "rotate".to_owned(),
+            key: old.hint().to_string(),
+            at: now,
+            replaced_by: Some(new_key.public_key().hint().to_string()),
+            log_size: Some(log_size),
+            ..Default::default()
+        },
+        &signer,
+        keys,
+        clock,
+        transport,
+    )?;
+    let vkey = custody_site::log::note_verifier(&origin, new_key.public_key())?.to_vkey_string();
+    Ok(RotatedLogKey {
+        old: old.hint().to_string(),
+        new: new_key.public_key().hint().to_string(),
+        at: now,
+        log_size,
+        vkey,
+        retired,
+        through_tuf,
+        event,
     })
 }

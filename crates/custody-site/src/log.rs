@@ -181,6 +181,29 @@ impl Log {
         })
     }
 
+    /// The log's key was rotated: sign with `key` from now on. The current checkpoint is
+    /// republished signed by it (witness cosignatures kept) and the verifier key beside it
+    /// replaced, so readers that take the log's `vkey` verify the new checkpoints.
+    pub fn rotate_key(
+        &mut self,
+        origin: &str,
+        key: Arc<dyn Signer>,
+    ) -> Result<custody_tlog::SignedCheckpoint, Error> {
+        let raw = key
+            .public_key()
+            .ed25519_bytes()
+            .ok_or(Error::LogKeyNotEd25519)?;
+        let vkey = format!(
+            "{}\n",
+            note_verifier(origin, key.public_key())?.to_vkey_string()
+        );
+        let signer = NoteSigner::with_key(origin, SignatureType::Ed25519, note_key(key)?)?;
+        let checkpoint = self.seq.resign(signer)?;
+        self.seq.store().put(VKEY_FILE, vkey.as_bytes())?;
+        self.log_id = log_id(origin, &raw);
+        Ok(checkpoint)
+    }
+
     /// Asks these witnesses to cosign every checkpoint published from now on, so that the
     /// checkpoints embedded in bundles carry their cosignatures.
     pub fn set_witnesses(&mut self, witnesses: Vec<WitnessClient>) {

@@ -274,12 +274,7 @@ impl Site {
             )?;
         }
         if root_changed {
-            let json =
-                serde_json::to_string_pretty(&root).map_err(|e| custody_attest::Error::Json {
-                    what: "trusted root",
-                    source: e,
-                })?;
-            write_atomic(&root_path, json.as_bytes())?;
+            write_atomic(&root_path, root.to_json()?.as_bytes())?;
         }
         let policy_path = self.policy_path();
         let entry = PolicyKey::new(
@@ -308,6 +303,7 @@ impl Site {
                 },
                 witnesses: None,
                 approvals: Vec::new(),
+                log_key_rotations: Vec::new(),
             };
             (policy, true)
         };

@@ -567,6 +567,35 @@ impl<S: TileStore> Sequencer<S> {
         })
     }
 
+    /// Sign with `signer` from now on (the log's key was rotated): the current checkpoint is
+    /// republished with its signature instead of the old key's, keeping the witnesses'
+    /// cosignatures (they sign the checkpoint's text, which is unchanged). The log's origin
+    /// stays the same.
+    pub fn resign(&mut self, signer: NoteSigner) -> Result<SignedCheckpoint, Error> {
+        if self.poisoned {
+            return Err(Error::SequencerStopped);
+        }
+        if signer.verifier().name() != self.signer.verifier().name() {
+            return Err(Error::OriginMismatch {
+                expected: self.signer.verifier().name().to_string(),
+                actual: signer.verifier().name().to_string(),
+            });
+        }
+        let current = self.checkpoint.clone();
+        let old = self.signer.verifier().clone();
+        let mut note = Note::new(current.note.text())?;
+        signer.sign(&mut note, None)?;
+        for sig in current.note.signatures() {
+            if !(sig.name == old.name() && sig.key_id == old.key_id()) {
+                note.push_signature(sig.clone());
+            }
+        }
+        self.store.put(CHECKPOINT_PATH, &note.to_bytes())?;
+        self.checkpoint.note = note;
+        self.signer = signer;
+        Ok(self.checkpoint.clone())
+    }
+
     /// The entry at `index`.
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
         read_entry(&self.store, self.size(), index)

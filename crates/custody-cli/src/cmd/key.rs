@@ -60,12 +60,17 @@ enum KeyCommand {
     /// another file or a key in a token (made there if it is not yet) and custody.toml is
     /// updated to it.
     ///
+    /// The log key: the new key signs the log's checkpoints from now on, starting with the
+    /// current one; the trusted root closes the old key's window and lists the new one, and the
+    /// policy records the log's size, so the old key's checkpoints keep proving the entries
+    /// they held and nothing after. Give the log's witnesses the new verifier key it prints.
+    ///
     /// A TUF online key (targets, snapshot, timestamp): the next root version names the new
     /// key, signed with the --root-key files given, as `custody repo rotate` does; without
     /// enough root keys it is staged for the offline root key holders to sign.
     Rotate {
         /// The duty whose key to replace.
-        #[arg(long, value_parser = ["release", "targets", "snapshot", "timestamp"])]
+        #[arg(long, value_parser = ["release", "log", "targets", "snapshot", "timestamp"])]
         role: String,
         /// The new key: a file or a `pkcs11:` URI (a TUF role takes a file).
         #[arg(long, value_name = "FILE|URI")]
@@ -242,7 +247,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             new,
             root_keys,
             dir,
-        } if role != "release" => {
+        } if !matches!(role.as_str(), "release" | "log") => {
             let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
             let rotation = custody_service::repo::Rotation {
                 role,
@@ -252,6 +257,31 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 staged_out: None,
             };
             return super::rotate_tuf_key(&loaded, &rotation, &file_keys(false, out), out);
+        }
+        KeyCommand::Rotate { role, new, dir, .. } if role == "log" => {
+            let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
+            let done = custody_service::project::rotate_log_key(
+                &loaded,
+                new.as_deref(),
+                &file_keys(false, out),
+                &custody_service::env::SystemClock,
+                &super::transport(),
+            )?;
+            out.result(&done, || {
+                format!(
+                    "Rotated the log key: {} now signs checkpoints; {}'s checkpoints keep proving \
+                     the log's first {} entries{}\nGive the log's witnesses its new verifier key:\n  {}",
+                    done.new,
+                    done.old,
+                    done.log_size,
+                    if done.through_tuf {
+                        "; the trust files are new TUF targets"
+                    } else {
+                        "; publish the trust files to customers"
+                    },
+                    done.vkey
+                )
+            });
         }
         KeyCommand::Rotate { new, dir, .. } => {
             let loaded = custody_site::config::Loaded::from_dir(&dir).map_err(usage)?;
