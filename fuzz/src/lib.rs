@@ -191,7 +191,15 @@ fn approvals(fx: &Fixture, data: &[u8]) {
         media_type: APPROVALS_MEDIA_TYPE.to_owned(),
         approvals: vec![value],
     };
-    let tally = approval::tally(&rule, SEED_MANIFEST, &one, "app", "1.0.0", fx.now);
+    let logs = fx.root.trusted_logs().unwrap_or_default();
+    let tally = approval::tally(
+        &rule,
+        SEED_MANIFEST,
+        &one,
+        ("app", "1.0.0"),
+        approval::Logged::In(&logs),
+        fx.now,
+    );
     // The seeds are release bundles, not approvals: nothing may count as one.
     assert!(
         tally.approved.is_empty(),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::bundle::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::statement;
+use crate::tlog::TrustedLog;
 use crate::trust::ApprovalRule;
 
 /// The in-toto predicate type of an approval.
@@ -129,16 +130,27 @@ pub struct Tally {
     pub ignored: Vec<String>,
 }
 
+/// Where an approval must be recorded to count.
+#[derive(Debug, Clone, Copy)]
+pub enum Logged<'a> {
+    /// Not yet: a held release's approvals, before publishing logs them.
+    NotRequired,
+    /// In one of these logs (a customer's trusted root): each approval carries its entry,
+    /// inclusion proof and signed checkpoint, so no approver can sign unseen. An empty list
+    /// (a trusted root without logs) asks nothing.
+    In(&'a [TrustedLog]),
+}
+
 /// Count the distinct approvers of `rule` who signed this release's `manifest` for `product`
-/// `version`, with keys valid at `now`. A signature by a key the rule does not name, over
-/// another manifest or release, or that does not verify, does not count, and neither does an
-/// approver's second signature.
+/// `version`, with keys valid at `now`, each approval recorded as `logged` asks. A signature
+/// by a key the rule does not name, over another manifest or release, that does not verify,
+/// or that is not logged, does not count, and neither does an approver's second signature.
 pub fn tally(
     rule: &ApprovalRule,
     manifest: &[u8],
     approvals: &Approvals,
-    product: &str,
-    version: &str,
+    (product, version): (&str, &str),
+    logged: Logged<'_>,
     now: Timestamp,
 ) -> Tally {
     let digests = manifest_digests(manifest);
@@ -174,6 +186,16 @@ pub fn tally(
                     signed_approval.product, signed_approval.version
                 ));
             }
+            if let Logged::In(logs) = logged
+                && !logs.is_empty()
+            {
+                let entry = signed
+                    .tlog_entries
+                    .first()
+                    .ok_or_else(|| format!("{hint}'s approval is not logged"))?;
+                crate::tlog::verify_entry(entry, &signed.envelope, key, logs, now)
+                    .map_err(|e| format!("{hint}'s approval: {e}"))?;
+            }
             if tally.approved.contains(&hint) {
                 return Err(format!("{hint} approved twice; counted once"));
             }
@@ -193,11 +215,11 @@ pub fn check(
     rule: &ApprovalRule,
     manifest: &[u8],
     approvals: &Approvals,
-    product: &str,
-    version: &str,
+    (product, version): (&str, &str),
+    logged: Logged<'_>,
     now: Timestamp,
 ) -> Result<Tally, Error> {
-    let tally = tally(rule, manifest, approvals, product, version, now);
+    let tally = tally(rule, manifest, approvals, (product, version), logged, now);
     if tally.approved.len() < rule.threshold {
         return Err(Error::ApprovalsBelowThreshold(Box::new(
             crate::ShortOfApprovals {
@@ -275,7 +297,14 @@ mod tests {
         let rule = rule(2, &[&alice, &bob, &carol]);
         let now = Timestamp::now();
         let check = |bundles: &[sigstore_types::Bundle]| {
-            check(&rule, MANIFEST, &approvals(bundles), "app", "1.0.0", now)
+            check(
+                &rule,
+                MANIFEST,
+                &approvals(bundles),
+                ("app", "1.0.0"),
+                Logged::NotRequired,
+                now,
+            )
         };
 
         let two = check(&[
@@ -335,7 +364,14 @@ mod tests {
             .unwrap_or_default()
             .replace(&alice_hint, &bob_hint);
         forged.approvals[0] = serde_json::from_str(&text).unwrap_or_default();
-        let got = check(&rule, MANIFEST, &forged, "app", "1.0.0", Timestamp::now());
+        let got = check(
+            &rule,
+            MANIFEST,
+            &forged,
+            ("app", "1.0.0"),
+            Logged::NotRequired,
+            Timestamp::now(),
+        );
         assert!(
             matches!(got, Err(Error::ApprovalsBelowThreshold { .. })),
             "{got:?}"

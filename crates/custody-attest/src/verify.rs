@@ -338,12 +338,13 @@ fn check_approvals(
         Some(bytes) => crate::approval::Approvals::from_json(bytes)?,
         None => crate::approval::Approvals::default(),
     };
+    let logs = trusted_logs(req)?;
     let tally = crate::approval::check(
         rule,
         manifest,
         &approvals,
-        &release.product,
-        &release.version,
+        (&release.product, &release.version),
+        crate::approval::Logged::In(&logs),
         req.now,
     )?;
     Ok(Some(format!(

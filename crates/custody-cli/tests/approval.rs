@@ -186,6 +186,27 @@ fn a_release_waits_for_m_of_n_approvers_and_customers_check_the_threshold() {
     // Approvals taken away after publishing: M-1, or one approver counted twice, fail.
     let file = released.join("approvals.json");
     let original = std::fs::read_to_string(&file).unwrap();
+    // Publishing logged each approval: one stripped of its log entry does not count.
+    let mut unlogged: serde_json::Value = serde_json::from_str(&original).unwrap();
+    for a in unlogged["approvals"].as_array_mut().unwrap() {
+        assert!(
+            a["verificationMaterial"]["tlogEntries"][0]["logIndex"].is_string(),
+            "{a}"
+        );
+        a["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tlogEntries");
+    }
+    std::fs::write(&file, unlogged.to_string()).unwrap();
+    let (code, report) = verify_json(&p, &artifact);
+    assert_eq!(code, 1, "{report}");
+    let detail = check(&report, "approval")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(detail.contains("approval is not logged"), "{detail}");
+    std::fs::write(&file, &original).unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&original).unwrap();
     let list = doc["approvals"].as_array_mut().unwrap();
     let first = list[0].clone();

@@ -203,8 +203,8 @@ impl Held {
             &self.rule,
             &self.manifest,
             &self.approvals,
-            product,
-            version,
+            (product, version),
+            approval::Logged::NotRequired,
             now,
         )
     }
@@ -307,24 +307,29 @@ pub fn publish(
     env: &ReleaseEnv<'_>,
 ) -> Result<Released, Error> {
     let _writer = crate::sequence::writer(loaded, env.events)?;
-    let held = held(loaded, product, version)?;
-    approval::check(
+    let mut held = held(loaded, product, version)?;
+    let now = env.clock.now();
+    let tally = approval::check(
         &held.rule,
         &held.manifest,
         &held.approvals,
-        product,
-        version,
-        env.clock.now(),
+        (product, version),
+        approval::Logged::NotRequired,
+        now,
     )
     .map_err(|e| Error::NotApproved(Box::new(e)))?;
+    let tuf = crate::release::open_tuf(loaded, env.keys)?;
+    if let Some(tuf) = &tuf {
+        tuf.check_product(loaded, product)?;
+    }
+    log_approvals(loaded, &mut held, &tally, env)?;
     let put_on_site = || {
         held.site
             .release_held(product, version)
             .map_err(Error::from)
     };
-    let (published, tuf_targets) = match crate::release::open_tuf(loaded, env.keys)? {
+    let (published, tuf_targets) = match tuf {
         Some(tuf) => {
-            tuf.check_product(loaded, product)?;
             crate::release::publish_to_tuf(loaded, (product, version), tuf, env, put_on_site)?
         }
         None => (put_on_site()?, Vec::new()),
@@ -336,4 +341,55 @@ pub fn publish(
         scan: None,
         awaiting_approval: None,
     })
+}
+
+/// Records each counted approval in the transparency log, so no approver signs unseen, and
+/// keeps the approvals with their entries in the held release's `approvals.json`. An approval
+/// a killed run logged already is taken from the log as it is.
+fn log_approvals(
+    loaded: &Loaded,
+    held: &mut Held,
+    tally: &Tally,
+    env: &ReleaseEnv<'_>,
+) -> Result<(), Error> {
+    let mut log = crate::log::open_writer(loaded, env.keys, &env.transport)?;
+    let mut kept = Approvals::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for value in &held.approvals.approvals {
+        let bytes = serde_json::to_vec(value).map_err(|source| Error::Serialise {
+            what: "an approval",
+            source,
+        })?;
+        let signed = custody_attest::bundle::parse(&bytes)?;
+        let hint = signed.hint.to_string();
+        let approver = held.rule.approvers.iter().find(|a| a.hint == hint);
+        let (Some(key), true) = (
+            approver.and_then(|a| a.key()),
+            tally.approved.contains(&hint) && seen.insert(hint.clone()),
+        ) else {
+            // Not counted: not published either.
+            continue;
+        };
+        if !signed.tlog_entries.is_empty() {
+            kept.approvals.push(value.clone());
+            continue;
+        }
+        let logged = match log.append_signed(&signed, key) {
+            Err(custody_site::Error::AlreadyLogged { index }) => {
+                log.recorded_bundle(&signed, key, index)?
+            }
+            other => other?,
+        };
+        kept.approvals
+            .push(
+                serde_json::from_str(&logged.json).map_err(|source| Error::NotJson {
+                    what: "a logged approval",
+                    source,
+                })?,
+            );
+    }
+    crate::log::warn_witness_failures(&log, env.events);
+    write_atomic(&held.dir.join(APPROVALS_FILE), kept.to_json()?.as_bytes())?;
+    held.approvals = kept;
+    Ok(())
 }

@@ -103,6 +103,12 @@ pub enum Error {
         /// The version.
         version: String,
     },
+    /// The log's entry records another signature than the bundle said to be recorded there.
+    #[error("the log's entry {index} records another signature")]
+    EntryDiffers {
+        /// The entry.
+        index: u64,
+    },
     /// A product or version that cannot be a path component.
     #[error(
         "invalid {what} {value:?}: use letters, digits, '.', '-', '_' and '+', not starting with '.'"

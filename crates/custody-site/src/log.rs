@@ -270,6 +270,22 @@ impl Log {
             });
         }
         let key = policy.key_for(&signed.hint, now, None)?;
+        self.append_signed(&signed, key)
+    }
+
+    /// [`append_bundle`](Self::append_bundle) for a bundle whose signer the caller has
+    /// judged (an approver's key, which the policy names under its approval rules): the
+    /// signature must verify with `key`.
+    pub fn append_signed(
+        &mut self,
+        signed: &bundle::SignedBundle,
+        key: &PublicKey,
+    ) -> Result<AppendedBundle, Error> {
+        if let Some(first) = signed.tlog_entries.first() {
+            return Err(Error::BundleCarriesEntry {
+                index: first.log_index.clone(),
+            });
+        }
         bundle::verify_envelope(&signed.envelope, key)?;
         let body = dsse_entry_body(&signed.envelope, key);
         let subjects = if signed.envelope.payload_type == IN_TOTO_PAYLOAD_TYPE {
@@ -297,6 +313,25 @@ impl Log {
         self.witness_failures = appended.witness_failures.clone();
         let cp = &appended.checkpoint.checkpoint;
         let proof = self.seq.prove(appended.first_index)?;
+        let entry = entry_from_proof(&body, &self.log_id, &proof, cp.root.0, cp.size);
+        let json = bundle::to_json_with_entries(&signed.bundle, std::slice::from_ref(&entry))?;
+        Ok(AppendedBundle { entry, json })
+    }
+
+    /// The bundle rewritten with the log's entry `index`, which must record exactly its
+    /// signature by `key`: for a bundle logged by a run that was killed before it kept it.
+    pub fn recorded_bundle(
+        &self,
+        signed: &bundle::SignedBundle,
+        key: &PublicKey,
+        index: u64,
+    ) -> Result<AppendedBundle, Error> {
+        let body = dsse_entry_body(&signed.envelope, key);
+        if self.seq.entry(index)? != body {
+            return Err(Error::EntryDiffers { index });
+        }
+        let cp = &self.seq.checkpoint().checkpoint;
+        let proof = self.seq.prove(index)?;
         let entry = entry_from_proof(&body, &self.log_id, &proof, cp.root.0, cp.size);
         let json = bundle::to_json_with_entries(&signed.bundle, std::slice::from_ref(&entry))?;
         Ok(AppendedBundle { entry, json })
