@@ -59,6 +59,7 @@ enum Command {
     Monitor(cmd::monitor::Args),
     Serve(cmd::serve::Args),
     Token(cmd::token::Args),
+    Doctor(cmd::doctor::Args),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
         Command::Monitor(args) => cmd::monitor::run(args, &out),
         Command::Serve(args) => cmd::serve::run(args, &out),
         Command::Token(args) => cmd::token::run(args, &out),
+        Command::Doctor(args) => cmd::doctor::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -52,6 +52,7 @@ pub mod access;
 pub mod advisories;
 pub mod approval;
 pub mod dashboard;
+pub mod doctor;
 pub mod env;
 mod error;
 pub mod gate;

@@ -66,6 +66,14 @@ const DUTIES: [&str; 5] = [
     "TUF timestamp",
 ];
 
+/// The duty of each key [`signing_key_paths`] lists, in its order (products' own TUF targets
+/// keys last).
+pub(crate) fn duties() -> impl Iterator<Item = &'static str> {
+    DUTIES
+        .into_iter()
+        .chain(std::iter::repeat("a product's TUF targets"))
+}
+
 /// Separate duties: each of the release, log and online TUF keys (`keys`, in
 /// [`signing_key_paths`] order) must be a key of its own, so that one stolen key does not both
 /// sign a release and vouch for it; unless `insecure_shared_key` says otherwise.
@@ -74,15 +82,13 @@ pub fn check_duties(
     insecure_shared_key: bool,
     events: &dyn Events,
 ) -> Result<(), Error> {
+    let duty = |i: usize| duties().nth(i).unwrap_or("?");
     for (i, a) in keys.iter().enumerate() {
         for (j, b) in keys.iter().enumerate().skip(i + 1) {
             if a.public_key() != b.public_key() {
                 continue;
             }
-            let (first, second) = (
-                DUTIES.get(i).copied().unwrap_or("a product's TUF targets"),
-                DUTIES.get(j).copied().unwrap_or("a product's TUF targets"),
-            );
+            let (first, second) = (duty(i), duty(j));
             if insecure_shared_key {
                 events.warn(&format!(
                     "the {first} key also serves as the {second} key ({})",

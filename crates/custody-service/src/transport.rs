@@ -115,6 +115,15 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
         sink: &mut dyn Write,
     ) -> Result<Option<u64>, TransportError>;
 
+    /// The header `name` of `url` as a HEAD request finds it: `None` when the server says it
+    /// has no such file, `Some(None)` when it serves the file without that header.
+    fn header(
+        &self,
+        url: &str,
+        name: &str,
+        limits: Limits,
+    ) -> Result<Option<Option<String>>, TransportError>;
+
     /// Posts `body` with `headers`; any status is an answer, not an error.
     fn post(
         &self,
@@ -237,6 +246,39 @@ impl Transport for HttpTransport {
         bounded_copy(url, &mut reader, limits.max_bytes, sink).map(Some)
     }
 
+    fn header(
+        &self,
+        url: &str,
+        name: &str,
+        limits: Limits,
+    ) -> Result<Option<Option<String>>, TransportError> {
+        let response = self
+            .agent
+            .head(url)
+            .config()
+            .timeout_global(Some(limits.timeout))
+            .build()
+            .call()
+            .map_err(|e| request_error(url, e))?;
+        let status = response.status().as_u16();
+        if status == 404 || status == 403 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&status) {
+            return Err(TransportError::Status {
+                url: url.to_owned(),
+                status,
+            });
+        }
+        Ok(Some(
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
+
     fn post(
         &self,
         url: &str,
@@ -276,11 +318,15 @@ pub struct Posted {
     pub body: Vec<u8>,
 }
 
+/// Response headers, names in lower case.
+type Headers = Vec<(String, String)>;
+
 /// The in-memory twin: serves the files it was given, answers every POST with one status, and
 /// records what was posted.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTransport {
     files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    headers: Arc<Mutex<BTreeMap<String, Headers>>>,
     posted: Arc<Mutex<Vec<Posted>>>,
     post_status: Arc<Mutex<Option<u16>>>,
 }
@@ -290,10 +336,31 @@ impl MemoryTransport {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Serves `body` at `url`.
+    /// Serves `body` at `url`, with no response headers.
     pub fn serve(&self, url: &str, body: impl Into<Vec<u8>>) {
         if let Ok(mut files) = self.files.lock() {
             files.insert(url.to_owned(), body.into());
+        }
+        if let Ok(mut headers) = self.headers.lock() {
+            headers.remove(url);
+        }
+    }
+    /// Serves `body` at `url` with these response headers.
+    pub fn serve_with_headers(
+        &self,
+        url: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) {
+        self.serve(url, body);
+        if let Ok(mut all) = self.headers.lock() {
+            all.insert(
+                url.to_owned(),
+                headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+                    .collect(),
+            );
         }
     }
     /// Answers every later POST with `status`.
@@ -320,6 +387,23 @@ impl Transport for MemoryTransport {
             None => Ok(None),
             Some(body) => bounded_copy(url, &mut body.as_slice(), limits.max_bytes, sink).map(Some),
         }
+    }
+
+    fn header(
+        &self,
+        url: &str,
+        name: &str,
+        _: Limits,
+    ) -> Result<Option<Option<String>>, TransportError> {
+        let served = self.files.lock().ok().is_some_and(|f| f.contains_key(url));
+        if !served {
+            return Ok(None);
+        }
+        let name = name.to_ascii_lowercase();
+        Ok(Some(self.headers.lock().ok().and_then(|all| {
+            all.get(url)
+                .and_then(|h| h.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+        })))
     }
 
     fn post(

@@ -13,6 +13,7 @@
 //! # Ok::<(), custody_site::Error>(())
 //! ```
 
+pub mod cache;
 pub mod config;
 mod error;
 pub mod fs;

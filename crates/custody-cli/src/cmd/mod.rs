@@ -1,5 +1,6 @@
 pub mod db;
 pub mod digest;
+pub mod doctor;
 pub mod init;
 pub mod key;
 pub mod log;
