@@ -60,6 +60,7 @@ enum Command {
     Serve(cmd::serve::Args),
     Token(cmd::token::Args),
     Doctor(cmd::doctor::Args),
+    RebuildCheck(cmd::rebuild::Args),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args, &out),
         Command::Token(args) => cmd::token::run(args, &out),
         Command::Doctor(args) => cmd::doctor::run(args, &out),
+        Command::RebuildCheck(args) => cmd::rebuild::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -63,6 +63,7 @@ pub mod log;
 pub mod monitor;
 pub mod project;
 pub mod publish;
+pub mod rebuild;
 pub mod release;
 pub mod repo;
 pub mod scan;

@@ -5,6 +5,7 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod monitor;
+pub mod rebuild;
 pub mod release;
 pub mod repo;
 pub mod sbom;
