@@ -61,6 +61,7 @@ enum Command {
     Token(cmd::token::Args),
     Doctor(cmd::doctor::Args),
     RebuildCheck(cmd::rebuild::Args),
+    Evidence(cmd::evidence::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +85,7 @@ fn main() -> ExitCode {
         Command::Token(args) => cmd::token::run(args, &out),
         Command::Doctor(args) => cmd::doctor::run(args, &out),
         Command::RebuildCheck(args) => cmd::rebuild::run(args, &out),
+        Command::Evidence(args) => cmd::evidence::run(args, &out),
     };
     match result {
         Ok(code) => code,

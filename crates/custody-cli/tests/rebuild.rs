@@ -262,7 +262,10 @@ fn a_missing_output_and_a_failing_build_are_clear() {
     let attested = std::fs::read_dir(p.site().join("rebuilds/app/1.0.0"))
         .unwrap()
         .count();
-    assert_eq!(attested, 1, "only the missing-output check was attested");
+    assert_eq!(
+        attested, 2,
+        "only the missing-output check was attested (a document and its bundle)"
+    );
     // Not a release directory.
     let r = p.run(&[
         "rebuild-check",

@@ -21,6 +21,7 @@
 pub mod api;
 mod dashboard;
 pub mod pages;
+pub mod report;
 pub mod site;
 pub mod witness;
 

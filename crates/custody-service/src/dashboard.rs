@@ -357,7 +357,9 @@ pub fn release(
     })
 }
 
-fn artifacts(
+/// Each artifact of a published release, verified now as `custody verify` would, with its log
+/// entry checked against the published tiles and its TUF target looked up.
+pub(crate) fn artifacts(
     loaded: &Loaded,
     product: &str,
     version: &str,

@@ -55,6 +55,7 @@ pub mod dashboard;
 pub mod doctor;
 pub mod env;
 mod error;
+pub mod evidence;
 pub mod gate;
 pub mod inputs;
 pub mod key_events;

@@ -66,7 +66,7 @@ pub struct RebuildReport {
     pub reproduced: bool,
     /// Each artifact.
     pub artifacts: Vec<RebuiltArtifact>,
-    /// The signed, logged attestation on the site.
+    /// The signed, logged attestation on the site (beside the document it signs, `.json`).
     pub attestation: PathBuf,
 }
 
@@ -187,15 +187,14 @@ pub fn check(
         &predicate,
     )?;
     let policy = site.policy().map_err(Error::input)?;
-    let attestation = loaded
+    // As the site's other signed documents: the document, and its bundle beside it.
+    let document = loaded
         .site_dir()
         .join(REBUILDS_DIR)
         .join(&product)
         .join(&version)
-        .join(format!(
-            "{}.sigstore.json",
-            now.strftime("%Y%m%dT%H%M%S%.fZ")
-        ));
+        .join(format!("{}.json", now.strftime("%Y%m%dT%H%M%S%.fZ")));
+    let attestation = document.with_extension("json.sigstore.json");
     let mut log = crate::log::open_writer(loaded, keys, transport)?;
     let logged = log
         .append_bundle(bundle::to_json(&signed)?.as_bytes(), &policy, now)
@@ -204,6 +203,11 @@ pub fn check(
             source: Box::new(source),
         })?;
     crate::log::warn_witness_failures(&log, events);
+    let text = serde_json::to_string_pretty(&predicate).map_err(|source| Error::Serialise {
+        what: "a reproducibility attestation",
+        source,
+    })?;
+    write_atomic(&document, format!("{text}\n").as_bytes())?;
     write_atomic(&attestation, logged.json.as_bytes())?;
     Ok(RebuildReport {
         product,

@@ -1,6 +1,7 @@
 pub mod db;
 pub mod digest;
 pub mod doctor;
+pub mod evidence;
 pub mod init;
 pub mod key;
 pub mod log;
