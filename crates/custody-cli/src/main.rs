@@ -62,6 +62,7 @@ enum Command {
     Doctor(cmd::doctor::Args),
     RebuildCheck(cmd::rebuild::Args),
     Evidence(cmd::evidence::Args),
+    Tutorial(cmd::tutorial::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +87,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => cmd::doctor::run(args, &out),
         Command::RebuildCheck(args) => cmd::rebuild::run(args, &out),
         Command::Evidence(args) => cmd::evidence::run(args, &out),
+        Command::Tutorial(args) => cmd::tutorial::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -86,9 +86,9 @@ fn the_evidence_is_signed_reported_printed_and_exported_from_the_release_itself(
     assert_eq!(written["verified"], true, "{written}");
 
     // One signed, logged evidence bundle about the release's artifacts.
-    let bundle = json_file(&out.join("evidence.sigstore.json"));
+    let bundle = json_file(&out.join("evidence.json.sigstore.json"));
     assert!(bundle["verificationMaterial"]["tlogEntries"][0]["logIndex"].is_string());
-    let stmt = statement(&out.join("evidence.sigstore.json"));
+    let stmt = statement(&out.join("evidence.json.sigstore.json"));
     assert_eq!(stmt["predicateType"], "https://custody.dev/evidence/v1");
     assert_eq!(stmt["predicate"], json_file(&out.join("evidence.json")));
     let evidence = json_file(&out.join("evidence.json"));
@@ -217,7 +217,7 @@ fn evidence_for_a_release_that_is_not_there_is_a_clear_error() {
     let r = p.run(&["evidence", "app", "9.9.9", "--out", "dist/e"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("app/9.9.9"), "{}", r.stderr);
-    assert!(!p.dir().join("dist/e/evidence.sigstore.json").exists());
+    assert!(!p.dir().join("dist/e/evidence.json.sigstore.json").exists());
     let r = p.run(&["evidence", "../app", "1.0.0"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }

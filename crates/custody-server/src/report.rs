@@ -149,7 +149,7 @@ pub fn evidence(e: &Evidence) -> String {
                         }
                     }
                 }
-                p.unknown { "The evidence itself is signed and logged as evidence.sigstore.json (predicate https://custody.dev/evidence/v1); the mapping is exported as OSCAL Assessment Results." }
+                p.unknown { "The evidence itself is signed and logged as evidence.json.sigstore.json (predicate https://custody.dev/evidence/v1); the mapping is exported as OSCAL Assessment Results." }
             }
         }
     };

@@ -66,12 +66,7 @@ pub fn set_approvers(
     check_name("product", product).map_err(Error::input)?;
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let now = clock.now();
-    let signer = keys
-        .unlock(&[&loaded.key_path()])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing {
-            path: loaded.key_path(),
-        })?;
+    let signer = crate::keys::unlock_one(keys, &loaded.key_path())?;
     let mut entries = Vec::with_capacity(approvers.len());
     for path in approvers {
         let key = approver_key(path, keys)?;
@@ -250,12 +245,7 @@ pub fn approve(
     // Two approvers at once must not lose one's signature.
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let mut held = held(loaded, product, version)?;
-    let signer = keys
-        .unlock(&[key])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing {
-            path: key.to_path_buf(),
-        })?;
+    let signer = crate::keys::unlock_one(keys, key)?;
     let hint = signer.public_key().hint().to_string();
     if !held.rule.approvers.iter().any(|a| a.hint == hint) {
         return Err(Error::NotAnApprover {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use custody_attest::bundle;
-use custody_attest::release::{Artifact, attest_document};
+use custody_attest::release::Artifact;
 use custody_crypto::{Digests, Sha256Digest, Sha512Digest};
 use custody_site::config::Loaded;
 use custody_site::fs::{read_bounded, write_atomic};
@@ -924,29 +924,16 @@ pub fn write(
         what: "the evidence",
         source,
     })?;
-    let signer = keys
-        .unlock(&[&loaded.key_path()])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing {
-            path: loaded.key_path(),
-        })?;
-    let signed = attest_document(signer.as_ref(), &subjects, EVIDENCE_PREDICATE, &value)?;
-    let policy = Site::new(loaded.site_dir())
-        .policy()
-        .map_err(Error::input)?;
-    let bundle_path = out.join("evidence.sigstore.json");
+    let signer = crate::keys::unlock_one(keys, &loaded.key_path())?;
     let _writer = crate::sequence::writer(loaded, events)?;
-    let mut log = crate::log::open_writer(loaded, keys, transport)?;
-    let logged = log
-        .append_bundle(bundle::to_json(&signed)?.as_bytes(), &policy, clock.now())
-        .map_err(|source| Error::Append {
-            bundle: bundle_path.clone(),
-            source: Box::new(source),
-        })?;
-    crate::log::warn_witness_failures(&log, events);
-    write_atomic(&bundle_path, logged.json.as_bytes())?;
     let json_path = out.join("evidence.json");
-    write_atomic(&json_path, pretty(&value)?.as_bytes())?;
+    let bundle_path = crate::log::SignedDocument {
+        path: &json_path,
+        subjects: &subjects,
+        predicate_type: EVIDENCE_PREDICATE,
+        predicate: &value,
+    }
+    .publish(loaded, &signer, (keys, transport), events, clock.now())?;
     let catalog_path = out.join(CATALOG_FILE);
     write_atomic(
         &catalog_path,

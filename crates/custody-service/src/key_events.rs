@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use custody_attest::bundle;
-use custody_attest::release::{Artifact, attest_document};
+use custody_attest::release::Artifact;
 use custody_crypto::{Algorithms, digest_file};
 use custody_site::config::Loaded;
 use custody_site::fs::{read_bounded, write_atomic};
@@ -78,39 +78,32 @@ fn record(
         what: "a key event",
         source,
     })?;
-    let bundle = attest_document(
-        signer.as_ref(),
-        &[Artifact {
-            name: POLICY_FILE.to_owned(),
-            digests,
-        }],
-        KEY_EVENT_PREDICATE,
-        &value,
-    )?;
-    let policy = site.policy().map_err(Error::input)?;
-    let mut log = crate::log::open_writer(loaded, keys, transport)?;
-    let dir = loaded.site_dir().join(KEYS_DIR);
     let base = format!(
         "{}-{}-{}",
         event.at.strftime("%Y%m%dT%H%M%S%.fZ"),
         event.event,
         event.key.replace(['/', '+', '='], "_")
     );
-    let file = dir.join(format!("{base}.json"));
-    let bundle_path = dir.join(format!("{base}.json.sigstore.json"));
-    let logged = log
-        .append_bundle(bundle::to_json(&bundle)?.as_bytes(), &policy, event.at)
-        .map_err(|source| Error::Append {
-            bundle: bundle_path.clone(),
-            source: Box::new(source),
-        })?;
-    let text = serde_json::to_string_pretty(event).map_err(|source| Error::Serialise {
-        what: "a key event",
-        source,
-    })?;
-    write_atomic(&file, format!("{text}\n").as_bytes())?;
-    write_atomic(&bundle_path, logged.json.as_bytes())?;
-    crate::log::warn_witness_failures(&log, &crate::env::Silent);
+    let file = loaded
+        .site_dir()
+        .join(KEYS_DIR)
+        .join(format!("{base}.json"));
+    crate::log::SignedDocument {
+        path: &file,
+        subjects: &[Artifact {
+            name: POLICY_FILE.to_owned(),
+            digests,
+        }],
+        predicate_type: KEY_EVENT_PREDICATE,
+        predicate: &value,
+    }
+    .publish(
+        loaded,
+        signer,
+        (keys, transport),
+        &crate::env::Silent,
+        event.at,
+    )?;
     Ok(file)
 }
 

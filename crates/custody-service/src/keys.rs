@@ -189,13 +189,7 @@ impl KeySource for FileKeys<'_> {
     /// From a public key file, or the `.pub` beside a private key, else by unlocking it.
     fn public_key(&self, path: &Path) -> Result<PublicKey, Error> {
         if key_uri(path)?.is_some() {
-            let key = self
-                .unlock(&[path])?
-                .pop()
-                .ok_or_else(|| Error::KeyMissing {
-                    path: path.to_path_buf(),
-                })?;
-            return Ok(key.public_key().clone());
+            return Ok(unlock_one(self, path)?.public_key().clone());
         }
         let text = read_text(path, MAX_KEY_FILE, "key").map_err(Error::input)?;
         if text.contains("BEGIN PUBLIC KEY") {
@@ -206,13 +200,7 @@ impl KeySource for FileKeys<'_> {
             let text = read_text(&pub_file, MAX_KEY_FILE, "public key").map_err(Error::input)?;
             return PublicKey::from_pem(&text).map_err(key_error(&pub_file));
         }
-        let key = self
-            .unlock(&[path])?
-            .pop()
-            .ok_or_else(|| Error::KeyMissing {
-                path: path.to_path_buf(),
-            })?;
-        Ok(key.public_key().clone())
+        Ok(unlock_one(self, path)?.public_key().clone())
     }
 
     /// In a token when `path` is a `pkcs11:` URI: made there, and never leaving it.
@@ -347,4 +335,13 @@ pub(crate) fn project_key(
         created: true,
         public,
     })
+}
+
+/// The one key at `path`, unlocked.
+pub(crate) fn unlock_one(keys: &dyn KeySource, path: &Path) -> Result<Key, Error> {
+    keys.unlock(&[path])?
+        .pop()
+        .ok_or_else(|| Error::KeyMissing {
+            path: path.to_path_buf(),
+        })
 }

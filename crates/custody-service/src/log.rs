@@ -102,11 +102,7 @@ pub fn open_writer(
     keys: &dyn KeySource,
     transport: &Arc<dyn Transport>,
 ) -> Result<Log, Error> {
-    let key_path = loaded.log_key_path();
-    let log_key = keys
-        .unlock(&[&key_path])?
-        .pop()
-        .ok_or(Error::KeyMissing { path: key_path })?;
+    let log_key = crate::keys::unlock_one(keys, &loaded.log_key_path())?;
     open_with_key(loaded, log_key, transport)
 }
 
@@ -732,4 +728,63 @@ pub fn cosign(
         cosignature: cosignature.line().trim_end().to_owned(),
         witness: witness.verifier().to_vkey_string(),
     })
+}
+
+/// A signed document of the site (a key event, a reproducibility check, a release's evidence):
+/// `path` holds the predicate as pretty JSON, and beside it (`.json.sigstore.json`) its bundle.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignedDocument<'a> {
+    /// Where the document goes (`.json`).
+    pub path: &'a Path,
+    /// What the statement is about.
+    pub subjects: &'a [custody_attest::release::Artifact],
+    /// The predicate type.
+    pub predicate_type: &'a str,
+    /// The document.
+    pub predicate: &'a serde_json::Value,
+}
+
+impl SignedDocument<'_> {
+    /// Signs the document with `signer` (a key the site's policy trusts at `at`) as an in-toto
+    /// Statement about its subjects, records the signature in the transparency log, and writes
+    /// the document and its bundle. Returns the bundle's path.
+    pub(crate) fn publish(
+        &self,
+        loaded: &Loaded,
+        signer: &crate::env::Key,
+        (keys, transport): (&dyn KeySource, &Arc<dyn Transport>),
+        events: &dyn Events,
+        at: jiff::Timestamp,
+    ) -> Result<PathBuf, Error> {
+        let bundle_path = self.path.with_extension("json.sigstore.json");
+        let signed = custody_attest::release::attest_document(
+            signer.as_ref(),
+            self.subjects,
+            self.predicate_type,
+            self.predicate,
+        )?;
+        let policy = custody_site::site::Site::new(loaded.site_dir())
+            .policy()
+            .map_err(Error::input)?;
+        let mut log = open_writer(loaded, keys, transport)?;
+        let logged = log
+            .append_bundle(
+                custody_attest::bundle::to_json(&signed)?.as_bytes(),
+                &policy,
+                at,
+            )
+            .map_err(|source| Error::Append {
+                bundle: bundle_path.clone(),
+                source: Box::new(source),
+            })?;
+        warn_witness_failures(&log, events);
+        let text =
+            serde_json::to_string_pretty(self.predicate).map_err(|source| Error::Serialise {
+                what: "a signed document",
+                source,
+            })?;
+        write_atomic(self.path, format!("{text}\n").as_bytes())?;
+        write_atomic(&bundle_path, logged.json.as_bytes())?;
+        Ok(bundle_path)
+    }
 }

@@ -177,12 +177,7 @@ pub fn revoke_key(
 ) -> Result<Revoked, Error> {
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     // The event is signed by the release key in force: not by the key it revokes.
-    let signer = keys
-        .unlock(&[&loaded.key_path()])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing {
-            path: loaded.key_path(),
-        })?;
+    let signer = crate::keys::unlock_one(keys, &loaded.key_path())?;
     if signer.public_key().hint().to_string() == hint {
         return Err(Error::RevokingCurrentKey {
             hint: hint.to_owned(),
@@ -333,10 +328,7 @@ pub fn rotate_release_key(
     policy.keys.push(added);
     // Signed by the new key, which the policy now trusts.
     let new_path = new.map_or(current, Path::to_path_buf);
-    let signer = keys
-        .unlock(&[&new_path])?
-        .pop()
-        .ok_or(Error::KeyMissing { path: new_path })?;
+    let signer = crate::keys::unlock_one(keys, &new_path)?;
     let (event, through_tuf) = crate::key_events::change_policy(
         loaded,
         &policy,
@@ -449,10 +441,7 @@ pub fn rotate_log_key(
             next
         }
     };
-    let new_key = keys
-        .unlock(&[&next])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing { path: next.clone() })?;
+    let new_key = crate::keys::unlock_one(keys, &next)?;
     let release_key = keys.public_key(&loaded.key_path())?;
     for (other, duty) in [(&old, "old log"), (&release_key, "release")] {
         if new_key.public_key() == other {
@@ -522,12 +511,7 @@ pub fn rotate_log_key(
                 size: log_size,
             },
         });
-    let signer = keys
-        .unlock(&[&loaded.key_path()])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing {
-            path: loaded.key_path(),
-        })?;
+    let signer = crate::keys::unlock_one(keys, &loaded.key_path())?;
     let (event, through_tuf) = crate::key_events::change_policy(
         &updated,
         &policy,

@@ -6,12 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use custody_attest::bundle;
-use custody_attest::release::{Artifact, attest_document};
+use custody_attest::release::Artifact;
 use custody_crypto::{Algorithms, Digests, Sha256Digest, Sha512Digest, digest_file};
 use custody_rebuild::{Explanation, Limits};
 use custody_site::config::Loaded;
-use custody_site::fs::write_atomic;
 use custody_site::site::{Site, published_release};
 use serde::Serialize;
 
@@ -174,41 +172,20 @@ pub fn check(
         what: "a reproducibility attestation",
         source,
     })?;
-    let signer = keys
-        .unlock(&[&loaded.key_path()])?
-        .pop()
-        .ok_or_else(|| Error::KeyMissing {
-            path: loaded.key_path(),
-        })?;
-    let signed = attest_document(
-        signer.as_ref(),
-        &subjects,
-        REPRODUCIBILITY_PREDICATE,
-        &predicate,
-    )?;
-    let policy = site.policy().map_err(Error::input)?;
-    // As the site's other signed documents: the document, and its bundle beside it.
+    let signer = crate::keys::unlock_one(keys, &loaded.key_path())?;
     let document = loaded
         .site_dir()
         .join(REBUILDS_DIR)
         .join(&product)
         .join(&version)
         .join(format!("{}.json", now.strftime("%Y%m%dT%H%M%S%.fZ")));
-    let attestation = document.with_extension("json.sigstore.json");
-    let mut log = crate::log::open_writer(loaded, keys, transport)?;
-    let logged = log
-        .append_bundle(bundle::to_json(&signed)?.as_bytes(), &policy, now)
-        .map_err(|source| Error::Append {
-            bundle: attestation.clone(),
-            source: Box::new(source),
-        })?;
-    crate::log::warn_witness_failures(&log, events);
-    let text = serde_json::to_string_pretty(&predicate).map_err(|source| Error::Serialise {
-        what: "a reproducibility attestation",
-        source,
-    })?;
-    write_atomic(&document, format!("{text}\n").as_bytes())?;
-    write_atomic(&attestation, logged.json.as_bytes())?;
+    let attestation = crate::log::SignedDocument {
+        path: &document,
+        subjects: &subjects,
+        predicate_type: REPRODUCIBILITY_PREDICATE,
+        predicate: &predicate,
+    }
+    .publish(loaded, &signer, (keys, transport), events, now)?;
     Ok(RebuildReport {
         product,
         version,

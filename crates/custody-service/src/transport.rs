@@ -162,6 +162,19 @@ impl Default for HttpTransport {
     }
 }
 
+/// Whether a GET or HEAD answered with the file: `false` for "no such file" (404, or the 403
+/// static hosts such as S3 answer for a missing object), an error for any other failure.
+fn found(url: &str, status: u16) -> Result<bool, TransportError> {
+    match status {
+        404 | 403 => Ok(false),
+        200..=299 => Ok(true),
+        _ => Err(TransportError::Status {
+            url: url.to_owned(),
+            status,
+        }),
+    }
+}
+
 fn request_error(url: &str, e: ureq::Error) -> TransportError {
     TransportError::Request {
         url: url.to_owned(),
@@ -219,15 +232,8 @@ impl Transport for HttpTransport {
             .build()
             .call()
             .map_err(|e| request_error(url, e))?;
-        let status = response.status().as_u16();
-        if status == 404 || status == 403 {
+        if !found(url, response.status().as_u16())? {
             return Ok(None);
-        }
-        if !(200..300).contains(&status) {
-            return Err(TransportError::Status {
-                url: url.to_owned(),
-                status,
-            });
         }
         // A declared length over the limit is refused before any body is read; an undeclared
         // or lying one is caught by the bounded copy.
@@ -260,15 +266,8 @@ impl Transport for HttpTransport {
             .build()
             .call()
             .map_err(|e| request_error(url, e))?;
-        let status = response.status().as_u16();
-        if status == 404 || status == 403 {
+        if !found(url, response.status().as_u16())? {
             return Ok(None);
-        }
-        if !(200..300).contains(&status) {
-            return Err(TransportError::Status {
-                url: url.to_owned(),
-                status,
-            });
         }
         Ok(Some(
             response

@@ -14,7 +14,7 @@ use crate::output::{CmdResult, Output, usage};
 /// Verifies the release now and gathers what it already has (provenance, SBOMs, the scan, VEX,
 /// log inclusion and checkpoint, TUF target, the latest `custody rebuild-check`, keys, approvals,
 /// `custody doctor`'s findings) into `evidence.json`, signed and logged as one in-toto Statement
-/// about the release's artifacts (`evidence.sigstore.json`, predicate
+/// about the release's artifacts (`evidence.json.sigstore.json`, predicate
 /// https://custody.dev/evidence/v1). It maps that evidence to the NIST SSDF (SP 800-218) tasks
 /// it supports, prefills the CISA Secure Software Development Attestation Form (marking what
 /// custody cannot know, such as the supplier's access controls), and says, for each threat the

@@ -13,6 +13,7 @@ pub mod sbom;
 pub mod scan;
 pub mod serve;
 pub mod token;
+pub mod tutorial;
 pub mod update;
 pub mod verify;
 pub mod vex;
