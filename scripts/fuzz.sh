@@ -40,7 +40,7 @@ mkdir -p "$OUT"
 SUMMARY=$OUT/summary.tsv
 printf 'target\tfuzz_dir\tseconds\texecutions\tcov\tft\tcorpus_files\tcorpus_bytes\tfindings\n' >"$SUMMARY"
 
-FUZZ_DIRS=(fuzz crates/custody-tlog/fuzz crates/custody-vuln/fuzz crates/custody-sbom/fuzz)
+FUZZ_DIRS=(fuzz crates/custody-tlog/fuzz crates/custody-vuln/fuzz crates/custody-sbom/fuzz crates/custody-rebuild/fuzz)
 SBOM_FIX=crates/custody-sbom/tests/fixtures
 
 # Real files a target starts from, beyond its committed corpus: one path a line. A lockfile

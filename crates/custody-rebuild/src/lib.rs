@@ -8,7 +8,7 @@
 //! differ), within [`Limits`]: a decompression bomb or an archive of a million entries is an
 //! error, not an out-of-memory.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 
 use serde::Serialize;
@@ -245,12 +245,13 @@ pub fn explain(
                 let (a, b) = (entries(released, RELEASED)?, entries(rebuilt, REBUILT)?);
                 let differing = compare_tar(&a, &b, &mut out);
                 if !differing.is_empty() {
+                    let wanted = first(&differing, limits.max_differences);
                     let contents = |src: &mut dyn Source, side| {
                         src.seek(SeekFrom::Start(0)).map_err(io(side))?;
-                        tar_contents(gunzip(src, side, limits), &differing, side, limits)
+                        tar_contents(gunzip(src, side, limits), &wanted, side, limits)
                     };
                     let (ca, cb) = (contents(released, RELEASED)?, contents(rebuilt, REBUILT)?);
-                    content_diffs(&a, &b, &ca, &cb, &mut out);
+                    content_diffs(&differing, &ca, &cb, &mut out);
                 }
             } else {
                 // The payloads, as bytes, bounded like an entry.
@@ -283,12 +284,13 @@ pub fn explain(
             let (a, b) = (entries(released, RELEASED)?, entries(rebuilt, REBUILT)?);
             let differing = compare_tar(&a, &b, &mut out);
             if !differing.is_empty() {
+                let wanted = first(&differing, limits.max_differences);
                 let contents = |src: &mut dyn Source, side| {
                     src.seek(SeekFrom::Start(0)).map_err(io(side))?;
-                    tar_contents(Box::new(src), &differing, side, limits)
+                    tar_contents(Box::new(src), &wanted, side, limits)
                 };
                 let (ca, cb) = (contents(released, RELEASED)?, contents(rebuilt, REBUILT)?);
-                content_diffs(&a, &b, &ca, &cb, &mut out);
+                content_diffs(&differing, &ca, &cb, &mut out);
             }
         }
         Format::Zip => zip_diff(released, rebuilt, limits, &mut out)?,
@@ -604,27 +606,50 @@ fn tar_entries(
     Ok(out)
 }
 
-/// Entries only one side has, the order of the rest, and their metadata; returns the paths
-/// whose contents differ.
-fn compare_tar(a: &[TarEntry], b: &[TarEntry], out: &mut Collector) -> BTreeSet<String> {
-    let by_path = |entries: &[TarEntry]| -> BTreeMap<String, usize> {
-        entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.path.clone(), i))
-            .collect()
-    };
-    let (in_a, in_b) = (by_path(a), by_path(b));
-    list_and_order(
-        a.iter().map(|e| e.path.as_str()),
-        b.iter().map(|e| e.path.as_str()),
-        &in_a,
-        &in_b,
-        out,
-    );
-    let mut differing = BTreeSet::new();
-    for ea in a {
-        let Some(eb) = in_b.get(&ea.path).and_then(|&i| b.get(i)) else {
+/// Names entries uniquely: an archive may hold one path twice, and the n-th `x` of one side
+/// is compared with the n-th `x` of the other, as `x (#n)`.
+#[derive(Default)]
+struct Occurrences(BTreeMap<String, usize>);
+
+impl Occurrences {
+    fn key(&mut self, path: &str) -> String {
+        let n = self.0.entry(path.to_owned()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            path.to_owned()
+        } else {
+            format!("{path} (#{n})")
+        }
+    }
+}
+
+/// Each entry's unique name ([`Occurrences`]), in archive order.
+fn keyed<'e>(paths: impl Iterator<Item = &'e str>) -> Vec<String> {
+    let mut seen = Occurrences::default();
+    paths.map(|p| seen.key(p)).collect()
+}
+
+fn index(keys: &[String]) -> BTreeMap<String, usize> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), i))
+        .collect()
+}
+
+/// Entries only one side has, the order of the rest, and their metadata; returns the entries
+/// (by unique name) whose contents differ, with their sizes.
+fn compare_tar(
+    a: &[TarEntry],
+    b: &[TarEntry],
+    out: &mut Collector,
+) -> BTreeMap<String, (u64, u64)> {
+    let ka = keyed(a.iter().map(|e| e.path.as_str()));
+    let kb = keyed(b.iter().map(|e| e.path.as_str()));
+    let (in_a, in_b) = (index(&ka), index(&kb));
+    list_and_order(&ka, &kb, &in_a, &in_b, out);
+    let mut differing = BTreeMap::new();
+    for (key, ea) in ka.iter().zip(a) {
+        let Some(eb) = in_b.get(key).and_then(|&i| b.get(i)) else {
             continue;
         };
         let fields: [(&'static str, String, String); 8] = [
@@ -644,7 +669,7 @@ fn compare_tar(a: &[TarEntry], b: &[TarEntry], out: &mut Collector) -> BTreeSet<
         for (field, released, rebuilt) in fields {
             if released != rebuilt {
                 out.push(Difference::Metadata {
-                    path: ea.path.clone(),
+                    path: key.clone(),
                     field,
                     released,
                     rebuilt,
@@ -652,32 +677,28 @@ fn compare_tar(a: &[TarEntry], b: &[TarEntry], out: &mut Collector) -> BTreeSet<
             }
         }
         if ea.sha256 != eb.sha256 {
-            differing.insert(ea.path.clone());
+            differing.insert(key.clone(), (ea.size, eb.size));
         }
     }
     differing
 }
 
 /// Entries only one side has, then the first place the common ones' order differs.
-fn list_and_order<'p>(
-    a: impl Iterator<Item = &'p str> + Clone,
-    b: impl Iterator<Item = &'p str> + Clone,
+fn list_and_order(
+    a: &[String],
+    b: &[String],
     in_a: &BTreeMap<String, usize>,
     in_b: &BTreeMap<String, usize>,
     out: &mut Collector,
 ) {
-    for path in a.clone().filter(|p| !in_b.contains_key(*p)) {
-        out.push(Difference::OnlyInReleased {
-            path: path.to_owned(),
-        });
+    for key in a.iter().filter(|k| !in_b.contains_key(*k)) {
+        out.push(Difference::OnlyInReleased { path: key.clone() });
     }
-    for path in b.clone().filter(|p| !in_a.contains_key(*p)) {
-        out.push(Difference::OnlyInRebuilt {
-            path: path.to_owned(),
-        });
+    for key in b.iter().filter(|k| !in_a.contains_key(*k)) {
+        out.push(Difference::OnlyInRebuilt { path: key.clone() });
     }
-    let common_a = a.filter(|p| in_b.contains_key(*p));
-    let common_b = b.filter(|p| in_a.contains_key(*p));
+    let common_a = a.iter().filter(|k| in_b.contains_key(*k));
+    let common_b = b.iter().filter(|k| in_a.contains_key(*k));
     if let Some((position, (x, y))) = common_a
         .zip(common_b)
         .enumerate()
@@ -685,26 +706,33 @@ fn list_and_order<'p>(
     {
         out.push(Difference::Order {
             position,
-            released: x.to_owned(),
-            rebuilt: y.to_owned(),
+            released: x.clone(),
+            rebuilt: y.clone(),
         });
     }
 }
 
 /// The contents of the entries in `wanted`, each up to [`Limits::max_entry_bytes`]; larger
 /// ones are left out.
+/// The first `n` names of `differing`: the contents worth holding, since no more differences
+/// than that are listed.
+fn first(differing: &BTreeMap<String, (u64, u64)>, n: usize) -> std::collections::BTreeSet<String> {
+    differing.keys().take(n).cloned().collect()
+}
+
 fn tar_contents(
     reader: Box<dyn Read + '_>,
-    wanted: &BTreeSet<String>,
+    wanted: &std::collections::BTreeSet<String>,
     side: &'static str,
     limits: &Limits,
 ) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut archive = tar::Archive::new(reader);
     let mut out = BTreeMap::new();
+    let mut seen = Occurrences::default();
     for entry in archive.entries().map_err(io(side))? {
         let mut entry = entry.map_err(io(side))?;
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if !wanted.contains(&path) || out.contains_key(&path) {
+        let path = seen.key(&String::from_utf8_lossy(&entry.path_bytes()));
+        if !wanted.contains(&path) {
             continue;
         }
         let mut buf = Vec::new();
@@ -716,29 +744,16 @@ fn tar_contents(
 }
 
 fn content_diffs(
-    a: &[TarEntry],
-    b: &[TarEntry],
+    differing: &BTreeMap<String, (u64, u64)>,
     ca: &BTreeMap<String, Vec<u8>>,
     cb: &BTreeMap<String, Vec<u8>>,
     out: &mut Collector,
 ) {
-    let size = |entries: &[TarEntry], path: &str| {
-        entries
-            .iter()
-            .find(|e| e.path == path)
-            .map_or(0, |e| e.size)
-    };
-    let paths: BTreeSet<&String> = a
-        .iter()
-        .filter(|e| b.iter().any(|f| f.path == e.path && f.sha256 != e.sha256))
-        .map(|e| &e.path)
-        .collect();
-    for path in paths {
-        let sizes = (size(a, path), size(b, path));
-        match (ca.get(path.as_str()), cb.get(path.as_str())) {
-            (Some(x), Some(y)) => push_content(path, x, y, sizes, out),
+    for (key, &sizes) in differing {
+        match (ca.get(key), cb.get(key)) {
+            (Some(x), Some(y)) => push_content(key, x, y, sizes, out),
             _ => out.push(Difference::Content {
-                path: path.clone(),
+                path: key.clone(),
                 released_size: sizes.0,
                 rebuilt_size: sizes.1,
                 offset: None,
@@ -804,17 +819,35 @@ fn zip_entries(
     Ok(out)
 }
 
-fn zip_content(
+/// The contents of the entries at the indices `wanted` names (each up to
+/// [`Limits::max_entry_bytes`]; larger ones are left out), by their unique names.
+fn zip_contents(
     src: &mut dyn Source,
-    name: &str,
+    wanted: &BTreeMap<usize, String>,
     side: &'static str,
     limits: &Limits,
-) -> Result<Option<Vec<u8>>, Error> {
+) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    let mut out = BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
     src.seek(SeekFrom::Start(0)).map_err(io(side))?;
     let mut archive = zip::ZipArchive::new(src).map_err(zip_error(side))?;
-    let file = archive.by_name(name).map_err(zip_error(side))?;
-    let mut buf = Vec::new();
-    Ok(read_bounded(file, limits.max_entry_bytes, side, &mut buf)?.then_some(buf))
+    for (&i, key) in wanted {
+        let file = archive.by_index(i).map_err(zip_error(side))?;
+        let mut buf = Vec::new();
+        if read_bounded(file, limits.max_entry_bytes, side, &mut buf)? {
+            out.insert(key.clone(), buf);
+        }
+    }
+    Ok(out)
+}
+
+/// A zip entry whose contents differ: its index on each side, and its sizes.
+struct Differing {
+    released: usize,
+    rebuilt: usize,
+    sizes: (u64, u64),
 }
 
 fn zip_diff(
@@ -825,23 +858,13 @@ fn zip_diff(
 ) -> Result<(), Error> {
     let a = zip_entries(released, RELEASED, limits)?;
     let b = zip_entries(rebuilt, REBUILT, limits)?;
-    let by_path = |entries: &[ZipEntry]| -> BTreeMap<String, usize> {
-        entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.path.clone(), i))
-            .collect()
-    };
-    let (in_a, in_b) = (by_path(&a), by_path(&b));
-    list_and_order(
-        a.iter().map(|e| e.path.as_str()),
-        b.iter().map(|e| e.path.as_str()),
-        &in_a,
-        &in_b,
-        out,
-    );
-    for ea in &a {
-        let Some(eb) = in_b.get(&ea.path).and_then(|&i| b.get(i)) else {
+    let ka = keyed(a.iter().map(|e| e.path.as_str()));
+    let kb = keyed(b.iter().map(|e| e.path.as_str()));
+    let (in_a, in_b) = (index(&ka), index(&kb));
+    list_and_order(&ka, &kb, &in_a, &in_b, out);
+    let mut differing: BTreeMap<String, Differing> = BTreeMap::new();
+    for (i, (key, ea)) in ka.iter().zip(&a).enumerate() {
+        let Some((j, eb)) = in_b.get(key).and_then(|&j| b.get(j).map(|e| (j, e))) else {
             continue;
         };
         let fields: [(&'static str, String, String); 4] = [
@@ -857,7 +880,7 @@ fn zip_diff(
         for (field, released_value, rebuilt_value) in fields {
             if released_value != rebuilt_value {
                 out.push(Difference::Metadata {
-                    path: ea.path.clone(),
+                    path: key.clone(),
                     field,
                     released: released_value,
                     rebuilt: rebuilt_value,
@@ -865,21 +888,27 @@ fn zip_diff(
             }
         }
         if ea.crc32 != eb.crc32 || ea.size != eb.size {
-            let x = zip_content(released, &ea.path, RELEASED, limits)?;
-            let y = zip_content(rebuilt, &eb.path, REBUILT, limits)?;
-            match (x, y) {
-                (Some(x), Some(y)) => push_content(&ea.path, &x, &y, (ea.size, eb.size), out),
-                _ => out.push(Difference::Content {
-                    path: ea.path.clone(),
-                    released_size: ea.size,
-                    rebuilt_size: eb.size,
-                    offset: None,
-                    released_bytes: String::new(),
-                    rebuilt_bytes: String::new(),
-                }),
-            }
+            differing.insert(
+                key.clone(),
+                Differing {
+                    released: i,
+                    rebuilt: j,
+                    sizes: (ea.size, eb.size),
+                },
+            );
         }
     }
+    let wanted = |pick: fn(&Differing) -> usize| -> BTreeMap<usize, String> {
+        differing
+            .iter()
+            .take(limits.max_differences)
+            .map(|(k, v)| (pick(v), k.clone()))
+            .collect()
+    };
+    let ca = zip_contents(released, &wanted(|d| d.released), RELEASED, limits)?;
+    let cb = zip_contents(rebuilt, &wanted(|d| d.rebuilt), REBUILT, limits)?;
+    let sizes = differing.into_iter().map(|(k, d)| (k, d.sizes)).collect();
+    content_diffs(&sizes, &ca, &cb, out);
     Ok(())
 }
 
@@ -1009,6 +1038,30 @@ mod tests {
             w.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
         }
         w.finish().unwrap_or_else(|e| panic!("{e}")).into_inner()
+    }
+
+    #[test]
+    fn a_path_twice_is_compared_occurrence_by_occurrence() {
+        let t = tar(&[
+            ("app", APP, 0, 0o755),
+            ("app", README, 5, 0o644),
+            ("README", README, 0, 0o644),
+        ]);
+        assert!(explain_bytes(&t, &t).differences.is_empty());
+        let other = tar(&[
+            ("app", APP, 0, 0o755),
+            ("app", README, 6, 0o644),
+            ("README", README, 0, 0o644),
+        ]);
+        assert_eq!(
+            explain_bytes(&t, &other).differences,
+            vec![Difference::Metadata {
+                path: "app (#2)".into(),
+                field: "mtime",
+                released: "5".into(),
+                rebuilt: "6".into()
+            }]
+        );
     }
 
     #[test]
