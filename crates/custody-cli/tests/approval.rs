@@ -109,6 +109,16 @@ fn a_release_waits_for_m_of_n_approvers_and_customers_check_the_threshold() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("awaits approval"), "{}", r.stderr);
 
+    // A version nobody released is not waiting for anyone.
+    let r = p.run(&["release", "publish", "app", "2.0.0"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no release of app 2.0.0 awaits approval"),
+        "{}",
+        r.stderr
+    );
+    let r = approve(&p, "2.0.0", &alice);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     // No approvals yet: publishing is refused, and nothing moves.
     let r = p.run(&["release", "publish", "app", "1.1.0"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -248,6 +258,14 @@ fn a_release_waits_for_m_of_n_approvers_and_customers_check_the_threshold() {
 #[test]
 fn an_approval_rule_is_checked_before_it_is_published() {
     let (p, [alice, bob, _, _]) = with_repo_and_approvers();
+    // No rule yet: nothing to approve.
+    let r = approve(&p, "1.0.0", &alice);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("asks no approvals of app"),
+        "{}",
+        r.stderr
+    );
     // More approvals than approvers.
     let r = set_rule(&p, "3", &[&alice, &bob]);
     assert_eq!(r.code, 2, "{}", r.stderr);

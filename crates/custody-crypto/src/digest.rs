@@ -92,17 +92,7 @@ impl Sha256Digest {
     pub fn to_uuid(&self) -> String {
         let mut b = [0u8; 16];
         b.copy_from_slice(&self.0[..16]);
-        b[6] = (b[6] & 0x0f) | 0x80;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let h = hex::encode(b);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..]
-        )
+        uuid_string(b, 8)
     }
 }
 
@@ -361,6 +351,22 @@ pub fn digest_files(paths: &[PathBuf], algorithms: Algorithms) -> Vec<Result<Dig
             })
         })
         .collect()
+}
+
+/// The RFC 9562 text of the UUID made of `bytes` with the version nibble set to `version` and
+/// the variant bits to `10` (version 4 for random bytes, 8 for application-laid-out ones).
+pub fn uuid_string(mut bytes: [u8; 16], version: u8) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | (version << 4);
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod rsa;
 
 pub use digest::{
     Algorithms, Digests, Sha256Digest, Sha512Digest, digest_file, digest_files, digest_reader,
+    uuid_string,
 };
 pub use ecosystem::Ecosystem;
 pub use error::Error;

@@ -1137,6 +1137,27 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_zip_is_an_error_naming_its_side() {
+        let good = zip_of(&[("a", APP, (2026, 1, 1))]);
+        let truncated = &good[..good.len() / 2];
+        let got = explain(
+            &mut Cursor::new(good.clone()),
+            &mut Cursor::new(truncated.to_vec()),
+            &Limits::default(),
+        );
+        assert!(
+            matches!(
+                got,
+                Err(Error::Zip {
+                    side: "rebuilt",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn bombs_and_huge_archives_are_errors_within_limits() {
         let zeros = gzip(&vec![0u8; 4 << 20], 0);
         let small = Limits {

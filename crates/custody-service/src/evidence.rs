@@ -964,17 +964,7 @@ fn pretty(value: &serde_json::Value) -> Result<String, Error> {
 fn uuid() -> Result<String, Error> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|_| Error::Randomness)?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
+    Ok(custody_crypto::uuid_string(b, 4))
 }
 
 fn control_id(id: &str) -> String {

@@ -138,18 +138,24 @@ pub(crate) fn catalog_release_dir(
     add_release_dir(&mut catalog, dir, &clock.now().to_string()).map(|_| ())
 }
 
-/// Adds a release directory from the site; `false` when it is already in the catalog.
-fn add_release_dir(catalog: &mut Catalog, dir: &Path, now: &str) -> Result<bool, Error> {
+/// A release directory (`.../<product>/<version>`), resolved, with its product and version.
+pub(crate) fn release_names(dir: &Path) -> Result<(PathBuf, String, String), Error> {
     let full = dir.canonicalize().map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
     })?;
     let name = |p: Option<&Path>| -> Option<String> { p?.file_name()?.to_str().map(str::to_owned) };
-    let (Some(version), Some(product)) = (name(Some(&full)), name(full.parent())) else {
-        return Err(Error::NotAReleaseDir {
+    match (name(full.parent()), name(Some(&full))) {
+        (Some(product), Some(version)) => Ok((full, product, version)),
+        _ => Err(Error::NotAReleaseDir {
             dir: dir.to_path_buf(),
-        });
-    };
+        }),
+    }
+}
+
+/// Adds a release directory from the site; `false` when it is already in the catalog.
+fn add_release_dir(catalog: &mut Catalog, dir: &Path, now: &str) -> Result<bool, Error> {
+    let (full, product, version) = release_names(dir)?;
     if catalog
         .contains(&product, &version)
         .map_err(|e| Error::catalog(catalog, e))?

@@ -211,8 +211,6 @@ pub fn revoke_key(
             event: "revoke".to_owned(),
             key: hint.to_owned(),
             at: clock.now(),
-            replaced_by: None,
-            log_size: None,
             since: Some(since),
             reason: Some(reason.to_owned()),
             ..Default::default()
@@ -338,8 +336,6 @@ pub fn rotate_release_key(
             at: now,
             replaced_by: Some(new_public.hint().to_string()),
             log_size: Some(log_size),
-            since: None,
-            reason: None,
             ..Default::default()
         },
         &signer,

@@ -80,21 +80,6 @@ struct Predicate<'a> {
     artifacts: &'a [RebuiltArtifact],
 }
 
-/// The product and version a release directory holds (`.../<product>/<version>`).
-fn release_names(dir: &Path) -> Result<(String, String), Error> {
-    let full = dir.canonicalize().map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let name = |p: Option<&Path>| -> Option<String> { p?.file_name()?.to_str().map(str::to_owned) };
-    match (name(full.parent()), name(Some(&full))) {
-        (Some(product), Some(version)) => Ok((product, version)),
-        _ => Err(Error::NotAReleaseDir {
-            dir: dir.to_path_buf(),
-        }),
-    }
-}
-
 /// Compares the rebuilt outputs with the release, then signs and logs the outcome, pass or
 /// fail, and keeps it on the site.
 pub fn check(
@@ -105,7 +90,7 @@ pub fn check(
     transport: &Arc<dyn Transport>,
     events: &dyn Events,
 ) -> Result<RebuildReport, Error> {
-    let (product, version) = release_names(&request.release_dir)?;
+    let (_, product, version) = crate::monitor::release_names(&request.release_dir)?;
     let site = Site::new(loaded.site_dir());
     let released = published_release(&site, &product, &version)?;
     let _writer = crate::sequence::writer(loaded, events)?;

@@ -270,15 +270,11 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             out.result(&done, || {
                 format!(
                     "Rotated the log key: {} now signs checkpoints; {}'s checkpoints keep proving \
-                     the log's first {} entries{}\nGive the log's witnesses its new verifier key:\n  {}",
+                     the log's first {} entries; {}\nGive the log's witnesses its new verifier key:\n  {}",
                     done.new,
                     done.old,
                     done.log_size,
-                    if done.through_tuf {
-                        "; the trust files are new TUF targets"
-                    } else {
-                        "; publish the trust files to customers"
-                    },
+                    trust_files_reach(done.through_tuf),
                     done.vkey
                 )
             });
@@ -295,16 +291,12 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             out.result(&done, || {
                 format!(
                     "Rotated the release key: {} now signs; {} signed until {} (its signatures \
-                     among the log's first {} entries keep verifying){}",
+                     among the log's first {} entries keep verifying); {}",
                     done.new,
                     done.old,
                     done.at,
                     done.log_size,
-                    if done.through_tuf {
-                        "; the policy is a new TUF target"
-                    } else {
-                        "; publish the policy to customers"
-                    }
+                    trust_files_reach(done.through_tuf)
                 )
             });
         }
@@ -338,11 +330,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     done.since,
                     done.policy.display(),
                     done.reason,
-                    if done.through_tuf {
-                        "the policy is a new TUF target: `custody update` takes it"
-                    } else {
-                        "publish the policy to customers"
-                    }
+                    trust_files_reach(done.through_tuf)
                 )
             });
         }
@@ -371,11 +359,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                     done.approvers.len(),
                     done.approvers.join(", "),
                     done.log_size,
-                    if done.through_tuf {
-                        "the policy is a new TUF target: `custody update` takes it"
-                    } else {
-                        "publish the policy to customers"
-                    }
+                    trust_files_reach(done.through_tuf)
                 )
             });
         }
@@ -390,6 +374,15 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a change of the trust files went: through TUF to `custody update`, or to be published.
+fn trust_files_reach(through_tuf: bool) -> &'static str {
+    if through_tuf {
+        "the trust files are new TUF targets: `custody update` takes them"
+    } else {
+        "publish the trust files to customers"
+    }
 }
 
 /// Human description of a freshly created key.
