@@ -119,6 +119,11 @@ pub trait Backend: Send + std::fmt::Debug {
     /// Starts the transaction that migrates the schema, holding off any other process doing
     /// the same until it ends.
     fn begin_migration(&mut self) -> Result<(), BackendError>;
+    /// Whether the connection is gone for good (the server closed it), so that a pool drops
+    /// it rather than handing it out again.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,6 +326,10 @@ fn pg_params<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn postgres::types::ToSql
 impl Backend for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
     }
 
     fn location(&self) -> &str {

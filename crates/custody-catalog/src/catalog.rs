@@ -500,6 +500,11 @@ impl Catalog {
         self.backend.location()
     }
 
+    /// Whether its connection is gone for good (a PostgreSQL server that closed it).
+    pub fn is_closed(&self) -> bool {
+        self.backend.is_closed()
+    }
+
     fn migrate(&mut self) -> Result<(), Error> {
         let failed = |location: &str| {
             let location = location.to_owned();

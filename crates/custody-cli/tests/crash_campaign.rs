@@ -851,7 +851,7 @@ fn writers_of_one_project_take_turns() {
     held.lock().unwrap();
 
     let args = release_args(&p, "1.0.0");
-    let release = common::custody()
+    let mut release = common::custody()
         .current_dir(p.dir())
         .args(strs(&args))
         .stdout(Stdio::piped())
@@ -865,20 +865,32 @@ fn writers_of_one_project_take_turns() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // The release prepares (gate, staging, signing) without the lock, then says it waits.
+    let (said, waits) = std::sync::mpsc::channel();
+    let stderr = release.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap_or_default();
+            if line.contains("waiting for another custody run") {
+                let _ = said.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let waited = waits.recv_timeout(Duration::from_secs(120)).is_ok();
     assert!(
         !p.site().join("releases/app/1.0.0").exists(),
         "the release waited for the lock"
     );
     drop(held);
-    let release = release.wait_with_output().unwrap();
+    let status = release.wait().unwrap();
+    let stderr = reader.join().unwrap();
     let refresh = refresh.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&release.stderr);
-    assert!(release.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("waiting for another custody run"),
-        "{stderr}"
-    );
+    assert!(status.success(), "{stderr}");
+    assert!(waited, "the release never said it waits: {stderr}");
     assert!(
         refresh.status.success(),
         "{}",

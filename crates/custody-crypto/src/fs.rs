@@ -78,6 +78,54 @@ fn replace(
     result
 }
 
+/// Make each of `paths` durable (`fsync`), all at once: one thread a file, so that a journaling
+/// file system commits them together rather than one flush after another. The error names the
+/// first file that failed.
+pub fn sync_files(paths: &[PathBuf]) -> Result<(), (PathBuf, io::Error)> {
+    let sync = |path: &PathBuf| File::open(path).and_then(|f| f.sync_all());
+    if let [only] = paths {
+        return sync(only).map_err(|e| (only.clone(), e));
+    }
+    std::thread::scope(|s| {
+        let running: Vec<_> = paths
+            .iter()
+            .map(|path| (path, s.spawn(move || sync(path))))
+            .collect();
+        let mut first = Ok(());
+        for (path, thread) in running {
+            let result = thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
+            if let (Err(e), Ok(())) = (result, &first) {
+                first = Err((path.clone(), e));
+            }
+        }
+        first
+    })
+}
+
+/// Create `files` (name, content) in `dir`, a directory no reader sees until it is renamed
+/// into place whole, and make them and their names durable: the files are fsynced together
+/// ([`sync_files`]), then the directory once. No temporary names: nothing can see a torn file
+/// in a directory that is not published yet. A name that exists already is an error.
+pub fn write_new_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), (PathBuf, io::Error)> {
+    let mut paths = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        let written = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(bytes));
+        if let Err(e) = written {
+            return Err((path, e));
+        }
+        paths.push(path);
+    }
+    sync_files(&paths)?;
+    sync_dir(dir).map_err(|e| (dir.to_path_buf(), e))
+}
+
 /// Make a directory's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -194,6 +242,20 @@ mod tests {
         }
         write_atomic(&p, b"new").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
+    }
+
+    #[test]
+    fn new_files_are_written_whole_and_an_existing_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_files(dir.path(), &[("a", b"one"), ("b", b"two")]).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"one");
+        assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), b"two");
+        let (path, e) = write_new_files(dir.path(), &[("c", b"3"), ("a", b"again")]).unwrap_err();
+        assert_eq!(path, dir.path().join("a"));
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"one");
+        let (path, _) = sync_files(&[dir.path().join("a"), dir.path().join("gone")]).unwrap_err();
+        assert_eq!(path, dir.path().join("gone"));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! from tokio's blocking pool, since both backends are blocking clients.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use custody_service::access::{self, Action, Audit, Catalog, TokenRequest};
 use custody_service::env::{Clock, Events, MemoryKeys};
+use custody_service::pool::{CatalogPool, Pooled};
 use custody_service::publish::{PublishOutcome, PublishRequest, Uploaded};
 use custody_service::release::ReleaseEnv;
 use custody_service::transport::Transport;
@@ -38,6 +39,11 @@ use custody_site::config::Loaded;
 use futures_util::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// Catalog connections a server keeps: enough that concurrent requests' commits reach
+/// PostgreSQL together, few enough to stay well inside its connection limit with several
+/// frontends.
+pub const CATALOG_CONNECTIONS: usize = 8;
 
 /// Largest request body the API takes: its requests are small JSON documents.
 pub const MAX_BODY: usize = 64 << 10;
@@ -56,6 +62,8 @@ pub struct Publisher {
     pub upload_limit: u64,
     /// How long an upload may send nothing before it is dropped (a slow or stalled client).
     pub read_timeout: std::time::Duration,
+    /// Commits the publishes that arrive together as one batch.
+    pub committer: custody_service::commit::Committer,
 }
 
 /// The project the API serves.
@@ -76,7 +84,7 @@ pub(crate) struct Api {
     pub(crate) loaded: Arc<Loaded>,
     /// Whether webhooks may point at loopback and private addresses.
     allow_internal_webhooks: bool,
-    catalog: Arc<Mutex<Catalog>>,
+    catalog: Arc<CatalogPool>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Why publishing is off, when it is.
     publisher: Result<Arc<Publisher>, Arc<str>>,
@@ -130,10 +138,11 @@ pub(crate) fn state(
     clock: Arc<dyn Clock>,
     publisher: Result<Publisher, String>,
 ) -> Api {
+    let catalog = CatalogPool::for_project(&project.loaded, project.catalog, CATALOG_CONNECTIONS);
     Api {
         loaded: Arc::new(project.loaded),
         allow_internal_webhooks: project.allow_internal_webhooks,
-        catalog: Arc::new(Mutex::new(project.catalog)),
+        catalog: Arc::new(catalog),
         clock,
         publisher: publisher.map(Arc::new).map_err(Arc::from),
     }
@@ -338,12 +347,8 @@ impl Api {
             })
     }
 
-    pub(crate) fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
-        // A panic in another request poisoned the lock; the catalog itself is a connection
-        // whose transactions roll back, so it is still sound to use.
-        self.catalog
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn catalog(&self) -> Result<Pooled<'_>, Error> {
+        self.catalog.get()
     }
 
     /// Checks the token, runs `op` and audits: blocking (the catalog is). The catalog is
@@ -355,7 +360,7 @@ impl Api {
     ) -> Result<T, Error> {
         let clock = self.clock.as_ref();
         let decision = access::authorize(
-            &mut self.catalog(),
+            &mut *self.catalog()?,
             asked.secret.as_deref(),
             asked.action,
             asked.product.as_deref(),
@@ -366,7 +371,7 @@ impl Api {
             Err(refusal) => {
                 let outcome = format!("refused: {refusal}");
                 access::audit(
-                    &mut self.catalog(),
+                    &mut *self.catalog()?,
                     &Audit {
                         token: refusal.token(),
                         action: asked.name,
@@ -386,7 +391,7 @@ impl Api {
                 Err(e) => format!("failed: {e}"),
             };
             access::audit(
-                &mut self.catalog(),
+                &mut *self.catalog()?,
                 &Audit {
                     token: Some(&token.id),
                     action: asked.name,
@@ -454,7 +459,7 @@ async fn list_tokens(State(api): State<Api>, caller: Caller) -> Response {
         |_| StatusCode::OK,
         |api| {
             Ok(Tokens {
-                tokens: access::list(&mut api.catalog())?,
+                tokens: access::list(&mut *api.catalog()?)?,
             })
         },
     )
@@ -505,7 +510,7 @@ async fn create_token(State(api): State<Api>, caller: Caller, body: Bytes) -> Re
                 None => None,
             };
             let issued = access::create(
-                &mut api.catalog(),
+                &mut *api.catalog()?,
                 &TokenRequest {
                     product: request.product,
                     actions,
@@ -533,7 +538,7 @@ async fn revoke_token(State(api): State<Api>, caller: Caller, Path(id): Path<Str
         asked,
         |_| StatusCode::OK,
         move |api| {
-            access::revoke(&mut api.catalog(), &id, api.clock.as_ref())?;
+            access::revoke(&mut *api.catalog()?, &id, api.clock.as_ref())?;
             Ok(serde_json::json!({ "revoked": id }))
         },
     )
@@ -569,7 +574,7 @@ async fn audit_log(State(api): State<Api>, caller: Caller, Query(page): Query<Pa
         |_| StatusCode::OK,
         move |api| {
             Ok(AuditPage {
-                records: access::audit_log(&mut api.catalog(), page.after, limit)?,
+                records: access::audit_log(&mut *api.catalog()?, page.after, limit)?,
             })
         },
     )
@@ -600,8 +605,11 @@ async fn findings(
         asked,
         |_| StatusCode::OK,
         move |api| {
-            let findings =
-                custody_service::monitor::release_findings(&mut api.catalog(), &product, &version)?;
+            let findings = custody_service::monitor::release_findings(
+                &mut *api.catalog()?,
+                &product,
+                &version,
+            )?;
             Ok(Findings {
                 product,
                 version,
@@ -687,8 +695,15 @@ async fn publish(
             transport: p.transport.clone(),
             clock: api.clock.as_ref(),
             events: &ServerLog,
+            catalog: Some(&api.catalog),
         };
-        custody_service::publish::publish(&p.loaded, &product, &version, &request, &env)
+        custody_service::publish::publish(
+            &p.loaded,
+            (&product, &version),
+            &request,
+            &env,
+            &p.committer,
+        )
     })
     .await
 }
@@ -860,7 +875,7 @@ async fn register_webhook(State(api): State<Api>, caller: Caller, body: Bytes) -
         move |api| {
             let request: WebhookRequest = request_json(&body, "a webhook")?;
             custody_service::webhooks::register(
-                &mut api.catalog(),
+                &mut *api.catalog()?,
                 &request.url,
                 api.allow_internal_webhooks,
                 api.clock.as_ref(),
@@ -888,7 +903,7 @@ async fn list_webhooks(State(api): State<Api>, caller: Caller) -> Response {
         |_| StatusCode::OK,
         |api| {
             Ok(Webhooks {
-                webhooks: custody_service::webhooks::list(&mut api.catalog())?,
+                webhooks: custody_service::webhooks::list(&mut *api.catalog()?)?,
             })
         },
     )
@@ -911,7 +926,7 @@ async fn remove_webhook(
         asked,
         |_| StatusCode::OK,
         move |api| {
-            custody_service::webhooks::remove(&mut api.catalog(), &id, api.clock.as_ref())?;
+            custody_service::webhooks::remove(&mut *api.catalog()?, &id, api.clock.as_ref())?;
             Ok(serde_json::json!({ "removed": id }))
         },
     )
@@ -942,7 +957,7 @@ async fn webhook_deliveries(State(api): State<Api>, caller: Caller) -> Response 
         |_| StatusCode::OK,
         |api| {
             Ok(Deliveries {
-                deliveries: custody_service::webhooks::deliveries(&mut api.catalog(), 100)?,
+                deliveries: custody_service::webhooks::deliveries(&mut *api.catalog()?, 100)?,
             })
         },
     )
@@ -991,7 +1006,7 @@ async fn list_releases(
         move |api| {
             Ok(Releases {
                 releases: custody_service::monitor::releases(
-                    &mut api.catalog(),
+                    &mut *api.catalog()?,
                     query.product.as_deref(),
                     limit,
                 )?,
@@ -1034,7 +1049,7 @@ async fn components(
         |_| StatusCode::OK,
         move |api| {
             let components =
-                custody_service::monitor::components(&mut api.catalog(), &product, &version)?;
+                custody_service::monitor::components(&mut *api.catalog()?, &product, &version)?;
             Ok(Components {
                 product,
                 version,
@@ -1125,6 +1140,7 @@ async fn append_bundle(
                     transport: p.transport.clone(),
                     clock: api.clock.as_ref(),
                     events: &ServerLog,
+                    catalog: Some(&api.catalog),
                 },
             )
         },

@@ -188,7 +188,7 @@ async fn css() -> Response {
 
 async fn products(State(api): State<Api>, visitor: Visitor) -> Response {
     page(api, visitor.viewer(), |api, viewer| {
-        let rows = dashboard::products(&api.loaded, &mut api.catalog())?;
+        let rows = dashboard::products(&api.loaded, &mut *api.catalog()?)?;
         Ok(pages::products(
             &rows,
             &api.loaded.config.vulndb.fail_on,
@@ -204,7 +204,7 @@ async fn product(
     Path(product): Path<String>,
 ) -> Response {
     page(api, visitor.viewer(), move |api, viewer| {
-        let found = dashboard::product(&mut api.catalog(), &product)?;
+        let found = dashboard::product(&mut *api.catalog()?, &product)?;
         Ok(pages::product(&found, viewer))
     })
     .await
@@ -232,7 +232,7 @@ async fn release(
         };
         let found = dashboard::release(
             &api.loaded,
-            &mut api.catalog(),
+            &mut *api.catalog()?,
             &product,
             &version,
             &query,
@@ -245,7 +245,7 @@ async fn release(
 
 async fn advisory(State(api): State<Api>, visitor: Visitor, Path(id): Path<String>) -> Response {
     page(api, visitor.viewer(), move |api, viewer| {
-        let found = dashboard::advisory(&api.loaded, &mut api.catalog(), &id)?;
+        let found = dashboard::advisory(&api.loaded, &mut *api.catalog()?, &id)?;
         Ok(pages::advisory(&found, viewer))
     })
     .await
@@ -360,7 +360,7 @@ async fn admin(
 async fn admin_tokens(State(api): State<Api>, visitor: Visitor) -> Response {
     let asked = visitor.asks("token.list", "tokens", false);
     admin(api, visitor, asked, None, |api, viewer, form| {
-        let listed = access::list(&mut api.catalog())?;
+        let listed = access::list(&mut *api.catalog()?)?;
         Ok(pages::tokens(&listed, api.clock.now(), None, form, viewer))
     })
     .await
@@ -411,7 +411,7 @@ async fn create_token(
             };
             let product = Some(product.trim().to_owned()).filter(|p| !p.is_empty());
             let issued = access::create(
-                &mut api.catalog(),
+                &mut *api.catalog()?,
                 &TokenRequest {
                     product,
                     actions,
@@ -420,7 +420,7 @@ async fn create_token(
                 },
                 api.clock.as_ref(),
             )?;
-            let listed = access::list(&mut api.catalog())?;
+            let listed = access::list(&mut *api.catalog()?)?;
             let secret = issued.secret.to_string();
             Ok(pages::tokens(
                 &listed,
@@ -447,8 +447,8 @@ async fn revoke_token(
         asked,
         Some(form.form_token),
         move |api, viewer, form_token| {
-            access::revoke(&mut api.catalog(), &id, api.clock.as_ref())?;
-            let listed = access::list(&mut api.catalog())?;
+            access::revoke(&mut *api.catalog()?, &id, api.clock.as_ref())?;
+            let listed = access::list(&mut *api.catalog()?)?;
             Ok(pages::tokens(
                 &listed,
                 api.clock.now(),
@@ -464,7 +464,7 @@ async fn revoke_token(
 async fn admin_audit(State(api): State<Api>, visitor: Visitor) -> Response {
     let asked = visitor.asks("audit.read", "audit", false);
     admin(api, visitor, asked, None, |api, viewer, _| {
-        let records = access::audit_log(&mut api.catalog(), 0, PAGE_ROWS)?;
+        let records = access::audit_log(&mut *api.catalog()?, 0, PAGE_ROWS)?;
         Ok(pages::audit(&records, viewer))
     })
     .await
@@ -473,8 +473,8 @@ async fn admin_audit(State(api): State<Api>, visitor: Visitor) -> Response {
 async fn admin_webhooks(State(api): State<Api>, visitor: Visitor) -> Response {
     let asked = visitor.asks("webhook.list", "webhooks", false);
     admin(api, visitor, asked, None, |api, viewer, _| {
-        let hooks = webhooks::list(&mut api.catalog())?;
-        let deliveries = webhooks::deliveries(&mut api.catalog(), PAGE_ROWS)?;
+        let hooks = webhooks::list(&mut *api.catalog()?)?;
+        let deliveries = webhooks::deliveries(&mut *api.catalog()?, PAGE_ROWS)?;
         Ok(pages::webhooks(&hooks, &deliveries, viewer))
     })
     .await

@@ -70,6 +70,21 @@ impl Recorded {
     }
 }
 
+impl Recorded {
+    /// The progress messages so far.
+    pub fn progress_lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|(w, _)| !*w)
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl Events for Recorded {
     fn progress(&self, message: &str) {
         if let Ok(mut l) = self.lines.lock() {
@@ -226,6 +241,9 @@ pub struct ReleaseEnv<'a> {
     pub clock: &'a dyn Clock,
     /// Progress and warnings.
     pub events: &'a dyn Events,
+    /// The catalog's connections, when the caller keeps some (a server); else one is opened
+    /// for each use.
+    pub catalog: Option<&'a crate::pool::CatalogPool>,
 }
 
 impl std::fmt::Debug for ReleaseEnv<'_> {

@@ -743,6 +743,19 @@ pub enum Error {
     /// A held release does not have the approvals its product's rule asks.
     #[error("{0}")]
     NotApproved(#[source] Box<custody_attest::Error>),
+    /// A step that the releases committed together share failed (the writer lock, the log
+    /// append, the TUF commit): each release of the batch reports it.
+    #[error(transparent)]
+    Batch(std::sync::Arc<Error>),
+    /// The commit of a release stopped without an answer (the thread committing it failed):
+    /// nothing was acknowledged, so publishing it again is safe.
+    #[error("the commit of {product} {version} stopped without finishing; publish it again")]
+    CommitAbandoned {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+    },
     /// The witness refused to cosign: the checkpoint is not consistent with what it cosigned.
     #[error("{log}: not cosigned: {source}")]
     NotCosigned {
@@ -841,7 +854,10 @@ impl Error {
                     _ => ErrorKind::Failed,
                 }
             }
-            Self::Randomness | Self::NotJson { .. } => ErrorKind::Failed,
+            Self::Randomness | Self::NotJson { .. } | Self::CommitAbandoned { .. } => {
+                ErrorKind::Failed
+            }
+            Self::Batch(shared) => shared.kind(),
             Self::OtherProductInstalled { .. }
             | Self::Downgrade { .. }
             | Self::NotVerified { .. } => ErrorKind::Refused,

@@ -51,6 +51,7 @@
 pub mod access;
 pub mod advisories;
 pub mod approval;
+pub mod commit;
 pub mod dashboard;
 pub mod doctor;
 pub mod env;
@@ -62,6 +63,7 @@ pub mod key_events;
 pub mod keys;
 pub mod log;
 pub mod monitor;
+pub mod pool;
 pub mod project;
 pub mod publish;
 pub mod rebuild;

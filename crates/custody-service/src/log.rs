@@ -486,6 +486,7 @@ pub fn append(
         transport: transport.clone(),
         clock,
         events,
+        catalog: None,
     };
     let (appended, json) = append_bytes(loaded, bundle, &bytes, &policy, &env)?;
     write_atomic(bundle, json.as_bytes())?;

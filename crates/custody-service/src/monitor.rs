@@ -100,13 +100,12 @@ fn catalog_error(location: &str) -> impl FnOnce(custody_catalog::Error) -> Error
 /// Adds a freshly published release to the project's catalog, with its SBOM (the graph and
 /// the CycloneDX document published with it) and the gate's findings as already known.
 pub fn catalog_release(
-    loaded: &Loaded,
+    catalog: &mut Catalog,
     published: &Published,
     sbom: (&custody_sbom::Sbom, &str),
     known: &[Assessed],
     clock: &dyn Clock,
 ) -> Result<(), Error> {
-    let mut catalog = open_catalog(loaded)?;
     let (graph, sbom_json) = sbom;
     let (packages, _) = crate::scan::packages(graph);
     let artifacts: Vec<String> = published.artifacts.iter().map(|a| a.name.clone()).collect();
@@ -124,18 +123,17 @@ pub fn catalog_release(
             },
             &clock.now().to_string(),
         )
-        .map_err(|e| Error::catalog(&catalog, e))?;
+        .map_err(|e| Error::catalog(catalog, e))?;
     Ok(())
 }
 
 /// Adds the published release in `dir` to the catalog from the SBOM it carries.
 pub(crate) fn catalog_release_dir(
-    loaded: &Loaded,
+    catalog: &mut Catalog,
     dir: &Path,
     clock: &dyn Clock,
 ) -> Result<(), Error> {
-    let mut catalog = open_catalog(loaded)?;
-    add_release_dir(&mut catalog, dir, &clock.now().to_string()).map(|_| ())
+    add_release_dir(catalog, dir, &clock.now().to_string()).map(|_| ())
 }
 
 /// A release directory (`.../<product>/<version>`), resolved, with its product and version.

@@ -27,8 +27,11 @@ pub const UPLOAD_LIFETIME: std::time::Duration = std::time::Duration::from_secs(
 
 /// Where a product's uploads wait for their release.
 pub fn uploads_dir(loaded: &Loaded, product: &str) -> PathBuf {
-    loaded.base.join(".custody/uploads").join(product)
+    loaded.base.join(UPLOADS_DIR).join(product)
 }
+
+/// Where uploads wait, one directory a product, under the project.
+const UPLOADS_DIR: &str = ".custody/uploads";
 
 /// What [`receive_upload`] kept.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -186,13 +189,14 @@ pub struct PublishOutcome {
     pub awaiting_approval: Option<crate::release::AwaitingApproval>,
 }
 
-/// Publishes `product` `version` from uploads.
+/// Publishes `product` `version` from uploads, committed by `committer` together with the
+/// other publishes it has queued.
 pub fn publish(
     loaded: &Loaded,
-    product: &str,
-    version: &str,
+    (product, version): (&str, &str),
     request: &PublishRequest,
     env: &ReleaseEnv<'_>,
+    committer: &crate::commit::Committer,
 ) -> Result<PublishOutcome, Error> {
     check_name("product", product).map_err(Error::input)?;
     check_name("version", version).map_err(Error::input)?;
@@ -246,7 +250,7 @@ pub fn publish(
         .as_ref()
         .map(|_| named[request.artifacts.len()].clone());
     named.truncate(request.artifacts.len());
-    let released = crate::release::release(
+    let released = crate::release::prepare(
         loaded,
         &ReleaseRequest {
             product: product.to_owned(),
@@ -260,7 +264,8 @@ pub fn publish(
             source: Some(request.source.clone()),
         },
         env,
-    );
+    )
+    .and_then(|prepared| committer.commit(loaded, prepared, env));
     let Released {
         release,
         tuf_targets,
@@ -274,7 +279,7 @@ pub fn publish(
         }
         Err(e) => return Err(e),
     };
-    sweep(&uploads);
+    sweep(loaded);
     Ok(PublishOutcome {
         fresh: true,
         release,
@@ -482,9 +487,39 @@ pub fn submit(
     })
 }
 
+/// How often a process looks for stale uploads: the directory holds a day of them, and
+/// listing it after every release would cost each release more as the day goes on.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// Removes uploads no release has named for [`UPLOAD_LIFETIME`], and work directories a killed
-/// publish left behind.
-fn sweep(uploads: &Path) {
+/// publish left behind, of every product; at most once per [`SWEEP_EVERY`] in a process.
+fn sweep(loaded: &Loaded) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Seconds since the epoch of this process's last sweep (0: none yet).
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if last != 0 && now.saturating_sub(last) < SWEEP_EVERY.as_secs() {
+        return;
+    }
+    if LAST
+        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
+    {
+        // Another request is sweeping.
+        return;
+    }
+    let Ok(products) = std::fs::read_dir(loaded.base.join(UPLOADS_DIR)) else {
+        return;
+    };
+    for product in products.flatten() {
+        sweep_dir(&product.path());
+    }
+}
+
+fn sweep_dir(uploads: &Path) {
     let Ok(entries) = std::fs::read_dir(uploads) else {
         return;
     };

@@ -18,7 +18,6 @@ use crate::Error;
 use crate::env::{Events, Key};
 use crate::gate::{Gate, GateReport, GateRequest, parse_fail_on};
 use crate::inputs::{SbomFormat, read_sbom, render_sbom};
-use crate::log::warn_witness_failures;
 
 /// The TUF keys in `Loaded::tuf_signing_key_paths` order (targets, snapshot, timestamp, then
 /// the products' own targets keys), as the repository takes them.
@@ -245,9 +244,47 @@ pub fn release(
     request: &ReleaseRequest,
     env: &ReleaseEnv<'_>,
 ) -> Result<Released, Error> {
+    let prepared = prepare(loaded, request, env)?;
+    crate::commit::Committer::default().commit(loaded, prepared, env)
+}
+
+/// A release made ready without the writer lock: gated, its artifacts staged, hashed and
+/// signed. [`Committer::commit`](crate::commit::Committer::commit) logs it and puts it in
+/// place.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(crate) staged: custody_site::site::Staged,
+    /// The product's approval rule: the release is held for its approvers.
+    pub(crate) rule: Option<custody_attest::trust::ApprovalRule>,
+    pub(crate) gate: Option<Gate>,
+    pub(crate) sbom: Option<custody_sbom::Sbom>,
+    /// The CycloneDX text of the SBOM, which the catalog keeps.
+    pub(crate) cyclonedx: Option<String>,
+    pub(crate) log_key: Key,
+    pub(crate) tuf_keys: Vec<Key>,
+}
+
+impl Prepared {
+    /// The SBOM graph, its CycloneDX text and the gate's findings, for the catalog.
+    pub(crate) fn catalog_parts(
+        &self,
+    ) -> Option<(&custody_sbom::Sbom, &str, &[custody_vuln::vex::Assessed])> {
+        match (&self.sbom, &self.cyclonedx, &self.gate) {
+            (Some(sbom), Some(text), Some(gate)) => Some((sbom, text, &gate.findings)),
+            _ => None,
+        }
+    }
+}
+
+/// Everything of a release that needs no lock: the checks, the gate, the keys, and the staged,
+/// hashed and signed release. Nothing reaches the site, the log or the TUF repository.
+pub fn prepare(
+    loaded: &Loaded,
+    request: &ReleaseRequest,
+    env: &ReleaseEnv<'_>,
+) -> Result<Prepared, Error> {
     check_name("product", &request.product).map_err(Error::input)?;
     check_name("version", &request.version).map_err(Error::input)?;
-    let _writer = crate::sequence::writer(loaded, env.events)?;
     let site = Site::new(loaded.site_dir()).staging_in(loaded.release_staging_dir());
     let target = site.release_dir(&request.product, &request.version);
     if target.exists() {
@@ -258,10 +295,7 @@ pub fn release(
         }
         .into());
     }
-    let rule = Site::new(loaded.site_dir())
-        .policy()?
-        .approval_rule(&request.product)
-        .cloned();
+    let rule = site.policy()?.approval_rule(&request.product).cloned();
     let site = match &rule {
         Some(_) => site.holding_in(loaded.held_dir()),
         None => site,
@@ -303,8 +337,6 @@ pub fn release(
         }
     }
     // Every key is unlocked (one passphrase) and checked before anything is written.
-    let tuf_dir = loaded.tuf_dir();
-    let with_tuf = custody_site::tuf::exists(&tuf_dir);
     let paths = signing_key_paths(loaded);
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     // In `paths` order: the release key, the log key, then the online TUF keys (whose count
@@ -318,14 +350,6 @@ pub fn release(
         });
     };
     let tuf_keys: Vec<Key> = keys.collect();
-    let tuf = if with_tuf {
-        let tuf = Tuf::open(loaded, tuf_keys)?;
-        tuf.check_product(loaded, &request.product)?;
-        Some(tuf)
-    } else {
-        None
-    };
-    let mut log = crate::log::open_with_key(loaded, log_key, &env.transport)?;
     env.events.progress(&format!(
         "Releasing {} {} from {} at {} ({} artifact(s))",
         request.product,
@@ -344,56 +368,15 @@ pub fn release(
         started_on,
         finished_on: env.clock.now(),
     };
-    let put_on_site = |log: &mut custody_site::log::Log| {
-        site.publish(&signer, &facts, &request.artifacts, &attachments, Some(log))
-            .map_err(Error::from)
-    };
-    let (published, tuf_targets) = match (&rule, tuf) {
-        (None, Some(tuf)) => publish_to_tuf(
-            loaded,
-            (&request.product, &request.version),
-            tuf,
-            env,
-            || put_on_site(&mut log),
-        )?,
-        (Some(_), _) | (None, None) => (put_on_site(&mut log)?, Vec::new()),
-    };
-    warn_witness_failures(&log, env.events);
-    if let Some(rule) = rule {
-        env.events.progress(&format!(
-            "{} {} is signed and logged; it is published once {} of its {} approvers approve \
-             it (custody release approve)",
-            published.product,
-            published.version,
-            rule.threshold,
-            rule.approvers.len()
-        ));
-        return Ok(Released {
-            awaiting_approval: Some(AwaitingApproval {
-                threshold: rule.threshold,
-                approvers: rule.approvers.iter().map(|a| a.hint.clone()).collect(),
-                approved: Vec::new(),
-                dir: published.dir.clone(),
-            }),
-            release: published,
-            tuf_targets: Vec::new(),
-            scan: gate.map(|g| g.report),
-        });
-    }
-    catalog_published(
-        loaded,
-        &published,
-        match (&sbom, cyclonedx(&attachments), &gate) {
-            (Some(sbom), Some(cyclonedx), Some(gate)) => Some((sbom, cyclonedx, &gate.findings)),
-            _ => None,
-        },
-        env,
-    );
-    Ok(Released {
-        release: published,
-        tuf_targets,
-        scan: gate.map(|g| g.report),
-        awaiting_approval: None,
+    let staged = site.stage(signer.as_ref(), &facts, &request.artifacts, &attachments)?;
+    Ok(Prepared {
+        staged,
+        rule,
+        gate,
+        sbom,
+        cyclonedx: cyclonedx(&attachments).map(str::to_owned),
+        log_key,
+        tuf_keys,
     })
 }
 
@@ -405,7 +388,7 @@ pub(crate) struct Tuf {
 
 impl Tuf {
     /// Open the repository with `keys`, the online keys in `ONLINE_ROLES` order.
-    fn open(loaded: &Loaded, keys: Vec<Key>) -> Result<Self, Error> {
+    pub(crate) fn open(loaded: &Loaded, keys: Vec<Key>) -> Result<Self, Error> {
         let dir = loaded.tuf_dir();
         let tuf_error = |source| Error::Tuf {
             dir: dir.clone(),
@@ -441,42 +424,91 @@ pub(crate) fn open_tuf(
 }
 
 /// Puts the release of `product` `version` on the site with `put` and adds it to the TUF
-/// repository, crash-safely: a marker written first lets the next release announce one that
-/// was killed between the two, and add it then. Returns the release and the targets added.
+/// repository, crash-safely (see [`TufBatch`]). Returns the release and the targets added.
 pub(crate) fn publish_to_tuf(
     loaded: &Loaded,
-    (product, version): (&str, &str),
-    mut tuf: Tuf,
+    name: (&str, &str),
+    tuf: Tuf,
     env: &ReleaseEnv<'_>,
     put: impl FnOnce() -> Result<Published, Error>,
 ) -> Result<(Published, Vec<String>), Error> {
-    let site = Site::new(loaded.site_dir());
-    let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
-    let pending = pending_releases(&site, &pending_dir, env.events)?;
-    let marker = pending_dir.join(pending_name(product, version));
-    custody_site::fs::write_atomic(&marker, b"")?;
+    let batch = TufBatch::begin(loaded, tuf, &[name], env.events)?;
     let published = put()?;
-    let bins = loaded.config.tuf.hash_bins;
-    for (_, earlier) in &pending {
-        add_release(&mut tuf.repo, earlier, bins)?;
+    let mut added = batch.commit(loaded, &[&published], env)?;
+    Ok((published, added.pop().unwrap_or_default()))
+}
+
+/// Releases on their way to the TUF repository, crash-safely: a marker for each, written
+/// before it reaches the site, lets the next release announce one that was killed between the
+/// site and the TUF commit, and add it then.
+pub(crate) struct TufBatch {
+    tuf: Tuf,
+    pending: Vec<(PathBuf, Published)>,
+    markers: Vec<PathBuf>,
+}
+
+impl TufBatch {
+    /// Finds what killed releases left pending and marks `names` (product, version) as on
+    /// their way.
+    pub(crate) fn begin(
+        loaded: &Loaded,
+        tuf: Tuf,
+        names: &[(&str, &str)],
+        events: &dyn Events,
+    ) -> Result<Self, Error> {
+        let site = Site::new(loaded.site_dir());
+        let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
+        let pending = pending_releases(&site, &pending_dir, events)?;
+        let mut markers = Vec::with_capacity(names.len());
+        for (product, version) in names {
+            let marker = pending_dir.join(pending_name(product, version));
+            custody_site::fs::write_atomic(&marker, b"")?;
+            markers.push(marker);
+        }
+        Ok(Self {
+            tuf,
+            pending,
+            markers,
+        })
     }
-    let added = add_release(&mut tuf.repo, &published, bins)?;
-    tuf.repo
-        .commit(online_keys(&tuf.keys)?, env.clock.now())
-        .map_err(|source| Error::Tuf {
-            dir: loaded.tuf_dir(),
-            source,
-        })?;
-    for (earlier_marker, earlier) in &pending {
-        env.events.warn(&format!(
-            "{} {} was published by a release that did not finish; it is now in the TUF \
-             repository too",
-            earlier.product, earlier.version
-        ));
-        remove_marker(earlier_marker);
+
+    /// Adds the pending releases and `published` (those of the marked that reached the site)
+    /// in one TUF commit; returns the targets added for each of `published`.
+    pub(crate) fn commit(
+        mut self,
+        loaded: &Loaded,
+        published: &[&Published],
+        env: &ReleaseEnv<'_>,
+    ) -> Result<Vec<Vec<String>>, Error> {
+        let bins = loaded.config.tuf.hash_bins;
+        for (_, earlier) in &self.pending {
+            add_release(&mut self.tuf.repo, earlier, bins)?;
+        }
+        let added = published
+            .iter()
+            .map(|p| add_release(&mut self.tuf.repo, p, bins))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.tuf
+            .repo
+            .commit(online_keys(&self.tuf.keys)?, env.clock.now())
+            .map_err(|source| Error::Tuf {
+                dir: loaded.tuf_dir(),
+                source,
+            })?;
+        for (earlier_marker, earlier) in &self.pending {
+            env.events.warn(&format!(
+                "{} {} was published by a release that did not finish; it is now in the TUF \
+                 repository too",
+                earlier.product, earlier.version
+            ));
+            remove_marker(earlier_marker);
+        }
+        // Also the markers of releases that failed before the site: nothing of them is there.
+        for marker in &self.markers {
+            remove_marker(marker);
+        }
+        Ok(added)
     }
-    remove_marker(&marker);
-    Ok((published, added))
 }
 
 /// The release's CycloneDX SBOM text, among its attachments.
@@ -497,14 +529,18 @@ pub(crate) fn catalog_published(
     sbom: Option<(&custody_sbom::Sbom, &str, &[custody_vuln::vex::Assessed])>,
     env: &ReleaseEnv<'_>,
 ) {
-    let added = match sbom {
+    if sbom.is_none() && !published.dir.join(SBOM_CYCLONEDX).is_file() {
+        return;
+    }
+    let add = |catalog: &mut custody_catalog::Catalog| match sbom {
         Some((graph, text, findings)) => {
-            crate::monitor::catalog_release(loaded, published, (graph, text), findings, env.clock)
+            crate::monitor::catalog_release(catalog, published, (graph, text), findings, env.clock)
         }
-        None if published.dir.join(SBOM_CYCLONEDX).is_file() => {
-            crate::monitor::catalog_release_dir(loaded, &published.dir, env.clock)
-        }
-        None => return,
+        None => crate::monitor::catalog_release_dir(catalog, &published.dir, env.clock),
+    };
+    let added = match env.catalog {
+        Some(pool) => pool.get().and_then(|mut catalog| add(&mut catalog)),
+        None => crate::monitor::open_catalog(loaded).and_then(|mut catalog| add(&mut catalog)),
     };
     if let Err(e) = added {
         env.events.warn(&format!(

@@ -102,6 +102,7 @@ fn release_gate_monitor_and_webhooks_on_the_twins() {
         transport: Arc::new(transport.clone()) as Arc<dyn Transport>,
         clock: &clock,
         events: &events,
+        catalog: None,
     };
     let released =
         custody_service::release::release(&loaded, &release("1.0.0"), &release_env).unwrap();

@@ -60,6 +60,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     custody_crypto::fs::write_atomic(path, bytes).map_err(io(path))
 }
 
+/// Create `files` in a directory not yet published, durably
+/// ([`custody_crypto::fs::write_new_files`]).
+pub fn write_new_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), Error> {
+    custody_crypto::fs::write_new_files(dir, files).map_err(path_io)
+}
+
+/// The error of a file operation that says which path failed.
+pub(crate) fn path_io((path, source): (std::path::PathBuf, std::io::Error)) -> Error {
+    Error::Io { path, source }
+}
+
 /// Make a directory's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     custody_crypto::fs::sync_dir(dir).map_err(io(dir))

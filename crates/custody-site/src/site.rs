@@ -11,9 +11,9 @@ use custody_crypto::{Algorithms, PublicKey, Signer, digest_files};
 use serde::Serialize;
 
 use crate::Error;
-use crate::fs::{read_bounded, sync_dir, write_atomic};
+use crate::fs::{path_io, read_bounded, sync_dir, write_atomic, write_new_files};
 use crate::log::{Log, Record};
-use custody_attest::tlog;
+use custody_attest::tlog::{self, TlogEntry};
 
 /// `trusted_root.json`.
 pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
@@ -322,7 +322,8 @@ impl Site {
     /// atomically: the version directory appears whole or not at all, and never twice.
     ///
     /// With `log`, every bundle is recorded in the transparency log first and carries its entry,
-    /// inclusion proof and checkpoint.
+    /// inclusion proof and checkpoint. [`stage`](Self::stage) and [`Staged::finish`] are the
+    /// two halves, for a caller that signs several releases and logs them as one batch.
     pub fn publish(
         &self,
         signer: &dyn Signer,
@@ -331,6 +332,28 @@ impl Site {
         attachments: &[Attachment],
         log: Option<&mut Log>,
     ) -> Result<Published, Error> {
+        let mut staged = self.stage(signer, facts, artifacts, attachments)?;
+        let entries = match log {
+            Some(log) => log.record(staged.records())?,
+            None => Vec::new(),
+        };
+        let published = staged.finish(&entries)?;
+        if self.held.is_none() {
+            self.write_index()?;
+        }
+        Ok(published)
+    }
+
+    /// The first half of [`publish`](Self::publish): checks the names, copies `artifacts` into
+    /// a staging directory of this call's own, hashes the copies and signs every document. Needs
+    /// no lock: nothing is logged and nothing reaches the site until [`Staged::finish`].
+    pub fn stage(
+        &self,
+        signer: &dyn Signer,
+        facts: &ReleaseFacts,
+        artifacts: &[PathBuf],
+        attachments: &[Attachment],
+    ) -> Result<Staged, Error> {
         check_name("product", &facts.product)?;
         check_name("version", &facts.version)?;
         let published_dir = self.release_dir(&facts.product, &facts.version);
@@ -341,31 +364,12 @@ impl Site {
                 path: published_dir,
             });
         }
+        let held = self.held.is_some();
         let final_dir = self
             .held_dir(&facts.product, &facts.version)
             .unwrap_or(published_dir);
-        let already = || {
-            let (product, version, path) = (
-                facts.product.clone(),
-                facts.version.clone(),
-                final_dir.clone(),
-            );
-            if self.held.is_some() {
-                Error::AlreadyHeld {
-                    product,
-                    version,
-                    path,
-                }
-            } else {
-                Error::AlreadyPublished {
-                    product,
-                    version,
-                    path,
-                }
-            }
-        };
         if final_dir.exists() {
-            return Err(already());
+            return Err(already(facts, &final_dir, held));
         }
         let policy = self.policy()?;
         let hint = signer.public_key().hint();
@@ -401,46 +405,33 @@ impl Site {
             source,
         })?;
         let staging_dir = self.staging_dir(&product_dir)?;
-        if log.is_some() {
-            // The log's single-writer lock is held, so no other publish is running: whatever
-            // is staged is what a killed release left.
-            sweep_staging(&staging_dir);
-            sweep_staging(&product_dir);
-        }
-        let staging = staging_dir.join(format!(
-            "{STAGING_PREFIX}{}-{}-{}",
-            facts.product,
-            facts.version,
-            std::process::id()
-        ));
-        let result = Self::stage_and_rename(
+        sweep_staging(&staging_dir);
+        sweep_staging(&product_dir);
+        let mut staged = Staged {
+            staging: staging_dir.join(staging_name(&facts.product, &facts.version)),
+            final_dir,
+            held,
+            facts: facts.clone(),
+            key: hint.to_string(),
+            hashed: Vec::new(),
+            files: Vec::new(),
+            records: Vec::new(),
+            finished: false,
+        };
+        staged.assemble(
             signer,
-            facts,
             &Inputs {
                 artifacts,
                 names: &names,
                 attachments,
             },
-            &staging,
-            &final_dir,
-            log,
-        );
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        let (published_artifacts, commit) = result?;
-        if self.held.is_none() {
-            write_index(&self.root)?;
-        }
-        Ok(Published {
-            product: facts.product.clone(),
-            version: facts.version.clone(),
-            dir: final_dir,
-            artifacts: published_artifacts,
-            key: hint.to_string(),
-            source_clean: facts.source.clean,
-            commit,
-        })
+        )?;
+        Ok(staged)
+    }
+
+    /// Rewrite `index.html`, the human summary of every release.
+    pub fn write_index(&self) -> Result<(), Error> {
+        write_index(&self.root)
     }
 
     /// Where to assemble a release of the product in `product_dir`.
@@ -458,35 +449,117 @@ impl Site {
             Ok(product_dir.to_path_buf())
         }
     }
+}
 
-    fn stage_and_rename(
-        signer: &dyn Signer,
-        facts: &ReleaseFacts,
-        inputs: &Inputs<'_>,
-        staging: &Path,
-        final_dir: &Path,
-        log: Option<&mut Log>,
-    ) -> Result<(Vec<PublishedArtifact>, String), Error> {
+fn already(facts: &ReleaseFacts, dir: &Path, held: bool) -> Error {
+    let (product, version, path) = (
+        facts.product.clone(),
+        facts.version.clone(),
+        dir.to_path_buf(),
+    );
+    if held {
+        Error::AlreadyHeld {
+            product,
+            version,
+            path,
+        }
+    } else {
+        Error::AlreadyPublished {
+            product,
+            version,
+            path,
+        }
+    }
+}
+
+/// A release assembled by [`Site::stage`]: its artifacts copied and hashed and every document
+/// signed, in a staging directory of its own, not yet logged nor on the site. Dropped
+/// unfinished, it removes its staging directory.
+#[derive(Debug)]
+pub struct Staged {
+    staging: PathBuf,
+    final_dir: PathBuf,
+    held: bool,
+    facts: ReleaseFacts,
+    key: String,
+    hashed: Vec<Artifact>,
+    /// Each bundle to write, by file name, with the artifact digest its entry is indexed under.
+    files: Vec<(String, sigstore_types::Bundle, Option<[u8; 32]>)>,
+    /// The log records of the files' signatures, one a file, in their order.
+    records: Vec<Record>,
+    finished: bool,
+}
+
+/// The staging directory's name: the product and version for a reader, then the process and a
+/// sequence number, so that concurrent publishes in one process never share one, and
+/// [`sweep_staging`] can tell whose it is.
+fn staging_name(product: &str, version: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{STAGING_PREFIX}{product}-{version}-{}.{n}",
+        std::process::id()
+    )
+}
+
+impl Staged {
+    /// The product.
+    pub fn product(&self) -> &str {
+        &self.facts.product
+    }
+
+    /// The version.
+    pub fn version(&self) -> &str {
+        &self.facts.version
+    }
+
+    /// Where it will be: the release directory on the site, or where it is held.
+    pub fn final_dir(&self) -> &Path {
+        &self.final_dir
+    }
+
+    /// Whether it goes where releases wait for approvals rather than onto the site.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// What to record in the transparency log, one record a bundle: [`finish`](Self::finish)
+    /// takes their entries in this order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Refuse now, before logging, if another publish put this version in place first.
+    pub fn check_vacant(&self) -> Result<(), Error> {
+        if self.final_dir.exists() {
+            return Err(self.taken());
+        }
+        Ok(())
+    }
+
+    /// The error for this version being published (or held) already.
+    pub fn taken(&self) -> Error {
+        already(&self.facts, &self.final_dir, self.held)
+    }
+
+    fn assemble(&mut self, signer: &dyn Signer, inputs: &Inputs<'_>) -> Result<(), Error> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Io { path, source }
         };
-        std::fs::create_dir_all(staging).map_err(io(staging))?;
+        let staging = self.staging.clone();
+        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
         // Hash the copies, not the originals, so what is signed is exactly what is served even
         // if a source file changes while we work.
-        let mut staged = Vec::with_capacity(inputs.artifacts.len());
+        let mut copies = Vec::with_capacity(inputs.artifacts.len());
         for (src, name) in inputs.artifacts.iter().zip(inputs.names) {
             let dst = staging.join(name);
             // Opened first so that a failure of the copy is the destination's (a full disk).
             std::fs::File::open(src).map_err(io(src))?;
             std::fs::copy(src, &dst).map_err(io(&dst))?;
-            std::fs::File::open(&dst)
-                .and_then(|f| f.sync_all())
-                .map_err(io(&dst))?;
-            staged.push(dst);
+            copies.push(dst);
         }
-        let mut hashed = Vec::with_capacity(staged.len());
-        for ((result, name), src) in digest_files(&staged, Algorithms::Both)
+        for ((result, name), src) in digest_files(&copies, Algorithms::Both)
             .into_iter()
             .zip(inputs.names)
             .zip(inputs.artifacts)
@@ -498,12 +571,12 @@ impl Site {
                 },
                 other => other.into(),
             })?;
-            hashed.push(Artifact {
+            self.hashed.push(Artifact {
                 name: name.clone(),
                 digests,
             });
         }
-        let docs = release::attest(signer, facts, &hashed)?;
+        let docs = release::attest(signer, &self.facts, &self.hashed)?;
         let mut attached = Vec::with_capacity(inputs.attachments.len());
         for a in inputs.attachments {
             check_name("attachment file name", &a.name)?;
@@ -512,80 +585,137 @@ impl Site {
                     what: "attachment",
                     source,
                 })?;
-            write_atomic(&staging.join(&a.name), &a.bytes)?;
-            let b = release::attest_document(signer, &hashed, a.predicate_type, &predicate)?;
+            let b = release::attest_document(signer, &self.hashed, a.predicate_type, &predicate)?;
             attached.push((bundle_name(&a.name), b));
         }
-        let mut files: Vec<(String, &sigstore_types::Bundle, Option<[u8; 32]>)> = Vec::new();
-        for ((name, b), a) in docs.artifact_bundles.iter().zip(&hashed) {
-            files.push((bundle_name(name), b, a.digests.sha256.map(|d| d.0)));
+        // The copies and the attachments durable together, before anything is logged.
+        let documents: Vec<(&str, &[u8])> = inputs
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.bytes.as_slice()))
+            .collect();
+        write_new_files(&staging, &documents)?;
+        custody_crypto::fs::sync_files(&copies).map_err(path_io)?;
+        let release::ReleaseDocuments {
+            artifact_bundles,
+            provenance,
+            manifest,
+        } = docs;
+        for ((name, b), a) in artifact_bundles.into_iter().zip(&self.hashed) {
+            self.files
+                .push((bundle_name(&name), b, a.digests.sha256.map(|d| d.0)));
         }
-        files.push((PROVENANCE_FILE.to_owned(), &docs.provenance, None));
-        files.push((MANIFEST_FILE.to_owned(), &docs.manifest, None));
-        for (name, b) in &attached {
-            files.push((name.clone(), b, None));
+        self.files
+            .push((PROVENANCE_FILE.to_owned(), provenance, None));
+        self.files.push((MANIFEST_FILE.to_owned(), manifest, None));
+        for (name, b) in attached {
+            self.files.push((name, b, None));
         }
-        let entries = match log {
-            Some(log) => {
-                let mut records = Vec::with_capacity(files.len());
-                for (_, b, artifact) in &files {
-                    let sigstore_types::SignatureContent::DsseEnvelope(env) = &b.content else {
-                        continue;
-                    };
-                    records.push(Record {
-                        body: tlog::dsse_entry_body(env, signer.public_key()),
-                        artifact: *artifact,
-                    });
-                }
-                log.record(&records)?
-            }
-            None => Vec::new(),
-        };
-        for (i, (file, b, _)) in files.iter().enumerate() {
-            let entry: Vec<_> = entries.get(i).cloned().into_iter().collect();
-            write_atomic(
-                &staging.join(file),
-                bundle::to_json_with_entries(b, &entry)?.as_bytes(),
-            )?;
-        }
-        sync_dir(staging)?;
-        if final_dir.exists() {
-            return Err(Error::AlreadyPublished {
-                product: facts.product.clone(),
-                version: facts.version.clone(),
-                path: final_dir.to_path_buf(),
+        for (_, b, artifact) in &self.files {
+            let sigstore_types::SignatureContent::DsseEnvelope(env) = &b.content else {
+                continue;
+            };
+            self.records.push(Record {
+                body: tlog::dsse_entry_body(env, signer.public_key()),
+                artifact: *artifact,
             });
         }
-        std::fs::rename(staging, final_dir).map_err(io(final_dir))?;
-        if let Some(parent) = final_dir.parent() {
+        Ok(())
+    }
+
+    /// The second half of [`Site::publish`]: writes each bundle with its log entry (`entries`,
+    /// in [`records`](Self::records) order; none without a log) and renames the staging
+    /// directory into place, atomically. The site's index is the caller's to rewrite.
+    pub fn finish(&mut self, entries: &[TlogEntry]) -> Result<Published, Error> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let mut bundles = Vec::with_capacity(self.files.len());
+        for (i, (file, b, _)) in self.files.iter().enumerate() {
+            let entry: Vec<_> = entries.get(i).cloned().into_iter().collect();
+            bundles.push((file.as_str(), bundle::to_json_with_entries(b, &entry)?));
+        }
+        let bundles: Vec<(&str, &[u8])> = bundles
+            .iter()
+            .map(|(name, json)| (*name, json.as_bytes()))
+            .collect();
+        write_new_files(&self.staging, &bundles)?;
+        self.check_vacant()?;
+        std::fs::rename(&self.staging, &self.final_dir).map_err(io(&self.final_dir))?;
+        self.finished = true;
+        if let Some(parent) = self.final_dir.parent() {
             sync_dir(parent)?;
         }
-        let published = hashed
+        let artifacts = self
+            .hashed
             .iter()
             .map(|a| PublishedArtifact {
                 name: a.name.clone(),
                 size: a.digests.size,
                 sha256: a.digests.sha256.map(|d| d.to_hex()).unwrap_or_default(),
                 sha512: a.digests.sha512.map(|d| d.to_hex()).unwrap_or_default(),
-                bundle: final_dir.join(bundle_name(&a.name)),
+                bundle: self.final_dir.join(bundle_name(&a.name)),
             })
             .collect();
-        Ok((published, facts.source.commit.clone()))
+        Ok(Published {
+            product: self.facts.product.clone(),
+            version: self.facts.version.clone(),
+            dir: self.final_dir.clone(),
+            artifacts,
+            key: self.key.clone(),
+            source_clean: self.facts.source.clean,
+            commit: self.facts.source.commit.clone(),
+        })
     }
 }
 
-/// Remove the staging directories a killed publish left in `dir`. Best effort: one that cannot
-/// be removed now is tried again by the next publish, and never published.
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Best effort: what is left is swept by a later publish once this process is gone.
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Whether the staging directory `name` belongs to a process that is still running (and so
+/// may be a publish in progress). Names without a process id are leftovers of old versions.
+fn staging_owner_alive(name: &str) -> bool {
+    let Some(pid) = name
+        .rsplit_once('-')
+        .and_then(|(_, tail)| tail.split('.').next())
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return true;
+    }
+    process_alive(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    // Without a cheap way to ask, assume it may be running: leftovers wait for a sweep by hand.
+    true
+}
+
+/// Remove the staging directories a killed publish left in `dir`: those of processes no longer
+/// running. Best effort: one that cannot be removed now is tried again by the next publish, and
+/// never published.
 fn sweep_staging(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(STAGING_PREFIX)
-        {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(STAGING_PREFIX) && !staging_owner_alive(&name) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

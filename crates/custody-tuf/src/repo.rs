@@ -529,6 +529,9 @@ impl Repository {
     pub fn commit(&mut self, online: OnlineKeys<'_>, now: jiff::Timestamp) -> Result<()> {
         self.check_online(online)?;
         let changed = std::mem::take(&mut self.changed);
+        // The new versioned files (roles, snapshot) need only be durable before the timestamp
+        // names them: written first, then made durable together.
+        let mut versioned = Vec::with_capacity(changed.len() + 1);
         for role in &changed {
             let md = self
                 .roles
@@ -539,7 +542,10 @@ impl Repository {
             signed.expires = after(now, self.expiry.targets)?;
             let (id, signer) = self.signer_for(role, online)?;
             let md = Metadata::sign(signed, &[(&id, signer)])?;
-            self.write(&format!("{}.{role}.json", md.signed.version), md.bytes())?;
+            versioned.push((
+                format!("{}.{role}.json", md.signed.version),
+                md.bytes().to_vec(),
+            ));
             self.roles.insert(role.clone(), md);
         }
         let meta = self
@@ -561,10 +567,11 @@ impl Repository {
         );
         let signer = online.snapshot;
         let snapshot = Metadata::sign(snapshot, &[(&keyid_in(&self.root, signer)?, signer)])?;
-        self.write(
-            &format!("{}.snapshot.json", snapshot.signed.version),
-            snapshot.bytes(),
-        )?;
+        versioned.push((
+            format!("{}.snapshot.json", snapshot.signed.version),
+            snapshot.bytes().to_vec(),
+        ));
+        self.write_together(&versioned)?;
         let timestamp = Timestamp::new(
             self.timestamp.signed.version + 1,
             after(now, self.expiry.timestamp)?,
@@ -940,6 +947,21 @@ impl Repository {
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
         write_atomic(&self.dir.join("metadata").join(name), bytes)
+    }
+
+    /// Writes `files` (name, content) into the metadata directory, each replaced atomically,
+    /// and returns once all are durable: their fsyncs overlap, and the directory is synced
+    /// once. For files no published metadata names yet.
+    fn write_together(&self, files: &[(String, Vec<u8>)]) -> Result<()> {
+        let dir = self.dir.join("metadata");
+        let mut paths = Vec::with_capacity(files.len());
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            custody_crypto::fs::replace_file(&path, bytes).map_err(io(&path))?;
+            paths.push(path);
+        }
+        custody_crypto::fs::sync_files(&paths).map_err(|(path, e)| io(&path)(e))?;
+        custody_crypto::fs::sync_dir(&dir).map_err(io(&dir))
     }
 }
 

@@ -165,6 +165,7 @@ fn run_held(command: HeldCommand, out: &Output) -> CmdResult {
                 transport: super::transport(),
                 clock: &SystemClock,
                 events: out,
+                catalog: None,
             };
             let released = custody_service::approval::publish(&loaded, &product, &version, &env)?;
             print_released(&loaded, &released, out);
@@ -196,6 +197,7 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         transport: super::transport(),
         clock: &SystemClock,
         events: out,
+        catalog: None,
     };
     let released = custody_service::release::release(&loaded, &request, &env)?;
     print_released(&loaded, &released, out);

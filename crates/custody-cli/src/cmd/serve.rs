@@ -70,6 +70,7 @@ fn publisher(
         transport: super::transport(),
         upload_limit: args.max_upload,
         read_timeout: std::time::Duration::from_secs(args.read_timeout),
+        committer: custody_service::commit::Committer::default(),
     })
 }
 
