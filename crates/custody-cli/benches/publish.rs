@@ -8,10 +8,12 @@
 //!
 //! Each run makes a project with a TUF repository and an advisory database (the trimmed
 //! crates.io snapshot in `testdata/`), a publish token, and starts `custody serve` on it. Then
-//! `PUBLISH_BENCH_CLIENTS` threads (default 4) publish `PUBLISH_BENCH_RELEASES` releases (default
-//! 200) between them as a pipeline does: three uploads and an SBOM upload (`PUT`), then the
-//! release (`POST`); the server gates, signs, logs with fsync, commits TUF metadata and catalogs
-//! each. The rate is releases over wall time from the first upload to the last answer. The
+//! `PUBLISH_BENCH_CLIENTS` threads (default: 4, then 16, a run each; a comma-separated list
+//! chooses) publish `PUBLISH_BENCH_RELEASES` releases (default 200) between them as a pipeline
+//! does: three uploads and an SBOM upload (`PUT`), then the release (`POST`); the server gates,
+//! signs, logs with fsync, commits TUF metadata and catalogs each, committing the releases
+//! that arrive together as one batch. The project lives under `TMPDIR`: BENCHMARKS.md says
+//! which file system the figures are from. The rate is releases over wall time from the first upload to the last answer. The
 //! PostgreSQL run uses a throwaway cluster from `scripts/postgres.sh` with `PG_DURABLE=1`
 //! (fsync on). Afterwards the server's resident memory (`VmRSS`, `VmHWM`) is read from /proc.
 //! Last, one `PUBLISH_BENCH_LARGE_MIB` (default 2048) MiB upload is streamed and the server's
@@ -245,13 +247,28 @@ fn large_upload(mib: u64) {
     );
 }
 
+/// `PUBLISH_BENCH_CLIENTS`: one count, or several separated by commas, each run in turn.
+fn client_counts() -> Vec<u64> {
+    std::env::var("PUBLISH_BENCH_CLIENTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<u64>| !v.is_empty())
+        .unwrap_or_else(|| vec![4, 16])
+}
+
 fn main() {
     let releases = env_num("PUBLISH_BENCH_RELEASES", 200);
-    let clients = env_num("PUBLISH_BENCH_CLIENTS", 4);
-    run("sqlite", None, None, releases, clients);
+    let counts = client_counts();
+    for &clients in &counts {
+        run("sqlite", None, None, releases, clients);
+    }
     // The same, with the release and log keys in a PKCS#11 token (SoftHSM), side by side.
     match common::SoftHsm::new() {
-        Some(hsm) => run("sqlite+hsm", None, Some(&hsm), releases, clients),
+        Some(hsm) => {
+            for &clients in &counts {
+                run("sqlite+hsm", None, Some(&hsm), releases, clients);
+            }
+        }
         None => println!("sqlite+hsm: skipped (no SoftHSM)"),
     }
 
@@ -266,7 +283,9 @@ fn main() {
         .unwrap();
     if out.status.success() {
         let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        run("postgresql", Some(&url), None, releases, clients);
+        for &clients in &counts {
+            run("postgresql", Some(&url), None, releases, clients);
+        }
         let _ = Command::new("bash")
             .arg(&script)
             .arg("stop")

@@ -787,13 +787,22 @@ fn sorted_dirs(dir: &Path) -> Vec<String> {
     names
 }
 
-/// `index.html`: a human summary of every release, rebuilt from the directory tree.
+/// How many releases of a product `index.html` lists with their files, newest first. Listing
+/// a release's files reads its directory, and the index is rebuilt by every release: a bound
+/// keeps that cost flat as a product's releases accumulate.
+pub const INDEX_RELEASES: usize = 25;
+
+/// `index.html`: a human summary of every product's newest [`INDEX_RELEASES`] releases,
+/// rebuilt from the directory tree.
 fn write_index(root: &Path) -> Result<(), Error> {
     let releases = root.join("releases");
     let mut body = String::new();
     for product in sorted_dirs(&releases) {
         body.push_str(&format!("<h2>{}</h2>\n<ul>\n", html_escape(&product)));
-        for version in sorted_dirs(&releases.join(&product)).into_iter().rev() {
+        let mut versions = sorted_dirs(&releases.join(&product));
+        versions.sort_by(|a, b| custody_attest::version::compare(b, a));
+        let older = versions.len().saturating_sub(INDEX_RELEASES);
+        for version in versions.into_iter().take(INDEX_RELEASES) {
             let dir = releases.join(&product).join(&version);
             let mut files: Vec<String> = std::fs::read_dir(&dir)
                 .map(|rd| {
@@ -817,6 +826,14 @@ fn write_index(root: &Path) -> Result<(), Error> {
                 links.join(" · ")
             ));
         }
+        if older > 0 {
+            let href = format!("releases/{product}/");
+            body.push_str(&format!(
+                "<li>and {older} older release(s) in <a href=\"{}\">{}</a></li>\n",
+                html_escape(&href),
+                html_escape(&href)
+            ));
+        }
         body.push_str("</ul>\n");
     }
     if body.is_empty() {
@@ -827,7 +844,14 @@ fn write_index(root: &Path) -> Result<(), Error> {
          <p>Verify any artifact offline with <code>custody verify ARTIFACT --trust {TRUSTED_ROOT_FILE} --policy {POLICY_FILE}</code>, \
          using the <a href=\"{TRUSTED_ROOT_FILE}\">trusted root</a> and <a href=\"{POLICY_FILE}\">policy</a> of this site.</p>\n{body}</body></html>\n"
     );
-    write_atomic(&root.join("index.html"), html.as_bytes())
+    // Replaced atomically but not fsynced: it is a convenience for people, rebuilt from the
+    // release directories by every release, so a crash that loses the newest one loses
+    // nothing the next release does not write again.
+    let path = root.join("index.html");
+    custody_crypto::fs::replace_file(&path, html.as_bytes()).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })
 }
 
 /// A release already on the site, as `tuf::add_release` takes it: its artifacts are the subjects of
@@ -887,4 +911,34 @@ pub fn published_release(site: &Site, product: &str, version: &str) -> Result<Pu
         source_clean: false,
         commit: String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_index_lists_the_newest_releases_by_version_and_counts_the_rest() {
+        let root = tempfile::tempdir().unwrap();
+        let product = root.path().join("releases/app");
+        let total = INDEX_RELEASES + 5;
+        for minor in 0..total {
+            let dir = product.join(format!("1.{minor}.0"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("app-1.{minor}.0.tgz")), b"x").unwrap();
+        }
+        write_index(root.path()).unwrap();
+        let html = std::fs::read_to_string(root.path().join("index.html")).unwrap();
+        // By version, not by name: 1.29.0 is newer than 1.3.0 and is listed first.
+        let newest = html.find("releases/app/1.29.0/app-1.29.0.tgz").unwrap();
+        let older = html.find("releases/app/1.5.0/app-1.5.0.tgz").unwrap();
+        assert!(newest < older);
+        assert!(
+            !html.contains("app-1.4.0.tgz"),
+            "only the newest are listed"
+        );
+        assert!(html.contains("and 5 older release(s)"), "{html}");
+    }
 }
