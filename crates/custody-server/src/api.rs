@@ -138,7 +138,10 @@ pub(crate) fn state(
     clock: Arc<dyn Clock>,
     publisher: Result<Publisher, String>,
 ) -> Api {
-    let catalog = CatalogPool::for_project(&project.loaded, project.catalog, CATALOG_CONNECTIONS);
+    let reopen = project.loaded.clone();
+    let catalog = CatalogPool::new(project.catalog, CATALOG_CONNECTIONS, move || {
+        custody_service::monitor::open_catalog(&reopen)
+    });
     Api {
         loaded: Arc::new(project.loaded),
         allow_internal_webhooks: project.allow_internal_webhooks,

@@ -308,7 +308,7 @@ pub fn publish(
         now,
     )
     .map_err(|e| Error::NotApproved(Box::new(e)))?;
-    let tuf = crate::release::open_tuf(loaded, env.keys)?;
+    let tuf = crate::commit::open_tuf(loaded, env.keys)?;
     if let Some(tuf) = &tuf {
         tuf.check_product(loaded, product)?;
     }
@@ -320,11 +320,11 @@ pub fn publish(
     };
     let (published, tuf_targets) = match tuf {
         Some(tuf) => {
-            crate::release::publish_to_tuf(loaded, (product, version), tuf, env, put_on_site)?
+            crate::commit::publish_to_tuf(loaded, (product, version), tuf, env, put_on_site)?
         }
         None => (put_on_site()?, Vec::new()),
     };
-    crate::release::catalog_published(loaded, &published, None, env);
+    crate::commit::catalog_published(loaded, &published, None, env);
     Ok(Released {
         release: published,
         tuf_targets,

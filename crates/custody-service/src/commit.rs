@@ -11,19 +11,28 @@
 //! and only after the batch is durable. Concurrent publishes through `custody serve` share a
 //! committer; the CLI's single release is a batch of one.
 //!
+//! Here too is what committing needs and makes: the [`Prepared`] release it takes, the
+//! [`Released`] answer, the crash-safe TUF batch ([`TufBatch`]: a marker per release until the
+//! TUF commit names it) and the catalog entry made once a release is out. `release` builds on
+//! this module, never the other way round.
+//!
 //! [`prepare`]: crate::release::prepare
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use std::path::{Path, PathBuf};
+
 use custody_attest::tlog::TlogEntry;
 use custody_site::config::Loaded;
-use custody_site::site::{Published, Site};
+use custody_site::site::{Published, Site, check_name};
+use custody_site::tuf::{add_release, expiry};
+use custody_tuf::repo::{OnlineKeys, Repository};
+use serde::Serialize;
 
 use crate::Error;
-use crate::release::{
-    AwaitingApproval, Prepared, ReleaseEnv, Released, Tuf, TufBatch, catalog_published,
-};
+use crate::env::{Events, Key, ReleaseEnv};
+use crate::gate::{Gate, GateReport};
 
 /// Commits prepared releases of one project in batches; see the module documentation.
 #[derive(Debug, Default)]
@@ -351,4 +360,304 @@ fn finish_all(
             })
             .collect()
     })
+}
+
+/// The TUF keys in `Loaded::tuf_signing_key_paths` order (targets, snapshot, timestamp, then
+/// the products' own targets keys), as the repository takes them.
+pub fn online_keys(keys: &[Key]) -> Result<OnlineKeys<'_>, Error> {
+    match keys {
+        [targets, snapshot, timestamp, delegated @ ..] => Ok(OnlineKeys {
+            targets: targets.as_ref(),
+            snapshot: snapshot.as_ref(),
+            timestamp: timestamp.as_ref(),
+            delegated,
+        }),
+        _ => Err(Error::OnlineKeys { found: keys.len() }),
+    }
+}
+
+/// What a release published.
+#[derive(Debug, Serialize)]
+pub struct Released {
+    /// The release.
+    #[serde(flatten)]
+    pub release: Published,
+    /// Targets added to the site's TUF repository (empty when it has none).
+    pub tuf_targets: Vec<String>,
+    /// The vulnerability gate's decision (absent without an SBOM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<GateReport>,
+    /// Set when the policy asks approvals of the product's releases: the release is signed and
+    /// logged, but waits for them off the site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_approval: Option<AwaitingApproval>,
+}
+
+/// A release that waits for its approvers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitingApproval {
+    /// How many distinct approvers must sign its manifest.
+    pub threshold: usize,
+    /// The approvers' key hints.
+    pub approvers: Vec<String>,
+    /// Those who have.
+    pub approved: Vec<String>,
+    /// Where it waits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub dir: PathBuf,
+}
+
+/// The release's CycloneDX SBOM, which the catalog keeps too.
+pub(crate) const SBOM_CYCLONEDX: &str = "sbom.cdx.json";
+
+/// A release made ready without the writer lock: gated, its artifacts staged, hashed and
+/// signed. [`Committer::commit`](crate::commit::Committer::commit) logs it and puts it in
+/// place.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(crate) staged: custody_site::site::Staged,
+    /// The product's approval rule: the release is held for its approvers.
+    pub(crate) rule: Option<custody_attest::trust::ApprovalRule>,
+    pub(crate) gate: Option<Gate>,
+    pub(crate) sbom: Option<custody_sbom::Sbom>,
+    /// The CycloneDX text of the SBOM, which the catalog keeps.
+    pub(crate) cyclonedx: Option<String>,
+    pub(crate) log_key: Key,
+    pub(crate) tuf_keys: Vec<Key>,
+}
+
+impl Prepared {
+    /// The SBOM graph, its CycloneDX text and the gate's findings, for the catalog.
+    pub(crate) fn catalog_parts(
+        &self,
+    ) -> Option<(&custody_sbom::Sbom, &str, &[custody_vuln::vex::Assessed])> {
+        match (&self.sbom, &self.cyclonedx, &self.gate) {
+            (Some(sbom), Some(text), Some(gate)) => Some((sbom, text, &gate.findings)),
+            _ => None,
+        }
+    }
+}
+
+/// The site's TUF repository, opened with its online keys (checked against its roles).
+pub(crate) struct Tuf {
+    repo: Repository,
+    keys: Vec<Key>,
+}
+
+impl Tuf {
+    /// Open the repository with `keys`, the online keys in `ONLINE_ROLES` order.
+    pub(crate) fn open(loaded: &Loaded, keys: Vec<Key>) -> Result<Self, Error> {
+        let dir = loaded.tuf_dir();
+        let tuf_error = |source| Error::Tuf {
+            dir: dir.clone(),
+            source,
+        };
+        let repo = Repository::open(&dir, expiry(&loaded.config.tuf)).map_err(tuf_error)?;
+        repo.check_online(online_keys(&keys)?).map_err(tuf_error)?;
+        Ok(Self { repo, keys })
+    }
+
+    /// Refuse a product whose own targets key is not among the keys held.
+    pub(crate) fn check_product(&self, loaded: &Loaded, product: &str) -> Result<(), Error> {
+        self.repo
+            .check_product(product, online_keys(&self.keys)?)
+            .map_err(|source| Error::Tuf {
+                dir: loaded.tuf_dir(),
+                source,
+            })
+    }
+}
+
+/// The site's TUF repository with its online keys unlocked from `keys`, when the site has one.
+pub(crate) fn open_tuf(
+    loaded: &Loaded,
+    keys: &dyn crate::env::KeySource,
+) -> Result<Option<Tuf>, Error> {
+    if !custody_site::tuf::exists(&loaded.tuf_dir()) {
+        return Ok(None);
+    }
+    let paths = loaded.tuf_signing_key_paths();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    Tuf::open(loaded, keys.unlock(&refs)?).map(Some)
+}
+
+/// Puts the release of `product` `version` on the site with `put` and adds it to the TUF
+/// repository, crash-safely (see [`TufBatch`]). Returns the release and the targets added.
+pub(crate) fn publish_to_tuf(
+    loaded: &Loaded,
+    name: (&str, &str),
+    tuf: Tuf,
+    env: &ReleaseEnv<'_>,
+    put: impl FnOnce() -> Result<Published, Error>,
+) -> Result<(Published, Vec<String>), Error> {
+    let batch = TufBatch::begin(loaded, tuf, &[name], env.events)?;
+    let published = put()?;
+    let mut added = batch.commit(loaded, &[&published], env)?;
+    Ok((published, added.pop().unwrap_or_default()))
+}
+
+/// Releases on their way to the TUF repository, crash-safely: a marker for each, written
+/// before it reaches the site, lets the next release announce one that was killed between the
+/// site and the TUF commit, and add it then.
+pub(crate) struct TufBatch {
+    tuf: Tuf,
+    pending: Vec<(PathBuf, Published)>,
+    markers: Vec<PathBuf>,
+}
+
+impl TufBatch {
+    /// Finds what killed releases left pending and marks `names` (product, version) as on
+    /// their way.
+    pub(crate) fn begin(
+        loaded: &Loaded,
+        tuf: Tuf,
+        names: &[(&str, &str)],
+        events: &dyn Events,
+    ) -> Result<Self, Error> {
+        let site = Site::new(loaded.site_dir());
+        let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
+        let pending = pending_releases(&site, &pending_dir, events)?;
+        // Durable before any of them reaches the site: written, then synced together.
+        let mut markers = Vec::with_capacity(names.len());
+        for (product, version) in names {
+            let marker = pending_dir.join(pending_name(product, version));
+            custody_crypto::fs::replace_file(&marker, b"").map_err(|source| Error::Io {
+                path: marker.clone(),
+                source,
+            })?;
+            markers.push(marker);
+        }
+        if !markers.is_empty() {
+            custody_crypto::fs::sync_files(&markers)
+                .and_then(|()| {
+                    custody_crypto::fs::sync_dir(&pending_dir).map_err(|e| (pending_dir.clone(), e))
+                })
+                .map_err(|(path, source)| Error::Io { path, source })?;
+        }
+        Ok(Self {
+            tuf,
+            pending,
+            markers,
+        })
+    }
+
+    /// Adds the pending releases and `published` (those of the marked that reached the site)
+    /// in one TUF commit; returns the targets added for each of `published`.
+    pub(crate) fn commit(
+        mut self,
+        loaded: &Loaded,
+        published: &[&Published],
+        env: &ReleaseEnv<'_>,
+    ) -> Result<Vec<Vec<String>>, Error> {
+        let bins = loaded.config.tuf.hash_bins;
+        for (_, earlier) in &self.pending {
+            add_release(&mut self.tuf.repo, earlier, bins)?;
+        }
+        let added = published
+            .iter()
+            .map(|p| add_release(&mut self.tuf.repo, p, bins))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.tuf
+            .repo
+            .commit(online_keys(&self.tuf.keys)?, env.clock.now())
+            .map_err(|source| Error::Tuf {
+                dir: loaded.tuf_dir(),
+                source,
+            })?;
+        for (earlier_marker, earlier) in &self.pending {
+            env.events.warn(&format!(
+                "{} {} was published by a release that did not finish; it is now in the TUF \
+                 repository too",
+                earlier.product, earlier.version
+            ));
+            remove_marker(earlier_marker);
+        }
+        // Also the markers of releases that failed before the site: nothing of them is there.
+        for marker in &self.markers {
+            remove_marker(marker);
+        }
+        Ok(added)
+    }
+}
+
+/// Adds a published release to the catalog, so the monitor watches it: with its SBOM graph,
+/// SBOM text and the gate's findings when at hand, or else from the SBOM in its directory.
+/// The release is out by now: a catalog that cannot be written must not turn that into a
+/// failure, but it is said.
+pub(crate) fn catalog_published(
+    loaded: &Loaded,
+    published: &Published,
+    sbom: Option<(&custody_sbom::Sbom, &str, &[custody_vuln::vex::Assessed])>,
+    env: &ReleaseEnv<'_>,
+) {
+    if sbom.is_none() && !published.dir.join(SBOM_CYCLONEDX).is_file() {
+        return;
+    }
+    let add = |catalog: &mut custody_catalog::Catalog| match sbom {
+        Some((graph, text, findings)) => {
+            crate::monitor::catalog_release(catalog, published, (graph, text), findings, env.clock)
+        }
+        None => crate::monitor::catalog_release_dir(catalog, &published.dir, env.clock),
+    };
+    let added = match env.catalog {
+        Some(pool) => pool.get().and_then(|mut catalog| add(&mut catalog)),
+        None => crate::monitor::open_catalog(loaded).and_then(|mut catalog| add(&mut catalog)),
+    };
+    if let Err(e) = added {
+        env.events.warn(&format!(
+            "the release is published, but not added to the catalog ({e}); add {} to the \
+             catalog to have it monitored",
+            published.dir.display()
+        ));
+    }
+}
+
+/// Under the log's state: one empty file per release between its publishing and its TUF commit.
+const TUF_PENDING_DIR: &str = "tuf-pending";
+
+/// `@` cannot occur in a product or version name (see `check_name`).
+fn pending_name(product: &str, version: &str) -> String {
+    format!("{product}@{version}")
+}
+
+fn remove_marker(path: &Path) {
+    // A marker left behind costs one idempotent re-add on the next release.
+    let _ = std::fs::remove_file(path);
+}
+
+/// The releases a killed `custody release` published but did not add to the TUF repository,
+/// with their markers. Markers of releases that never reached the site are removed.
+fn pending_releases(
+    site: &Site,
+    dir: &Path,
+    events: &dyn Events,
+) -> Result<Vec<(PathBuf, Published)>, Error> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let marker = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((product, version)) = name.split_once('@') else {
+            continue;
+        };
+        if check_name("product", product).is_err() || check_name("version", version).is_err() {
+            continue;
+        }
+        if !site.release_dir(product, version).is_dir() {
+            remove_marker(&marker);
+            continue;
+        }
+        match custody_site::site::published_release(site, product, version) {
+            Ok(published) => found.push((marker, published)),
+            Err(e) => events.warn(&format!(
+                "{product} {version} is on the site but not in the TUF repository, and cannot \
+                 be added: {e}"
+            )),
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }

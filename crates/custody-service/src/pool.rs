@@ -11,7 +11,6 @@
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use custody_catalog::Catalog;
-use custody_site::config::Loaded;
 
 use crate::Error;
 
@@ -64,12 +63,6 @@ impl CatalogPool {
             }),
             freed: Condvar::new(),
         }
-    }
-
-    /// A pool for the catalog `loaded` configures (see [`crate::monitor::open_catalog`]).
-    pub fn for_project(loaded: &Loaded, first: Catalog, size: usize) -> Self {
-        let loaded = loaded.clone();
-        Self::new(first, size, move || crate::monitor::open_catalog(&loaded))
     }
 
     /// A connection: an idle one, a new one while fewer than `size` are open, or else the
