@@ -45,7 +45,7 @@ pub struct Committer {
 struct Queue {
     next: u64,
     waiting: Vec<(u64, Prepared)>,
-    answers: HashMap<u64, Result<Released, Error>>,
+    answers: HashMap<u64, Result<Placed, Error>>,
     leading: bool,
 }
 
@@ -65,7 +65,9 @@ impl Committer {
         queue.waiting.push((id, prepared));
         loop {
             if let Some(answer) = queue.answers.remove(&id) {
-                return answer;
+                drop(queue);
+                // Each caller catalogs its own release, after the leader has handed over.
+                return answer.map(|placed| placed.into_released(loaded, env));
             }
             if queue.leading {
                 queue = self
@@ -112,7 +114,7 @@ impl Committer {
 struct Lead<'a> {
     committer: &'a Committer,
     unanswered: Vec<(u64, (String, String))>,
-    answers: Vec<(u64, Result<Released, Error>)>,
+    answers: Answers,
 }
 
 impl Drop for Lead<'_> {
@@ -133,7 +135,55 @@ impl Drop for Lead<'_> {
     }
 }
 
-type Answers = Vec<(u64, Result<Released, Error>)>;
+type Answers = Vec<(u64, Result<Placed, Error>)>;
+
+/// A release of a batch that is in place and durable: logged, on the site (or held), in the
+/// TUF repository; what is left is its catalog entry.
+#[derive(Debug)]
+pub(crate) struct Placed {
+    published: Published,
+    prepared: Prepared,
+    tuf_targets: Vec<String>,
+}
+
+impl Placed {
+    /// Catalogs it (unless it is held for approvals) and describes it.
+    fn into_released(self, loaded: &Loaded, env: &ReleaseEnv<'_>) -> Released {
+        let Placed {
+            published,
+            prepared,
+            tuf_targets,
+        } = self;
+        let awaiting_approval = match &prepared.rule {
+            Some(rule) => {
+                env.events.progress(&format!(
+                    "{} {} is signed and logged; it is published once {} of its {} approvers \
+                     approve it (custody release approve)",
+                    published.product,
+                    published.version,
+                    rule.threshold,
+                    rule.approvers.len()
+                ));
+                Some(AwaitingApproval {
+                    threshold: rule.threshold,
+                    approvers: rule.approvers.iter().map(|a| a.hint.clone()).collect(),
+                    approved: Vec::new(),
+                    dir: published.dir.clone(),
+                })
+            }
+            None => {
+                catalog_published(loaded, &published, prepared.catalog_parts(), env);
+                None
+            }
+        };
+        Released {
+            release: published,
+            tuf_targets,
+            scan: prepared.gate.map(|g| g.report),
+            awaiting_approval,
+        }
+    }
+}
 
 /// `error` for each of `n` releases: itself for one, shared for more.
 fn shared(error: Error, n: usize) -> Vec<Error> {
@@ -155,7 +205,7 @@ fn fail_all(batch: Vec<(u64, Prepared)>, error: Error, answers: &mut Answers) {
     );
 }
 
-/// Logs and places `batch` under the writer lock; then catalogs what was published.
+/// Logs and places `batch` under the writer lock.
 fn commit_batch(loaded: &Loaded, batch: Vec<(u64, Prepared)>, env: &ReleaseEnv<'_>) -> Answers {
     let mut answers = Vec::with_capacity(batch.len());
     let Some((log_key, tuf_keys)) = batch
@@ -277,50 +327,26 @@ fn commit_batch(loaded: &Loaded, batch: Vec<(u64, Prepared)>, env: &ReleaseEnv<'
     };
     drop(writer);
 
-    // The releases are durable; the catalog has transactions of its own.
+    // Durable: each caller catalogs its own release (`Placed::into_released`).
     let (mut added, mut tuf_errors) = match committed {
         Ok(added) => (added.into_iter(), Vec::new().into_iter()),
         Err(e) => (Vec::new().into_iter(), shared(e, on_site_count).into_iter()),
     };
-    for (id, published, p) in placed {
-        if let Some(rule) = &p.rule {
-            env.events.progress(&format!(
-                "{} {} is signed and logged; it is published once {} of its {} approvers \
-                 approve it (custody release approve)",
-                published.product,
-                published.version,
-                rule.threshold,
-                rule.approvers.len()
-            ));
-            let awaiting = AwaitingApproval {
-                threshold: rule.threshold,
-                approvers: rule.approvers.iter().map(|a| a.hint.clone()).collect(),
-                approved: Vec::new(),
-                dir: published.dir.clone(),
-            };
-            answers.push((
-                id,
-                Ok(Released {
-                    awaiting_approval: Some(awaiting),
-                    release: published,
-                    tuf_targets: Vec::new(),
-                    scan: p.gate.map(|g| g.report),
-                }),
-            ));
-            continue;
-        }
-        if let Some(e) = tuf_errors.next() {
+    for (id, published, prepared) in placed {
+        let tuf_targets = if prepared.rule.is_some() {
+            Vec::new()
+        } else if let Some(e) = tuf_errors.next() {
             answers.push((id, Err(e)));
             continue;
-        }
-        catalog_published(loaded, &published, p.catalog_parts(), env);
+        } else {
+            added.next().unwrap_or_default()
+        };
         answers.push((
             id,
-            Ok(Released {
-                release: published,
-                tuf_targets: added.next().unwrap_or_default(),
-                scan: p.gate.map(|g| g.report),
-                awaiting_approval: None,
+            Ok(Placed {
+                published,
+                prepared,
+                tuf_targets,
             }),
         ));
     }
