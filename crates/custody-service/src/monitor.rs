@@ -355,7 +355,7 @@ pub const DELIVERY_HEADER: &str = "X-Custody-Delivery";
 
 fn post(
     transport: &dyn Transport,
-    url: &str,
+    (url, limits): (&str, Limits),
     id: &str,
     secret: &[u8],
     body: &[u8],
@@ -370,7 +370,7 @@ fn post(
                 (DELIVERY_HEADER, id),
             ],
             body,
-            Limits::WEBHOOK,
+            limits,
         )
         .map_err(|e| e.to_string())?;
     if (200..300).contains(&response.status) {
@@ -419,6 +419,9 @@ pub fn relay(
                 .map_err(|e| Error::catalog(catalog, e))?;
             continue;
         }
+        // custody.toml's webhooks are the operator's own; one registered through the API
+        // reaches only public addresses unless it was registered as private.
+        let mut limits = Limits::WEBHOOK;
         let secret = match &event.secret {
             SecretRef::Env(name) => secrets.secret(name).ok_or_else(|| {
                 format!(
@@ -427,17 +430,23 @@ pub fn relay(
                 )
             }),
             SecretRef::Webhook(_) => match registered.flatten() {
-                // Checked again now: the name may resolve somewhere else than when registered.
-                Some((secret, private_ok)) => crate::webhooks::check_url(&event.url, private_ok)
-                    .map(|()| secret.into_bytes())
-                    .map_err(|e| e.to_string()),
+                // Checked again now, and again by the connection itself (`PUBLIC_WEBHOOK`):
+                // the name may resolve somewhere else by then.
+                Some((secret, private_ok)) => {
+                    if !private_ok {
+                        limits = Limits::PUBLIC_WEBHOOK;
+                    }
+                    crate::webhooks::check_url(&event.url, private_ok)
+                        .map(|()| secret.into_bytes())
+                        .map_err(|e| e.to_string())
+                }
                 None => Err("the webhook was removed".to_owned()),
             },
         };
         let outcome = secret.and_then(|secret| {
             post(
                 transport,
-                &event.url,
+                (&event.url, limits),
                 &event.id,
                 &secret,
                 event.body.as_bytes(),

@@ -27,6 +27,10 @@ pub struct Limits {
     pub timeout: Duration,
     /// The largest body accepted; more is refused, not truncated.
     pub max_bytes: u64,
+    /// Connect only to public addresses: a name that resolves to loopback, a private range or a
+    /// link-local address is refused when the connection is made, not only when it was
+    /// checked before (a name can resolve elsewhere by then: DNS rebinding).
+    pub public_only: bool,
 }
 
 impl Limits {
@@ -36,6 +40,7 @@ impl Limits {
         Self {
             timeout: Duration::from_secs(60),
             max_bytes,
+            public_only: false,
         }
     }
     /// An advisory database download: osv.dev's largest per-ecosystem archive is well under
@@ -43,17 +48,26 @@ impl Limits {
     pub const DOWNLOAD: Self = Self {
         timeout: Duration::from_secs(600),
         max_bytes: 1 << 30,
+        public_only: false,
     };
     /// A webhook delivery: the receiver's answer is read only for its status.
     pub const WEBHOOK: Self = Self {
         timeout: Duration::from_secs(15),
         max_bytes: 64 << 10,
+        public_only: false,
+    };
+    /// A delivery to a webhook registered through the API, which may reach only public
+    /// addresses ([`Limits::public_only`]).
+    pub const PUBLIC_WEBHOOK: Self = Self {
+        public_only: true,
+        ..Self::WEBHOOK
     };
     /// A witness answers with a few signature lines, a size, or a short error; one that hangs
     /// must not hold the log's checkpoint back for long.
     pub const WITNESS: Self = Self {
         timeout: Duration::from_secs(20),
         max_bytes: 16 << 10,
+        public_only: false,
     };
 }
 
@@ -134,10 +148,40 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     ) -> Result<Response, TransportError>;
 }
 
-/// The real transport: one `ureq` agent, HTTPS through rustls.
+/// The real transport: `ureq` agents, HTTPS through rustls; one that connects anywhere, and
+/// one that refuses internal addresses at connection time ([`Limits::public_only`]).
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     agent: ureq::Agent,
+    public: ureq::Agent,
+}
+
+/// Resolves as ureq does, then refuses a name with any internal address
+/// ([`crate::webhooks::is_internal`]): the check happens on the addresses connected to.
+#[derive(Debug, Default)]
+struct PublicOnly(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for PublicOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.0.resolve(uri, config, timeout)?;
+        if let Some(internal) = addrs.iter().find(|a| crate::webhooks::is_internal(a.ip())) {
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} resolves to {}, a loopback, private or link-local address, which \
+                     this request may not reach",
+                    uri.host().unwrap_or_default(),
+                    internal.ip()
+                ),
+            )));
+        }
+        Ok(addrs)
+    }
 }
 
 impl HttpTransport {
@@ -151,7 +195,20 @@ impl HttpTransport {
             .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
             .build();
         Self {
+            public: ureq::Agent::with_parts(
+                config.clone(),
+                ureq::unversioned::transport::DefaultConnector::new(),
+                PublicOnly::default(),
+            ),
             agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    fn agent(&self, limits: Limits) -> &ureq::Agent {
+        if limits.public_only {
+            &self.public
+        } else {
+            &self.agent
         }
     }
 }
@@ -225,7 +282,7 @@ impl Transport for HttpTransport {
         sink: &mut dyn Write,
     ) -> Result<Option<u64>, TransportError> {
         let mut response = self
-            .agent
+            .agent(limits)
             .get(url)
             .config()
             .timeout_global(Some(limits.timeout))
@@ -259,7 +316,7 @@ impl Transport for HttpTransport {
         limits: Limits,
     ) -> Result<Option<Option<String>>, TransportError> {
         let response = self
-            .agent
+            .agent(limits)
             .head(url)
             .config()
             .timeout_global(Some(limits.timeout))
@@ -286,7 +343,7 @@ impl Transport for HttpTransport {
         limits: Limits,
     ) -> Result<Response, TransportError> {
         let mut request = self
-            .agent
+            .agent(limits)
             .post(url)
             .config()
             .timeout_global(Some(limits.timeout))
@@ -637,6 +694,26 @@ mod tests {
             matches!(err, custody_tuf::Error::TooLarge { limit: 1000, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_public_only_request_is_refused_where_the_name_leads_inside() {
+        // What DNS rebinding does to a webhook that passed its check: at delivery the name
+        // resolves to loopback. The connection itself must refuse it.
+        let base = serve(vec![response("200 OK", b"", Some(0))]);
+        let http = HttpTransport::new();
+        let hook = format!("{base}/hook");
+        let err = http
+            .post(&hook, &[], b"{}", Limits::PUBLIC_WEBHOOK)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("127.0.0.1") && text.contains("may not reach"),
+            "{text}"
+        );
+        // The same request allowed inside (custody.toml's own webhooks) goes through.
+        let ok = http.post(&hook, &[], b"{}", Limits::WEBHOOK).unwrap();
+        assert_eq!(ok.status, 200);
     }
 
     #[test]

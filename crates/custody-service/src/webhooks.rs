@@ -3,8 +3,9 @@
 //! A webhook URL is a request the server makes on someone's behalf, so one pointing at the
 //! server itself, at loopback, at a private network or at a cloud metadata address would let a
 //! token holder reach what only the server can (server-side request forgery). Such URLs are
-//! refused when registered, and checked again before each delivery (a name may resolve
-//! elsewhere by then), unless the operator allowed private addresses for that webhook.
+//! refused when registered, checked again before each delivery, and refused by the delivery's
+//! own connection if the name then resolves inside (DNS rebinding: `Limits::PUBLIC_WEBHOOK`),
+//! unless the operator allowed private addresses for that webhook.
 
 use std::net::{IpAddr, ToSocketAddrs};
 
