@@ -68,6 +68,12 @@ pub enum Error {
         #[source]
         source: Box<rustsec::Error>,
     },
+    /// A RustSec advisory opens with its TOML front matter (a ```` ```toml ```` line).
+    #[error("{path}: not a RustSec advisory: it does not start with a ```toml front matter block")]
+    RustSecWithoutFrontMatter {
+        /// The file.
+        path: PathBuf,
+    },
     /// RustSec advisories are UTF-8 Markdown.
     #[error("{path}: not UTF-8 text")]
     NotUtf8 {

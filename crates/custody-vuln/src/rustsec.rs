@@ -22,6 +22,13 @@ use crate::osv::{self, Advisory, Event, Range, RangeKind, read_limited};
 
 /// Parses one RustSec advisory (Markdown with TOML front matter).
 pub fn parse_rustsec(text: &str, path: &Path) -> Result<Advisory, Error> {
+    // Refused here, not by `rustsec`: its own message for this case quotes the first 20
+    // bytes, and panics when byte 20 falls inside a character (found by fuzzing).
+    if !text.starts_with("```toml") {
+        return Err(Error::RustSecWithoutFrontMatter {
+            path: path.to_owned(),
+        });
+    }
     let parsed = rustsec::Advisory::from_str(text).map_err(|source| Error::MalformedRustSec {
         path: path.to_owned(),
         source: Box::new(source),

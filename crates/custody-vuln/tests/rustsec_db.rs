@@ -49,6 +49,24 @@ fn malformed_front_matter_is_an_error_naming_the_file() {
     assert!(parse_rustsec("no front matter", &path).is_err());
 }
 
+/// Found by `scripts/fuzz.sh` (target `rustsec_md`): text that does not open with ```` ```toml
+/// ```` and has a multi-byte character across byte 20 made the `rustsec` crate panic while
+/// quoting the first 20 bytes in its error.
+#[test]
+fn fuzz_regression_rustsec_md_character_across_byte_twenty() {
+    let path = std::path::Path::new("fuzz.md");
+    // Nineteen ASCII bytes, then a byte-order mark at bytes 19..22 (the fuzzer's input).
+    let text = "```\u{1}\0\0\0\0\0\0\u{1}visxry]\n\u{feff}'= \"RUS/rust-m0\"\n```toml\n\
+                [advisory]\nid = \"RUSTSEC-1012-0s4\"\n```\n\n# title\n";
+    assert!(!text.is_char_boundary(20));
+    let err = parse_rustsec(text, path).unwrap_err();
+    assert!(
+        matches!(err, Error::RustSecWithoutFrontMatter { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("fuzz.md"), "{err}");
+}
+
 #[test]
 fn directory_import_skips_bad_files() {
     let dir = tempfile::tempdir().unwrap();
