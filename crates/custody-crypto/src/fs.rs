@@ -104,6 +104,26 @@ pub fn sync_files(paths: &[PathBuf]) -> Result<(), (PathBuf, io::Error)> {
     })
 }
 
+/// Replace `files` (name, content) in `dir`, each atomically ([`replace_file`]), and return
+/// once all are durable: their fsyncs overlap ([`sync_files`]) and the directory is synced
+/// once. For files nothing published names yet (versioned metadata, markers), so that no
+/// reader depends on the order in which they become durable. Nothing to write, nothing done.
+pub fn replace_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), (PathBuf, io::Error)> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut paths = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        if let Err(e) = replace_file(&path, bytes) {
+            return Err((path, e));
+        }
+        paths.push(path);
+    }
+    sync_files(&paths)?;
+    sync_dir(dir).map_err(|e| (dir.to_path_buf(), e))
+}
+
 /// Create `files` (name, content) in `dir`, a directory no reader sees until it is renamed
 /// into place whole, and make them and their names durable: the files are fsynced together
 /// ([`sync_files`]), then the directory once. No temporary names: nothing can see a torn file
@@ -256,6 +276,14 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"one");
         let (path, _) = sync_files(&[dir.path().join("a"), dir.path().join("gone")]).unwrap_err();
         assert_eq!(path, dir.path().join("gone"));
+        // Replacing is allowed, and creates the directory.
+        let sub = dir.path().join("sub");
+        replace_files(&sub, &[("a", b"1"), ("b", b"2")]).unwrap();
+        replace_files(&sub, &[("a", b"3")]).unwrap();
+        assert_eq!(std::fs::read(sub.join("a")).unwrap(), b"3");
+        assert_eq!(names(&sub), ["a", "b"]);
+        replace_files(&dir.path().join("never"), &[]).unwrap();
+        assert!(!dir.path().join("never").exists());
     }
 
     #[test]

@@ -545,22 +545,14 @@ impl TufBatch {
         let pending_dir = loaded.log_state_dir().join(TUF_PENDING_DIR);
         let pending = pending_releases(&site, &pending_dir, events)?;
         // Durable before any of them reaches the site: written, then synced together.
-        let mut markers = Vec::with_capacity(names.len());
-        for (product, version) in names {
-            let marker = pending_dir.join(pending_name(product, version));
-            custody_crypto::fs::replace_file(&marker, b"").map_err(|source| Error::Io {
-                path: marker.clone(),
-                source,
-            })?;
-            markers.push(marker);
-        }
-        if !markers.is_empty() {
-            custody_crypto::fs::sync_files(&markers)
-                .and_then(|()| {
-                    custody_crypto::fs::sync_dir(&pending_dir).map_err(|e| (pending_dir.clone(), e))
-                })
-                .map_err(|(path, source)| Error::Io { path, source })?;
-        }
+        let names: Vec<String> = names
+            .iter()
+            .map(|(product, version)| pending_name(product, version))
+            .collect();
+        let empty: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+        custody_crypto::fs::replace_files(&pending_dir, &empty)
+            .map_err(|(path, source)| Error::Io { path, source })?;
+        let markers = names.iter().map(|n| pending_dir.join(n)).collect();
         Ok(Self {
             tuf,
             pending,

@@ -954,14 +954,11 @@ impl Repository {
     /// once. For files no published metadata names yet.
     fn write_together(&self, files: &[(String, Vec<u8>)]) -> Result<()> {
         let dir = self.dir.join("metadata");
-        let mut paths = Vec::with_capacity(files.len());
-        for (name, bytes) in files {
-            let path = dir.join(name);
-            custody_crypto::fs::replace_file(&path, bytes).map_err(io(&path))?;
-            paths.push(path);
-        }
-        custody_crypto::fs::sync_files(&paths).map_err(|(path, e)| io(&path)(e))?;
-        custody_crypto::fs::sync_dir(&dir).map_err(io(&dir))
+        let files: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+            .collect();
+        custody_crypto::fs::replace_files(&dir, &files).map_err(|(path, e)| io(&path)(e))
     }
 }
 
