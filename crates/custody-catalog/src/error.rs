@@ -15,6 +15,15 @@ pub enum Error {
         #[source]
         source: BackendError,
     },
+    /// The writer lock on a PostgreSQL catalog could not be taken or held.
+    #[error("cannot take the writer lock: {source}")]
+    WriterLock {
+        /// The database URL without the password.
+        location: String,
+        /// The database's account.
+        #[source]
+        source: BackendError,
+    },
     /// A catalog query failed.
     #[error("catalog {what}: {source}")]
     Query {

@@ -59,6 +59,7 @@ mod access;
 pub mod backend;
 mod catalog;
 mod error;
+mod lock;
 mod monitor;
 
 pub use access::{
@@ -71,4 +72,5 @@ pub use catalog::{
     ReleaseFindings, ReleaseInfo, StoredFinding, is_open, is_url,
 };
 pub use error::Error;
+pub use lock::WriterLock;
 pub use monitor::{MonitorOptions, MonitorReport, ReleaseNews, monitor, monitor_then};

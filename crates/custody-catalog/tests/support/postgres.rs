@@ -63,3 +63,17 @@ impl Drop for Postgres {
             .status();
     }
 }
+
+/// A database URL (with a password) on a loopback port nothing listens on, and that port.
+#[allow(dead_code)] // not every test that includes this file needs it
+pub fn unreachable() -> (String, u16) {
+    // Bound, then closed when the listener drops.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    (
+        format!("postgres://custody:s3cret@127.0.0.1:{port}/custody"),
+        port,
+    )
+}
