@@ -3,6 +3,9 @@
 //! for twice in one batch is logged once.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
+#[path = "../../custody-catalog/tests/support/postgres.rs"]
+mod postgres;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,6 +142,7 @@ fn releases_queued_behind_the_writer_lock_are_logged_as_one_batch() {
     // one release, the second the four that queued behind it, proven against one checkpoint.
     let sizes: Vec<u64> = released.iter().map(checkpoint_size).collect();
     assert_eq!(sizes, [3, 15, 15, 15, 15]);
+    assert!(loaded.site_dir().join("log/checkpoint").is_file());
     let index = std::fs::read_to_string(loaded.site_dir().join("index.html")).unwrap();
     assert!(versions.iter().all(|v| index.contains(v)), "{index}");
 }
@@ -168,4 +172,98 @@ fn one_version_twice_in_a_batch_is_logged_once() {
         left.is_empty(),
         "the refused release's staging is removed: {left:?}"
     );
+}
+
+#[test]
+fn a_batch_whose_database_goes_away_fails_each_release_and_places_none() {
+    let Some(cluster) = postgres::Postgres::start() else {
+        return;
+    };
+    let url = cluster.database("custody");
+    let (_tmp, mut loaded, keys) = project();
+    loaded.config.monitor.catalog = std::path::PathBuf::from(&url);
+    let clock = FixedClock(jiff::Timestamp::now());
+    let events = Recorded::default();
+    let env = || ReleaseEnv {
+        keys: &keys,
+        transport: Arc::new(MemoryTransport::new()) as Arc<dyn Transport>,
+        clock: &clock,
+        events: &events,
+        catalog: None,
+    };
+    let versions = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"];
+    let prepared: Vec<_> = versions
+        .iter()
+        .map(|v| prepare(&loaded, &request(&loaded.base, v), &env()).unwrap())
+        .collect();
+    // Another frontend holds the writer lock in the database.
+    let other = custody_catalog::WriterLock::take(&url, &loaded.config.log.origin, &mut || {
+        panic!("nobody holds it yet")
+    })
+    .unwrap();
+    let committer = Committer::default();
+    let answers: Vec<Result<Released, Error>> = std::thread::scope(|s| {
+        let loaded = &loaded;
+        let mut prepared = prepared.into_iter();
+        let first = prepared.next().unwrap();
+        let mut running = vec![s.spawn(|| committer.commit(loaded, first, &env()))];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !events
+            .progress_lines()
+            .iter()
+            .any(|l| l.starts_with("waiting for another frontend"))
+        {
+            assert!(Instant::now() < deadline, "the first commit never waited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for p in prepared {
+            running.push(s.spawn(|| committer.commit(loaded, p, &env())));
+        }
+        while committer.queued() != versions.len() - 1 {
+            assert!(Instant::now() < deadline, "the others never queued");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The database stops: the waiting leader's session ends, and the batch queued behind
+        // it cannot take the lock either.
+        drop(cluster);
+        running.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    drop(other);
+    let mut answers = answers.into_iter();
+    let first = answers.next().unwrap().unwrap_err();
+    assert!(matches!(first, Error::Catalog { .. }), "{first:?}");
+    let rest: Vec<Error> = answers.map(Result::unwrap_err).collect();
+    let shared: Vec<&Arc<Error>> = rest
+        .iter()
+        .map(|e| match e {
+            Error::Batch(shared) => shared,
+            other => panic!("expected the batch's shared error, got {other:?}"),
+        })
+        .collect();
+    assert!(
+        matches!(**shared[0], Error::Catalog { .. }),
+        "{:?}",
+        shared[0]
+    );
+    assert!(
+        shared.iter().all(|e| Arc::ptr_eq(e, shared[0])),
+        "the three queued releases were one batch and report its one failure"
+    );
+    assert!(
+        rest[0].to_string().contains("writer lock"),
+        "the message says what failed: {}",
+        rest[0]
+    );
+    // Nothing is on the site, nothing was logged, no staging is left.
+    for v in versions {
+        assert!(
+            !loaded.site_dir().join("releases/app").join(v).exists(),
+            "{v}"
+        );
+    }
+    assert!(!loaded.site_dir().join("log/checkpoint").exists());
+    let left: Vec<_> = std::fs::read_dir(loaded.release_staging_dir())
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging is removed: {left:?}");
 }
