@@ -90,6 +90,23 @@ pub enum BackendError {
     /// PostgreSQL's account.
     #[error(transparent)]
     Postgres(#[from] postgres::Error),
+    /// The `sslrootcert` file could not be read as PEM.
+    #[error("sslrootcert {}: {source}", path.display())]
+    RootCertificates {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The `sslrootcert` file holds no certificate rustls can use.
+    #[error("sslrootcert {}: no X.509 certificate in it", path.display())]
+    NoRootCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
     /// A column of a type the catalog never writes.
     #[error("column {index} has type {found}, which the catalog does not use")]
     ColumnType {
@@ -293,9 +310,10 @@ pub fn redact(url: &str) -> String {
 
 impl Postgres {
     /// Connects to `url` (`postgres://user:password@host:port/db`, or libpq's key=value
-    /// form). Without TLS: run it on loopback or a private network, or behind a TLS proxy.
+    /// form). With `sslmode=require` (or `verify-ca`, `verify-full`) over TLS, verified against
+    /// `sslrootcert` (a PEM file) or the web PKI's roots; otherwise plain TCP.
     pub fn connect(url: &str) -> Result<Self, BackendError> {
-        let client = postgres::Client::connect(url, postgres::NoTls)?;
+        let client = crate::tls::connect(url)?;
         Ok(Self {
             client,
             location: redact(url),

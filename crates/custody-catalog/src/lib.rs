@@ -61,6 +61,7 @@ mod catalog;
 mod error;
 mod lock;
 mod monitor;
+mod tls;
 
 pub use access::{
     AuditRecord, DeliveryRecord, NewAuditRecord, NewDelivery, NewToken, Pending, SecretRef,

@@ -88,7 +88,7 @@ impl WriterLock {
         let reused = idle.filter(|(was, client)| was == url && !client.is_closed());
         let connected = match reused {
             Some((_, client)) => Ok(client),
-            None => postgres::Client::connect(url, postgres::NoTls),
+            None => crate::tls::connect(url),
         };
         match connected {
             Ok(client) => Ok(Self {
@@ -97,10 +97,7 @@ impl WriterLock {
                 location,
                 name: None,
             }),
-            Err(e) => Err(Error::WriterLock {
-                location,
-                source: BackendError::from(e),
-            }),
+            Err(source) => Err(Error::WriterLock { location, source }),
         }
     }
 

@@ -19,8 +19,28 @@ impl Postgres {
     /// A new cluster, or `None` (the test is skipped, saying why) when PostgreSQL is not
     /// installed, except under CI, where it must be: there a missing server fails the test.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`Postgres::start`], serving TLS too: its CA is [`Postgres::ca`].
+    #[allow(dead_code)] // not every test that includes this file needs it
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    /// The CA of a cluster from [`Postgres::start_tls`], and an unrelated one.
+    #[allow(dead_code)] // not every test that includes this file needs it
+    pub fn ca(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join("ca.pem"),
+            self.dir.path().join("other-ca.pem"),
+        )
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let out = Command::new("bash")
+            .env("PG_TLS", if tls { "1" } else { "0" })
             .arg(script())
             .arg("start")
             .arg(dir.path())
