@@ -133,6 +133,10 @@ struct CdxDependency<'a> {
     depends_on: Vec<&'a str>,
 }
 
+/// The property that carries each author in a CycloneDX 1.5 document, whose `author` is one
+/// string; the SBOM reader (`read.rs`) restores the list from it.
+pub(crate) const AUTHOR_PROPERTY: &str = "custody:author";
+
 pub(crate) fn hash_alg(a: HashAlgorithm) -> &'static str {
     match a {
         HashAlgorithm::Sha1 => "SHA-1",
@@ -236,10 +240,22 @@ fn component<'a>(c: &'a Component, version: CycloneDxVersion, primary: bool) -> 
     }
     let (authors, author) = match version {
         CycloneDxVersion::V1_6 => (c.authors.iter().map(|a| Named { name: a }).collect(), None),
-        CycloneDxVersion::V1_5 => (
-            Vec::new(),
-            (!c.authors.is_empty()).then(|| c.authors.join(", ")),
-        ),
+        CycloneDxVersion::V1_5 => {
+            // 1.5 has only the one `author` string, which joining makes ambiguous (an author may
+            // itself contain ", "). Properties may repeat a name (CycloneDX 1.5, `properties`),
+            // so each author also gets a `custody:author`, from which the SBOM reader restores
+            // the list; other consumers read the joined string.
+            if c.authors.len() > 1 {
+                properties.extend(c.authors.iter().map(|a| Property {
+                    name: AUTHOR_PROPERTY,
+                    value: a,
+                }));
+            }
+            (
+                Vec::new(),
+                (!c.authors.is_empty()).then(|| c.authors.join(", ")),
+            )
+        }
     };
     CdxComponent {
         kind: if primary { "application" } else { "library" },

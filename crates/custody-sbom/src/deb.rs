@@ -67,6 +67,24 @@ fn paragraphs<'a>(file: &str, text: &'a str) -> Result<Vec<Paragraph<'a>>> {
     Ok(out)
 }
 
+/// The first character of `name` that cannot be in a package name dpkg installed, if any.
+///
+/// dpkg accepts a letter or digit, then letters, digits, `-`, `+`, `.` or `_`
+/// (`pkg_name_is_illegal`, lib/dpkg/parsehelp.c), and stores the name in lower case
+/// (`pkg_db_find_set`, lib/dpkg/pkg-db.c), so no status file it writes has a capital. These are
+/// Debian Policy 5.6.1's characters plus dpkg's deprecated `_`, with no minimum length, as in
+/// dpkg: refusing a whole system over an old package dpkg itself took would help no one.
+/// Anything else is not a package dpkg installed, and would not survive the purl: a `/` is read
+/// back as part of the namespace (the vendor), a capital is lowercased.
+fn illegal_package_name_char(name: &str) -> Option<char> {
+    let lower_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if !lower_alnum(c) => Some(c),
+        _ => chars.find(|&c| !lower_alnum(c) && !"-+._".contains(c)),
+    }
+}
+
 /// `ID-VERSION_ID` from an `os-release` file (`debian-12`), the purl `distro` qualifier.
 fn distro(os_release: &str) -> Option<String> {
     let value = |key: &str| {
@@ -143,6 +161,14 @@ pub fn parse_dpkg_status(
                 })
         };
         let name = field("Package")?;
+        if let Some(character) = illegal_package_name_char(name) {
+            return Err(Error::InvalidDebianPackageName {
+                file: file.to_owned(),
+                line: p.line,
+                name: name.to_owned(),
+                character,
+            });
+        }
         let version = field("Version")?;
         let arch = p.get("Architecture").unwrap_or("");
         // `Source: bash (5.2.15-2)`: the source version differs from a binNMU's binary version.

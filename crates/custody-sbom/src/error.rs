@@ -154,6 +154,17 @@ pub enum Error {
         text: String,
     },
 
+    #[error(
+        "{file}:{line}: `{name}` is not a Debian package name: `{character}` is not allowed there (a lower-case letter or digit first, then lower-case letters, digits, `-`, `+`, `.` or `_`)"
+    )]
+    InvalidDebianPackageName {
+        file: String,
+        line: usize,
+        name: String,
+        /// The first character that breaks the rule.
+        character: char,
+    },
+
     #[error("{file}:{line}: key `{key}` is repeated (first at line {first_line})")]
     DuplicateKey {
         file: String,

@@ -483,7 +483,13 @@ impl<'a> Graph<'a> {
             source,
             pkg.integrity.as_deref(),
         )?;
-        let scope = if pkg.dev {
+        let scope = if key.is_empty() {
+            // The root entry is the project itself, the SBOM's primary component: a scope says
+            // why a dependency is in the graph, which means nothing for the product, and the
+            // writers leave it out. npm never flags the root `dev` or `optional`; an edited
+            // lockfile that does would otherwise make the product "optional".
+            Scope::Required
+        } else if pkg.dev {
             Scope::Dev
         } else if pkg.optional || pkg.dev_optional {
             Scope::Optional

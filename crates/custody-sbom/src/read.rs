@@ -294,6 +294,16 @@ fn cdx_insert(
     comp.hashes.sort();
     comp.supplier = c.supplier.and_then(|s| s.name);
     comp.authors = c.authors.into_iter().filter_map(|a| a.name).collect();
+    if comp.authors.is_empty() {
+        // A 1.5 document has only the `author` string; the list, when there was more than one,
+        // is in `custody:author` properties (see the writer), since the string joins them.
+        comp.authors = c
+            .properties
+            .iter()
+            .filter(|p| p.name == crate::cyclonedx::AUTHOR_PROPERTY)
+            .filter_map(|p| p.value.clone())
+            .collect();
+    }
     if comp.authors.is_empty()
         && let Some(a) = c.author
     {

@@ -528,3 +528,129 @@ fn fuzz_regression_pnpm_lock_scope_without_name() {
         Err(e) => assert!(e.to_string().contains("@s"), "{e}"),
     }
 }
+
+/// libFuzzer, `composer_lock`: a package with several authors came back from our CycloneDX 1.5
+/// as one author, their names joined with ", ", because 1.5 has only the one `author` string.
+/// The 1.5 writer now also writes each author as a `custody:author` property, which the reader
+/// prefers; the joined string stays for other consumers. The second author's own ", " shows
+/// why splitting the joined string could not have been the fix.
+#[test]
+fn fuzz_regression_composer_authors_round_trip_cyclonedx_1_5() {
+    let lock = r#"{"content-hash": "0", "packages": [{"name": "psr/log", "version": "1.1.4",
+        "authors": [{"name": "Ann"}, {"name": "Bob, Jr."}]}], "packages-dev": []}"#;
+    let sbom = composer(lock.as_bytes()).unwrap();
+    let authors = |s: &Sbom| -> Vec<Vec<String>> {
+        s.components()
+            .filter(|c| c.name == "psr/log")
+            .map(|c| c.authors.clone())
+            .collect()
+    };
+    assert_eq!(authors(&sbom), [["Ann", "Bob, Jr."]]);
+
+    let meta = Metadata::new(jiff::Timestamp::UNIX_EPOCH);
+    let cdx = to_cyclonedx(&sbom, CycloneDxVersion::V1_5, &meta);
+    let doc: serde_json::Value = serde_json::from_str(&cdx).unwrap();
+    let log = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "psr/log")
+        .unwrap();
+    assert_eq!(log["author"], "Ann, Bob, Jr.");
+    assert!(log.get("authors").is_none(), "1.5 has no `authors`: {log}");
+    let back = parse_sbom("sbom.cdx.json", cdx.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(authors(&back), [["Ann", "Bob, Jr."]]);
+
+    // Another tool's 1.5 document, with the string alone, still gives its one author.
+    let foreign = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"type": "library", "name": "psr/log", "author": "Ann, Bob"}]}"#;
+    let foreign = parse_sbom("sbom.cdx.json", foreign.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(authors(&foreign), [["Ann, Bob"]]);
+
+    fuzz_body::check_round_trip(&sbom);
+}
+
+/// libFuzzer, `package_lock`: the root entry `""` flagged `"optional": true` made the product
+/// itself an optional component. The writers leave the primary component's scope out (it says
+/// why a dependency is there, which means nothing for the product), so it read back as
+/// required. The npm reader now ignores `dev` and `optional` on the root, which npm never sets.
+#[test]
+fn fuzz_regression_package_lock_optional_root() {
+    for flag in ["optional", "dev", "devOptional"] {
+        let lock = format!(
+            r#"{{"lockfileVersion": 3, "packages": {{
+                "": {{"name": "app/x", "{flag}": true, "dependencies": {{"ms": "^2"}}}},
+                "node_modules/ms": {{"version": "2.1.3"}}}}}}"#
+        );
+        let sbom = parse_package_lock(
+            "package-lock.json",
+            lock.as_bytes(),
+            None,
+            &Limits::default(),
+        )
+        .unwrap();
+        let primary = sbom.primary().unwrap();
+        assert_eq!(primary.name, "app/x");
+        assert_eq!(primary.scope, custody_sbom::Scope::Required, "{flag}");
+        fuzz_body::check_round_trip(&sbom);
+    }
+}
+
+/// libFuzzer, `dpkg_status`: a package named `dbus-deb/dbus-session-bus-common@1.14?a` was
+/// carried into the graph, and its purl (`pkg:deb/debian/dbus-deb/…`) read back with
+/// `dbus-deb` in the namespace, the vendor, so the name changed on the way back. dpkg refuses
+/// such a name itself (and stores names in lower case); the reader now refuses it too, naming
+/// the character.
+#[test]
+fn fuzz_regression_dpkg_status_package_name_with_slash() {
+    let status = |name: &str| {
+        format!(
+            "Package: {name}\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: all\n"
+        )
+    };
+    let read = |text: &str| {
+        custody_sbom::parse_dpkg_status("status", text.as_bytes(), None, &Limits::default())
+    };
+    for (name, bad) in [
+        ("dbus-deb/dbus-session-bus-common", '/'),
+        ("dbus@1.14", '@'),
+        ("dbus?arch=all", '?'),
+        ("libc6:amd64", ':'),
+        ("-dbus", '-'),
+        (".dbus", '.'),
+        // dpkg stores names in lower case, and a purl lowercases a deb name.
+        ("Dbus", 'D'),
+        ("dbus-X11", 'X'),
+    ] {
+        match read(&format!(
+            "Package: ok\nStatus: install ok installed\nVersion: 1\n\n{}",
+            status(name)
+        )) {
+            Err(Error::InvalidDebianPackageName {
+                line,
+                name: n,
+                character,
+                ..
+            }) => {
+                assert_eq!((line, n.as_str(), character), (5, name, bad));
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // What dpkg installs, its deprecated `_` included, is still read, and round-trips.
+    for name in [
+        "dbus-session-bus-common",
+        "libstdc++6",
+        "g++-12",
+        "libfoo_bar",
+        "0ad",
+        "python3.11",
+    ] {
+        let sbom = read(&status(name)).unwrap();
+        assert_eq!(
+            sbom.components().next().map(|c| c.name.as_str()),
+            Some(name)
+        );
+        fuzz_body::check_round_trip(&sbom);
+    }
+}

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use custody_sbom::{
-    CycloneDxVersion, Limits, Metadata, parse_sbom, read_dir, to_cyclonedx, to_spdx,
+    Component, ComponentId, CycloneDxVersion, Ecosystem, Limits, Metadata, Sbom, parse_sbom,
+    read_dir, to_cyclonedx, to_spdx,
 };
 
 const SMALL_FIXTURES: [&str; 18] = [
@@ -120,6 +121,25 @@ fn small_fixture_sboms_pass_cyclonedx_and_spdx_validators() {
             std::fs::write(&f, text).unwrap();
             files.push(f);
         }
+    }
+    // No fixture has a component with several authors, which CycloneDX 1.5 writes as the
+    // joined `author` and one `custody:author` property each (fuzz finding, composer_lock).
+    let mut sbom = Sbom::new();
+    let mut c = Component::new(
+        ComponentId("composer/psr/log@1.1.4".to_owned()),
+        Ecosystem::Packagist,
+        "psr/log",
+        Some("1.1.4".to_owned()),
+    );
+    c.authors = vec!["Ann".to_owned(), "Bob, Jr.".to_owned()];
+    sbom.insert(c);
+    for (name, version) in [
+        ("authors.1.5.cdx.json", CycloneDxVersion::V1_5),
+        ("authors.cdx.json", CycloneDxVersion::V1_6),
+    ] {
+        let f = out.path().join(name);
+        std::fs::write(&f, to_cyclonedx(&sbom, version, &meta)).unwrap();
+        files.push(f);
     }
     validate(&files);
 }
