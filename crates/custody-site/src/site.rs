@@ -406,7 +406,7 @@ impl Site {
         })?;
         let staging_dir = self.staging_dir(&product_dir)?;
         sweep_staging(&staging_dir);
-        sweep_staging(&product_dir);
+        sweep_old_staging_once(&product_dir);
         let mut staged = Staged {
             staging: staging_dir.join(staging_name(&facts.product, &facts.version)),
             final_dir,
@@ -709,6 +709,23 @@ fn process_alive(_pid: u32) -> bool {
 /// Remove the staging directories a killed publish left in `dir`: those of processes no longer
 /// running. Best effort: one that cannot be removed now is tried again by the next publish, and
 /// never published.
+/// [`sweep_staging`] of a product directory, where releases staged before the staging
+/// directory moved out of the site; once per process and directory, since listing a product's
+/// every release on each release grows with the product.
+fn sweep_old_staging_once(product_dir: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let first = SWEPT.lock().is_ok_and(|mut swept| {
+        let fresh = !swept.iter().any(|d| d == product_dir);
+        if fresh {
+            swept.push(product_dir.to_path_buf());
+        }
+        fresh
+    });
+    if first {
+        sweep_staging(product_dir);
+    }
+}
+
 fn sweep_staging(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
