@@ -825,7 +825,7 @@ fn the_openapi_document_validates_and_every_route_in_it_needs_a_token() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 17, "{doc}");
+    assert_eq!(operations, 20, "{doc}");
 }
 
 #[test]
@@ -901,4 +901,145 @@ fn a_registered_webhook_gets_signed_events_through_the_outbox() {
     );
     let (_, _, listed) = call("GET", &api, Some(&hooks), None);
     assert_eq!(listed["webhooks"], serde_json::json!([]));
+}
+
+/// `custody release approve|publish --server URL`, as an approver elsewhere runs it.
+fn held_command(approver: &Project, token: &str, url: &str, args: &[&str]) -> common::Run {
+    common::custody()
+        .current_dir(approver.dir())
+        .env("CUSTODY_TOKEN", token)
+        .args([&["release"][..], args, &["--server", url, "--json"]].concat())
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn approvers_elsewhere_approve_a_release_the_server_holds_and_it_publishes_it() {
+    // The server's project asks two of alice, bob and carol to approve app's releases.
+    let server = Project::new("ed25519");
+    let r = server.run(&["repo", "init", "--root-keys", "1", "--root-threshold", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The approvers' keys live on their own machines (here: another directory).
+    let desk = Project::new("ed25519");
+    for name in ["alice", "bob", "carol", "mallory"] {
+        let r = desk.run(&["key", "generate", "--out", &format!("dist/{name}.key")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let public = |name: &str| desk.dir().join(format!("dist/{name}.key.pub"));
+    let (alice, bob, carol) = (public("alice"), public("bob"), public("carol"));
+    let r = server.run(&[
+        "key",
+        "approvers",
+        "app",
+        "--threshold",
+        "2",
+        "--approver",
+        alice.to_str().unwrap(),
+        "--approver",
+        bob.to_str().unwrap(),
+        "--approver",
+        carol.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, publisher) = server.token(&["--product", "app", "--scope", "publish"]);
+    let (_, reader) = server.token(&["--product", "app", "--scope", "read"]);
+    // An approver reads the held release and sends an approval.
+    let (_, approver) = server.token(&["--product", "app", "--scope", "read,publish"]);
+    let (_running, url) = serve_custody(&server, &[]);
+
+    let pipeline = Project::new("ed25519");
+    pipeline.artifact("app.tgz", b"app 2.0.0");
+    let r = publish(&pipeline, &url, &publisher, "2.0.0", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let answer = r.json();
+    let held_dir = server.dir().join(
+        answer["awaiting_approval"]["dir"]
+            .as_str()
+            .unwrap_or_else(|| panic!("held for its approvers: {}", r.stdout)),
+    );
+    assert!(!server.site().join("releases/app/2.0.0").exists());
+
+    // What an approver reads: the manifest to sign and who approved so far.
+    let held_url = format!("{url}/api/v1/releases/app/2.0.0/approvals");
+    let (status, _, held) = call("GET", &held_url, Some(&reader), None);
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(held["threshold"], 2);
+    assert_eq!(held["approved"], serde_json::json!([]));
+    {
+        use base64::Engine as _;
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(held["manifest"].as_str().unwrap())
+                .unwrap(),
+            std::fs::read(held_dir.join("manifest.json")).unwrap()
+        );
+    }
+
+    // A read token may not approve; nor may anything that is not an approval.
+    let (status, _, body) = call("POST", &held_url, Some(&reader), Some(b"{}"));
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = call("POST", &held_url, Some(&publisher), Some(b"{\"not\": 1}"));
+    assert_eq!(status, 400, "{body}");
+
+    let approve = |key: &str| {
+        held_command(
+            &desk,
+            &approver,
+            &url,
+            &[
+                "approve",
+                "app",
+                "2.0.0",
+                "--key",
+                &format!("dist/{key}.key"),
+            ],
+        )
+    };
+    // A token that may only publish cannot read what to sign.
+    let r = held_command(
+        &desk,
+        &publisher,
+        &url,
+        &["approve", "app", "2.0.0", "--key", "dist/alice.key"],
+    );
+    assert!(r.stderr.contains("403"), "{}", r.stderr);
+    // Not an approver: the server does not count it.
+    let r = approve("mallory");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("422") && r.stderr.contains("does not count"),
+        "{}",
+        r.stderr
+    );
+    let r = approve("alice");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["ready"], false);
+    let r = approve("alice");
+    assert!(
+        r.stderr.contains("409") && r.stderr.contains("already"),
+        "{}",
+        r.stderr
+    );
+
+    // One approval of two: it stays held.
+    let publish_held = || held_command(&desk, &approver, &url, &["publish", "app", "2.0.0"]);
+    let r = publish_held();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("422"), "{}", r.stderr);
+    assert!(!server.site().join("releases/app/2.0.0").exists());
+
+    let r = approve("carol");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["ready"], true);
+    let r = publish_held();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let published = server.site().join("releases/app/2.0.0");
+    assert!(published.join("app.tgz").is_file());
+    let approvals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(published.join("approvals.json")).unwrap()).unwrap();
+    assert_eq!(approvals["approvals"].as_array().unwrap().len(), 2);
+    // A customer's check holds: the release verifies with its approvals.
+    let r = server.verify(&published.join("app.tgz"), &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }

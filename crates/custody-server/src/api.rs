@@ -160,6 +160,14 @@ pub(crate) fn routes() -> Router<Api> {
             put(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/releases/{product}/{version}", post(publish))
+        .route(
+            "/api/v1/releases/{product}/{version}/approvals",
+            get(held_release).post(add_approval),
+        )
+        .route(
+            "/api/v1/releases/{product}/{version}/publish",
+            post(publish_held),
+        )
         .route("/api/v1/products/{product}/vex", post(add_vex))
         .route("/api/v1/releases", get(list_releases))
         .route(
@@ -198,6 +206,9 @@ pub(crate) fn routes() -> Router<Api> {
     paths(
         upload,
         publish,
+        held_release,
+        add_approval,
+        publish_held,
         findings,
         add_vex,
         list_releases,
@@ -708,6 +719,121 @@ async fn publish(
             &p.committer,
         )
     })
+    .await
+}
+
+/// A release held for its approvers: the manifest an approval signs, and the approvals so far.
+#[utoipa::path(get, path = "/api/v1/releases/{product}/{version}/approvals", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = custody_service::approval::HeldRelease),
+        (status = 404, description = "no such held release", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn held_release(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+) -> Response {
+    let target = format!("{product}/{version}");
+    let asked = caller.asks(
+        Action::Read,
+        Some(&product),
+        "approvals.read",
+        target,
+        false,
+    );
+    api.call(
+        asked,
+        |_| StatusCode::OK,
+        move |api| {
+            custody_service::approval::held_release(
+                &api.loaded,
+                &product,
+                &version,
+                api.clock.as_ref(),
+            )
+        },
+    )
+    .await
+}
+
+/// Add an approver's approval (a Sigstore bundle from `custody release approve --server`,
+/// signed where the approver's key is) to a held release.
+#[utoipa::path(post, path = "/api/v1/releases/{product}/{version}/approvals", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("version" = String, Path)),
+    request_body(content = Object, description = "the approval's Sigstore bundle v0.3", content_type = "application/json"),
+    responses((status = 201, body = custody_service::approval::Approved),
+        (status = 400, description = "not a Sigstore bundle", body = ErrorBody),
+        (status = 404, description = "no such held release", body = ErrorBody),
+        (status = 409, description = "this approver approved it already", body = ErrorBody),
+        (status = 422, description = "not a valid signature of one of the product's approvers over this release", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn add_approval(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let target = format!("{product}/{version}");
+    let asked = caller.asks(Action::Publish, Some(&product), "approve", target, true);
+    api.call(
+        asked,
+        |_| StatusCode::CREATED,
+        move |api| {
+            custody_service::approval::add_approval(
+                &api.loaded,
+                &product,
+                &version,
+                &body,
+                api.clock.as_ref(),
+            )
+        },
+    )
+    .await
+}
+
+/// Publish a held release whose approvals meet its product's threshold: onto the site, into
+/// the TUF repository and the catalog.
+#[utoipa::path(post, path = "/api/v1/releases/{product}/{version}/publish", tag = "releases",
+    security(("bearer" = [])),
+    params(("product" = String, Path), ("version" = String, Path)),
+    responses((status = 201, body = PublishOutcome),
+        (status = 404, description = "no such held release", body = ErrorBody),
+        (status = 422, description = "short of approvals", body = ErrorBody),
+        (status = 503, description = "this server does not publish", body = ErrorBody),
+        (status = 401, description = "no valid token", body = ErrorBody),
+        (status = 403, description = "the token does not allow this", body = ErrorBody)))]
+async fn publish_held(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+) -> Response {
+    let target = format!("{product}/{version}");
+    let asked = caller.asks(
+        Action::Publish,
+        Some(&product),
+        "publish.held",
+        target,
+        true,
+    );
+    api.call(
+        asked,
+        |_| StatusCode::CREATED,
+        move |api| {
+            let p = api.publisher()?;
+            let env = ReleaseEnv {
+                keys: &p.keys,
+                transport: p.transport.clone(),
+                clock: api.clock.as_ref(),
+                events: &ServerLog,
+                catalog: Some(&api.catalog),
+            };
+            custody_service::approval::publish_held(&p.loaded, &product, &version, &env)
+        },
+    )
     .await
 }
 

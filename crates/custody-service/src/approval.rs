@@ -216,6 +216,7 @@ impl Held {
 
 /// Where a held release stands after [`approve`].
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approved {
     /// The product.
     pub product: String,
@@ -230,6 +231,76 @@ pub struct Approved {
     pub ready: bool,
 }
 
+/// A held release as an approver elsewhere sees it: the manifest an approval signs, and where
+/// its approvals stand.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldRelease {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// The release's manifest bundle (`manifest.json`), base64: what an approval signs.
+    pub manifest: String,
+    /// How many must approve.
+    pub threshold: usize,
+    /// The approvers' key hints.
+    pub approvers: Vec<String>,
+    /// The approvers who approved so far.
+    pub approved: Vec<String>,
+}
+
+/// The held release of `product` `version`, for an approver to sign ([`sign_approval`]).
+pub fn held_release(
+    loaded: &Loaded,
+    product: &str,
+    version: &str,
+    clock: &dyn Clock,
+) -> Result<HeldRelease, Error> {
+    use base64::Engine as _;
+    let held = held(loaded, product, version)?;
+    let tally = held.tally(product, version, clock.now());
+    Ok(HeldRelease {
+        product: product.to_owned(),
+        version: version.to_owned(),
+        manifest: base64::engine::general_purpose::STANDARD.encode(&held.manifest),
+        threshold: held.rule.threshold,
+        approvers: held.rule.approvers.iter().map(|a| a.hint.clone()).collect(),
+        approved: tally.approved,
+    })
+}
+
+/// An approval of `product` `version`, whose manifest bundle is `manifest`, signed with `key`
+/// (a file or `pkcs11:` URI): the Sigstore bundle [`add_approval`] takes.
+pub fn sign_approval(
+    manifest: &[u8],
+    (product, version): (&str, &str),
+    key: &Path,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<String, Error> {
+    let signer = crate::keys::unlock_one(keys, key)?;
+    signed_by(signer.as_ref(), manifest, (product, version), clock)
+}
+
+fn signed_by(
+    signer: &dyn custody_crypto::Signer,
+    manifest: &[u8],
+    (product, version): (&str, &str),
+    clock: &dyn Clock,
+) -> Result<String, Error> {
+    let signed = approval::sign(
+        signer,
+        manifest,
+        &Approval {
+            product: product.to_owned(),
+            version: version.to_owned(),
+            at: clock.now(),
+        },
+    )?;
+    Ok(custody_attest::bundle::to_json(&signed)?)
+}
+
 /// The approver whose key is `key` (a file or `pkcs11:` URI) approves the held release of
 /// `product` `version`: signs its manifest and adds the signature to its `approvals.json`.
 /// Refused for a key that is not one of the product's approvers, and for a second approval by
@@ -242,9 +313,7 @@ pub fn approve(
     keys: &dyn KeySource,
     clock: &dyn Clock,
 ) -> Result<Approved, Error> {
-    // Two approvers at once must not lose one's signature.
-    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
-    let mut held = held(loaded, product, version)?;
+    let held = held(loaded, product, version)?;
     let signer = crate::keys::unlock_one(keys, key)?;
     let hint = signer.public_key().hint().to_string();
     if !held.rule.approvers.iter().any(|a| a.hint == hint) {
@@ -254,7 +323,50 @@ pub fn approve(
             approvers: held.rule.approvers.iter().map(|a| a.hint.clone()).collect(),
         });
     }
+    let signed = signed_by(signer.as_ref(), &held.manifest, (product, version), clock)?;
+    add_approval(loaded, product, version, signed.as_bytes(), clock)
+}
+
+/// Adds `signed`, an approval's Sigstore bundle (from [`sign_approval`], made wherever the
+/// approver's key is), to the held release of `product` `version`. Refused unless it is a
+/// valid signature of one of the product's approvers over this release's manifest, and for a
+/// second approval by the same approver.
+pub fn add_approval(
+    loaded: &Loaded,
+    product: &str,
+    version: &str,
+    signed: &[u8],
+    clock: &dyn Clock,
+) -> Result<Approved, Error> {
+    custody_attest::bundle::parse(signed).map_err(|e| Error::MalformedApproval(Box::new(e)))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(signed).map_err(|source| Error::RequestJson {
+            what: "an approval",
+            source,
+        })?;
+    // Two approvers at once must not lose one's signature.
+    let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
+    let mut held = held(loaded, product, version)?;
     let now = clock.now();
+    let alone = Approvals {
+        approvals: vec![value.clone()],
+        ..Approvals::default()
+    };
+    let judged = approval::tally(
+        &held.rule,
+        &held.manifest,
+        &alone,
+        (product, version),
+        approval::Logged::NotRequired,
+        now,
+    );
+    let Some(hint) = judged.approved.into_iter().next() else {
+        return Err(Error::ApprovalNotCounted {
+            product: product.to_owned(),
+            version: version.to_owned(),
+            reasons: judged.ignored,
+        });
+    };
     if held.tally(product, version, now).approved.contains(&hint) {
         return Err(Error::AlreadyApproved {
             hint,
@@ -262,16 +374,7 @@ pub fn approve(
             version: version.to_owned(),
         });
     }
-    let signed = approval::sign(
-        signer.as_ref(),
-        &held.manifest,
-        &Approval {
-            product: product.to_owned(),
-            version: version.to_owned(),
-            at: now,
-        },
-    )?;
-    held.approvals.push(&signed)?;
+    held.approvals.approvals.push(value);
     write_atomic(
         &held.dir.join(APPROVALS_FILE),
         held.approvals.to_json()?.as_bytes(),
@@ -382,4 +485,59 @@ fn log_approvals(
     write_atomic(&held.dir.join(APPROVALS_FILE), kept.to_json()?.as_bytes())?;
     held.approvals = kept;
     Ok(())
+}
+
+/// [`publish`], answered as a publish through the server is.
+pub fn publish_held(
+    loaded: &Loaded,
+    product: &str,
+    version: &str,
+    env: &ReleaseEnv<'_>,
+) -> Result<crate::publish::PublishOutcome, Error> {
+    let released = publish(loaded, product, version, env)?;
+    Ok(crate::publish::PublishOutcome {
+        fresh: true,
+        release: released.release,
+        tuf_targets: released.tuf_targets,
+        awaiting_approval: None,
+    })
+}
+
+/// [`approve`] through a server, by an approver who holds their key and a token, not the
+/// project: fetches the held release's manifest, signs the approval here, and sends it. The
+/// server's answer ([`Approved`]).
+pub fn approve_through(
+    server: &crate::publish::Server,
+    (product, version): (&str, &str),
+    key: &Path,
+    keys: &dyn KeySource,
+    clock: &dyn Clock,
+) -> Result<serde_json::Value, Error> {
+    use base64::Engine as _;
+    check_name("product", product).map_err(Error::input)?;
+    check_name("version", version).map_err(Error::input)?;
+    let path = format!("/api/v1/releases/{product}/{version}/approvals");
+    let held = server.get(&path)?;
+    let manifest = held
+        .get("manifest")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|m| base64::engine::general_purpose::STANDARD.decode(m).ok())
+        .ok_or(Error::ServerAnswer {
+            what: "the held release's manifest",
+        })?;
+    let signed = sign_approval(&manifest, (product, version), key, keys, clock)?;
+    server
+        .post(&path, signed.as_bytes())
+        .map(|(_, answer)| answer)
+}
+
+/// [`publish`] through a server. The server's answer ([`crate::publish::PublishOutcome`]).
+pub fn publish_through(
+    server: &crate::publish::Server,
+    (product, version): (&str, &str),
+) -> Result<serde_json::Value, Error> {
+    check_name("product", product).map_err(Error::input)?;
+    check_name("version", version).map_err(Error::input)?;
+    let path = format!("/api/v1/releases/{product}/{version}/publish");
+    server.post(&path, b"").map(|(_, answer)| answer)
 }

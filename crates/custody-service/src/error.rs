@@ -737,6 +737,26 @@ pub enum Error {
         /// The version.
         version: String,
     },
+    /// An approval given does not count: not a valid signature of one of the product's
+    /// approvers over this release's manifest.
+    #[error("the approval of {product} {version} does not count: {}", reasons.join("; "))]
+    ApprovalNotCounted {
+        /// The product.
+        product: String,
+        /// The version.
+        version: String,
+        /// Why, as the tally judged it.
+        reasons: Vec<String>,
+    },
+    /// A server's answer lacks what it should carry.
+    #[error("the server's answer lacks {what}")]
+    ServerAnswer {
+        /// What was missing.
+        what: &'static str,
+    },
+    /// An approval sent is not a Sigstore bundle.
+    #[error("the approval is not a Sigstore bundle: {0}")]
+    MalformedApproval(#[source] Box<custody_attest::Error>),
     /// An approval rule breaks the policy's rules (a threshold out of range, an approver twice).
     #[error("{0}")]
     InvalidApprovalRule(#[source] Box<custody_attest::Error>),
@@ -817,6 +837,7 @@ impl Error {
             | Self::TokenWithoutScope
             | Self::TokenLifetime
             | Self::RequestJson { .. }
+            | Self::MalformedApproval(_)
             | Self::UploadDigest { .. }
             | Self::UploadTooLarge { .. }
             | Self::UploadInterrupted { .. }
@@ -826,14 +847,18 @@ impl Error {
             | Self::NotALogDirectory { .. }
             | Self::NoApprovalRule { .. }
             | Self::InvalidApprovalRule(_) => ErrorKind::Input,
-            Self::NotAnApprover { .. } | Self::NotApproved(_) => ErrorKind::Refused,
+            Self::NotAnApprover { .. } | Self::NotApproved(_) | Self::ApprovalNotCounted { .. } => {
+                ErrorKind::Refused
+            }
             Self::AlreadyApproved { .. } => ErrorKind::Conflict,
             Self::NotCosigned { .. } | Self::DirtySource { .. } | Self::LookupIndexLost { .. } => {
                 ErrorKind::Refused
             }
             Self::UploadMissing { .. } => ErrorKind::NotFound,
             Self::PublishingDisabled { .. } => ErrorKind::Unavailable,
-            Self::ServerRefused { .. } | Self::ServerUnreachable { .. } => ErrorKind::Failed,
+            Self::ServerRefused { .. }
+            | Self::ServerUnreachable { .. }
+            | Self::ServerAnswer { .. } => ErrorKind::Failed,
             Self::PublishedDifferently { .. } => ErrorKind::Conflict,
             Self::ReleaseNotListed { .. }
             | Self::UnknownToken { .. }

@@ -324,10 +324,6 @@ fn already(
 /// The client side: what `custody release --publish URL` sends.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    /// The server (`https://releases.example.com`).
-    pub server: String,
-    /// The bearer token (`custody_...`).
-    pub token: String,
     /// The product.
     pub product: String,
     /// The version.
@@ -376,20 +372,88 @@ fn server_error(url: &str, status: u16, body: &str) -> Error {
     }
 }
 
+/// A custody server's API, as a pipeline or an approver reaches it with a token.
+pub struct Server {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the token.
+        f.debug_struct("Server")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// The API of the server at `url` (`https://releases.example.com`), called with `token`.
+    pub fn new(url: &str, token: &str) -> Self {
+        Self {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into(),
+            base: url.trim_end_matches('/').to_owned(),
+            auth: format!("Bearer {token}"),
+        }
+    }
+
+    /// `GET path`: the JSON answered.
+    pub fn get(&self, path: &str) -> Result<serde_json::Value, Error> {
+        let url = format!("{}{path}", self.base);
+        let res = self
+            .agent
+            .get(&url)
+            .header("Authorization", &self.auth)
+            .call();
+        Self::answer(&url, res).map(|(_, json)| json)
+    }
+
+    /// `POST path` with a JSON `body`: the status and the JSON answered.
+    pub fn post(&self, path: &str, body: &[u8]) -> Result<(u16, serde_json::Value), Error> {
+        let url = format!("{}{path}", self.base);
+        let res = self
+            .agent
+            .post(&url)
+            .header("Authorization", &self.auth)
+            .header("Content-Type", "application/json")
+            .send(body);
+        Self::answer(&url, res)
+    }
+
+    fn answer(
+        url: &str,
+        res: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, serde_json::Value), Error> {
+        let mut res = res.map_err(|source| Error::ServerUnreachable {
+            url: url.to_owned(),
+            reason: source.to_string(),
+        })?;
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        if !(200..300).contains(&status) {
+            return Err(server_error(url, status, &body));
+        }
+        let json = serde_json::from_str(&body).map_err(|source| Error::RequestJson {
+            what: "the server's answer",
+            source,
+        })?;
+        Ok((status, json))
+    }
+}
+
 /// Uploads every file of `submission` (each streamed, under its SHA-256) and asks the server
 /// to publish them; retrying after a failure is safe.
 pub fn submit(
+    server: &Server,
     submission: &Submission,
     clock: &dyn crate::env::Clock,
     events: &dyn crate::env::Events,
 ) -> Result<Submitted, Error> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let base = submission.server.trim_end_matches('/');
-    let auth = format!("Bearer {}", submission.token);
     let product = &submission.product;
     // A directory is read here: the server sees the files it is sent, not this tree.
     // Kept until the uploads are done: removing it removes the rendered SBOM.
@@ -419,39 +483,28 @@ pub fn submit(
         }
         other => other.clone(),
     };
-    let mut named = Vec::new();
+    let mut files = Vec::new();
     for path in submission.artifacts.iter().chain(&sbom) {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::NotUtf8 { path: path.clone() })?
-            .to_owned();
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let digests = digest_reader(&mut file, Algorithms::Sha256).map_err(io)?;
-        let sha256 = digests.sha256.map(|d| d.to_string()).unwrap_or_default();
-        events.progress(&format!("uploading {name} ({} bytes)", digests.size));
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let url = format!("{base}/api/v1/releases/{product}/uploads/{sha256}");
-        let mut res = agent
-            .put(&url)
-            .header("Authorization", &auth)
-            .header("Content-Length", &digests.size.to_string())
-            .send(ureq::SendBody::from_reader(&mut file))
-            .map_err(|source| Error::ServerUnreachable {
-                url: url.clone(),
-                reason: source.to_string(),
-            })?;
-        let status = res.status().as_u16();
-        if !(200..300).contains(&status) {
-            let body = res.body_mut().read_to_string().unwrap_or_default();
-            return Err(server_error(&url, status, &body));
-        }
-        named.push(Named { name, sha256 });
+            .ok_or_else(|| Error::NotUtf8 { path: path.clone() })?;
+        let size = std::fs::metadata(path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        events.progress(&format!("uploading {name} ({size} bytes)"));
+        files.push((name.to_owned(), path));
     }
+    let upload = |(name, path): &(String, &PathBuf)| {
+        upload(server, product, path).map(|sha256| Named {
+            name: name.clone(),
+            sha256,
+        })
+    };
+    let mut named = in_parallel(&files, UPLOADS_AT_ONCE, upload)?;
     let sbom = sbom.as_ref().and_then(|_| named.pop());
     let request = serde_json::json!({
         "artifacts": named,
@@ -460,31 +513,93 @@ pub fn submit(
         "allow_dirty": submission.allow_dirty,
         "skip_scan": submission.skip_scan,
     });
-    let url = format!("{base}/api/v1/releases/{product}/{}", submission.version);
     events.progress(&format!("publishing {product} {}", submission.version));
-    let mut res = agent
-        .post(&url)
-        .header("Authorization", &auth)
-        .header("Content-Type", "application/json")
-        .send(request.to_string().as_bytes())
+    let path = format!("/api/v1/releases/{product}/{}", submission.version);
+    let (status, release) = server.post(&path, request.to_string().as_bytes())?;
+    Ok(Submitted {
+        fresh: status == 201,
+        release,
+    })
+}
+
+/// How many files of a release are uploaded at once: each upload waits for the server to make
+/// it durable, so one after another a release's uploads cost a flush each in turn.
+const UPLOADS_AT_ONCE: usize = 4;
+
+/// `work` on each of `items`, at most `at_once` at a time; the answers in `items`' order, or
+/// the first error.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    at_once: usize,
+    work: impl Fn(&T) -> Result<R, Error> + Sync,
+) -> Result<Vec<R>, Error> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<Result<R, Error>>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..at_once.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (Some(item), Some(slot)) = (items.get(i), done.get(i)) else {
+                        break;
+                    };
+                    let answer = work(item);
+                    let failed = answer.is_err();
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(answer);
+                    }
+                    if failed {
+                        // The others stop taking new work: the first error is the answer.
+                        next.store(items.len(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let mut answers = Vec::with_capacity(items.len());
+    for slot in done {
+        match slot
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(answer) => answers.push(answer?),
+            // Never started: items start in order, so one before this failed, and its error
+            // has been returned above.
+            None => continue,
+        }
+    }
+    Ok(answers)
+}
+
+/// Uploads `path` to `product`'s uploads on the server at `base`, under its SHA-256; that
+/// digest, in hex.
+fn upload(server: &Server, product: &str, path: &Path) -> Result<String, Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let digests = digest_reader(&mut file, Algorithms::Sha256).map_err(io)?;
+    let sha256 = digests.sha256.map(|d| d.to_string()).unwrap_or_default();
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let url = format!("{}/api/v1/releases/{product}/uploads/{sha256}", server.base);
+    let mut res = server
+        .agent
+        .put(&url)
+        .header("Authorization", &server.auth)
+        .header("Content-Length", &digests.size.to_string())
+        .send(ureq::SendBody::from_reader(&mut file))
         .map_err(|source| Error::ServerUnreachable {
             url: url.clone(),
             reason: source.to_string(),
         })?;
     let status = res.status().as_u16();
-    let body = res.body_mut().read_to_string().unwrap_or_default();
     if !(200..300).contains(&status) {
+        let body = res.body_mut().read_to_string().unwrap_or_default();
         return Err(server_error(&url, status, &body));
     }
-    let release: serde_json::Value =
-        serde_json::from_str(&body).map_err(|source| Error::RequestJson {
-            what: "the server's answer",
-            source,
-        })?;
-    Ok(Submitted {
-        fresh: status == 201,
-        release,
-    })
+    Ok(sha256)
 }
 
 /// How often a process looks for stale uploads: the directory holds a day of them, and
@@ -539,5 +654,59 @@ fn sweep_dir(uploads: &Path) {
                 std::fs::remove_file(&path)
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn parallel_work_keeps_its_order_and_its_bound() {
+        let running = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let items: Vec<usize> = (0..20).collect();
+        let answers = in_parallel(&items, 4, |i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(i * 10)
+        })
+        .unwrap();
+        assert_eq!(answers, (0..20).map(|i| i * 10).collect::<Vec<_>>());
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            (2..=4).contains(&most),
+            "at most 4 at once, and some at once: {most}"
+        );
+    }
+
+    #[test]
+    fn parallel_work_answers_with_the_first_failure_and_starts_no_more() {
+        let started = AtomicUsize::new(0);
+        let items: Vec<usize> = (0..50).collect();
+        let err = in_parallel(&items, 2, |&i| {
+            started.fetch_add(1, Ordering::SeqCst);
+            if i == 3 {
+                return Err(Error::NotUtf8 {
+                    path: PathBuf::from(format!("file-{i}")),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            Ok(i)
+        })
+        .unwrap_err();
+        assert!(matches!(&err, Error::NotUtf8 { path } if path == Path::new("file-3")));
+        assert!(
+            started.load(Ordering::SeqCst) < 50,
+            "work stops after a failure"
+        );
+        assert!(
+            in_parallel(&[] as &[usize], 4, |&i| Ok(i))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -8,7 +8,7 @@ use custody_service::release::{ReleaseEnv, ReleaseRequest, Released};
 use custody_site::config::Loaded;
 
 use crate::cmd::key::file_keys;
-use crate::output::{CmdResult, Output, usage};
+use crate::output::{CmdResult, Failure, Output, usage};
 
 /// Sign and publish a release.
 ///
@@ -93,6 +93,11 @@ enum HeldCommand {
         /// Your approver key: a file or a `pkcs11:` URI.
         #[arg(long, value_name = "FILE|URI")]
         key: PathBuf,
+        /// Approve a release held by this custody server instead of one in a project here:
+        /// its manifest is fetched, signed here with your key, and sent back (token in
+        /// CUSTODY_TOKEN, scopes `read,publish`).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
         /// Project directory (where custody.toml lives).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -107,6 +112,10 @@ enum HeldCommand {
         product: String,
         /// The version.
         version: String,
+        /// Ask this custody server to publish the release it holds (token in CUSTODY_TOKEN,
+        /// scope `publish`).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
         /// Project directory (where custody.toml lives).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -122,8 +131,48 @@ fn run_held(command: HeldCommand, out: &Output) -> CmdResult {
             product,
             version,
             key,
+            server: Some(url),
+            insecure_unencrypted_key,
+            ..
+        } => {
+            let answer = custody_service::approval::approve_through(
+                &api_server(&url, &product, ("--server", "read,publish"))?,
+                (&product, &version),
+                &key,
+                &file_keys(insecure_unencrypted_key, out),
+                &SystemClock,
+            )?;
+            out.result(&answer, || {
+                let count = |field: &str| {
+                    answer
+                        .get(field)
+                        .and_then(serde_json::Value::as_array)
+                        .map_or(0, Vec::len)
+                };
+                format!(
+                    "approved {product} {version} on {url}: {} of {} approvals (at least {} \
+                     required){}",
+                    count("approved"),
+                    count("approvers"),
+                    answer.get("threshold").unwrap_or(&serde_json::Value::Null),
+                    if answer.get("ready") == Some(&serde_json::Value::Bool(true)) {
+                        format!(
+                            "\nReady: publish it with `custody release publish {product} \
+                             {version} --server {url}`"
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            });
+        }
+        HeldCommand::Approve {
+            product,
+            version,
+            key,
             dir,
             insecure_unencrypted_key,
+            server: None,
         } => {
             let loaded = Loaded::from_dir(&dir).map_err(usage)?;
             let done = custody_service::approval::approve(
@@ -156,8 +205,23 @@ fn run_held(command: HeldCommand, out: &Output) -> CmdResult {
         HeldCommand::Publish {
             product,
             version,
+            server: Some(url),
+            ..
+        } => {
+            let answer = custody_service::approval::publish_through(
+                &api_server(&url, &product, ("--server", "publish"))?,
+                (&product, &version),
+            )?;
+            out.result(&answer, || {
+                format!("Published {product} {version} on {url}")
+            });
+        }
+        HeldCommand::Publish {
+            product,
+            version,
             dir,
             insecure_unencrypted_key,
+            server: None,
         } => {
             let loaded = Loaded::from_dir(&dir).map_err(usage)?;
             let env = ReleaseEnv {
@@ -248,19 +312,31 @@ fn print_released(loaded: &Loaded, released: &Released, out: &Output) {
     });
 }
 
-fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
+/// The API of the custody server at `url`, with the token in CUSTODY_TOKEN.
+fn api_server(
+    url: &str,
+    product: &str,
+    (flag, scopes): (&str, &str),
+) -> Result<custody_service::publish::Server, Failure> {
     let token = std::env::var("CUSTODY_TOKEN").map_err(|_| {
         usage(anyhow::anyhow!(
-            "--publish needs a token in CUSTODY_TOKEN (`custody token create --product {} \
-             --scope publish` on the server)",
-            args.product.as_deref().unwrap_or("PRODUCT")
+            "{flag} needs a token in CUSTODY_TOKEN (`custody token create --product {product} \
+             --scope {scopes}` on the server)"
         ))
     })?;
+    Ok(custody_service::publish::Server::new(url, &token))
+}
+
+fn submit(server: &str, args: &Args, out: &Output) -> CmdResult {
+    let api = api_server(
+        server,
+        args.product.as_deref().unwrap_or("PRODUCT"),
+        ("--publish", "publish"),
+    )?;
     let source = custody_service::publish::tree_source(&args.dir)?;
     let submitted = custody_service::publish::submit(
+        &api,
         &custody_service::publish::Submission {
-            server: server.to_owned(),
-            token,
             product: args.product.clone().unwrap_or_default(),
             version: args.version.clone().unwrap_or_default(),
             artifacts: args.artifacts.clone(),
