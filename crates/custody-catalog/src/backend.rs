@@ -80,42 +80,7 @@ impl Dialect {
     }
 }
 
-/// What a database driver said.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BackendError {
-    /// SQLite's account.
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL's account.
-    #[error(transparent)]
-    Postgres(#[from] postgres::Error),
-    /// The `sslrootcert` file could not be read as PEM.
-    #[error("sslrootcert {}: {source}", path.display())]
-    RootCertificates {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: rustls::pki_types::pem::Error,
-    },
-    /// The `sslrootcert` file holds no certificate rustls can use.
-    #[error("sslrootcert {}: no X.509 certificate in it", path.display())]
-    NoRootCertificate {
-        /// The file.
-        path: PathBuf,
-    },
-    /// TLS could not be set up.
-    #[error("TLS: {0}")]
-    Tls(#[from] rustls::Error),
-    /// A column of a type the catalog never writes.
-    #[error("column {index} has type {found}, which the catalog does not use")]
-    ColumnType {
-        /// The column's position.
-        index: usize,
-        /// The type the database reported.
-        found: String,
-    },
-}
+pub use crate::error::BackendError;
 
 /// A database the catalog can live in.
 pub trait Backend: Send + std::fmt::Debug {

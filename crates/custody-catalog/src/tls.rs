@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::backend::BackendError;
+use crate::error::BackendError;
 
 /// A client connected to `url`.
 pub(crate) fn connect(url: &str) -> Result<postgres::Client, BackendError> {

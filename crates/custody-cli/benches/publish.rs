@@ -10,7 +10,8 @@
 //! crates.io snapshot in `testdata/`), a publish token, and starts `custody serve` on it. Then
 //! `PUBLISH_BENCH_CLIENTS` threads (default: 4, then 16, a run each; a comma-separated list
 //! chooses) publish `PUBLISH_BENCH_RELEASES` releases (default 200) between them as a pipeline
-//! does: three uploads and an SBOM upload (`PUT`), then the release (`POST`); the server gates,
+//! does, through `custody release --publish`'s own client (`custody_service::publish::submit`):
+//! three uploads and an SBOM upload (`PUT`, four at a time), then the release (`POST`); the server gates,
 //! signs, logs with fsync, commits TUF metadata and catalogs each, committing the releases
 //! that arrive together as one batch. The project lives under `TMPDIR`: BENCHMARKS.md says
 //! which file system the figures are from. The rate is releases over wall time from the first upload to the last answer. The
@@ -31,7 +32,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::Project;
-use sha2::Digest as _;
+use custody_service::publish::Server;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -61,40 +62,39 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn put(agent: &ureq::Agent, url: &str, token: &str, product: &str, body: &[u8]) -> String {
-    let digest = hex::encode(sha2::Sha256::digest(body));
-    let res = agent
-        .put(format!("{url}/api/v1/releases/{product}/uploads/{digest}"))
-        .header("Authorization", format!("Bearer {token}"))
-        .send(body)
-        .unwrap();
-    assert!(res.status().is_success(), "upload: {}", res.status());
-    digest
-}
-
-fn publish_one(agent: &ureq::Agent, url: &str, token: &str, version: &str, lock: &[u8]) {
+/// One release as `custody release --publish` sends it (`custody_service::publish::submit`:
+/// the files uploaded four at a time, then the release), from files in `dir`.
+fn publish_one(server: &Server, dir: &Path, version: &str, lock: &[u8]) {
     let mut artifacts = Vec::new();
     for i in 0..3 {
+        let path = dir.join(format!("app-{i}.tgz"));
         let body = format!("app {version} artifact {i} {}", "x".repeat(4096));
-        let sha256 = put(agent, url, token, "app", body.as_bytes());
-        artifacts.push(serde_json::json!({ "name": format!("app-{i}.tgz"), "sha256": sha256 }));
+        std::fs::write(&path, body).unwrap();
+        artifacts.push(path);
     }
-    let sbom = put(agent, url, token, "app", lock);
-    let request = serde_json::json!({
-        "artifacts": artifacts,
-        "sbom": { "name": "Cargo.lock", "sha256": sbom },
-        "source": { "repository": "https://example.com/acme/app.git", "git_ref": "refs/heads/main",
-                    "commit": "0123456789abcdef0123456789abcdef01234567", "clean": true },
-    });
-    let mut res = agent
-        .post(format!("{url}/api/v1/releases/app/{version}"))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .send(request.to_string().as_bytes())
-        .unwrap();
-    let status = res.status().as_u16();
-    let body = res.body_mut().read_to_string().unwrap_or_default();
-    assert_eq!(status, 201, "{version}: {body}");
+    let sbom = dir.join("Cargo.lock");
+    std::fs::write(&sbom, lock).unwrap();
+    let submitted = custody_service::publish::submit(
+        server,
+        &custody_service::publish::Submission {
+            product: "app".to_owned(),
+            version: version.to_owned(),
+            artifacts,
+            sbom: Some(sbom),
+            source: custody_attest::release::SourceState {
+                repository: "https://example.com/acme/app.git".to_owned(),
+                git_ref: "refs/heads/main".to_owned(),
+                commit: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+                clean: true,
+            },
+            allow_dirty: false,
+            skip_scan: None,
+        },
+        &custody_service::env::SystemClock,
+        &custody_service::env::Silent,
+    )
+    .unwrap_or_else(|e| panic!("{version}: {e}"));
+    assert!(submitted.fresh, "{version}");
 }
 
 /// A project ready to publish into, with `catalog` as its `[monitor] catalog`.
@@ -162,13 +162,14 @@ fn run(
     std::thread::scope(|s| {
         for _ in 0..clients {
             s.spawn(|| {
-                let agent = agent();
+                let server = Server::new(&url, &token);
+                let files = tempfile::tempdir().unwrap();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= releases {
                         break;
                     }
-                    publish_one(&agent, &url, &token, &format!("1.0.{i}"), LOCK.as_bytes());
+                    publish_one(&server, files.path(), &format!("1.0.{i}"), LOCK.as_bytes());
                 }
             });
         }

@@ -157,7 +157,7 @@ pub struct HttpTransport {
 }
 
 /// Resolves as ureq does, then refuses a name with any internal address
-/// ([`crate::webhooks::is_internal`]): the check happens on the addresses connected to.
+/// ([`is_internal`]): the check happens on the addresses connected to.
 #[derive(Debug, Default)]
 struct PublicOnly(ureq::unversioned::resolver::DefaultResolver);
 
@@ -169,7 +169,7 @@ impl ureq::unversioned::resolver::Resolver for PublicOnly {
         timeout: ureq::unversioned::transport::NextTimeout,
     ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
         let addrs = self.0.resolve(uri, config, timeout)?;
-        if let Some(internal) = addrs.iter().find(|a| crate::webhooks::is_internal(a.ip())) {
+        if let Some(internal) = addrs.iter().find(|a| is_internal(a.ip())) {
             return Err(ureq::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 format!(
@@ -615,6 +615,38 @@ impl WitnessTransport for HttpWitness {
             Limits::WITNESS,
         )?;
         Ok((response.status, response.body))
+    }
+}
+
+/// Whether `ip` is loopback, private, link-local (cloud metadata), shared, unspecified,
+/// broadcast or multicast: nowhere a webhook from this server should go.
+pub fn is_internal(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                // fc00::/7 unique local, fe80::/10 link-local.
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
     }
 }
 

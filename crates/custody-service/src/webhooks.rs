@@ -14,37 +14,7 @@ pub use custody_catalog::{DeliveryRecord, Webhook};
 
 use crate::Error;
 use crate::env::Clock;
-
-/// Whether `ip` is loopback, private, link-local (cloud metadata), shared, unspecified,
-/// broadcast or multicast: nowhere a webhook from this server should go.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                // fc00::/7 unique local, fe80::/10 link-local.
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
+use crate::transport::is_internal;
 
 /// Checks that `url` is an `http(s)://` URL whose host resolves only to addresses a webhook may
 /// reach (any, with `allow_internal`).
