@@ -86,10 +86,16 @@ fn parse_go_mod(file: &str, text: &str) -> Result<GoMod> {
             None => (first.clone(), &toks[1..]),
         };
         match verb.as_str() {
-            "module" => m.module = Some(args.first().ok_or_else(|| bad(line, raw))?.clone()),
+            // A quoted path may be empty (`module ""`), which names no module.
+            "module" => match args.first() {
+                Some(path) if !path.is_empty() => m.module = Some(path.clone()),
+                _ => return Err(bad(line, raw)),
+            },
             "go" => m.go = args.first().cloned(),
             "require" => match args {
-                [path, version] => m.require.push((path.clone(), version.clone(), line)),
+                [path, version] if !path.is_empty() => {
+                    m.require.push((path.clone(), version.clone(), line));
+                }
                 _ => return Err(bad(line, raw)),
             },
             "replace" => {

@@ -516,6 +516,33 @@ fn fuzz_regression_go_mod_non_ascii_capital_in_module_path() {
     fuzz_body::check_round_trip(&sbom);
 }
 
+/// libFuzzer, `go_mod` (10-minute campaign): `module ``` (an empty raw string) was taken as a
+/// module with an empty path, which custody's CycloneDX wrote as a component without a name,
+/// which its own reader refuses. A quoted module or required path that is empty is now an
+/// invalid go.mod line.
+#[test]
+fn fuzz_regression_go_mod_empty_module_path() {
+    for go_mod in [
+        "module ``\n",
+        "module \"\"\n",
+        "module example.com/m\nrequire `` v1.0.0\n",
+    ] {
+        match custody_sbom::parse_go_mod_file("go.mod", go_mod.as_bytes(), None, &Limits::default())
+        {
+            Ok(sbom) => panic!("accepted {go_mod:?}: {sbom:?}"),
+            Err(e) => assert!(e.to_string().contains("go.mod"), "{e}"),
+        }
+    }
+    let sbom = custody_sbom::parse_go_mod_file(
+        "go.mod",
+        b"module `example.com/m`\nrequire \"github.com/pkg/errors\" v0.9.1\n",
+        None,
+        &Limits::default(),
+    )
+    .unwrap();
+    fuzz_body::check_round_trip(&sbom);
+}
+
 /// libFuzzer, `pnpm_lock`: the key `/@s@a/b/c@1.0.0` split into the npm name `@s` and the
 /// version `a/b/c@1.0.0`, whose purl reads back as another package, so the CycloneDX custody
 /// wrote did not read back into the same graph. A purl that does not split back into the parts
