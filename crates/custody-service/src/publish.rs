@@ -392,11 +392,7 @@ impl Server {
     /// The API of the server at `url` (`https://releases.example.com`), called with `token`.
     pub fn new(url: &str, token: &str) -> Self {
         Self {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .into(),
+            agent: ureq::Agent::new_with_config(crate::transport::agent_config()),
             base: url.trim_end_matches('/').to_owned(),
             auth: format!("Bearer {token}"),
         }

@@ -184,16 +184,22 @@ impl ureq::unversioned::resolver::Resolver for PublicOnly {
     }
 }
 
+/// How every HTTP agent custody makes is configured: its user agent, a bounded connect, no
+/// overall deadline (an upload or a download may be large), and statuses left to the caller,
+/// for whom 404 and 403 may mean "no such file".
+pub(crate) fn agent_config() -> ureq::config::Config {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 impl HttpTransport {
     /// The agent every request shares. Without ureq's gzip feature nothing is decompressed, so a
     /// byte limit applies to what the server actually sends.
     pub fn new() -> Self {
-        let config = ureq::Agent::config_builder()
-            // Statuses are the caller's to interpret: 404 and 403 mean "no such file".
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .user_agent(concat!("custody/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let config = agent_config();
         Self {
             public: ureq::Agent::with_parts(
                 config.clone(),
