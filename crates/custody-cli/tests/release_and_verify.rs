@@ -652,3 +652,44 @@ fn a_rotated_key_keeps_what_it_signed_before_and_the_new_key_signs_from_now() {
     let r = p.run(&["log", "append", bundle.to_str().unwrap()]);
     assert_ne!(r.code, 0, "{}", r.stdout);
 }
+
+#[test]
+fn rotating_to_a_named_key_rewrites_custody_toml_keeping_its_comments() {
+    let p = Project::new("ed25519");
+    let config = p.dir().join("custody.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let commented = text.replacen(
+        "[signing]\n",
+        "# Release keys live in the vault; ask #security first.\n[signing]\n",
+        1,
+    );
+    assert_ne!(commented, text);
+    std::fs::write(&config, &commented).unwrap();
+    common::git(p.dir(), &["commit", "-qam", "a comment"]);
+    let r = p.run(&["key", "generate", "--out", ".custody/release-2027.key"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = p.run(&[
+        "key",
+        "rotate",
+        "--role",
+        "release",
+        "--new",
+        ".custody/release-2027.key",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // One line changed: the key's; the comment and everything else are as they were.
+    let after = std::fs::read_to_string(&config).unwrap();
+    let changed: Vec<&str> = after
+        .lines()
+        .filter(|l| !commented.lines().any(|c| c == *l))
+        .collect();
+    assert_eq!(changed, ["key = \".custody/release-2027.key\""], "{after}");
+    assert_eq!(after.lines().count(), commented.lines().count(), "{after}");
+
+    // The next release is signed with the new key and verifies.
+    common::git(p.dir(), &["commit", "-qam", "the new release key"]);
+    let dir = p.release();
+    let v = p.verify(&dir.join("app-1.4.2.tar.gz"), &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}

@@ -103,10 +103,7 @@ pub fn product_key(
         .map_err(tuf_error(&loaded.tuf_dir()))?;
     repo.commit(online_keys(&online)?, clock.now())
         .map_err(tuf_error(&loaded.tuf_dir()))?;
-    write_atomic(
-        &loaded.base.join(custody_site::config::CONFIG_FILE),
-        updated.config.to_toml().as_bytes(),
-    )?;
+    crate::project::write_config(loaded, &updated.config)?;
     Ok(ProductKey {
         product: product.to_owned(),
         key: path,

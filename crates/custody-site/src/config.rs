@@ -439,6 +439,60 @@ impl Config {
     }
 }
 
+impl Config {
+    /// [`Config::to_toml`] written over `existing`, the file as it is: what did not change
+    /// keeps its comments, order and spelling, what changed or is new is written as
+    /// [`Config::to_toml`] writes it, and what is gone is removed. Text that does not parse
+    /// is replaced whole.
+    pub fn to_toml_over(&self, existing: &str) -> String {
+        let fresh = self.to_toml();
+        let (Ok(mut doc), Ok(new)) = (
+            existing.parse::<toml_edit::DocumentMut>(),
+            fresh.parse::<toml_edit::DocumentMut>(),
+        ) else {
+            return fresh;
+        };
+        merge_into(doc.as_table_mut(), new.as_table());
+        doc.to_string()
+    }
+}
+
+/// Makes `old` hold `new`'s data, touching only the keys whose data differ.
+fn merge_into(old: &mut toml_edit::Table, new: &toml_edit::Table) {
+    let gone: Vec<String> = old
+        .iter()
+        .map(|(k, _)| k.to_owned())
+        .filter(|k| !new.contains_key(k))
+        .collect();
+    for key in gone {
+        old.remove(&key);
+    }
+    for (key, item) in new.iter() {
+        match (old.get_mut(key), item) {
+            (Some(toml_edit::Item::Table(o)), toml_edit::Item::Table(n)) => merge_into(o, n),
+            (Some(o), n) if same_data(o, n) => {}
+            (Some(toml_edit::Item::Value(o)), toml_edit::Item::Value(n)) => {
+                // The new value, with the old one's surrounding spaces and trailing comment.
+                let decor = o.decor().clone();
+                *o = n.clone();
+                *o.decor_mut() = decor;
+            }
+            _ => {
+                old.insert(key, item.clone());
+            }
+        }
+    }
+}
+
+/// Whether two items hold the same data, however each is written (inline or not, quoted how).
+fn same_data(a: &toml_edit::Item, b: &toml_edit::Item) -> bool {
+    let data = |item: &toml_edit::Item| {
+        let value = item.clone().into_value().ok()?;
+        toml::from_str::<toml::Table>(&format!("v = {}", value.decorated("", ""))).ok()
+    };
+    matches!((data(a), data(b)), (Some(x), Some(y)) if x == y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +566,57 @@ mod tests {
             Loaded::from_dir(dir.path()),
             Err(Error::Config { .. })
         ));
+    }
+
+    #[test]
+    fn a_rewrite_keeps_the_operators_comments_and_order() {
+        let mut config = Config::default();
+        config.log.store = Some("s3://bucket/log".to_owned());
+        // The operator's file: the same data, reordered, with comments and their own quoting.
+        let mut edited = String::from("# Our release project. Ask #release-eng before changing.\n");
+        let fresh = config.to_toml();
+        let tables: Vec<&str> = fresh.split("\n[").skip(1).collect();
+        for table in tables.iter().rev() {
+            edited.push_str(&format!(
+                "\n# the {} table\n[{table}\n",
+                table.split(']').next().unwrap_or("")
+            ));
+        }
+        let edited = edited.replace(
+            "store = \"s3://bucket/log\"",
+            "store = 's3://bucket/log'  # shared",
+        );
+        let as_edited: Config = toml::from_str(&edited).unwrap();
+        assert_eq!(as_edited, config, "{edited}");
+
+        // Unchanged: the file stays as the operator wrote it.
+        assert_eq!(config.to_toml_over(&edited), edited);
+
+        // A key rotated, the store dropped, a witness added: only those lines change.
+        let mut rotated = config.clone();
+        rotated.signing.key = PathBuf::from(".custody/release-2027.key");
+        rotated.log.store = None;
+        rotated.log.witnesses.push(WitnessConfig {
+            name: "w".to_owned(),
+            vkey: "w+00000000+AAAA".to_owned(),
+            url: "https://witness.example.com".to_owned(),
+        });
+        let written = rotated.to_toml_over(&edited);
+        assert_eq!(
+            toml::from_str::<Config>(&written).unwrap(),
+            rotated,
+            "{written}"
+        );
+        assert!(written.starts_with("# Our release project."), "{written}");
+        assert!(written.contains("# the signing table"), "{written}");
+        assert!(written.contains("release-2027.key"), "{written}");
+        assert!(!written.contains("store"), "{written}");
+        assert!(written.contains("witness.example.com"), "{written}");
+        let kept = |text: &str| text.lines().filter(|l| l.starts_with("# the ")).count();
+        assert_eq!(kept(&written), kept(&edited));
+
+        // Text that is not TOML is replaced whole.
+        assert_eq!(rotated.to_toml_over("[log\n"), rotated.to_toml());
     }
 
     #[test]
