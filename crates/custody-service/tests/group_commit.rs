@@ -52,12 +52,16 @@ fn checkpoint_size(released: &Released) -> u64 {
         .unwrap()
 }
 
-/// Commits `versions` from one thread each while the writer lock is held, releasing it once
-/// all but the first (whose commit took it and waits for the lock) are queued.
-fn commit_while_locked(
+/// Commits `versions` from one thread each while `hold` holds the writer lock: the first
+/// commit takes the lead and waits for the lock (its progress line starts with `waiting`), the
+/// others queue behind it, and then `hold`'s value is dropped (which lets go of the lock, or
+/// ends what the lock lives in). The answers, in `versions`' order.
+fn commit_behind<H>(
     loaded: &Loaded,
     keys: &MemoryKeys,
     versions: &[&str],
+    waiting: &str,
+    hold: impl FnOnce(&Recorded) -> H,
 ) -> Vec<Result<Released, Error>> {
     let clock = FixedClock(jiff::Timestamp::now());
     let events = Recorded::default();
@@ -70,26 +74,23 @@ fn commit_while_locked(
         catalog: None,
     };
     let committer = Committer::default();
-    let writer = custody_service::sequence::writer(loaded, &events).unwrap();
     // Prepared first, so that only the commits are concurrent.
     let prepared: Vec<_> = versions
         .iter()
         .map(|v| prepare(loaded, &request(&loaded.base, v), &env()).unwrap())
         .collect();
+    let held = hold(&events);
     std::thread::scope(|s| {
         let mut running = Vec::new();
         let mut prepared = prepared.into_iter();
-        // The first becomes the leader of a batch of one and waits for the lock.
         let first = prepared.next().unwrap();
         running.push(s.spawn(|| committer.commit(loaded, first, &env())));
         let deadline = Instant::now() + Duration::from_secs(30);
-        let waits = || {
-            events
-                .progress_lines()
-                .iter()
-                .any(|l| l.starts_with("waiting for another custody run"))
-        };
-        while !waits() {
+        while !events
+            .progress_lines()
+            .iter()
+            .any(|l| l.starts_with(waiting))
+        {
             assert!(
                 Instant::now() < deadline,
                 "the first commit never waited for the lock"
@@ -103,9 +104,24 @@ fn commit_while_locked(
             assert!(Instant::now() < deadline, "the others never queued");
             std::thread::sleep(Duration::from_millis(5));
         }
-        drop(writer);
+        drop(held);
         running.into_iter().map(|t| t.join().unwrap()).collect()
     })
+}
+
+/// [`commit_behind`] the project's writer lock, held here.
+fn commit_while_locked(
+    loaded: &Loaded,
+    keys: &MemoryKeys,
+    versions: &[&str],
+) -> Vec<Result<Released, Error>> {
+    commit_behind(
+        loaded,
+        keys,
+        versions,
+        "waiting for another custody run",
+        |events| custody_service::sequence::writer(loaded, events).unwrap(),
+    )
 }
 
 fn project() -> (tempfile::TempDir, Loaded, MemoryKeys) {
@@ -182,52 +198,21 @@ fn a_batch_whose_database_goes_away_fails_each_release_and_places_none() {
     let url = cluster.database("custody");
     let (_tmp, mut loaded, keys) = project();
     loaded.config.monitor.catalog = std::path::PathBuf::from(&url);
-    let clock = FixedClock(jiff::Timestamp::now());
-    let events = Recorded::default();
-    let env = || ReleaseEnv {
-        keys: &keys,
-        transport: Arc::new(MemoryTransport::new()) as Arc<dyn Transport>,
-        clock: &clock,
-        events: &events,
-        catalog: None,
-    };
     let versions = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"];
-    let prepared: Vec<_> = versions
-        .iter()
-        .map(|v| prepare(&loaded, &request(&loaded.base, v), &env()).unwrap())
-        .collect();
-    // Another frontend holds the writer lock in the database.
+    // Another frontend holds the writer lock in the database; once the commits wait and queue
+    // behind it, the database stops: the waiting leader's session ends, and the batch queued
+    // behind it cannot take the lock either.
     let other = custody_catalog::WriterLock::take(&url, &loaded.config.log.origin, &mut || {
         panic!("nobody holds it yet")
     })
     .unwrap();
-    let committer = Committer::default();
-    let answers: Vec<Result<Released, Error>> = std::thread::scope(|s| {
-        let loaded = &loaded;
-        let mut prepared = prepared.into_iter();
-        let first = prepared.next().unwrap();
-        let mut running = vec![s.spawn(|| committer.commit(loaded, first, &env()))];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !events
-            .progress_lines()
-            .iter()
-            .any(|l| l.starts_with("waiting for another frontend"))
-        {
-            assert!(Instant::now() < deadline, "the first commit never waited");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        for p in prepared {
-            running.push(s.spawn(|| committer.commit(loaded, p, &env())));
-        }
-        while committer.queued() != versions.len() - 1 {
-            assert!(Instant::now() < deadline, "the others never queued");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // The database stops: the waiting leader's session ends, and the batch queued behind
-        // it cannot take the lock either.
-        drop(cluster);
-        running.into_iter().map(|t| t.join().unwrap()).collect()
-    });
+    let answers = commit_behind(
+        &loaded,
+        &keys,
+        &versions,
+        "waiting for another frontend",
+        |_| cluster,
+    );
     drop(other);
     let mut answers = answers.into_iter();
     let first = answers.next().unwrap().unwrap_err();
