@@ -139,7 +139,7 @@ impl Output {
 
     /// Report a failure and give its exit code.
     pub fn error(&self, failure: &Failure) -> ExitCode {
-        let chain: Vec<String> = failure.error.chain().map(ToString::to_string).collect();
+        let chain = said_once(&failure.error);
         if self.json {
             let v = serde_json::json!({
                 "ok": false,
@@ -164,5 +164,51 @@ impl custody_service::env::Events for Output {
     }
     fn warn(&self, message: &str) {
         Output::warn(self, message);
+    }
+}
+
+/// The messages of `error` and its sources, each part once: many errors print their source in
+/// their own message too, and the chain would repeat it.
+fn said_once(error: &anyhow::Error) -> Vec<String> {
+    let mut chain: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !chain.iter().any(|said| said.contains(&text)) {
+            chain.push(text);
+        }
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source in its own message, as many do.
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot take the writer lock: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_its_error_already_printed_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = anyhow::Error::new(Outer(io)).context("the catalog db");
+        assert_eq!(
+            said_once(&error),
+            ["the catalog db", "cannot take the writer lock: refused"]
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(said_once(&plain), ["outer", "inner"]);
     }
 }
