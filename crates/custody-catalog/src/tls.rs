@@ -34,11 +34,19 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client, BackendError> {
 /// `url` without the options rust-postgres does not read, and the `sslrootcert` it named.
 fn libpq_options(url: &str) -> (String, Option<PathBuf>) {
     let mut root = None;
+    let is_url = url.contains("://");
     let mut keep = |option: &str| -> Option<String> {
         let (key, value) = option.split_once('=')?;
         match (key.trim(), value.trim()) {
             ("sslrootcert", path) => {
-                root = Some(PathBuf::from(path.trim_matches('\'')));
+                let path = path.trim_matches('\'');
+                root = Some(PathBuf::from(if is_url {
+                    percent_encoding::percent_decode_str(path)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                } else {
+                    path.to_owned()
+                }));
                 None
             }
             ("sslmode", "verify-ca" | "verify-full" | "'verify-ca'" | "'verify-full'") => {
@@ -47,7 +55,7 @@ fn libpq_options(url: &str) -> (String, Option<PathBuf>) {
             _ => Some(option.to_owned()),
         }
     };
-    let rebuilt = if url.contains("://") {
+    let rebuilt = if is_url {
         match url.split_once('?') {
             Some((base, query)) => {
                 let kept: Vec<String> = query.split('&').filter_map(&mut keep).collect();
@@ -120,6 +128,13 @@ mod tests {
             (
                 "host=db user=u sslmode=require".to_owned(),
                 Some(PathBuf::from("/ca.pem"))
+            )
+        );
+        assert_eq!(
+            libpq_options("postgres://u@db/c?sslrootcert=/etc/our%20ca.pem&sslmode=require"),
+            (
+                "postgres://u@db/c?sslmode=require".to_owned(),
+                Some(PathBuf::from("/etc/our ca.pem"))
             )
         );
         assert_eq!(
