@@ -12,7 +12,7 @@ use custody_crypto::PublicKey;
 use custody_site::config::Loaded;
 use custody_site::fs::{read_bounded, write_atomic};
 use custody_site::site::{MANIFEST_FILE, Site, check_name};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::env::{Clock, KeySource};
@@ -215,7 +215,7 @@ impl Held {
 }
 
 /// Where a held release stands after [`approve`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approved {
     /// The product.
@@ -233,7 +233,7 @@ pub struct Approved {
 
 /// A held release as an approver elsewhere sees it: the manifest an approval signs, and where
 /// its approvals stand.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldRelease {
     /// The product.
@@ -338,20 +338,15 @@ pub fn add_approval(
     signed: &[u8],
     clock: &dyn Clock,
 ) -> Result<Approved, Error> {
-    custody_attest::bundle::parse(signed).map_err(|e| Error::MalformedApproval(Box::new(e)))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(signed).map_err(|source| Error::RequestJson {
-            what: "an approval",
-            source,
-        })?;
+    let signed = custody_attest::bundle::parse(signed)
+        .map_err(|e| Error::MalformedApproval(Box::new(e)))?
+        .bundle;
     // Two approvers at once must not lose one's signature.
     let _writer = crate::sequence::writer(loaded, &crate::env::Silent)?;
     let mut held = held(loaded, product, version)?;
     let now = clock.now();
-    let alone = Approvals {
-        approvals: vec![value.clone()],
-        ..Approvals::default()
-    };
+    let mut alone = Approvals::default();
+    alone.push(&signed)?;
     let judged = approval::tally(
         &held.rule,
         &held.manifest,
@@ -374,7 +369,7 @@ pub fn add_approval(
             version: version.to_owned(),
         });
     }
-    held.approvals.approvals.push(value);
+    held.approvals.push(&signed)?;
     write_atomic(
         &held.dir.join(APPROVALS_FILE),
         held.approvals.to_json()?.as_bytes(),
@@ -512,18 +507,16 @@ pub fn approve_through(
     key: &Path,
     keys: &dyn KeySource,
     clock: &dyn Clock,
-) -> Result<serde_json::Value, Error> {
+) -> Result<Approved, Error> {
     use base64::Engine as _;
     check_name("product", product).map_err(Error::input)?;
     check_name("version", version).map_err(Error::input)?;
     let path = format!("/api/v1/releases/{product}/{version}/approvals");
-    let held = server.get(&path)?;
-    let manifest = held
-        .get("manifest")
-        .and_then(serde_json::Value::as_str)
-        .and_then(|m| base64::engine::general_purpose::STANDARD.decode(m).ok())
-        .ok_or(Error::ServerAnswer {
-            what: "the held release's manifest",
+    let held: HeldRelease = server.get(&path)?;
+    let manifest = base64::engine::general_purpose::STANDARD
+        .decode(&held.manifest)
+        .map_err(|_| Error::ServerAnswer {
+            what: "the held release's manifest in base64",
         })?;
     let signed = sign_approval(&manifest, (product, version), key, keys, clock)?;
     server
@@ -539,5 +532,7 @@ pub fn publish_through(
     check_name("product", product).map_err(Error::input)?;
     check_name("version", version).map_err(Error::input)?;
     let path = format!("/api/v1/releases/{product}/{version}/publish");
-    server.post(&path, b"").map(|(_, answer)| answer)
+    server
+        .post(&path, b"")
+        .map(|(_, answer): (u16, serde_json::Value)| answer)
 }

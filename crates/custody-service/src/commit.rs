@@ -421,7 +421,7 @@ pub struct Released {
 
 /// A release that waits for its approvers.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AwaitingApproval {
     /// How many distinct approvers must sign its manifest.
     pub threshold: usize,

@@ -398,8 +398,8 @@ impl Server {
         }
     }
 
-    /// `GET path`: the JSON answered.
-    pub fn get(&self, path: &str) -> Result<serde_json::Value, Error> {
+    /// `GET path`: the JSON answered, as a `T`.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         let url = format!("{}{path}", self.base);
         let res = self
             .agent
@@ -409,8 +409,12 @@ impl Server {
         Self::answer(&url, res).map(|(_, json)| json)
     }
 
-    /// `POST path` with a JSON `body`: the status and the JSON answered.
-    pub fn post(&self, path: &str, body: &[u8]) -> Result<(u16, serde_json::Value), Error> {
+    /// `POST path` with a JSON `body`: the status and the JSON answered, as a `T`.
+    pub fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(u16, T), Error> {
         let url = format!("{}{path}", self.base);
         let res = self
             .agent
@@ -421,24 +425,46 @@ impl Server {
         Self::answer(&url, res)
     }
 
-    fn answer(
+    /// `PUT path` with `size` bytes streamed from `body`, answered with a 2xx.
+    fn put(&self, path: &str, size: u64, body: &mut dyn std::io::Read) -> Result<(), Error> {
+        let url = format!("{}{path}", self.base);
+        let res = self
+            .agent
+            .put(&url)
+            .header("Authorization", &self.auth)
+            .header("Content-Length", &size.to_string())
+            .send(ureq::SendBody::from_reader(body));
+        Self::accepted(&url, res).map(|_| ())
+    }
+
+    fn answer<T: serde::de::DeserializeOwned>(
         url: &str,
         res: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<(u16, serde_json::Value), Error> {
+    ) -> Result<(u16, T), Error> {
+        let mut res = Self::accepted(url, res)?;
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        let json = serde_json::from_str(&body).map_err(|source| Error::RequestJson {
+            what: "the server's answer",
+            source,
+        })?;
+        Ok((res.status().as_u16(), json))
+    }
+
+    /// The response, if the server was reached and answered with a 2xx; else why not.
+    fn accepted(
+        url: &str,
+        res: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>, Error> {
         let mut res = res.map_err(|source| Error::ServerUnreachable {
             url: url.to_owned(),
             reason: source.to_string(),
         })?;
         let status = res.status().as_u16();
-        let body = res.body_mut().read_to_string().unwrap_or_default();
         if !(200..300).contains(&status) {
+            let body = res.body_mut().read_to_string().unwrap_or_default();
             return Err(server_error(url, status, &body));
         }
-        let json = serde_json::from_str(&body).map_err(|source| Error::RequestJson {
-            what: "the server's answer",
-            source,
-        })?;
-        Ok((status, json))
+        Ok(res)
     }
 }
 
@@ -511,7 +537,8 @@ pub fn submit(
     });
     events.progress(&format!("publishing {product} {}", submission.version));
     let path = format!("/api/v1/releases/{product}/{}", submission.version);
-    let (status, release) = server.post(&path, request.to_string().as_bytes())?;
+    let (status, release): (u16, serde_json::Value) =
+        server.post(&path, request.to_string().as_bytes())?;
     Ok(Submitted {
         fresh: status == 201,
         release,
@@ -568,33 +595,19 @@ fn in_parallel<T: Sync, R: Send>(
     Ok(answers)
 }
 
-/// Uploads `path` to `product`'s uploads on the server at `base`, under its SHA-256; that
-/// digest, in hex.
+/// Uploads `path` to `product`'s uploads on `server`, under its SHA-256; that digest, in hex.
 fn upload(server: &Server, product: &str, path: &Path) -> Result<String, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
+    // Read twice: the digest names the upload, so it is known before the bytes are sent.
     let mut file = std::fs::File::open(path).map_err(io)?;
     let digests = digest_reader(&mut file, Algorithms::Sha256).map_err(io)?;
     let sha256 = digests.sha256.map(|d| d.to_string()).unwrap_or_default();
     let mut file = std::fs::File::open(path).map_err(io)?;
-    let url = format!("{}/api/v1/releases/{product}/uploads/{sha256}", server.base);
-    let mut res = server
-        .agent
-        .put(&url)
-        .header("Authorization", &server.auth)
-        .header("Content-Length", &digests.size.to_string())
-        .send(ureq::SendBody::from_reader(&mut file))
-        .map_err(|source| Error::ServerUnreachable {
-            url: url.clone(),
-            reason: source.to_string(),
-        })?;
-    let status = res.status().as_u16();
-    if !(200..300).contains(&status) {
-        let body = res.body_mut().read_to_string().unwrap_or_default();
-        return Err(server_error(&url, status, &body));
-    }
+    let path = format!("/api/v1/releases/{product}/uploads/{sha256}");
+    server.put(&path, digests.size, &mut file)?;
     Ok(sha256)
 }
 

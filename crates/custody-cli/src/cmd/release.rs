@@ -131,58 +131,28 @@ fn run_held(command: HeldCommand, out: &Output) -> CmdResult {
             product,
             version,
             key,
-            server: Some(url),
-            insecure_unencrypted_key,
-            ..
-        } => {
-            let answer = custody_service::approval::approve_through(
-                &api_server(&url, &product, ("--server", "read,publish"))?,
-                (&product, &version),
-                &key,
-                &file_keys(insecure_unencrypted_key, out),
-                &SystemClock,
-            )?;
-            out.result(&answer, || {
-                let count = |field: &str| {
-                    answer
-                        .get(field)
-                        .and_then(serde_json::Value::as_array)
-                        .map_or(0, Vec::len)
-                };
-                format!(
-                    "approved {product} {version} on {url}: {} of {} approvals (at least {} \
-                     required){}",
-                    count("approved"),
-                    count("approvers"),
-                    answer.get("threshold").unwrap_or(&serde_json::Value::Null),
-                    if answer.get("ready") == Some(&serde_json::Value::Bool(true)) {
-                        format!(
-                            "\nReady: publish it with `custody release publish {product} \
-                             {version} --server {url}`"
-                        )
-                    } else {
-                        String::new()
-                    }
-                )
-            });
-        }
-        HeldCommand::Approve {
-            product,
-            version,
-            key,
+            server,
             dir,
             insecure_unencrypted_key,
-            server: None,
         } => {
-            let loaded = Loaded::from_dir(&dir).map_err(usage)?;
-            let done = custody_service::approval::approve(
-                &loaded,
-                &product,
-                &version,
-                &key,
-                &file_keys(insecure_unencrypted_key, out),
-                &SystemClock,
-            )?;
+            let keys = file_keys(insecure_unencrypted_key, out);
+            let done = match &server {
+                Some(url) => custody_service::approval::approve_through(
+                    &api_server(url, &product, ("--server", "read,publish"))?,
+                    (&product, &version),
+                    &key,
+                    &keys,
+                    &SystemClock,
+                )?,
+                None => custody_service::approval::approve(
+                    &Loaded::from_dir(&dir).map_err(usage)?,
+                    &product,
+                    &version,
+                    &key,
+                    &keys,
+                    &SystemClock,
+                )?,
+            };
             out.result(&done, || {
                 let mut s = format!(
                     "{} approved {} {}: {} of {} approvals (at least {} required)",
@@ -194,9 +164,12 @@ fn run_held(command: HeldCommand, out: &Output) -> CmdResult {
                     done.state.threshold
                 );
                 if done.ready {
+                    let on = server.as_ref().map(|u| format!(" --server {u}"));
                     s.push_str(&format!(
-                        "\nReady: publish it with `custody release publish {} {}`",
-                        done.product, done.version
+                        "\nReady: publish it with `custody release publish {} {}{}`",
+                        done.product,
+                        done.version,
+                        on.unwrap_or_default()
                     ));
                 }
                 s
