@@ -273,7 +273,7 @@ pub fn rotate_release_key(
             let public = project_key(path.to_path_buf(), algorithm, keys)?.public;
             let mut config = loaded.config.clone();
             config.signing.key = path.to_path_buf();
-            write_config(loaded, &config)?;
+            loaded.rewrite_config(&config)?;
             (public, None)
         }
         None if custody_site::config::is_key_uri(&current) => {
@@ -485,7 +485,7 @@ pub fn rotate_log_key(
         Some(path) => {
             let mut config = loaded.config.clone();
             config.log.key = path.to_path_buf();
-            write_config(loaded, &config)?;
+            loaded.rewrite_config(&config)?;
             (
                 Loaded {
                     config,
@@ -535,16 +535,4 @@ pub fn rotate_log_key(
         through_tuf,
         event,
     })
-}
-
-/// Writes `config` over the project's custody.toml, keeping the operator's comments and order
-/// where the data did not change.
-pub(crate) fn write_config(
-    loaded: &Loaded,
-    config: &custody_site::config::Config,
-) -> Result<(), Error> {
-    let path = loaded.base.join(CONFIG_FILE);
-    let existing = custody_site::fs::read_text(&path, 1 << 20, "config file").unwrap_or_default();
-    write_atomic(&path, config.to_toml_over(&existing).as_bytes())?;
-    Ok(())
 }

@@ -103,7 +103,7 @@ pub fn product_key(
         .map_err(tuf_error(&loaded.tuf_dir()))?;
     repo.commit(online_keys(&online)?, clock.now())
         .map_err(tuf_error(&loaded.tuf_dir()))?;
-    crate::project::write_config(loaded, &updated.config)?;
+    loaded.rewrite_config(&updated.config)?;
     Ok(ProductKey {
         product: product.to_owned(),
         key: path,

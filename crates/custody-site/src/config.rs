@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+/// The largest custody.toml read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The config file's name.
 pub const CONFIG_FILE: &str = "custody.toml";
 
@@ -274,7 +277,7 @@ impl Loaded {
         if !path.exists() {
             return Err(Error::NotInitialised(dir.to_path_buf()));
         }
-        let text = crate::fs::read_text(&path, 1 << 20, "config file")?;
+        let text = crate::fs::read_text(&path, MAX_CONFIG_BYTES, "config file")?;
         let config = toml::from_str(&text).map_err(|source| Error::Config {
             path: path.clone(),
             source,
@@ -415,6 +418,16 @@ impl Loaded {
     /// rename.
     pub fn held_dir(&self) -> PathBuf {
         self.log_state_dir().join("held")
+    }
+
+    /// Writes `config` over this project's custody.toml ([`Config::to_toml_over`]): the
+    /// operator's comments and order stay where the data did not change.
+    pub fn rewrite_config(&self, config: &Config) -> Result<(), Error> {
+        let path = self.base.join(CONFIG_FILE);
+        // Unreadable or oversized, the file is replaced whole, as before this kept comments.
+        let existing =
+            crate::fs::read_text(&path, MAX_CONFIG_BYTES, "config file").unwrap_or_default();
+        crate::fs::write_atomic(&path, config.to_toml_over(&existing).as_bytes())
     }
 
     /// The key algorithm.
